@@ -1,0 +1,8 @@
+//! charts stage (being written; see the issue tracker).
+
+use serde::Deserialize;
+
+/// `[charts]` in a pipeline file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {}

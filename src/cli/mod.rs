@@ -1,0 +1,102 @@
+//! Clap definitions and the terminal side of each subcommand. One file per command family.
+
+use std::error::Error as _;
+
+use clap::{Parser, Subcommand};
+
+mod analyse;
+mod brief;
+mod data;
+mod search;
+
+/// minqing (民情): petitions and public comments → search, case groups, weekly brief. Offline.
+#[derive(Debug, Parser)]
+#[command(name = "minqing", version, about, long_about = None)]
+pub struct Cli {
+    /// No progress bars or summaries on stderr (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a whole pipeline (default: pipelines/sample.toml on the bundled sample).
+    Run(data::RunArgs),
+    /// Import files into a store only (no index, groups or brief).
+    Ingest(data::IngestArgs),
+    /// Generate a synthetic petition export with ground truth (`truth_group`).
+    Sample(data::SampleArgs),
+    /// Print the canonical fields and every accepted column alias.
+    Schema,
+    /// Full-text search over a run's index.
+    Search(search::SearchArgs),
+    /// Most similar earlier petitions to a given one.
+    Similar(search::SimilarArgs),
+    /// (Re)build the homogeneous-case groups of a run.
+    Cluster(analyse::ClusterArgs),
+    /// List the homogeneous-case groups of a run.
+    Groups(analyse::GroupsArgs),
+    /// Show one group with its members, timeline and suggested lead unit.
+    Group(analyse::GroupArgs),
+    /// Score a run's groups against a ground-truth column.
+    Eval(analyse::EvalArgs),
+    /// Render the weekly brief for a chosen period from an existing run.
+    Brief(brief::BriefArgs),
+}
+
+/// Shared terminal settings.
+pub struct Term {
+    pub quiet: bool,
+}
+
+impl Term {
+    /// A message for the user on stderr (suppressed by `--quiet`).
+    pub fn note(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
+
+pub fn dispatch(cli: Cli) -> minqing::Result<()> {
+    let term = Term { quiet: cli.quiet };
+    match cli.command {
+        Command::Run(a) => data::run(a, &term),
+        Command::Ingest(a) => data::ingest(a, &term),
+        Command::Sample(a) => data::sample(a, &term),
+        Command::Schema => data::schema(),
+        Command::Search(a) => search::search(a, &term),
+        Command::Similar(a) => search::similar(a, &term),
+        Command::Cluster(a) => analyse::cluster(a, &term),
+        Command::Groups(a) => analyse::groups(a, &term),
+        Command::Group(a) => analyse::group(a, &term),
+        Command::Eval(a) => analyse::eval(a, &term),
+        Command::Brief(a) => brief::brief(a, &term),
+    }
+}
+
+/// The error and its causes on one line, each cause once.
+pub fn chain(err: &minqing::Error) -> String {
+    let mut out = err.to_string();
+    let mut src = err.source();
+    while let Some(s) = src {
+        let s_text = s.to_string();
+        if !out.contains(&s_text) {
+            out.push_str(": ");
+            out.push_str(&s_text);
+        }
+        src = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,69 @@
+//! The library's one error type. Variants a user can fix carry the file, row and column to fix;
+//! wrapped library errors stay transparent so the cause chain is printed once by the binary.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in a minqing run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("cannot {action} `{path}`")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input table lacks a required canonical column.
+    #[error("`{path}` has no column for `{field}` (found: {found}; accepted: {accepted})")]
+    MissingColumn {
+        path: PathBuf,
+        field: String,
+        found: String,
+        accepted: String,
+    },
+    /// The input file is not in a format minqing reads, or is malformed as a whole.
+    #[error("`{path}`: {message}")]
+    BadInput { path: PathBuf, message: String },
+    /// A single cell is unusable and the whole run must stop (most bad cells are rejects instead).
+    #[error("`{path}` row {row}, column `{column}`: {message}")]
+    BadCell {
+        path: PathBuf,
+        row: u64,
+        column: String,
+        message: String,
+    },
+    /// The pipeline file is not valid TOML, has unknown keys or bad values.
+    #[error("invalid pipeline file `{path}`: {message}")]
+    Config { path: PathBuf, message: String },
+    /// A search query could not be parsed.
+    #[error("invalid query `{query}`: {message}")]
+    Query { query: String, message: String },
+    /// A user-facing precondition failed (missing run folder, unknown id, …).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Polars(#[from] polars::prelude::PolarsError),
+    #[error(transparent)]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("xlsx writer: {0}")]
+    XlsxWrite(#[from] rust_xlsxwriter::XlsxError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Atomic file output: every file minqing writes goes to a temporary sibling and is renamed into
+//! place, so an interrupted run never leaves a half-written file under its final name.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomic`], but lets the caller stream into the temporary file.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = parent_dir(path);
+    fs::create_dir_all(&dir).map_err(Error::io("create folder", &dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".minqing-tmp-")
+        .tempfile_in(&dir)
+        .map_err(Error::io("create a temporary file in", &dir))?;
+    {
+        let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
+        fill(&mut buf).map_err(Error::io("write", path))?;
+        buf.flush().map_err(Error::io("write", path))?;
+    }
+    tmp.as_file().sync_all().map_err(Error::io("sync", path))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("replace", path)(e.error))?;
+    Ok(())
+}
+
+/// Replaces the folder `dest` by `staged` (a fully written sibling folder) as atomically as the
+/// file system allows: the old folder is moved aside, the new one renamed in, then the old removed.
+pub fn replace_dir(staged: &Path, dest: &Path) -> Result<()> {
+    let old = dest.with_extension("old-minqing");
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(Error::io("remove", &old))?;
+    }
+    if dest.exists() {
+        fs::rename(dest, &old).map_err(Error::io("move aside", dest))?;
+    }
+    fs::rename(staged, dest).map_err(Error::io("rename into place", dest))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(Error::io("remove", &old))?;
+    }
+    Ok(())
+}
+
+/// A fresh staging folder next to `dest`, removed again if it is dropped unused.
+pub fn staging_dir(dest: &Path) -> Result<tempfile::TempDir> {
+    let dir = parent_dir(dest);
+    fs::create_dir_all(&dir).map_err(Error::io("create folder", &dir))?;
+    tempfile::Builder::new()
+        .prefix(".minqing-stage-")
+        .tempdir_in(&dir)
+        .map_err(Error::io("create a staging folder in", &dir))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// SHA-256 of a file, hex, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = fs::File::open(path).map_err(Error::io("open", path))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(Error::io("read", path))?;
+    Ok(hex(&h.finalize()))
+}
+
+/// SHA-256 of bytes, hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1);
+    }
+}

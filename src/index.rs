@@ -1,0 +1,1 @@
+//! index stage (being written; see the issue tracker).

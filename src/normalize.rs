@@ -1,0 +1,1 @@
+//! normalize stage (being written).

@@ -1,0 +1,1 @@
+//! sample generator (being written).

@@ -1,0 +1,352 @@
+//! The canonical petition record and the column aliases real exports use.
+//!
+//! Every importer maps its columns onto [`Field`]s through [`ALIASES`] (plus per-source overrides
+//! from the pipeline file); every later stage reads only [`Record`]s.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+/// How a petition reached the office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Letter,
+    Visit,
+    Online,
+    Hotline,
+    MessageBoard,
+    Comment,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 6] = [
+        Channel::Letter,
+        Channel::Visit,
+        Channel::Online,
+        Channel::Hotline,
+        Channel::MessageBoard,
+        Channel::Comment,
+    ];
+
+    /// The stored code (`letter`, `visit`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            Channel::Letter => "letter",
+            Channel::Visit => "visit",
+            Channel::Online => "online",
+            Channel::Hotline => "hotline",
+            Channel::MessageBoard => "message_board",
+            Channel::Comment => "comment",
+        }
+    }
+
+    /// The name petition offices use (来信, 来访, …).
+    pub fn zh(self) -> &'static str {
+        match self {
+            Channel::Letter => "来信",
+            Channel::Visit => "来访",
+            Channel::Online => "网上信访",
+            Channel::Hotline => "来电",
+            Channel::MessageBoard => "网民留言",
+            Channel::Comment => "评论",
+        }
+    }
+
+    /// Parses a code or any of the Chinese names exports use.
+    pub fn parse(s: &str) -> Option<Channel> {
+        let t = s.trim();
+        let lower = t.to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "letter" | "来信" | "信件" | "书信" | "来信件" => Channel::Letter,
+            "visit" | "来访" | "走访" | "上访" | "集体访" | "个人访" => Channel::Visit,
+            "online" | "网上信访" | "网信" | "网上投诉" | "网络信访" | "网上" => Channel::Online,
+            "hotline" | "来电" | "12345" | "电话" | "热线" | "12345热线" | "市长热线" => {
+                Channel::Hotline
+            }
+            "message_board" | "message board" | "留言" | "网民留言" | "留言板" | "领导留言板"
+            | "问政" | "网络问政" => Channel::MessageBoard,
+            "comment" | "评论" | "网民评论" | "意见征集" => Channel::Comment,
+            _ => return None,
+        })
+    }
+}
+
+/// How satisfied the petitioner said they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Satisfied,
+    BasicallySatisfied,
+    Dissatisfied,
+    NotRated,
+}
+
+impl Satisfaction {
+    pub fn code(self) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => "satisfied",
+            Satisfaction::BasicallySatisfied => "basically_satisfied",
+            Satisfaction::Dissatisfied => "dissatisfied",
+            Satisfaction::NotRated => "not_rated",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => "满意",
+            Satisfaction::BasicallySatisfied => "基本满意",
+            Satisfaction::Dissatisfied => "不满意",
+            Satisfaction::NotRated => "未评价",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Satisfaction> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "satisfied" | "满意" | "非常满意" => Satisfaction::Satisfied,
+            "basically_satisfied" | "基本满意" | "比较满意" => Satisfaction::BasicallySatisfied,
+            "dissatisfied" | "不满意" | "非常不满意" => Satisfaction::Dissatisfied,
+            "not_rated" | "未评价" | "未参评" | "" => Satisfaction::NotRated,
+            _ => return None,
+        })
+    }
+}
+
+/// One petition or comment, as every stage after ingest sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Unique within the store (after the source's id prefix).
+    pub id: String,
+    pub received_at: NaiveDateTime,
+    pub channel: Channel,
+    pub title: String,
+    pub content: String,
+    /// Up to three levels: city, county/district, town/street.
+    pub region: [Option<String>; 3],
+    pub petitioner: Option<String>,
+    /// People in the visit (≥ 1; 5 or more is a collective visit).
+    pub headcount: u32,
+    pub category: Option<String>,
+    pub responsible_unit: Option<String>,
+    pub status: Option<String>,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub satisfaction: Option<Satisfaction>,
+    pub reply: Option<String>,
+    pub replied_at: Option<NaiveDateTime>,
+    pub likes: Option<u32>,
+    pub dislikes: Option<u32>,
+    /// Skipped a level of the petition hierarchy (越级访), when the source says so.
+    pub bypass: Option<bool>,
+    /// `file:row` the record came from (row 1 = the header row, as a spreadsheet shows it).
+    pub source: String,
+    /// Columns the importer did not map, kept verbatim as a JSON object (nothing is lost).
+    /// No pipeline decision reads these (ground-truth columns live here).
+    pub extra: Option<String>,
+}
+
+impl Record {
+    /// The region as a `/`-joined path of the levels present.
+    pub fn region_path(&self) -> String {
+        self.region
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Title and content joined, the text every analysis stage reads.
+    pub fn text(&self) -> String {
+        if self.title.is_empty() {
+            self.content.clone()
+        } else {
+            format!("{}\n{}", self.title, self.content)
+        }
+    }
+
+    /// A collective visit: five or more people.
+    pub fn is_collective(&self) -> bool {
+        self.headcount >= 5
+    }
+
+    /// Reads one column of the `extra` JSON, e.g. a ground-truth column for `eval`.
+    pub fn extra_value(&self, column: &str) -> Option<String> {
+        let extra = self.extra.as_deref()?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(extra).ok()?;
+        match map.get(column)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            v => Some(v.to_string()),
+        }
+    }
+}
+
+/// A canonical field an input column can map to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Id,
+    ReceivedAt,
+    Channel,
+    Title,
+    Content,
+    Region,
+    Region1,
+    Region2,
+    Region3,
+    Petitioner,
+    Headcount,
+    Category,
+    ResponsibleUnit,
+    Status,
+    AcceptedAt,
+    DueAt,
+    ClosedAt,
+    Satisfaction,
+    Reply,
+    RepliedAt,
+    Likes,
+    Dislikes,
+    Bypass,
+}
+
+/// What a field is, for `minqing schema` and the README.
+pub struct FieldSpec {
+    pub field: Field,
+    pub name: &'static str,
+    pub required: bool,
+    pub kind: &'static str,
+    pub meaning: &'static str,
+    /// Header names accepted for this field (compared after trimming, case-insensitively).
+    pub aliases: &'static [&'static str],
+}
+
+/// The canonical fields with their accepted aliases, in schema order.
+pub const FIELDS: &[FieldSpec] = &[
+    FieldSpec { field: Field::Id, name: "id", required: true, kind: "text",
+        meaning: "petition id, unique within the store (a source's id_prefix is prepended)",
+        aliases: &["id", "编号", "留言编号", "信访件编号", "信访编号", "件号", "工单编号", "工单号", "受理编号", "案件编号", "序号"] },
+    FieldSpec { field: Field::ReceivedAt, name: "received_at", required: true, kind: "date or datetime",
+        meaning: "when the petition was received",
+        aliases: &["received_at", "留言时间", "登记日期", "登记时间", "来信日期", "来访日期", "来电时间", "受理时间", "反映时间", "提交时间", "信访日期", "日期", "时间", "评论时间"] },
+    FieldSpec { field: Field::Channel, name: "channel", required: false, kind: "letter|visit|online|hotline|message_board|comment",
+        meaning: "来信/来访/网上信访/来电(12345)/网民留言/评论; a source may set a default",
+        aliases: &["channel", "渠道", "信访形式", "来源渠道", "信访方式", "来源", "反映渠道"] },
+    FieldSpec { field: Field::Title, name: "title", required: false, kind: "text",
+        meaning: "subject line",
+        aliases: &["title", "标题", "留言主题", "主题", "信访事项", "事项", "诉求标题"] },
+    FieldSpec { field: Field::Content, name: "content", required: true, kind: "text",
+        meaning: "the petition text, non-empty after cleaning",
+        aliases: &["content", "内容", "留言详情", "诉求内容", "主要内容", "信访内容", "反映内容", "详情", "来电内容", "评论内容", "问题描述", "正文"] },
+    FieldSpec { field: Field::Region, name: "region", required: false, kind: "path",
+        meaning: "up to three levels as one path, e.g. `A市/A5区/洞井街道` (also accepts `-`, `>` or spaces)",
+        aliases: &["region", "地区", "区域", "所属地区", "问题属地", "属地", "发生地", "行政区划"] },
+    FieldSpec { field: Field::Region1, name: "region1", required: false, kind: "text",
+        meaning: "region level 1 (city) as its own column",
+        aliases: &["region1", "市", "地市", "所属市"] },
+    FieldSpec { field: Field::Region2, name: "region2", required: false, kind: "text",
+        meaning: "region level 2 (county/district) as its own column",
+        aliases: &["region2", "区县", "县区", "县(市、区)", "所属区县"] },
+    FieldSpec { field: Field::Region3, name: "region3", required: false, kind: "text",
+        meaning: "region level 3 (town/street) as its own column",
+        aliases: &["region3", "乡镇街道", "街道", "乡镇", "镇街", "所属街道"] },
+    FieldSpec { field: Field::Petitioner, name: "petitioner", required: false, kind: "text",
+        meaning: "pseudonymous petitioner id",
+        aliases: &["petitioner", "留言用户", "信访人", "用户", "来信人", "来访人", "来电人", "反映人", "网民", "用户id", "用户编号"] },
+    FieldSpec { field: Field::Headcount, name: "headcount", required: false, kind: "integer ≥ 1",
+        meaning: "people in the visit; 5+ is a collective visit (default 1)",
+        aliases: &["headcount", "人数", "来访人数", "人次", "涉及人数"] },
+    FieldSpec { field: Field::Category, name: "category", required: false, kind: "text",
+        meaning: "problem category",
+        aliases: &["category", "一级标签", "一级分类", "问题分类", "分类", "类别", "问题类别", "内容分类", "诉求类别"] },
+    FieldSpec { field: Field::ResponsibleUnit, name: "responsible_unit", required: false, kind: "text",
+        meaning: "unit handling it",
+        aliases: &["responsible_unit", "责任单位", "承办单位", "办理单位", "处理单位", "答复单位", "交办单位"] },
+    FieldSpec { field: Field::Status, name: "status", required: false, kind: "text",
+        meaning: "handling status (受理中/办理中/已办结/不予受理…)",
+        aliases: &["status", "状态", "办理状态", "处理状态", "办结状态"] },
+    FieldSpec { field: Field::AcceptedAt, name: "accepted_at", required: false, kind: "date or datetime",
+        meaning: "when it was accepted (受理)",
+        aliases: &["accepted_at", "受理日期", "受理时间点", "接收时间"] },
+    FieldSpec { field: Field::DueAt, name: "due_at", required: false, kind: "date or datetime",
+        meaning: "deadline to close",
+        aliases: &["due_at", "办理期限", "截止日期", "应办结日期", "期限"] },
+    FieldSpec { field: Field::ClosedAt, name: "closed_at", required: false, kind: "date or datetime",
+        meaning: "when it was closed (办结)",
+        aliases: &["closed_at", "办结日期", "办结时间", "结案日期", "结案时间"] },
+    FieldSpec { field: Field::Satisfaction, name: "satisfaction", required: false, kind: "满意|基本满意|不满意|未评价",
+        meaning: "petitioner's rating",
+        aliases: &["satisfaction", "满意度", "评价", "满意度评价", "评价结果"] },
+    FieldSpec { field: Field::Reply, name: "reply", required: false, kind: "text",
+        meaning: "the official reply",
+        aliases: &["reply", "答复意见", "答复内容", "回复", "回复内容", "办理结果", "处理意见"] },
+    FieldSpec { field: Field::RepliedAt, name: "replied_at", required: false, kind: "date or datetime",
+        meaning: "when it was replied to",
+        aliases: &["replied_at", "答复时间", "回复时间", "答复日期"] },
+    FieldSpec { field: Field::Likes, name: "likes", required: false, kind: "integer ≥ 0",
+        meaning: "likes on a message board or comment",
+        aliases: &["likes", "点赞数", "点赞", "赞同数", "支持数"] },
+    FieldSpec { field: Field::Dislikes, name: "dislikes", required: false, kind: "integer ≥ 0",
+        meaning: "dislikes on a message board or comment",
+        aliases: &["dislikes", "反对数", "反对", "踩"] },
+    FieldSpec { field: Field::Bypass, name: "bypass", required: false, kind: "是/否",
+        meaning: "skipped a level (越级访)",
+        aliases: &["bypass", "是否越级", "越级", "越级访"] },
+];
+
+/// The spec of one field.
+pub fn spec(field: Field) -> &'static FieldSpec {
+    FIELDS.iter().find(|s| s.field == field).expect("every field has a spec")
+}
+
+/// Finds the field a header names, by alias.
+pub fn field_for_header(header: &str) -> Option<Field> {
+    let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+    FIELDS
+        .iter()
+        .find(|s| s.aliases.iter().any(|a| a.to_lowercase() == h))
+        .map(|s| s.field)
+}
+
+/// Finds the field a canonical name (as used in pipeline `columns` overrides) names.
+pub fn field_by_name(name: &str) -> Option<Field> {
+    FIELDS.iter().find(|s| s.name == name).map(|s| s.field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_unambiguous() {
+        let mut seen = std::collections::HashMap::new();
+        for s in FIELDS {
+            for a in s.aliases {
+                if let Some(prev) = seen.insert(a.to_lowercase(), s.name) {
+                    panic!("alias `{a}` used by `{prev}` and `{}`", s.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn real_export_headers_map() {
+        assert_eq!(field_for_header("留言编号"), Some(Field::Id));
+        assert_eq!(field_for_header(" 留言时间 "), Some(Field::ReceivedAt));
+        assert_eq!(field_for_header("\u{feff}编号"), Some(Field::Id));
+        assert_eq!(field_for_header("一级标签"), Some(Field::Category));
+        assert_eq!(field_for_header("反对数"), Some(Field::Dislikes));
+        assert_eq!(field_for_header("模型结果"), None);
+    }
+
+    #[test]
+    fn channels_parse() {
+        assert_eq!(Channel::parse("12345"), Some(Channel::Hotline));
+        assert_eq!(Channel::parse("来访"), Some(Channel::Visit));
+        assert_eq!(Channel::parse("Message_Board"), Some(Channel::MessageBoard));
+        for c in Channel::ALL {
+            assert_eq!(Channel::parse(c.code()), Some(c));
+            assert_eq!(Channel::parse(c.zh()), Some(c));
+        }
+    }
+}
