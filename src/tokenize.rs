@@ -103,7 +103,7 @@ impl Tokenizer {
             for line in text.lines() {
                 let w = line.trim();
                 if !w.is_empty() && !w.starts_with('#') {
-                    stopwords.insert(w.to_lowercase());
+                    stopwords.insert(fold(w));
                 }
             }
         }
@@ -137,7 +137,7 @@ impl Tokenizer {
                 if !is_content(w) {
                     return None;
                 }
-                let w = w.to_lowercase();
+                let w = fold(w);
                 (!self.stopwords.contains(&w)).then_some(w)
             })
             .collect()
@@ -194,6 +194,34 @@ impl Tokenizer {
     pub fn hmm(&self) -> bool {
         self.hmm
     }
+}
+
+/// Folds one character the way search compares text: ASCII and full-width Latin letters, digits
+/// and punctuation to lower-case half-width (`Ｂ` → `b`, `，` → `,`), every whitespace character
+/// (incl. the ideographic space) to `' '`, other letters to their one-character lower case.
+/// Always one character in, one character out, so character offsets survive folding.
+pub fn fold_char(c: char) -> char {
+    match c {
+        'A'..='Z' => c.to_ascii_lowercase(),
+        c if c.is_ascii() && !c.is_ascii_whitespace() => c,
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0)
+            .map(|h| h.to_ascii_lowercase())
+            .unwrap_or(c),
+        c if c.is_whitespace() => ' ',
+        c if c.is_ascii() => c,
+        c => {
+            let mut l = c.to_lowercase();
+            match (l.next(), l.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        }
+    }
+}
+
+/// [`fold_char`] over a string (same number of characters).
+pub fn fold(s: &str) -> String {
+    s.chars().map(fold_char).collect()
 }
 
 /// A word worth keeping: has a letter or CJK character and is not a bare number.
@@ -268,6 +296,14 @@ mod tests {
         let plain = Jieba::new();
         let before = plain.suggest_freq("公交车");
         assert!(TOK.jieba().suggest_freq("公交车") >= before);
+    }
+
+    #[test]
+    fn fold_keeps_char_count() {
+        let s = "ＡＢＣ油烟机　Abc，１２３\t\n";
+        assert_eq!(fold(s), "abc油烟机 abc,123  ");
+        assert_eq!(fold(s).chars().count(), s.chars().count());
+        assert_eq!(fold_char('İ'), 'İ'); // lower case is two chars: kept as is
     }
 
     #[test]
