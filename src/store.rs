@@ -73,15 +73,15 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
     let n = df.height();
     let strs = |name: &str| -> Result<Vec<Option<String>>> {
         let c = df.column(name)?;
-        Ok(c.str()?.into_iter().map(|v| v.map(str::to_string)).collect())
+        Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
     };
     let times = |name: &str| -> Result<Vec<Option<NaiveDateTime>>> {
         let c = df.column(name)?.cast(&DataType::Int64)?;
-        Ok(c.i64()?.into_iter().map(|v| v.map(from_ms)).collect())
+        Ok(c.i64()?.iter().map(|v| v.map(from_ms)).collect())
     };
     let u32s = |name: &str| -> Result<Vec<Option<u32>>> {
         let c = df.column(name)?.cast(&DataType::UInt32)?;
-        Ok(c.u32()?.into_iter().collect())
+        Ok(c.u32()?.iter().collect())
     };
     let id = strs("id")?;
     let received = times("received_at")?;
@@ -104,7 +104,7 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
     let replied = times("replied_at")?;
     let likes = u32s("likes")?;
     let dislikes = u32s("dislikes")?;
-    let bypass: Vec<Option<bool>> = df.column("bypass")?.bool()?.into_iter().collect();
+    let bypass: Vec<Option<bool>> = df.column("bypass")?.bool()?.iter().collect();
     let source = strs("source")?;
     let extra = strs("extra")?;
     let bad = |row: usize, column: &str| Error::BadCell {
@@ -180,7 +180,7 @@ pub fn read_file(p: &Path) -> Result<Vec<Record>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn rec(id: &str) -> Record {
