@@ -603,6 +603,8 @@ struct DecodingReader<R> {
     in_start: usize,
     in_end: usize,
     eof: bool,
+    /// The decoder has been flushed; it must not be called again.
+    finished: bool,
     out: Vec<u8>,
     out_start: usize,
 }
@@ -616,6 +618,7 @@ impl<R: Read> DecodingReader<R> {
             in_start: 0,
             in_end: 0,
             eof: false,
+            finished: false,
             out: Vec::new(),
             out_start: 0,
         }
@@ -632,6 +635,10 @@ impl<R: Read> Read for DecodingReader<R> {
                 self.eof = n == 0;
             }
             if self.eof && self.in_start == self.in_end {
+                if self.finished {
+                    return Ok(0);
+                }
+                self.finished = true;
                 // Flush the decoder's state at the end of input.
                 let mut tail = String::with_capacity(16);
                 let _ = self.decoder.decode_to_string(&[], &mut tail, true);
@@ -784,7 +791,7 @@ fn sniff_delimiter(path: &Path, enc: &'static encoding_rs::Encoding, bom: bool) 
     let (text, _, _) = enc.decode(&head[start.min(head.len())..]);
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let count = |c: char| first.matches(c).count();
-    let (commas, tabs, semis) = (count(',') + count('，') * 0, count('\t'), count(';'));
+    let (commas, tabs, semis) = (count(','), count('\t'), count(';'));
     Ok(if tabs > commas && tabs >= semis {
         b'\t'
     } else if semis > commas && semis > tabs {
@@ -1167,6 +1174,53 @@ mod tests {
         assert_eq!(rej.len(), 1);
         assert_eq!(sum.blank_rows, 1);
         assert_eq!(recs[0].extra_value("truth_group").as_deref(), Some("g"));
+    }
+
+    /// Reads arbitrary bytes as `name`; whole-file errors are fine, panics and lost rows are not.
+    fn fuzz_one(name: &str, bytes: &[u8]) -> std::result::Result<(), proptest::test_runner::TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        if let Ok((recs, rej, sum)) = read_source(&src(&p), &Options::default(), &|_| {}) {
+            proptest::prop_assert_eq!(sum.rows_read, recs.len() as u64 + rej.len() as u64);
+            for r in &recs {
+                proptest::prop_assert!(!r.content.is_empty() && !r.id.is_empty());
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fuzz_csv_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let mut bytes = "编号,日期,内容,人数,点赞数\n".as_bytes().to_vec();
+            bytes.extend(body);
+            fuzz_one("f.csv", &bytes)?;
+        }
+
+        #[test]
+        fn fuzz_csv_text(body in "[0-9a-z,\"\n\r\t 年月日/:-丽景花园停水，。]{0,400}") {
+            fuzz_one("t.csv", format!("编号,日期,内容,人数\n{body}").as_bytes())?;
+        }
+
+        #[test]
+        fn fuzz_gbk(body in "[0-9,\n 小区停水噪音扰民年月日-]{0,300}") {
+            let text = format!("编号,日期,内容\n{body}");
+            let (bytes, _, _) = encoding_rs::GBK.encode(&text);
+            fuzz_one("g.csv", &bytes)?;
+        }
+
+        #[test]
+        fn fuzz_jsonl(body in r#"[{}":,0-9a-z\n 内容编号日期\[\]]{0,400}"#) {
+            fuzz_one("j.jsonl", body.as_bytes())?;
+        }
+
+        #[test]
+        fn fuzz_any_bytes_any_format(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), ext in "(csv|xlsx|xls|jsonl|parquet|txt)") {
+            fuzz_one(&format!("x.{ext}"), &bytes)?;
+        }
     }
 
     #[test]
