@@ -229,7 +229,10 @@ pub fn read_source(
 ) -> Result<(Vec<Record>, Vec<Reject>, SourceSummary)> {
     let path = &src.path;
     if !path.exists() {
-        return Err(Error::Usage(format!("input `{}` does not exist", path.display())));
+        return Err(Error::Usage(format!(
+            "input `{}` does not exist",
+            path.display()
+        )));
     }
     let format = detect_format(path, src.format.as_deref())?;
     let mut summary = SourceSummary {
@@ -290,7 +293,12 @@ struct Mapper<'a> {
 }
 
 impl<'a> Mapper<'a> {
-    fn new(src: &'a SourceConfig, opts: &'a Options, path: &'a Path, progress: &'a dyn Fn(u64)) -> Self {
+    fn new(
+        src: &'a SourceConfig,
+        opts: &'a Options,
+        path: &'a Path,
+        progress: &'a dyn Fn(u64),
+    ) -> Self {
         Mapper {
             src,
             opts,
@@ -318,7 +326,12 @@ impl<'a> Mapper<'a> {
         });
     }
 
-    fn convert(&self, plan: &Plan, row: u64, cells: &[Cell]) -> std::result::Result<Record, (String, String)> {
+    fn convert(
+        &self,
+        plan: &Plan,
+        row: u64,
+        cells: &[Cell],
+    ) -> std::result::Result<Record, (String, String)> {
         let get = |f: Field| -> Option<&Cell> { plan.fields.get(&f).and_then(|&i| cells.get(i)) };
         let col = |f: Field| -> String {
             plan.fields
@@ -342,7 +355,11 @@ impl<'a> Mapper<'a> {
                 }
             }
         }
-        let text_of = |f: Field| -> Option<String> { get(f).map(|c| clean_text(&c.text())).filter(|s| !s.is_empty()) };
+        let text_of = |f: Field| -> Option<String> {
+            get(f)
+                .map(|c| clean_text(&c.text()))
+                .filter(|s| !s.is_empty())
+        };
         let label_of = |f: Field| -> Option<String> { get(f).and_then(|c| clean_label(&c.text())) };
         let date_of = |f: Field| -> std::result::Result<Option<NaiveDateTime>, (String, String)> {
             match get(f) {
@@ -372,9 +389,12 @@ impl<'a> Mapper<'a> {
             match get(f) {
                 None => Ok(None),
                 Some(c) if c.is_blank() => Ok(None),
-                Some(c) => normalize::parse_count(&c.text())
-                    .map(Some)
-                    .ok_or_else(|| err(f, format!("`{}` is not a whole number ≥ 0", short(&c.text())))),
+                Some(c) => normalize::parse_count(&c.text()).map(Some).ok_or_else(|| {
+                    err(
+                        f,
+                        format!("`{}` is not a whole number ≥ 0", short(&c.text())),
+                    )
+                }),
             }
         };
 
@@ -382,13 +402,19 @@ impl<'a> Mapper<'a> {
         let id = format!("{}{}", self.src.id_prefix.as_deref().unwrap_or(""), raw_id);
         let received_at = date_of(Field::ReceivedAt)?
             .ok_or_else(|| err(Field::ReceivedAt, "received date is empty".into()))?;
-        let content = text_of(Field::Content).ok_or_else(|| err(Field::Content, "content is empty after cleaning".into()))?;
-        let title = text_of(Field::Title).map(|t| t.replace('\n', " ")).unwrap_or_default();
+        let content = text_of(Field::Content)
+            .ok_or_else(|| err(Field::Content, "content is empty after cleaning".into()))?;
+        let title = text_of(Field::Title)
+            .map(|t| t.replace('\n', " "))
+            .unwrap_or_default();
         let channel = match label_of(Field::Channel) {
             Some(c) => Channel::parse(&c).ok_or_else(|| {
                 err(
                     Field::Channel,
-                    format!("unknown channel `{}` (来信, 来访, 网上信访, 来电/12345, 留言, 评论)", short(&c)),
+                    format!(
+                        "unknown channel `{}` (来信, 来访, 网上信访, 来电/12345, 留言, 评论)",
+                        short(&c)
+                    ),
                 )
             })?,
             None => plan.channel_default,
@@ -397,33 +423,47 @@ impl<'a> Mapper<'a> {
         if let Some(r) = label_of(Field::Region) {
             region = normalize::parse_region(&r);
         }
-        for (k, f) in [Field::Region1, Field::Region2, Field::Region3].into_iter().enumerate() {
+        for (k, f) in [Field::Region1, Field::Region2, Field::Region3]
+            .into_iter()
+            .enumerate()
+        {
             if let Some(v) = label_of(f) {
                 region[k] = Some(v);
             }
         }
         let headcount = match count_of(Field::Headcount)? {
             None => 1,
-            Some(0) => return Err(err(Field::Headcount, "headcount is 0; a petition has at least one person".into())),
-            Some(n) => u32::try_from(n).map_err(|_| err(Field::Headcount, format!("headcount {n} is too large")))?,
+            Some(0) => {
+                return Err(err(
+                    Field::Headcount,
+                    "headcount is 0; a petition has at least one person".into(),
+                ))
+            }
+            Some(n) => u32::try_from(n)
+                .map_err(|_| err(Field::Headcount, format!("headcount {n} is too large")))?,
         };
-        let to_u32 = |f: Field, v: Option<u64>| -> std::result::Result<Option<u32>, (String, String)> {
-            v.map(|n| u32::try_from(n).map_err(|_| err(f, format!("{n} is too large"))))
-                .transpose()
-        };
+        let to_u32 =
+            |f: Field, v: Option<u64>| -> std::result::Result<Option<u32>, (String, String)> {
+                v.map(|n| u32::try_from(n).map_err(|_| err(f, format!("{n} is too large"))))
+                    .transpose()
+            };
         let satisfaction = match label_of(Field::Satisfaction) {
             None => None,
             Some(s) => Some(Satisfaction::parse(&s).ok_or_else(|| {
                 err(
                     Field::Satisfaction,
-                    format!("unknown rating `{}` (满意, 基本满意, 不满意, 未评价)", short(&s)),
+                    format!(
+                        "unknown rating `{}` (满意, 基本满意, 不满意, 未评价)",
+                        short(&s)
+                    ),
                 )
             })?),
         };
         let bypass = match label_of(Field::Bypass) {
             None => None,
             Some(s) => Some(
-                normalize::parse_flag(&s).ok_or_else(|| err(Field::Bypass, format!("`{}` is not 是/否", short(&s))))?,
+                normalize::parse_flag(&s)
+                    .ok_or_else(|| err(Field::Bypass, format!("`{}` is not 是/否", short(&s))))?,
             ),
         };
         let extra = if plan.extra.is_empty() {
@@ -431,7 +471,10 @@ impl<'a> Mapper<'a> {
         } else {
             let mut m = serde_json::Map::new();
             for (i, h) in &plan.extra {
-                let v = cells.get(*i).map(Cell::json).unwrap_or(serde_json::Value::Null);
+                let v = cells
+                    .get(*i)
+                    .map(Cell::json)
+                    .unwrap_or(serde_json::Value::Null);
                 m.insert(h.clone(), v);
             }
             Some(serde_json::Value::Object(m).to_string())
@@ -485,12 +528,15 @@ impl RowSink for Mapper<'_> {
                 path: self.path.to_path_buf(),
                 message: format!("`columns.{name}` is not a canonical field"),
             })?;
-            let idx = headers.iter().position(|h| h == header_name.trim()).ok_or_else(|| Error::MissingColumn {
-                path: self.path.to_path_buf(),
-                field: name.clone(),
-                found: headers.join(", "),
-                accepted: format!("`{header_name}` (from the pipeline's `columns.{name}`)"),
-            })?;
+            let idx = headers
+                .iter()
+                .position(|h| h == header_name.trim())
+                .ok_or_else(|| Error::MissingColumn {
+                    path: self.path.to_path_buf(),
+                    field: name.clone(),
+                    found: headers.join(", "),
+                    accepted: format!("`{header_name}` (from the pipeline's `columns.{name}`)"),
+                })?;
             fields.insert(f, idx);
         }
         let taken: Vec<usize> = fields.values().copied().collect();
@@ -504,7 +550,11 @@ impl RowSink for Mapper<'_> {
                     fields.insert(f, i);
                 }
                 _ => {
-                    let name = if h.is_empty() { format!("column_{}", i + 1) } else { h.clone() };
+                    let name = if h.is_empty() {
+                        format!("column_{}", i + 1)
+                    } else {
+                        h.clone()
+                    };
                     extra.push((i, name));
                 }
             }
@@ -515,8 +565,17 @@ impl RowSink for Mapper<'_> {
                 return Err(Error::MissingColumn {
                     path: self.path.to_path_buf(),
                     field: spec.name.to_string(),
-                    found: headers.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "),
-                    accepted: spec.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "),
+                    found: headers
+                        .iter()
+                        .map(|h| format!("`{h}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    accepted: spec
+                        .aliases
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
@@ -536,7 +595,11 @@ impl RowSink for Mapper<'_> {
             .iter()
             .map(|(f, &i)| (i, headers[i].clone(), schema::spec(*f).name.to_string()))
             .collect();
-        mapping.extend(extra.iter().map(|(i, h)| (*i, h.clone(), "extra".to_string())));
+        mapping.extend(
+            extra
+                .iter()
+                .map(|(i, h)| (*i, h.clone(), "extra".to_string())),
+        );
         mapping.sort();
         self.mapping = mapping.into_iter().map(|(_, h, f)| (h, f)).collect();
         self.plan = Some(Plan {
@@ -669,7 +732,10 @@ impl<R: Read> Read for DecodingReader<R> {
 
 /// Decides a CSV's encoding: declared, else BOM, else UTF-8 if the first 1 MiB is valid UTF-8,
 /// else GB18030.
-fn csv_encoding(path: &Path, declared: Option<&str>) -> Result<(&'static encoding_rs::Encoding, bool, String)> {
+fn csv_encoding(
+    path: &Path,
+    declared: Option<&str>,
+) -> Result<(&'static encoding_rs::Encoding, bool, String)> {
     let mut f = File::open(path).map_err(Error::io("open", path))?;
     let mut head = vec![0u8; 1 << 20];
     let n = read_up_to(&mut f, &mut head).map_err(Error::io("read", path))?;
@@ -713,7 +779,10 @@ fn read_csv(path: &Path, declared: Option<&str>, sink: &mut dyn RowSink) -> Resu
     let reader: Box<dyn Read> = if enc == encoding_rs::UTF_8 {
         Box::new(BufReader::with_capacity(1 << 20, f))
     } else {
-        Box::new(DecodingReader::new(BufReader::with_capacity(1 << 20, f), enc))
+        Box::new(DecodingReader::new(
+            BufReader::with_capacity(1 << 20, f),
+            enc,
+        ))
     };
     let sep = sniff_delimiter(path, enc, bom)?;
     let mut rdr = csv::ReaderBuilder::new()
@@ -751,7 +820,11 @@ fn read_csv(path: &Path, declared: Option<&str>, sink: &mut dyn RowSink) -> Resu
         let mut bad = None;
         for (i, field) in rec.iter().enumerate() {
             match std::str::from_utf8(field) {
-                Ok(s) => cells.push(if s.is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) }),
+                Ok(s) => cells.push(if s.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(s.to_string())
+                }),
                 Err(_) => {
                     bad = Some(i);
                     cells.push(Cell::Empty);
@@ -765,7 +838,10 @@ fn read_csv(path: &Path, declared: Option<&str>, sink: &mut dyn RowSink) -> Resu
             if let Some(i) = bad {
                 return Err(Error::BadInput {
                     path: path.to_path_buf(),
-                    message: format!("header column {} is not valid {name}; declare `encoding` on the source", i + 1),
+                    message: format!(
+                        "header column {} is not valid {name}; declare `encoding` on the source",
+                        i + 1
+                    ),
                 });
             }
             sink.header(cells.iter().map(Cell::text).collect())?;
@@ -773,7 +849,13 @@ fn read_csv(path: &Path, declared: Option<&str>, sink: &mut dyn RowSink) -> Resu
             continue;
         }
         if let Some(i) = bad {
-            sink.broken(row, format!("column {} is not valid {name} text; re-export the file in one encoding", i + 1));
+            sink.broken(
+                row,
+                format!(
+                    "column {} is not valid {name} text; re-export the file in one encoding",
+                    i + 1
+                ),
+            );
             continue;
         }
         sink.row(row, cells);
@@ -811,10 +893,14 @@ fn read_workbook(path: &Path, sheet: Option<&str>, sink: &mut dyn RowSink) -> Re
     })?;
     let names = wb.sheet_names();
     let name = match sheet {
-        Some(s) => names.iter().find(|n| n.as_str() == s).cloned().ok_or_else(|| Error::BadInput {
-            path: path.to_path_buf(),
-            message: format!("no worksheet `{s}` (found: {})", names.join(", ")),
-        })?,
+        Some(s) => names
+            .iter()
+            .find(|n| n.as_str() == s)
+            .cloned()
+            .ok_or_else(|| Error::BadInput {
+                path: path.to_path_buf(),
+                message: format!("no worksheet `{s}` (found: {})", names.join(", ")),
+            })?,
         None => names.first().cloned().ok_or_else(|| Error::BadInput {
             path: path.to_path_buf(),
             message: "the workbook has no worksheets".into(),
@@ -870,11 +956,14 @@ fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(Error::io("read", path))?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(Error::io("read", path))?;
         if n == 0 {
             break;
         }
-        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&line) {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&line)
+        {
             for k in m.keys() {
                 if seen.insert(k.clone()) {
                     keys.push(k.clone());
@@ -893,7 +982,9 @@ fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
     let mut lineno = 0u64;
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(Error::io("read", path))?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(Error::io("read", path))?;
         if n == 0 {
             break;
         }
@@ -916,7 +1007,9 @@ fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
                     .map(|k| match m.get(k) {
                         None | Some(serde_json::Value::Null) => Cell::Empty,
                         Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
-                        Some(serde_json::Value::Number(v)) => Cell::Number(v.as_f64().unwrap_or(0.0)),
+                        Some(serde_json::Value::Number(v)) => {
+                            Cell::Number(v.as_f64().unwrap_or(0.0))
+                        }
                         Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
                         Some(v) => Cell::Text(v.to_string()),
                     })
@@ -934,22 +1027,34 @@ fn read_parquet(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
     use polars::prelude::*;
     let f = File::open(path).map_err(Error::io("open", path))?;
     let df = ParquetReader::new(f).finish()?;
-    let headers: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let headers: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     sink.header(headers)?;
     let mut columns: Vec<Vec<Cell>> = Vec::with_capacity(df.width());
     for c in df.columns() {
         let cells: Vec<Cell> = match c.dtype() {
             DataType::Datetime(_, _) | DataType::Date => {
-                let ms = c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?.cast(&DataType::Int64)?;
+                let ms = c
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
+                    .cast(&DataType::Int64)?;
                 ms.i64()?
                     .iter()
-                    .map(|v| match v.and_then(chrono::DateTime::from_timestamp_millis) {
-                        Some(d) => Cell::DateTime(d.naive_utc()),
-                        None => Cell::Empty,
-                    })
+                    .map(
+                        |v| match v.and_then(chrono::DateTime::from_timestamp_millis) {
+                            Some(d) => Cell::DateTime(d.naive_utc()),
+                            None => Cell::Empty,
+                        },
+                    )
                     .collect()
             }
-            DataType::Boolean => c.bool()?.iter().map(|v| v.map_or(Cell::Empty, Cell::Bool)).collect(),
+            DataType::Boolean => c
+                .bool()?
+                .iter()
+                .map(|v| v.map_or(Cell::Empty, Cell::Bool))
+                .collect(),
             dt if dt.is_primitive_numeric() => c
                 .cast(&DataType::Float64)?
                 .f64()?
@@ -998,7 +1103,11 @@ pub fn dedup(records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
                 reason: format!(
                     "duplicate id `{id}`: kept {} ({})",
                     winner.source,
-                    if same { "identical content" } else { "more complete or newer version" }
+                    if same {
+                        "identical content"
+                    } else {
+                        "more complete or newer version"
+                    }
                 ),
                 kind: "duplicate".into(),
                 id: id.clone(),
@@ -1015,7 +1124,15 @@ fn same_content(a: &Record, b: &Record) -> bool {
     &a == b
 }
 
-fn rank(r: &Record) -> (usize, Option<NaiveDateTime>, Option<NaiveDateTime>, NaiveDateTime, String) {
+fn rank(
+    r: &Record,
+) -> (
+    usize,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    String,
+) {
     let filled = [
         !r.title.is_empty(),
         r.region[0].is_some(),
@@ -1057,7 +1174,9 @@ fn split_source(s: &str) -> (String, u64) {
 /// Writes `rejects.csv` (sorted by file, row) atomically.
 pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<()> {
     let mut sorted: Vec<&Reject> = rejects.iter().collect();
-    sorted.sort_by(|a, b| (&a.file, a.row, &a.kind, &a.column).cmp(&(&b.file, b.row, &b.kind, &b.column)));
+    sorted.sort_by(|a, b| {
+        (&a.file, a.row, &a.kind, &a.column).cmp(&(&b.file, b.row, &b.kind, &b.column))
+    });
     let mut buf = Vec::new();
     {
         let mut w = csv::Writer::from_writer(&mut buf);
@@ -1114,7 +1233,11 @@ mod tests {
     fn bom_and_padding() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bom.csv");
-        std::fs::write(&p, "\u{feff}留言编号,留言时间,留言详情,点赞数\n7,2019-02-28,\"\n\t\t\t内容\n\t\t\t\",3\n").unwrap();
+        std::fs::write(
+            &p,
+            "\u{feff}留言编号,留言时间,留言详情,点赞数\n7,2019-02-28,\"\n\t\t\t内容\n\t\t\t\",3\n",
+        )
+        .unwrap();
         let (recs, rej, sum) = ingest(&p);
         assert!(rej.is_empty(), "{rej:?}");
         assert_eq!(sum.encoding.as_deref(), Some("utf-8-bom"));
@@ -1151,8 +1274,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.csv");
         std::fs::write(&p, "编号,标题\n1,x\n").unwrap();
-        let err = read_source(&src(&p), &Options::default(), &|_| {}).unwrap_err().to_string();
-        assert!(err.contains("m.csv") && err.contains("received_at") && err.contains("留言时间"), "{err}");
+        let err = read_source(&src(&p), &Options::default(), &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.csv") && err.contains("received_at") && err.contains("留言时间"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1177,7 +1305,10 @@ mod tests {
     }
 
     /// Reads arbitrary bytes as `name`; whole-file errors are fine, panics and lost rows are not.
-    fn fuzz_one(name: &str, bytes: &[u8]) -> std::result::Result<(), proptest::test_runner::TestCaseError> {
+    fn fuzz_one(
+        name: &str,
+        bytes: &[u8],
+    ) -> std::result::Result<(), proptest::test_runner::TestCaseError> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();

@@ -14,9 +14,8 @@ static EMAIL: LazyLock<Regex> =
 // Any run of 7+ digits (optionally with spaces or dashes inside, and an X checksum for IDs):
 // mobiles, landlines with area code, ID cards, bank cards. Short numbers (house numbers, years,
 // amounts) stay readable.
-static LONG_DIGITS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+?86[\s\-]?)?\d(?:[\s\-]?\d){6,}[Xx]?").unwrap()
-});
+static LONG_DIGITS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\+?86[\s\-]?)?\d(?:[\s\-]?\d){6,}[Xx]?").unwrap());
 // A name given for oneself or a contact: 2–4 CJK characters after the cue.
 static GIVEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -26,8 +25,29 @@ static GIVEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 // Cues whose following word is usually a role, not a name (我是业主, 本人是…): left alone.
 const NOT_NAMES: &[&str] = &[
-    "业主", "居民", "村民", "家长", "学生", "市民", "职工", "员工", "农民", "老人", "一名", "一位",
-    "一个", "这里", "该小区", "小区", "租户", "工人", "教师", "老师", "司机", "患者", "退休",
+    "业主",
+    "居民",
+    "村民",
+    "家长",
+    "学生",
+    "市民",
+    "职工",
+    "员工",
+    "农民",
+    "老人",
+    "一名",
+    "一位",
+    "一个",
+    "这里",
+    "该小区",
+    "小区",
+    "租户",
+    "工人",
+    "教师",
+    "老师",
+    "司机",
+    "患者",
+    "退休",
 ];
 
 /// Masks personal data in free text.
@@ -45,7 +65,10 @@ pub fn mask_text(text: &str) -> String {
     GIVEN_NAME
         .replace_all(&t, |c: &regex::Captures| {
             let name = &c[2];
-            if NOT_NAMES.iter().any(|n| name.starts_with(n) || n.starts_with(name)) {
+            if NOT_NAMES
+                .iter()
+                .any(|n| name.starts_with(n) || n.starts_with(name))
+            {
                 c[0].to_string()
             } else {
                 let first: String = name.chars().take(1).collect();
@@ -59,7 +82,7 @@ pub fn mask_text(text: &str) -> String {
 pub fn mask_id(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
     if chars.len() <= 4 {
-        return "…".repeat(1) + &chars.last().map(|c| c.to_string()).unwrap_or_default();
+        return "…".to_string() + &chars.last().map(|c| c.to_string()).unwrap_or_default();
     }
     let head: String = chars[..2].iter().collect();
     let tail: String = chars[chars.len() - 2..].iter().collect();

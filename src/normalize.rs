@@ -97,7 +97,14 @@ const DATETIME_FORMATS: &[&str] = &[
     "%Y年%m月%d日 %H时%M分",
 ];
 
-const DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y年%m月%d号", "%Y%m%d"];
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日",
+    "%Y年%m月%d号",
+    "%Y%m%d",
+];
 
 /// Parses a date or datetime in any form the exports use: `2019/2/28 11:25:05`, `2019-02-28`,
 /// `2019年2月28日`, ISO `T`, fractional seconds, a trailing `Z`, and Excel serial numbers.
@@ -138,7 +145,9 @@ fn plausible(d: NaiveDateTime) -> Option<NaiveDateTime> {
 pub fn parse_region(s: &str) -> [Option<String>; 3] {
     let t = clean_text(s);
     let mut parts: Vec<String> = t
-        .split(|c: char| matches!(c, '/' | '／' | '>' | '|' | '\\' | '-' | '—') || c.is_whitespace())
+        .split(|c: char| {
+            matches!(c, '/' | '／' | '>' | '|' | '\\' | '-' | '—') || c.is_whitespace()
+        })
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(str::to_string)
@@ -176,7 +185,10 @@ fn split_admin(s: &str) -> Vec<String> {
         if is_cut && i > start && i + 1 < chars.len() {
             // Avoid cutting "市场", "区域", "县城"-like words: the next char must not continue a word.
             let next = chars[i + 1];
-            if matches!(next, '场' | '域' | '民' | '政' | '城' | '委' | '长' | '级' | '里' | '内') {
+            if matches!(
+                next,
+                '场' | '域' | '民' | '政' | '城' | '委' | '长' | '级' | '里' | '内'
+            ) {
                 continue;
             }
             out.push(chars[start..=i].iter().collect::<String>());
@@ -191,7 +203,11 @@ fn split_admin(s: &str) -> Vec<String> {
 /// Parses a non-negative count: `12`, `12.0`, ` 12 `, `12人`; anything else is None.
 pub fn parse_count(s: &str) -> Option<u64> {
     let t = clean_text(s);
-    let t = t.trim().trim_end_matches(['人', '次', '个']).trim().replace(',', "");
+    let t = t
+        .trim()
+        .trim_end_matches(['人', '次', '个'])
+        .trim()
+        .replace(',', "");
     if t.is_empty() {
         return None;
     }
@@ -224,18 +240,41 @@ mod tests {
 
     #[test]
     fn cleans_scraper_padding_and_full_width() {
-        assert_eq!(clean_text("\n\t\t\t\t\t\n\t\t\t\t\t我家  住在ＡＢＣ小区１２栋\u{200b}\n\t\t\t\t\t\n\t\t\t\t"), "我家 住在ABC小区12栋");
-        assert_eq!(clean_text("第一段。\r\n\r\n第二段，好！"), "第一段。\n第二段，好！");
+        assert_eq!(
+            clean_text(
+                "\n\t\t\t\t\t\n\t\t\t\t\t我家  住在ＡＢＣ小区１２栋\u{200b}\n\t\t\t\t\t\n\t\t\t\t"
+            ),
+            "我家 住在ABC小区12栋"
+        );
+        assert_eq!(
+            clean_text("第一段。\r\n\r\n第二段，好！"),
+            "第一段。\n第二段，好！"
+        );
         assert_eq!(clean_text("a\u{0007}b\u{3000}c"), "ab c");
     }
 
     #[test]
     fn parses_every_export_date_form() {
-        assert_eq!(parse_datetime("2019/2/28 11:25:05"), Some(dt("2019-02-28 11:25:05")));
-        assert_eq!(parse_datetime("2019-02-28"), Some(dt("2019-02-28 00:00:00")));
-        assert_eq!(parse_datetime("2019年2月28日"), Some(dt("2019-02-28 00:00:00")));
-        assert_eq!(parse_datetime("2019-08-01 00:00:00"), Some(dt("2019-08-01 00:00:00")));
-        assert_eq!(parse_datetime("2019-02-28T11:25:05.000Z"), Some(dt("2019-02-28 11:25:05")));
+        assert_eq!(
+            parse_datetime("2019/2/28 11:25:05"),
+            Some(dt("2019-02-28 11:25:05"))
+        );
+        assert_eq!(
+            parse_datetime("2019-02-28"),
+            Some(dt("2019-02-28 00:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2019年2月28日"),
+            Some(dt("2019-02-28 00:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2019-08-01 00:00:00"),
+            Some(dt("2019-08-01 00:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2019-02-28T11:25:05.000Z"),
+            Some(dt("2019-02-28 11:25:05"))
+        );
         assert_eq!(parse_datetime("43524"), Some(dt("2019-02-28 00:00:00")));
         assert_eq!(parse_datetime("43524.5"), Some(dt("2019-02-28 12:00:00")));
         assert_eq!(parse_datetime("2018/4/24"), Some(dt("2018-04-24 00:00:00")));
@@ -246,10 +285,25 @@ mod tests {
 
     #[test]
     fn regions_split() {
-        let r = |a: &str, b: &str, c: &str| [Some(a.to_string()), Some(b.to_string()), Some(c.to_string())];
-        assert_eq!(parse_region("A市/A5区/洞井街道"), r("A市", "A5区", "洞井街道"));
-        assert_eq!(parse_region("A市A5区洞井街道"), r("A市", "A5区", "洞井街道"));
-        assert_eq!(parse_region("西地省 A市 A5区 洞井街道"), r("A市", "A5区", "洞井街道"));
+        let r = |a: &str, b: &str, c: &str| {
+            [
+                Some(a.to_string()),
+                Some(b.to_string()),
+                Some(c.to_string()),
+            ]
+        };
+        assert_eq!(
+            parse_region("A市/A5区/洞井街道"),
+            r("A市", "A5区", "洞井街道")
+        );
+        assert_eq!(
+            parse_region("A市A5区洞井街道"),
+            r("A市", "A5区", "洞井街道")
+        );
+        assert_eq!(
+            parse_region("西地省 A市 A5区 洞井街道"),
+            r("A市", "A5区", "洞井街道")
+        );
         assert_eq!(parse_region("江城市"), [Some("江城市".into()), None, None]);
         assert_eq!(parse_region(""), [None, None, None]);
     }

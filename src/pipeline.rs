@@ -156,7 +156,10 @@ pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Re
     rejects.extend(dups);
     let read: u64 = ingested.sources.iter().map(|s| s.rows_read).sum();
     let blank_rows: u64 = ingested.sources.iter().map(|s| s.blank_rows).sum();
-    progress(Event::Done(Stage::Ingest, format!("{} rows read", thousands(read))));
+    progress(Event::Done(
+        Stage::Ingest,
+        format!("{} rows read", thousands(read)),
+    ));
 
     progress(Event::Start(Stage::Store));
     let mut existing: BTreeMap<String, Record> = BTreeMap::new();
@@ -236,7 +239,11 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
 }
 
 /// Import only (`minqing ingest`): store, rejects and run.json.
-pub fn ingest_only(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
+pub fn ingest_only(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    progress: Progress,
+) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let t = Instant::now();
     let imported = import(cfg, opts, progress)?;
@@ -251,7 +258,10 @@ pub fn ingest_only(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) 
         counts: imported.counts,
         stage_seconds: timer.seconds,
         stages: BTreeMap::new(),
-        outputs: vec!["rejects.csv".into(), rel(&opts.out_dir, &store::path(&opts.out_dir))],
+        outputs: vec![
+            "rejects.csv".into(),
+            rel(&opts.out_dir, &store::path(&opts.out_dir)),
+        ],
     };
     write_run_json(&opts.out_dir, &report)?;
     Ok(RunSummary {
@@ -277,7 +287,8 @@ struct Timer {
 impl Timer {
     fn add(&mut self, stage: &str, since: Instant) {
         let s = since.elapsed().as_secs_f64();
-        self.seconds.insert(stage.to_string(), (s * 1000.0).round() / 1000.0);
+        self.seconds
+            .insert(stage.to_string(), (s * 1000.0).round() / 1000.0);
     }
 }
 

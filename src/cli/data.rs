@@ -102,7 +102,9 @@ impl Bars {
                 } else {
                     ProgressDrawTarget::hidden()
                 });
-                pb.set_style(ProgressStyle::with_template("{spinner} {msg} {pos} rows {elapsed}").unwrap());
+                pb.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {pos} rows {elapsed}").unwrap(),
+                );
                 pb.set_message(stage.name());
                 *slot = Some(pb);
             }
@@ -186,7 +188,10 @@ pub fn sample(a: SampleArgs, term: &Term) -> minqing::Result<()> {
 pub fn schema() -> minqing::Result<()> {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "# canonical petition record (required fields marked *)\n");
+    let _ = writeln!(
+        out,
+        "# canonical petition record (required fields marked *)\n"
+    );
     for s in minqing::schema::FIELDS {
         let _ = writeln!(
             out,

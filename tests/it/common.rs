@@ -25,12 +25,16 @@ pub fn stderr(o: &Output) -> String {
 
 /// `tests/fixtures/<rel>`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// `../shared/realdata/<rel>` if present (tests that need it skip cleanly otherwise).
 pub fn realdata(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/realdata")
+        .join(rel);
     if p.exists() {
         Some(p)
     } else {
@@ -41,11 +45,14 @@ pub fn realdata(rel: &str) -> Option<PathBuf> {
 
 /// Reads `run.json` of a run folder.
 pub fn run_json(out: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(out.join("run.json")).expect("run.json")).expect("valid json")
+    serde_json::from_slice(&std::fs::read(out.join("run.json")).expect("run.json"))
+        .expect("valid json")
 }
 
 /// Reads `rejects.csv` rows as (file, row, column, kind, id, reason).
 pub fn rejects(out: &Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(out.join("rejects.csv")).expect("rejects.csv");
-    r.records().map(|x| x.unwrap().iter().map(str::to_string).collect()).collect()
+    r.records()
+        .map(|x| x.unwrap().iter().map(str::to_string).collect())
+        .collect()
 }

@@ -22,7 +22,11 @@ fn counts(out: &Path) -> (u64, u64, u64, u64) {
     let j = run_json(out);
     let c = &j["counts"];
     let n = |k: &str| c[k].as_u64().unwrap();
-    assert_eq!(n("read"), n("stored_rows") + n("rejected") + n("duplicates"), "{c}");
+    assert_eq!(
+        n("read"),
+        n("stored_rows") + n("rejected") + n("duplicates"),
+        "{c}"
+    );
     (n("read"), n("stored_rows"), n("rejected"), n("duplicates"))
 }
 
@@ -55,7 +59,13 @@ fn missing_column_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.starts_with("error: "), "{e}");
-    assert!(e.contains("missing_column.csv") && e.contains("received_at") && e.contains("`编号`") && e.contains("留言时间"), "{e}");
+    assert!(
+        e.contains("missing_column.csv")
+            && e.contains("received_at")
+            && e.contains("`编号`")
+            && e.contains("留言时间"),
+        "{e}"
+    );
     assert_eq!(e.lines().count(), 1, "the chain is printed once: {e}");
 }
 
@@ -95,7 +105,11 @@ fn ragged_rows_are_rejected() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(counts(dir.path()), (3, 1, 2, 0));
     let r = rejects(dir.path());
-    assert!(r.iter().any(|x| x[5].contains("9 fields but the header has 8")), "{r:?}");
+    assert!(
+        r.iter()
+            .any(|x| x[5].contains("9 fields but the header has 8")),
+        "{r:?}"
+    );
     assert!(r.iter().any(|x| x[5].contains("content is empty")), "{r:?}");
 }
 
@@ -135,7 +149,8 @@ fn xlsx_under_xls_name_is_read_as_xlsx() {
     ws.write_string(2, 2, "停车位捆绑销售").unwrap();
     // Trailing formatted-but-empty rows, as real exports have.
     for r in 3..200 {
-        ws.write_blank(r, 2, &rust_xlsxwriter::Format::new().set_bold()).unwrap();
+        ws.write_blank(r, 2, &rust_xlsxwriter::Format::new().set_bold())
+            .unwrap();
     }
     wb.save(&p).unwrap();
     let (o, out) = ingest(&[&p], &["--id-prefix", "x-"]);
@@ -153,7 +168,11 @@ fn one_megabyte_cell_is_rejected_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("big.csv");
     let big = "很长的内容".repeat(70_000); // ≈ 1 MB
-    std::fs::write(&p, format!("编号,日期,内容\nL1,2019-03-01,{big}\nL2,2019-03-01,小区停水\n")).unwrap();
+    std::fs::write(
+        &p,
+        format!("编号,日期,内容\nL1,2019-03-01,{big}\nL2,2019-03-01,小区停水\n"),
+    )
+    .unwrap();
     let (o, out) = ingest(&[&p], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(counts(out.path()), (2, 1, 1, 0));
@@ -177,21 +196,49 @@ fn reingest_is_idempotent_and_next_week_upserts() {
     let out = dir.path().join("run");
     let week1 = dir.path().join("w1.csv");
     let week2 = dir.path().join("w2.csv");
-    std::fs::write(&week1, "编号,日期,内容,办理状态\n1,2019-03-01,小区停水,办理中\n2,2019-03-02,小区停电,办理中\n").unwrap();
-    std::fs::write(&week2, "编号,日期,内容,办理状态\n2,2019-03-02,小区停电,已办结\n3,2019-03-09,道路破损,办理中\n").unwrap();
+    std::fs::write(
+        &week1,
+        "编号,日期,内容,办理状态\n1,2019-03-01,小区停水,办理中\n2,2019-03-02,小区停电,办理中\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &week2,
+        "编号,日期,内容,办理状态\n2,2019-03-02,小区停电,已办结\n3,2019-03-09,道路破损,办理中\n",
+    )
+    .unwrap();
     let go = |f: &Path| {
-        let o = run(&["-q", "ingest", "--input", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let o = run(&[
+            "-q",
+            "ingest",
+            "--input",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         std::fs::read(out.join("store/petitions.parquet")).unwrap()
     };
     let a = go(&week1);
     let b = go(&week1);
-    assert_eq!(a, b, "re-running the same input gives a byte-identical store");
+    assert_eq!(
+        a, b,
+        "re-running the same input gives a byte-identical store"
+    );
     let c = &run_json(&out)["counts"];
-    assert_eq!((c["unchanged"].as_u64(), c["new"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (c["unchanged"].as_u64(), c["new"].as_u64()),
+        (Some(2), Some(0))
+    );
     go(&week2);
     let c = &run_json(&out)["counts"];
-    assert_eq!((c["new"].as_u64(), c["updated"].as_u64(), c["store_total"].as_u64()), (Some(1), Some(1), Some(3)));
+    assert_eq!(
+        (
+            c["new"].as_u64(),
+            c["updated"].as_u64(),
+            c["store_total"].as_u64()
+        ),
+        (Some(1), Some(1), Some(3))
+    );
     let recs = minqing::store::read(&out).unwrap();
     assert_eq!(recs[1].status.as_deref(), Some("已办结"));
 }
@@ -201,13 +248,28 @@ fn row_order_does_not_change_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.csv");
     let b = dir.path().join("a2.csv");
-    std::fs::write(&a, "编号,日期,内容\n1,2019-03-01,甲\n2,2019-03-02,乙\n2,2019-03-02,乙改\n").unwrap();
-    std::fs::write(&b, "编号,日期,内容\n2,2019-03-02,乙改\n2,2019-03-02,乙\n1,2019-03-01,甲\n").unwrap();
+    std::fs::write(
+        &a,
+        "编号,日期,内容\n1,2019-03-01,甲\n2,2019-03-02,乙\n2,2019-03-02,乙改\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        "编号,日期,内容\n2,2019-03-02,乙改\n2,2019-03-02,乙\n1,2019-03-01,甲\n",
+    )
+    .unwrap();
     let (_, o1) = ingest(&[&a], &[]);
     let (_, o2) = ingest(&[&b], &[]);
     let s1 = minqing::store::read(o1.path()).unwrap();
     let s2 = minqing::store::read(o2.path()).unwrap();
-    let strip = |v: Vec<minqing::Record>| v.into_iter().map(|mut r| { r.source.clear(); r }).collect::<Vec<_>>();
+    let strip = |v: Vec<minqing::Record>| {
+        v.into_iter()
+            .map(|mut r| {
+                r.source.clear();
+                r
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(strip(s1), strip(s2));
 }
 
@@ -216,7 +278,16 @@ fn schema_lists_fields_and_aliases() {
     let o = run(&["schema"]);
     assert!(o.status.success());
     let s = stdout(&o);
-    for needle in ["id *", "received_at *", "content *", "留言编号", "信访件编号", "一级标签", "点赞数", "反对数"] {
+    for needle in [
+        "id *",
+        "received_at *",
+        "content *",
+        "留言编号",
+        "信访件编号",
+        "一级标签",
+        "点赞数",
+        "反对数",
+    ] {
         assert!(s.contains(needle), "missing {needle}");
     }
 }
@@ -224,14 +295,25 @@ fn schema_lists_fields_and_aliases() {
 /// Every table of the real 泰迪杯 data imports with no hand editing and reconciled counts.
 #[test]
 fn real_data_tables_import() {
-    let Some(dir) = realdata("tipdm2020") else { return };
+    let Some(dir) = realdata("tipdm2020") else {
+        return;
+    };
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("csv" | "xlsx")))
-        .filter(|p| !p.file_name().unwrap().to_str().unwrap().starts_with("attachment1"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("attachment1")
+        })
         .collect();
-    for f in ["silver_hotspots/team_15625103741_hot_issue_messages.xls", "silver_hotspots/team_syucryingstar_hot_issue_messages.xlsx"] {
+    for f in [
+        "silver_hotspots/team_15625103741_hot_issue_messages.xls",
+        "silver_hotspots/team_syucryingstar_hot_issue_messages.xlsx",
+    ] {
         files.push(dir.join(f));
     }
     files.sort();
@@ -242,6 +324,9 @@ fn real_data_tables_import() {
         let (read, stored, rejected, dups) = counts(out.path());
         assert!(read > 0 && stored > 0, "{}", f.display());
         assert_eq!(rejected, 0, "{}: {:?}", f.display(), rejects(out.path()));
-        eprintln!("{}: read {read}, stored {stored}, duplicates {dups}", f.display());
+        eprintln!(
+            "{}: read {read}, stored {stored}, duplicates {dups}",
+            f.display()
+        );
     }
 }
