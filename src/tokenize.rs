@@ -81,7 +81,11 @@ impl Tokenizer {
         let mut jieba = Jieba::new();
         let mut fp = format!("jieba-rs 0.11 hmm={}\n", opts.hmm);
         if opts.bundled_dict {
-            add_dict(&mut jieba, BUNDLED_DICT, Path::new("data/dict/petition.dict"))?;
+            add_dict(
+                &mut jieba,
+                BUNDLED_DICT,
+                Path::new("data/dict/petition.dict"),
+            )?;
             fp.push_str(BUNDLED_DICT);
         }
         for p in &opts.dicts {
@@ -228,7 +232,9 @@ pub fn fold(s: &str) -> String {
 fn is_content(w: &str) -> bool {
     !w.is_empty()
         && w.chars().any(|c| c.is_alphanumeric())
-        && !w.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '%')
+        && !w
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
 }
 
 /// Adds user-dictionary entries without lowering jieba's own frequencies: an entry whose word
@@ -275,7 +281,8 @@ mod tests {
     use super::*;
     use std::sync::LazyLock;
 
-    static TOK: LazyLock<Tokenizer> = LazyLock::new(|| Tokenizer::new(&Options::default()).unwrap());
+    static TOK: LazyLock<Tokenizer> =
+        LazyLock::new(|| Tokenizer::new(&Options::default()).unwrap());
 
     #[test]
     fn domain_words_stay_whole() {
