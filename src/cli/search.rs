@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use minqing::index::{FacetCounts, Hit, IndexHandle, SearchRequest, SearchResults, Sort, WeekCount};
+use minqing::index::{
+    FacetCounts, Hit, IndexHandle, SearchRequest, SearchResults, Sort, WeekCount,
+};
 use minqing::tokenize::{Options, Tokenizer};
 
 use super::Term;
@@ -23,15 +25,22 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "QUERY syntax: words are ANDed (each matches as a substring of title or content); \
+#[command(
+    after_help = "QUERY syntax: words are ANDed (each matches as a substring of title or content); \
 `a OR b`; `-word` excludes; \"exact phrase\"; field:value with region: (level name or A市/A5区 path), \
-category:, channel:, status:, unit:.  Example: 油烟 OR 噪音 -装修 region:A5区")]
+category:, channel:, status:, unit:.  Example: 油烟 OR 噪音 -装修 region:A5区"
+)]
 pub struct SearchArgs {
     /// The query (see below).
     #[arg(allow_hyphen_values = true)]
     pub query: String,
     /// Run folder (its `index/` is searched).
-    #[arg(long, value_name = "RUN_DIR", required_unless_present = "index", conflicts_with = "index")]
+    #[arg(
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "index",
+        conflicts_with = "index"
+    )]
     pub out: Option<PathBuf>,
     /// Index folder.
     #[arg(long, value_name = "DIR")]
@@ -73,7 +82,12 @@ pub struct SimilarArgs {
     /// Petition id.
     pub id: String,
     /// Run folder (its `index/` is searched).
-    #[arg(long, value_name = "RUN_DIR", required_unless_present = "index", conflicts_with = "index")]
+    #[arg(
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "index",
+        conflicts_with = "index"
+    )]
     pub out: Option<PathBuf>,
     /// Index folder.
     #[arg(long, value_name = "DIR")]
@@ -85,11 +99,19 @@ pub struct SimilarArgs {
 }
 
 /// Opens the index of `--out RUN_DIR` or `--index DIR`, explaining how to build a missing one.
-fn open(out: Option<&Path>, index: Option<&Path>, t: &Term) -> minqing::Result<(IndexHandle, Tokenizer)> {
+fn open(
+    out: Option<&Path>,
+    index: Option<&Path>,
+    t: &Term,
+) -> minqing::Result<(IndexHandle, Tokenizer)> {
     let dir = match (index, out) {
         (Some(i), _) => i.to_path_buf(),
         (None, Some(o)) => o.join("index"),
-        (None, None) => return Err(minqing::Error::Usage("give --out RUN_DIR or --index DIR".into())),
+        (None, None) => {
+            return Err(minqing::Error::Usage(
+                "give --out RUN_DIR or --index DIR".into(),
+            ))
+        }
     };
     if !minqing::index::exists(&dir) {
         let msg = match out {
@@ -151,7 +173,11 @@ pub fn search(a: SearchArgs, t: &Term) -> minqing::Result<()> {
                 "{} hits for `{}`{}",
                 res.total,
                 a.query,
-                if res.hits.is_empty() { String::new() } else { format!(" (showing {}–{})", a.offset + 1, shown_to) }
+                if res.hits.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (showing {}–{})", a.offset + 1, shown_to)
+                }
             )
             .map_err(io)?;
             write_table(&mut w, &res.hits, a.offset).map_err(io)?;
@@ -213,7 +239,10 @@ fn dash(s: &Option<String>) -> &str {
 
 fn write_table(w: &mut dyn Write, hits: &[Hit], offset: usize) -> std::io::Result<()> {
     for (k, h) in hits.iter().enumerate() {
-        let score = h.score.map(|s| format!("  score {s:.3}")).unwrap_or_default();
+        let score = h
+            .score
+            .map(|s| format!("  score {s:.3}"))
+            .unwrap_or_default();
         writeln!(
             w,
             "\n{:>3}. {}  {}  {}  {}  {}{}",
@@ -260,7 +289,17 @@ fn write_weeks(w: &mut dyn Write, weeks: &[WeekCount]) -> std::io::Result<()> {
 
 fn write_csv(w: &mut dyn Write, hits: &[Hit]) -> minqing::Result<()> {
     let mut c = csv::Writer::from_writer(w);
-    c.write_record(["id", "received_at", "channel", "region", "category", "status", "score", "title", "snippet"])?;
+    c.write_record([
+        "id",
+        "received_at",
+        "channel",
+        "region",
+        "category",
+        "status",
+        "score",
+        "title",
+        "snippet",
+    ])?;
     for h in hits {
         c.write_record([
             h.id.as_str(),

@@ -36,8 +36,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing,
-    TextOptions, FAST, STORED, STRING,
+    DateOptions, DateTimePrecision, FacetOptions, Field, IndexRecordOption, Schema,
+    TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
 use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer as TantivyTokenizer};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term};
@@ -48,7 +48,8 @@ use crate::tokenize::{fold_char, Tokenizer};
 
 pub use query::{parse_query, Atom, Clause, QueryField};
 pub use search::{
-    FacetCounts, Highlighted, Hit, IndexHandle, SearchRequest, SearchResults, Sort, WeekCount,
+    find_marks, search, similar, snippet, FacetCounts, Highlighted, Hit, IndexHandle,
+    SearchRequest, SearchResults, Sort, WeekCount, NONE_LABEL, SIMILAR_TERMS,
 };
 
 /// Bump when the schema or the analysis of a field changes: the index is then rebuilt.
@@ -104,7 +105,9 @@ pub(crate) fn schema() -> (Schema, Fields) {
     let bigrams = TextFieldIndexing::default()
         .set_tokenizer(CHAR_TOKENIZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-    let text = TextOptions::default().set_indexing_options(bigrams).set_stored();
+    let text = TextOptions::default()
+        .set_indexing_options(bigrams)
+        .set_stored();
     let words = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("raw")
@@ -178,7 +181,10 @@ impl TantivyTokenizer for BigramTokenizer {
     type TokenStream<'a> = BigramStream;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BigramStream {
         BigramStream {
-            chars: text.char_indices().map(|(b, c)| (b, fold_char(c))).collect(),
+            chars: text
+                .char_indices()
+                .map(|(b, c)| (b, fold_char(c)))
+                .collect(),
             end: text.len(),
             next: 0,
             token: Token::default(),
@@ -225,9 +231,7 @@ impl TokenStream for BigramStream {
 }
 
 fn register(index: &Index) {
-    index
-        .tokenizers()
-        .register(CHAR_TOKENIZER, BigramTokenizer);
+    index.tokenizers().register(CHAR_TOKENIZER, BigramTokenizer);
 }
 
 /// Whether `dir` holds a tantivy index.
@@ -279,7 +283,13 @@ fn doc_hash(r: &Record, group: Option<&str>) -> u64 {
     h
 }
 
-fn to_doc(f: &Fields, r: &Record, group: Option<&str>, hash: u64, tok: &Tokenizer) -> TantivyDocument {
+fn to_doc(
+    f: &Fields,
+    r: &Record,
+    group: Option<&str>,
+    hash: u64,
+    tok: &Tokenizer,
+) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.id, &r.id);
     d.add_u64(f.hash, hash);
@@ -325,7 +335,10 @@ fn to_doc(f: &Fields, r: &Record, group: Option<&str>, hash: u64, tok: &Tokenize
     }
     let levels: Vec<&str> = r.region.iter().flatten().map(String::as_str).collect();
     if !levels.is_empty() {
-        d.add_facet(f.region, tantivy::schema::Facet::from_path(levels.iter().copied()));
+        d.add_facet(
+            f.region,
+            tantivy::schema::Facet::from_path(levels.iter().copied()),
+        );
         d.add_text(f.region_path, levels.join("/"));
         for l in &levels {
             d.add_text(f.region_any, l);
@@ -358,7 +371,9 @@ fn live_hashes(index: &Index) -> Result<HashMap<String, u64>> {
             if alive.is_some_and(|a| !a.is_alive(doc)) {
                 continue;
             }
-            let Some(ord) = ids.term_ords(doc).next() else { continue };
+            let Some(ord) = ids.term_ords(doc).next() else {
+                continue;
+            };
             buf.clear();
             ids.ord_to_str(ord, &mut buf)
                 .map_err(|e| Error::Usage(format!("corrupt index id column: {e}")))?;
@@ -484,7 +499,10 @@ pub fn build(
             }
         }
     }
-    let gone: Vec<&String> = live.keys().filter(|id| !seen.contains(id.as_str())).collect();
+    let gone: Vec<&String> = live
+        .keys()
+        .filter(|id| !seen.contains(id.as_str()))
+        .collect();
     summary.deleted = gone.len() as u64;
     summary.docs = recs.len() as u64;
     if changed.is_empty() && gone.is_empty() {

@@ -67,7 +67,11 @@ pub struct Clause {
 
 enum Item {
     Or(usize),
-    Term { atom: Atom, negated: bool, at: usize },
+    Term {
+        atom: Atom,
+        negated: bool,
+        at: usize,
+    },
 }
 
 fn is_blank(c: char) -> bool {
@@ -290,7 +294,11 @@ pub fn parse_query(query: &str) -> Result<Vec<Clause>> {
 /// Folded phrase text: blank runs collapse to one space, ends trimmed.
 fn phrase_text(s: &str) -> String {
     let folded = fold(s);
-    folded.split(' ').filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+    folded
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Matches documents whose `field` contains `text` (folded) as a substring. See the module docs
@@ -468,7 +476,10 @@ mod tests {
     fn grammar() {
         let q = parse_query("油烟 OR 噪音 -装修 \"小区 物业\" region:A市/A5区 Ｗｉｆｉ").unwrap();
         assert_eq!(q.len(), 5);
-        assert_eq!(q[0].alternatives, vec![text("油烟", false), text("噪音", false)]);
+        assert_eq!(
+            q[0].alternatives,
+            vec![text("油烟", false), text("噪音", false)]
+        );
         assert!(q[1].negated);
         assert_eq!(q[2].alternatives, vec![text("小区 物业", true)]);
         assert_eq!(
@@ -498,7 +509,11 @@ mod tests {
             Err(Error::Query { message, .. }) => message,
             other => panic!("{q}: {other:?}"),
         };
-        assert!(msg("小区 \"物业").contains("character 4"), "{}", msg("小区 \"物业"));
+        assert!(
+            msg("小区 \"物业").contains("character 4"),
+            "{}",
+            msg("小区 \"物业")
+        );
         assert!(msg("OR 物业").contains("dangling `OR` at character 1"));
         assert!(msg("物业 OR").contains("dangling `OR` at character 4"));
         assert!(msg("物业 OR OR 小区").contains("follows another"));

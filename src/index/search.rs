@@ -10,9 +10,13 @@ use serde::Serialize;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentReader;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, DocId, Index, IndexReader, Order, ReloadPolicy, Score, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, Order, ReloadPolicy, Score, TantivyDocument, Term,
+};
 
 use super::query::{build_query, channel_query, parse_query, region_query, Atom};
 use super::{fields_of, open_index, read_payload, Fields};
@@ -117,6 +121,10 @@ impl Highlighted {
         let mut at = 0;
         let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
         for &(s, e) in &self.marks {
+            let (s, e) = (s.clamp(at, chars.len()), e.min(chars.len()));
+            if s >= e {
+                continue;
+            }
             push(&piece(at, s), &mut out);
             out.push_str(open);
             push(&piece(s, e), &mut out);
@@ -232,15 +240,27 @@ impl IndexHandle {
             });
         }
         let mut parts = build_query(f, &clauses, &req.query, tok)?;
-        let filter = |q: Box<dyn Query>| (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>);
+        let filter = |q: Box<dyn Query>| {
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
+            )
+        };
         if req.from.is_some() || req.to.is_some() {
             let day = |d: NaiveDate| {
                 Term::from_field_date(
                     f.received_at,
-                    tantivy::DateTime::from_timestamp_secs(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp()),
+                    tantivy::DateTime::from_timestamp_secs(
+                        d.and_hms_opt(0, 0, 0)
+                            .unwrap_or_default()
+                            .and_utc()
+                            .timestamp(),
+                    ),
                 )
             };
-            let lo = req.from.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let lo = req
+                .from
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
             let hi = req.to.map_or(Bound::Unbounded, |d| {
                 Bound::Excluded(day(d + Duration::days(1)))
             });
@@ -278,16 +298,23 @@ impl IndexHandle {
                     (p.into_iter().map(|(s, a)| (Some(s), a)).collect(), n, None)
                 }
                 (Sort::Relevance, true) => {
-                    let (p, n, s) = searcher.search(&query, &(top.order_by_score(), Count, stats))?;
-                    (p.into_iter().map(|(s, a)| (Some(s), a)).collect(), n, Some(s))
+                    let (p, n, s) =
+                        searcher.search(&query, &(top.order_by_score(), Count, stats))?;
+                    (
+                        p.into_iter().map(|(s, a)| (Some(s), a)).collect(),
+                        n,
+                        Some(s),
+                    )
                 }
                 (Sort::Date, false) => {
-                    let by_date = top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
+                    let by_date =
+                        top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
                     let (p, n) = searcher.search(&query, &(by_date, Count))?;
                     (p.into_iter().map(|(_, a)| (None, a)).collect(), n, None)
                 }
                 (Sort::Date, true) => {
-                    let by_date = top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
+                    let by_date =
+                        top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
                     let (p, n, s) = searcher.search(&query, &(by_date, Count, stats))?;
                     (p.into_iter().map(|(_, a)| (None, a)).collect(), n, Some(s))
                 }
@@ -332,7 +359,11 @@ impl IndexHandle {
     ) -> Result<Hit> {
         let f = &self.fields;
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let s = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
+        let s = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let title = s(f.title).unwrap_or_default();
         let content = s(f.content).unwrap_or_default();
         let received_at = doc
@@ -375,10 +406,17 @@ impl IndexHandle {
             &TopDocs::with_limit(1).order_by_score(),
         )?;
         let Some(&(_, addr)) = found.first() else {
-            return Err(Error::Usage(format!("no petition with id `{id}` in the index")));
+            return Err(Error::Usage(format!(
+                "no petition with id `{id}` in the index"
+            )));
         };
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         let (title, content) = (text(f.title), text(f.content));
         let received = doc
             .get_first(f.received_at)
@@ -444,7 +482,10 @@ impl IndexHandle {
         );
         let query = BooleanQuery::new(vec![
             (Occur::Must, terms()),
-            (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(earlier), 0.0))),
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(earlier), 0.0)),
+            ),
             (
                 Occur::MustNot,
                 Box::new(TermQuery::new(id_term, IndexRecordOption::Basic)),
@@ -509,7 +550,10 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> Highlighted {
     if let Some(&(s0, _)) = marks.first() {
         let mut best = (0usize, s0);
         for (k, &(s, _)) in marks.iter().enumerate() {
-            let n = marks[k..].iter().take_while(|&&(_, e)| e <= s + width).count();
+            let n = marks[k..]
+                .iter()
+                .take_while(|&&(_, e)| e <= s + width)
+                .count();
             if n > best.0 {
                 best = (n, s);
             }
@@ -518,7 +562,11 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> Highlighted {
         start = best.1.saturating_sub(lead).max(first_text);
         // If the window would run past the end, pull it back.
         if start + width > chars.len() {
-            start = chars.len().saturating_sub(width).max(first_text).min(best.1);
+            start = chars
+                .len()
+                .saturating_sub(width)
+                .max(first_text)
+                .min(best.1);
         }
     }
     let end = (start + width).min(chars.len());
@@ -605,7 +653,11 @@ impl Collector for StatsCollector {
                 columns.push(col);
             }
         }
-        let date = if self.weeks { Some(ff.date("received_at")?) } else { None };
+        let date = if self.weeks {
+            Some(ff.date("received_at")?)
+        } else {
+            None
+        };
         Ok(StatsSegment {
             columns,
             counts,

@@ -13,7 +13,8 @@ static TOK: LazyLock<Tokenizer> = LazyLock::new(|| Tokenizer::new(&Options::defa
 fn rec(id: &str, day: &str, title: &str, content: &str) -> Record {
     Record {
         id: id.into(),
-        received_at: NaiveDateTime::parse_from_str(&format!("{day} 10:00:00"), "%Y-%m-%d %H:%M:%S").unwrap(),
+        received_at: NaiveDateTime::parse_from_str(&format!("{day} 10:00:00"), "%Y-%m-%d %H:%M:%S")
+            .unwrap(),
         channel: Channel::MessageBoard,
         title: title.into(),
         content: content.into(),
@@ -39,16 +40,60 @@ fn rec(id: &str, day: &str, title: &str, content: &str) -> Record {
 
 fn corpus() -> Vec<Record> {
     let mut v = vec![
-        rec("1", "2019-03-04", "楼下饭店油烟机噪音大", "饭店的油烟机半夜还在响，严重扰民。"),
-        rec("2", "2019-03-05", "房产证办不下来", "小区交房三年了房产证一直没有办下来。"),
-        rec("3", "2019-03-12", "不动产权证办理", "请问不动产权证办理需要什么材料？"),
-        rec("4", "2019-03-13", "物业管理混乱", "小区物业不作为，电梯经常坏。"),
-        rec("5", "2019-03-20", "油烟扰民", "烧烤店油烟太大，窗户都不敢开。"),
-        rec("6", "2019-03-21", "物业费太高", "物业收费不合理，小区 物业服务差。"),
-        rec("7", "2019-04-02", "ＷｉＦｉ信号差", "学校附近的wifi太慢，ABC公司不管。"),
-        rec("8", "2019-04-03", "噪音", "工地夜间施工噪音扰民，工地在小区旁边。"),
+        rec(
+            "1",
+            "2019-03-04",
+            "楼下饭店油烟机噪音大",
+            "饭店的油烟机半夜还在响，严重扰民。",
+        ),
+        rec(
+            "2",
+            "2019-03-05",
+            "房产证办不下来",
+            "小区交房三年了房产证一直没有办下来。",
+        ),
+        rec(
+            "3",
+            "2019-03-12",
+            "不动产权证办理",
+            "请问不动产权证办理需要什么材料？",
+        ),
+        rec(
+            "4",
+            "2019-03-13",
+            "物业管理混乱",
+            "小区物业不作为，电梯经常坏。",
+        ),
+        rec(
+            "5",
+            "2019-03-20",
+            "油烟扰民",
+            "烧烤店油烟太大，窗户都不敢开。",
+        ),
+        rec(
+            "6",
+            "2019-03-21",
+            "物业费太高",
+            "物业收费不合理，小区 物业服务差。",
+        ),
+        rec(
+            "7",
+            "2019-04-02",
+            "ＷｉＦｉ信号差",
+            "学校附近的wifi太慢，ABC公司不管。",
+        ),
+        rec(
+            "8",
+            "2019-04-03",
+            "噪音",
+            "工地夜间施工噪音扰民，工地在小区旁边。",
+        ),
     ];
-    v[3].region = [Some("A市".into()), Some("A3区".into()), Some("洞井街道".into())];
+    v[3].region = [
+        Some("A市".into()),
+        Some("A3区".into()),
+        Some("洞井街道".into()),
+    ];
     v[3].category = Some("劳动和社会保障".into());
     v[4].channel = Channel::Hotline;
     v[5].status = Some("办理中".into());
@@ -62,7 +107,13 @@ fn build_corpus(dir: &Path) -> IndexSummary {
 fn ids(h: &IndexHandle, q: &str) -> Vec<String> {
     let mut req = SearchRequest::new(q);
     req.limit = 100;
-    let mut v: Vec<String> = h.search(&req, &TOK).unwrap().hits.into_iter().map(|h| h.id).collect();
+    let mut v: Vec<String> = h
+        .search(&req, &TOK)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
     v.sort();
     v
 }
@@ -90,7 +141,11 @@ fn bigram_tokens_cover_every_char_at_its_position() {
     let mut got = Vec::new();
     while s.advance() {
         let k = s.token();
-        got.push((k.text.clone(), k.position, text[k.offset_from..k.offset_to].to_string()));
+        got.push((
+            k.text.clone(),
+            k.position,
+            text[k.offset_from..k.offset_to].to_string(),
+        ));
     }
     assert_eq!(
         got,
@@ -114,7 +169,20 @@ fn substring_recall_of_glued_words_and_exact_counts() {
     let h = IndexHandle::open(dir.path()).unwrap();
     let recs = corpus();
     // jieba glues 油烟机 / 不动产权证 / 物业费 / 噪音扰民 into longer words.
-    for w in ["油烟", "油烟机", "房产证", "产权证", "物业", "噪音", "扰民", "小区", "证", "wifi", "ＷＩＦＩ", "abc公司"] {
+    for w in [
+        "油烟",
+        "油烟机",
+        "房产证",
+        "产权证",
+        "物业",
+        "噪音",
+        "扰民",
+        "小区",
+        "证",
+        "wifi",
+        "ＷＩＦＩ",
+        "abc公司",
+    ] {
         assert_eq!(ids(&h, w), substring_ids(&recs, &[w]), "query {w}");
     }
     assert_eq!(ids(&h, "油烟"), vec!["1", "5"]);
@@ -160,7 +228,10 @@ fn boolean_operators_and_fields() {
         h.search(&SearchRequest::new("channel:pigeon"), &TOK),
         Err(Error::Query { .. })
     ));
-    assert!(matches!(h.search(&SearchRequest::new("  "), &TOK), Err(Error::Query { .. })));
+    assert!(matches!(
+        h.search(&SearchRequest::new("  "), &TOK),
+        Err(Error::Query { .. })
+    ));
 }
 
 #[test]
@@ -174,8 +245,14 @@ fn filters_facets_weeks_and_sorting() {
     let r = h.search(&req, &TOK).unwrap();
     assert_eq!(r.total, 4);
     let f = r.facets.unwrap();
-    assert_eq!(f.region, vec![("A市/A5区".to_string(), 3), ("A市/A3区".to_string(), 1)]);
-    assert_eq!(f.status, vec![("已办结".to_string(), 3), ("办理中".to_string(), 1)]);
+    assert_eq!(
+        f.region,
+        vec![("A市/A5区".to_string(), 3), ("A市/A3区".to_string(), 1)]
+    );
+    assert_eq!(
+        f.status,
+        vec![("已办结".to_string(), 3), ("办理中".to_string(), 1)]
+    );
     let weeks = r.weeks.unwrap();
     // 2019-03-05 (W10), 03-13 (W11), 03-21 (W12), 04-03 (W14), W13 empty in between.
     let got: Vec<(String, u64)> = weeks.iter().map(|w| (w.week.clone(), w.count)).collect();
@@ -232,21 +309,43 @@ fn highlight_offsets_on_mixed_text() {
     let terms = vec!["abc".to_string(), "油烟".to_string(), "wifi油".to_string()];
     let marks = find_marks(text, &terms);
     let chars: Vec<char> = text.chars().collect();
-    let pieces: Vec<String> = marks.iter().map(|&(s, e)| chars[s..e].iter().collect()).collect();
+    let pieces: Vec<String> = marks
+        .iter()
+        .map(|&(s, e)| chars[s..e].iter().collect())
+        .collect();
     assert_eq!(pieces, vec!["ＡＢＣ", "wifi油烟", "Abc", "油烟"]);
     let h = snippet(text, &terms, 100);
     assert_eq!(h.text, text);
-    assert_eq!(h.render("[", "]"), "[ＡＢＣ]公司在A5区的[wifi油烟]机，[Abc]说：[油烟]");
     assert_eq!(
-        Highlighted { text: "a<b>油烟".into(), marks: vec![(5, 7)] }.html(),
+        h.render("[", "]"),
+        "[ＡＢＣ]公司在A5区的[wifi油烟]机，[Abc]说：[油烟]"
+    );
+    assert_eq!(
+        Highlighted {
+            text: "a<b>油烟".into(),
+            marks: vec![(4, 6)]
+        }
+        .html(),
         "a&lt;b&gt;<mark>油烟</mark>"
     );
     // A long text: the window moves to the match, blanks collapse, offsets stay right.
-    let long = format!("\n\t\t开头{}中间 油烟  扰民{}结尾", "很长的内容".repeat(40), "后面".repeat(40));
+    let long = format!(
+        "\n\t\t开头{}中间 油烟  扰民{}结尾",
+        "很长的内容".repeat(40),
+        "后面".repeat(40)
+    );
     let h = snippet(&long, &["油烟".into(), "扰民".into()], 40);
-    assert!(h.text.starts_with('…') && h.text.ends_with('…'), "{}", h.text);
+    assert!(
+        h.text.starts_with('…') && h.text.ends_with('…'),
+        "{}",
+        h.text
+    );
     let hc: Vec<char> = h.text.chars().collect();
-    let got: Vec<String> = h.marks.iter().map(|&(s, e)| hc[s..e].iter().collect()).collect();
+    let got: Vec<String> = h
+        .marks
+        .iter()
+        .map(|&(s, e)| hc[s..e].iter().collect())
+        .collect();
     assert_eq!(got, vec!["油烟", "扰民"]);
     assert!(h.render("[", "]").contains("[油烟] [扰民]"));
     // Through the index: title and snippet marks.
@@ -259,10 +358,15 @@ fn highlight_offsets_on_mixed_text() {
     )
     .unwrap();
     let h = IndexHandle::open(dir.path()).unwrap();
-    let r = h.search(&SearchRequest::new("wifi 油烟 OR abc"), &TOK).unwrap();
+    let r = h
+        .search(&SearchRequest::new("wifi 油烟 OR abc"), &TOK)
+        .unwrap();
     assert_eq!(r.total, 1);
     assert_eq!(r.hits[0].title.render("[", "]"), "[ＷｉＦｉ]和[油烟]");
-    assert_eq!(r.hits[0].snippet.render("[", "]"), "[ＡＢＣ]公司在A5区的[wifi油烟]机，[Abc]说：[油烟]");
+    assert_eq!(
+        r.hits[0].snippet.render("[", "]"),
+        "[ＡＢＣ]公司在A5区的[wifi油烟]机，[Abc]说：[油烟]"
+    );
 }
 
 #[test]
@@ -275,16 +379,30 @@ fn incremental_add_update_delete_noop() {
     let s = build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
     assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (2, 0, 0, 6));
     // No change: no commit.
-    let opstamp = Index::open_in_dir(dir.path()).unwrap().load_metas().unwrap().opstamp;
+    let opstamp = Index::open_in_dir(dir.path())
+        .unwrap()
+        .load_metas()
+        .unwrap()
+        .opstamp;
     let s = build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
     assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (0, 0, 0, 8));
-    assert_eq!(Index::open_in_dir(dir.path()).unwrap().load_metas().unwrap().opstamp, opstamp);
+    assert_eq!(
+        Index::open_in_dir(dir.path())
+            .unwrap()
+            .load_metas()
+            .unwrap()
+            .opstamp,
+        opstamp
+    );
     // An edit, a removal, and a group assignment.
     recs[0].content = "饭店已经搬走了".into();
     recs.remove(7);
     let groups: HashMap<String, String> = [("5".to_string(), "G0001".to_string())].into();
     let s = build(dir.path(), &recs, &TOK, &groups).unwrap();
-    assert_eq!((s.docs, s.added, s.updated, s.deleted, s.unchanged), (7, 0, 2, 1, 5));
+    assert_eq!(
+        (s.docs, s.added, s.updated, s.deleted, s.unchanged),
+        (7, 0, 2, 1, 5)
+    );
     let h = IndexHandle::open(dir.path()).unwrap();
     assert_eq!(h.num_docs(), 7);
     assert_eq!(ids(&h, "半夜"), Vec::<String>::new());
@@ -298,7 +416,11 @@ fn incremental_add_update_delete_noop() {
 fn tokenizer_change_rebuilds() {
     let dir = tempfile::tempdir().unwrap();
     build_corpus(dir.path());
-    let extra = dir.path().parent().unwrap().join(format!("extra-{}.dict", std::process::id()));
+    let extra = dir
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("extra-{}.dict", std::process::id()));
     std::fs::write(&extra, "饭店油烟 100 n\n").unwrap();
     let tok2 = Tokenizer::new(&Options {
         dicts: vec![extra.clone()],
@@ -343,7 +465,12 @@ fn interrupted_indexing_leaves_previous_index_readable() {
 fn similar_finds_earlier_petitions() {
     let dir = tempfile::tempdir().unwrap();
     let mut recs = corpus();
-    recs.push(rec("9", "2019-05-01", "饭店油烟机扰民", "楼下饭店油烟机很吵，油烟扰民严重。"));
+    recs.push(rec(
+        "9",
+        "2019-05-01",
+        "饭店油烟机扰民",
+        "楼下饭店油烟机很吵，油烟扰民严重。",
+    ));
     build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
     let h = IndexHandle::open(dir.path()).unwrap();
     let hits = h.similar("9", 3, &TOK).unwrap();
