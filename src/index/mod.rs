@@ -354,30 +354,43 @@ fn to_doc(
     d
 }
 
-/// Ids and hashes of the live documents, from fast fields.
+/// Ids and hashes of the live documents, from fast fields (batch reads: per-document column
+/// lookups are slow on large segments).
 fn live_hashes(index: &Index) -> Result<HashMap<String, u64>> {
     let reader = index.reader()?;
     let searcher = reader.searcher();
     let mut out = HashMap::new();
-    let mut buf = String::new();
+    let corrupt = |e: std::io::Error| Error::Usage(format!("corrupt index id column: {e}"));
     for seg in searcher.segment_readers() {
         let ff = seg.fast_fields();
         let ids = ff
             .str("id")?
             .ok_or_else(|| Error::Usage("index has no `id` fast field".into()))?;
+        // The id dictionary in ordinal order, streamed once.
+        let mut names: Vec<String> = Vec::with_capacity(ids.num_terms());
+        let mut stream = ids.dictionary().stream().map_err(corrupt)?;
+        while stream.advance() {
+            names.push(String::from_utf8_lossy(stream.key()).into_owned());
+        }
         let hashes = ff.u64("hash")?;
         let alive = seg.alive_bitset();
-        for doc in 0..seg.max_doc() {
-            if alive.is_some_and(|a| !a.is_alive(doc)) {
-                continue;
+        let docs: Vec<u32> = (0..seg.max_doc())
+            .filter(|&d| alive.is_none_or(|a| a.is_alive(d)))
+            .collect();
+        let mut ords = vec![None; docs.len()];
+        let mut hs = vec![None; docs.len()];
+        for ((d, o), h) in docs
+            .chunks(4096)
+            .zip(ords.chunks_mut(4096))
+            .zip(hs.chunks_mut(4096))
+        {
+            ids.ords().first_vals(d, o);
+            hashes.first_vals(d, h);
+        }
+        for (o, h) in ords.into_iter().zip(hs) {
+            if let Some(name) = o.and_then(|o| names.get(o as usize)) {
+                out.insert(name.clone(), h.unwrap_or(0));
             }
-            let Some(ord) = ids.term_ords(doc).next() else {
-                continue;
-            };
-            buf.clear();
-            ids.ord_to_str(ord, &mut buf)
-                .map_err(|e| Error::Usage(format!("corrupt index id column: {e}")))?;
-            out.insert(buf.clone(), hashes.first(doc).unwrap_or(0));
         }
     }
     Ok(out)
@@ -387,7 +400,9 @@ fn writer(index: &Index) -> Result<IndexWriter> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
-    Ok(index.writer_with_num_threads(threads, threads * 64_000_000)?)
+    // A large budget per thread means few segments and few merges (the main indexing cost after
+    // tokenizing); 512 MB × at most 4 threads.
+    Ok(index.writer_with_num_threads(threads, threads * 512_000_000)?)
 }
 
 /// Adds documents, building them (jieba) in parallel chunks.

@@ -364,3 +364,195 @@ fn real_data_hit_counts_equal_substring_counts() {
         latencies[latencies.len() - 1]
     );
 }
+
+/// Benchmark (ignored; run by hand):
+/// `MINQING_BENCH_DOCS=1000000 cargo test --release --test it bench_index_and_query -- --ignored --nocapture`
+/// Builds a corpus of N messages by cycling the real export (ids and dates made unique), then
+/// reports: a bare jieba-rs pass (`cut`, HMM on, title + content, rayon on all cores) vs
+/// `index::build` on the same cores, index size, a no-op rebuild, and query latency over 60 queries.
+#[test]
+#[ignore]
+fn bench_index_and_query() {
+    use rayon::prelude::*;
+    let Some(path) = realdata("tipdm2020/attachment3_hotspot_4326.csv") else {
+        return;
+    };
+    let n: usize = std::env::var("MINQING_BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let mut rdr = csv::Reader::from_path(&path).unwrap();
+    let base: Vec<(String, String)> = rdr
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[2].to_string(), r[4].trim().to_string())
+        })
+        .collect();
+    let regions = [
+        ["A市", "A1区"],
+        ["A市", "A2区"],
+        ["A市", "A3区"],
+        ["A市", "A5区"],
+        ["B市", "B1县"],
+    ];
+    let statuses = ["已办结", "办理中", "受理中"];
+    let start = NaiveDateTime::parse_from_str("2019-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+    let recs: Vec<Record> = (0..n)
+        .map(|i| {
+            let (t, c) = &base[i % base.len()];
+            let mut r = rec(
+                &format!("B{i:08}"),
+                "2019-01-01 00:00:00",
+                t,
+                c,
+                &regions[i % 5],
+            );
+            r.received_at = start + chrono::Duration::seconds((i as i64) * 97);
+            r.status = Some(statuses[i % 3].to_string());
+            r
+        })
+        .collect();
+    let bytes: usize = recs.iter().map(|r| r.title.len() + r.content.len()).sum();
+    let tok = Tokenizer::new(&Options::default()).unwrap();
+    let t = Instant::now();
+    let words: usize = recs
+        .par_iter()
+        .map(|r| {
+            tok.jieba().cut(&r.title, tok.hmm()).len()
+                + tok.jieba().cut(&r.content, tok.hmm()).len()
+        })
+        .sum();
+    let jieba = t.elapsed();
+    let t = Instant::now();
+    let w2: usize = recs
+        .par_iter()
+        .map(|r| tok.words(&r.title).len() + tok.words(&r.content).len())
+        .sum();
+    eprintln!("Tokenizer::words pass {:?} ({w2} words)", t.elapsed());
+    let dir = tempfile::tempdir().unwrap();
+    let ix = dir.path().join("index");
+    let t = Instant::now();
+    let s = index::build(&ix, &recs, &tok, &HashMap::new()).unwrap();
+    let build = t.elapsed();
+    assert_eq!(s.docs, n as u64);
+    let size: u64 = std::fs::read_dir(&ix)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let t = Instant::now();
+    let s = index::build(&ix, &recs, &tok, &HashMap::new()).unwrap();
+    let noop = t.elapsed();
+    assert_eq!(s.unchanged, n as u64);
+    eprintln!(
+        "docs {n}, text {:.0} MB, {words} jieba words, {} cores",
+        bytes as f64 / 1e6,
+        std::thread::available_parallelism().map_or(1, |c| c.get())
+    );
+    eprintln!(
+        "bare jieba cut {:.1}s; index::build {:.1}s; ratio {:.2}x; index {:.0} MB; no-op rebuild {:.1}s",
+        jieba.as_secs_f64(),
+        build.as_secs_f64(),
+        build.as_secs_f64() / jieba.as_secs_f64(),
+        size as f64 / 1e6,
+        noop.as_secs_f64()
+    );
+    let h = IndexHandle::open(&ix).unwrap();
+    let queries = [
+        "小区",
+        "物业",
+        "噪音",
+        "拆迁",
+        "房产证",
+        "公交",
+        "学校",
+        "工资",
+        "停车",
+        "油烟",
+        "扰民",
+        "补贴",
+        "业主",
+        "开发商",
+        "施工",
+        "垃圾",
+        "幼儿园",
+        "学位",
+        "公积金",
+        "农民工",
+        "社保",
+        "物业费",
+        "违建",
+        "搅拌站",
+        "12345",
+        "楼",
+        "电梯",
+        "漏水",
+        "学区房",
+        "延期交房",
+        "油烟 OR 噪音",
+        "小区 物业",
+        "物业 -电梯",
+        "\"小区物业\"",
+        "\"噪音扰民\"",
+        "\"拖欠工资\"",
+        "\"房产证办理\"",
+        "region:A3区 停车",
+        "status:办理中 垃圾",
+        "公交 OR 地铁 OR 出租车",
+        "拆迁 补偿 安置",
+        "\"A市A5区\"",
+        "学校 -幼儿园",
+        "医院",
+        "医保 OR 社保",
+        "噪音 扰民 夜间",
+        "违章建筑",
+        "网约车",
+        "人才 补贴",
+        "燃气",
+        "供暖",
+        "污水",
+        "\"农民工工资\"",
+        "加装电梯",
+        "绿化",
+        "路灯",
+        "城管",
+        "摊贩",
+        "快递",
+        "\"12345\"",
+    ];
+    let mut lat = Vec::new();
+    for round in 0..3 {
+        for q in queries {
+            let mut req = SearchRequest::new(q);
+            req.limit = 20;
+            let t = Instant::now();
+            let r = h.search(&req, &tok).unwrap();
+            if round > 0 {
+                lat.push(t.elapsed());
+            }
+            std::hint::black_box(r.total);
+        }
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    eprintln!(
+        "query latency over {} queries x2 (limit 20 + snippets + total): p50 {:?}, p99 {:?}, max {:?}",
+        queries.len(),
+        pct(0.5),
+        pct(0.99),
+        lat[lat.len() - 1]
+    );
+    let mut req = SearchRequest::new("小区");
+    req.facets = true;
+    req.by_week = true;
+    let t = Instant::now();
+    let r = h.search(&req, &tok).unwrap();
+    eprintln!(
+        "`小区` with --facets --by-week: {} hits in {:?}",
+        r.total,
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let sim = h.similar(&format!("B{:08}", n - 1), 10, &tok).unwrap();
+    eprintln!("similar: {} hits in {:?}", sim.len(), t.elapsed());
+}
