@@ -39,7 +39,7 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, FacetOptions, Field, IndexRecordOption, Schema,
     TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
-use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer as TantivyTokenizer};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer as TantivyTokenizer};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
@@ -56,6 +56,11 @@ pub use search::{
 pub const SCHEMA_VERSION: u32 = 1;
 /// Name of the character-bigram analyzer registered on every opened index.
 pub const CHAR_TOKENIZER: &str = "minqing_bigram";
+/// Name of the analyzer of the `words` field: splits at [`WORD_SEP`] (the words themselves come
+/// from [`Tokenizer::words`], run in parallel before the documents reach tantivy).
+pub const WORDS_TOKENIZER: &str = "minqing_words";
+/// Separator of the pre-segmented words in the `words` field value.
+pub const WORD_SEP: char = '\u{1F}';
 
 /// What [`build`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -110,7 +115,7 @@ pub(crate) fn schema() -> (Schema, Fields) {
         .set_stored();
     let words = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer("raw")
+            .set_tokenizer(WORDS_TOKENIZER)
             .set_index_option(IndexRecordOption::WithFreqs),
     );
     let exact = STRING | FAST | STORED;
@@ -230,8 +235,70 @@ impl TokenStream for BigramStream {
     }
 }
 
+/// Splits a [`WORD_SEP`]-joined list of words. Stateless.
+#[derive(Debug, Clone, Default)]
+pub struct SeparatedWords;
+
+/// Token stream of [`SeparatedWords`].
+pub struct SeparatedStream<'a> {
+    text: &'a str,
+    at: usize,
+    token: Token,
+}
+
+impl TantivyTokenizer for SeparatedWords {
+    type TokenStream<'a> = SeparatedStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> SeparatedStream<'a> {
+        SeparatedStream {
+            text,
+            at: 0,
+            token: Token {
+                position: usize::MAX,
+                ..Token::default()
+            },
+        }
+    }
+}
+
+impl TokenStream for SeparatedStream<'_> {
+    fn advance(&mut self) -> bool {
+        while self.at < self.text.len() {
+            let rest = &self.text[self.at..];
+            let start = self.at;
+            let len = rest.find(WORD_SEP).unwrap_or(rest.len());
+            self.at += len
+                + if len < rest.len() {
+                    WORD_SEP.len_utf8()
+                } else {
+                    0
+                };
+            if len == 0 {
+                continue;
+            }
+            self.token.text.clear();
+            self.token.text.push_str(&rest[..len]);
+            self.token.offset_from = start;
+            self.token.offset_to = start + len;
+            self.token.position = self.token.position.wrapping_add(1);
+            self.token.position_length = 1;
+            return true;
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
 fn register(index: &Index) {
-    index.tokenizers().register(CHAR_TOKENIZER, BigramTokenizer);
+    let m = index.tokenizers();
+    m.register(CHAR_TOKENIZER, BigramTokenizer);
+    m.register(WORDS_TOKENIZER, SeparatedWords);
 }
 
 /// Whether `dir` holds a tantivy index.
@@ -295,29 +362,14 @@ fn to_doc(
     d.add_u64(f.hash, hash);
     d.add_text(f.title, &r.title);
     d.add_text(f.content, &r.content);
-    let mut position = 0;
-    let tokens: Vec<Token> = tok
-        .words(&r.title)
-        .into_iter()
-        .chain(tok.words(&r.content))
-        .map(|w| {
-            position += 1;
-            Token {
-                offset_from: 0,
-                offset_to: 0,
-                position,
-                text: w,
-                position_length: 1,
-            }
-        })
-        .collect();
-    d.add_pre_tokenized_text(
-        f.words,
-        PreTokenizedString {
-            text: String::new(),
-            tokens,
-        },
-    );
+    let mut words = String::with_capacity(r.title.len() + r.content.len());
+    for w in tok.words(&r.title).into_iter().chain(tok.words(&r.content)) {
+        if !w.contains(WORD_SEP) {
+            words.push_str(&w);
+            words.push(WORD_SEP);
+        }
+    }
+    d.add_text(f.words, words);
     d.add_date(
         f.received_at,
         tantivy::DateTime::from_timestamp_secs(r.received_at.and_utc().timestamp()),

@@ -163,6 +163,30 @@ fn bigram_tokens_cover_every_char_at_its_position() {
 }
 
 #[test]
+fn separated_words_tokens() {
+    let mut t = SeparatedWords;
+    let text = "油烟机\u{1F}\u{1F}abc\u{1F}扰民\u{1F}";
+    let mut s = t.token_stream(text);
+    let mut got = Vec::new();
+    while s.advance() {
+        let k = s.token();
+        got.push((
+            k.text.clone(),
+            k.position,
+            &text[k.offset_from..k.offset_to],
+        ));
+    }
+    assert_eq!(
+        got,
+        vec![
+            ("油烟机".to_string(), 0, "油烟机"),
+            ("abc".to_string(), 1, "abc"),
+            ("扰民".to_string(), 2, "扰民")
+        ]
+    );
+}
+
+#[test]
 fn substring_recall_of_glued_words_and_exact_counts() {
     let dir = tempfile::tempdir().unwrap();
     build_corpus(dir.path());
