@@ -133,18 +133,26 @@ impl Tokenizer {
     /// Content words of `text` in order: jieba's precise mode, lower-cased, with stopwords,
     /// punctuation, whitespace and bare numbers dropped. What clustering reads.
     pub fn words(&self, text: &str) -> Vec<String> {
-        self.jieba
-            .cut(text, self.hmm)
-            .into_iter()
-            .filter_map(|t| {
-                let w = t.word.trim();
-                if !is_content(w) {
-                    return None;
-                }
-                let w = fold(w);
-                (!self.stopwords.contains(&w)).then_some(w)
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.for_each_word(text, |w| out.push(w.to_string()));
+        out
+    }
+
+    /// [`words`](Self::words) without allocating a `String` per word: calls `f` with each
+    /// folded content word in order (the indexer writes them straight into one buffer).
+    pub fn for_each_word(&self, text: &str, mut f: impl FnMut(&str)) {
+        let mut buf = String::new();
+        for t in self.jieba.cut(text, self.hmm) {
+            let w = t.word.trim();
+            if !is_content(w) {
+                continue;
+            }
+            buf.clear();
+            buf.extend(w.chars().map(fold_char));
+            if !self.stopwords.contains(buf.as_str()) {
+                f(&buf);
+            }
+        }
     }
 
     /// Words of `text` with their POS tags (`ns` place, `nt` organisation, `nr` person, …),

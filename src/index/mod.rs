@@ -363,11 +363,13 @@ fn to_doc(
     d.add_text(f.title, &r.title);
     d.add_text(f.content, &r.content);
     let mut words = String::with_capacity(r.title.len() + r.content.len());
-    for w in tok.words(&r.title).into_iter().chain(tok.words(&r.content)) {
-        if !w.contains(WORD_SEP) {
-            words.push_str(&w);
-            words.push(WORD_SEP);
-        }
+    for text in [&r.title, &r.content] {
+        tok.for_each_word(text, |w| {
+            if !w.contains(WORD_SEP) {
+                words.push_str(w);
+                words.push(WORD_SEP);
+            }
+        });
     }
     d.add_text(f.words, words);
     d.add_date(
