@@ -393,8 +393,8 @@ impl IndexHandle {
 
     /// The most similar petitions received no later than `id` (itself excluded).
     ///
-    /// Similarity: the petition's jieba words (title + content, stopwords and one-character
-    /// words dropped) are weighted by TF·IDF over the index; the top [`SIMILAR_TERMS`] become a
+    /// Similarity: the petition's jieba words (title + content, stopwords and words of one or
+    /// more than [`SIMILAR_MAX_WORD_CHARS`] characters dropped) are weighted by TF·IDF over the index; the top [`SIMILAR_TERMS`] become a
     /// BM25 OR-query over the `words` field, each term boosted by `1 + ln(tf)`. Scores are divided
     /// by the petition's own score under the same query, so 1.0 means "as close as itself".
     pub fn similar(&self, id: &str, limit: usize, tok: &Tokenizer) -> Result<Vec<Hit>> {
@@ -424,7 +424,9 @@ impl IndexHandle {
             .ok_or_else(|| Error::Usage(format!("petition `{id}` has no date in the index")))?;
         let mut tf: HashMap<String, u32> = HashMap::new();
         for w in tok.words(&title).into_iter().chain(tok.words(&content)) {
-            if w.chars().count() >= 2 {
+            // One-character words carry little; very long ones are HMM run-ons (`临街门面长期油烟直排`)
+            // that no other petition repeats.
+            if (2..=SIMILAR_MAX_WORD_CHARS).contains(&w.chars().count()) {
                 *tf.entry(w).or_default() += 1;
             }
         }
@@ -501,6 +503,8 @@ impl IndexHandle {
 
 /// Terms of a petition that make up its `similar` query.
 pub const SIMILAR_TERMS: usize = 25;
+/// Longest word (in characters) `similar` uses.
+pub const SIMILAR_MAX_WORD_CHARS: usize = 6;
 
 /// Searches the index in `dir` (opens it; use [`IndexHandle`] for many queries).
 pub fn search(dir: &Path, req: &SearchRequest, tok: &Tokenizer) -> Result<SearchResults> {
