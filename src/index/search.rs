@@ -285,7 +285,9 @@ impl IndexHandle {
         }
         let query = BooleanQuery::new(parts);
         let searcher = self.reader.searcher();
-        let top = TopDocs::with_limit(req.limit.max(1)).and_offset(req.offset);
+        // The collector reserves room for `limit` hits: never more than there are documents.
+        let docs = (searcher.num_docs() as usize).max(1);
+        let top = TopDocs::with_limit(req.limit.clamp(1, docs)).and_offset(req.offset.min(docs));
         let want_stats = req.facets || req.by_week;
         let stats = StatsCollector {
             facets: req.facets,
@@ -493,6 +495,7 @@ impl IndexHandle {
                 Box::new(TermQuery::new(id_term, IndexRecordOption::Basic)),
             ),
         ]);
+        let limit = limit.min(searcher.num_docs() as usize).max(1);
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         let marks: Vec<String> = weighted.iter().map(|(w, _, _)| w.clone()).collect();
         top.into_iter()

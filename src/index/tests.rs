@@ -308,6 +308,13 @@ fn filters_facets_weeks_and_sorting() {
     assert_eq!(r.total, 8);
     let got: Vec<&str> = r.hits.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(got, vec!["7", "6"]);
+    let mut req = SearchRequest::new("小区");
+    req.limit = usize::MAX;
+    req.offset = 3;
+    let r = h.search(&req, &TOK).unwrap();
+    assert_eq!((r.total, r.hits.len()), (4, 1));
+    req.offset = 1_000_000;
+    assert_eq!(h.search(&req, &TOK).unwrap().hits.len(), 0);
     let mut req = SearchRequest::new("物业");
     req.status = Some("已办结".into());
     assert_eq!(h.search(&req, &TOK).unwrap().total, 1);
