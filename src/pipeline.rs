@@ -5,7 +5,7 @@
 //! Every file is written atomically; `run.json` is written last and is the only output that
 //! carries timings and timestamps, so every other output is byte-identical across reruns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,9 +13,11 @@ use serde::Serialize;
 
 use crate::config::PipelineConfig;
 use crate::error::Result;
+use crate::index;
 use crate::ingest::{self, SourceSummary};
 use crate::schema::Record;
 use crate::store;
+use crate::tokenize::Tokenizer;
 
 /// One step of a run, in the order the steps execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -214,10 +216,35 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     let t = Instant::now();
     let imported = import(cfg, opts, progress)?;
     timer.add("ingest", t);
+    let records = &imported.records;
+    let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+
+    // One tokenizer for the index and the grouping, so search and grouping see the same words.
+    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+
+    progress(Event::Start(Stage::Index));
+    let t = Instant::now();
+    let group_of: HashMap<String, String> = HashMap::new();
+    let summary = index::build(&opts.out_dir.join("index"), records, &tokenizer, &group_of)?;
+    timer.add("index", t);
+    progress(Event::Done(
+        Stage::Index,
+        format!(
+            "{} documents ({} added, {} updated, {} deleted, {} unchanged{})",
+            thousands(summary.docs),
+            thousands(summary.added),
+            thousands(summary.updated),
+            thousands(summary.deleted),
+            thousands(summary.unchanged),
+            if summary.rebuilt { ", rebuilt" } else { "" }
+        ),
+    ));
+    stages.insert("index".into(), serde_json::to_value(&summary)?);
 
     let mut outputs = vec![
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
         "rejects.csv".to_string(),
+        "index/".to_string(),
     ];
     outputs.sort();
     let report = RunReport {
@@ -228,7 +255,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         inputs: imported.sources,
         counts: imported.counts,
         stage_seconds: timer.seconds,
-        stages: BTreeMap::new(),
+        stages,
         outputs,
     };
     write_run_json(&opts.out_dir, &report)?;
