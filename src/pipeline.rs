@@ -149,6 +149,7 @@ pub struct Imported {
 
 /// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
 pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<Imported> {
+    crate::fsutil::remove_stale_temps(&opts.out_dir);
     progress(Event::Start(Stage::Ingest));
     let ingested = ingest::run(&cfg.sources, &cfg.ingest, &|n| progress(Event::Rows(n)))?;
     let (incoming, dups) = ingest::dedup(ingested.records);
