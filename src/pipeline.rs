@@ -138,6 +138,8 @@ pub struct RunReport {
     /// Stage → its own counts and notes.
     pub stages: BTreeMap<String, serde_json::Value>,
     pub outputs: Vec<String>,
+    /// Peak resident memory of the run, in MiB (Linux).
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// The result of importing into a run folder.
@@ -258,6 +260,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         stage_seconds: timer.seconds,
         stages,
         outputs,
+        peak_rss_mib: peak_mib(),
     };
     write_run_json(&opts.out_dir, &report)?;
     Ok(RunSummary {
@@ -290,12 +293,17 @@ pub fn ingest_only(
             "rejects.csv".into(),
             rel(&opts.out_dir, &store::path(&opts.out_dir)),
         ],
+        peak_rss_mib: peak_mib(),
     };
     write_run_json(&opts.out_dir, &report)?;
     Ok(RunSummary {
         report,
         out_dir: opts.out_dir.clone(),
     })
+}
+
+fn peak_mib() -> Option<f64> {
+    crate::bench::peak_rss_bytes().map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0)
 }
 
 fn write_run_json(out_dir: &Path, report: &RunReport) -> Result<()> {
