@@ -98,7 +98,30 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1);
+    }
+}
+
+/// Neutralises a cell for CSV/XLSX exports opened in a spreadsheet: a cell starting with `=`,
+/// `+`, `-`, `@`, tab or CR would be run as a formula, so it gets a leading apostrophe. The store
+/// keeps the original text; only exports are neutralised.
+pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+#[cfg(test)]
+mod csv_safe_tests {
+    #[test]
+    fn formulas_neutralised() {
+        assert_eq!(super::csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::csv_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::csv_safe("正常"), "正常");
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fsutil;
 pub mod index;
 pub mod ingest;
+pub mod mask;
 pub mod normalize;
 pub mod pipeline;
 pub mod report;

@@ -1,1 +1,343 @@
-//! normalize stage (being written).
+//! normalize: pure cleaning and parsing functions that turn raw cells into canonical values.
+//!
+//! Cleaning keeps the text verbatim except for what exports and scrapers add: the `\n\t\t\t…`
+//! padding, control and zero-width characters, full-width ASCII letters, digits and symbols
+//! (turned half-width; the full-width punctuation of ordinary Chinese prose — `，！？：；（）` —
+//! is kept as written), and runs of white space (collapsed). Cleaning is idempotent.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Cleans one text cell (see the module docs).
+pub fn clean_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // Pending white space: None, Some(false) = spaces only, Some(true) = contains a line break.
+    let mut pending: Option<bool> = None;
+    for c in s.chars() {
+        let c = half_width(c);
+        if c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}' {
+            pending = Some(true);
+            continue;
+        }
+        if c.is_whitespace() {
+            pending = Some(pending.unwrap_or(false));
+            continue;
+        }
+        if c.is_control() || is_invisible(c) {
+            continue;
+        }
+        if let Some(nl) = pending.take() {
+            if !out.is_empty() {
+                out.push(if nl { '\n' } else { ' ' });
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Zero-width and formatting characters that carry no text.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// Full-width ASCII → ASCII, except the punctuation Chinese prose uses as its own.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '，' | '！' | '？' | '：' | '；' | '（' | '）' => c,
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
+}
+
+/// Cleans a short label cell (category, unit, status, …): cleaned and single-line; empty → None.
+pub fn clean_label(s: &str) -> Option<String> {
+    let t = clean_text(s).replace('\n', " ");
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Excel's day 0 for the 1900 date system (accounts for its fictional 1900-02-29).
+fn excel_epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(1899, 12, 30)
+        .unwrap()
+        .and_time(NaiveTime::MIN)
+}
+
+/// Converts an Excel serial date (days since 1899-12-30, fraction = time of day).
+pub fn excel_serial(v: f64) -> Option<NaiveDateTime> {
+    // 1 = 1900-01-01; 2958465 = 9999-12-31. Outside that it is not a date.
+    if !(1.0..2_958_466.0).contains(&v) {
+        return None;
+    }
+    let ms = (v * 86_400_000.0).round() as i64;
+    Some(excel_epoch() + Duration::milliseconds(ms))
+}
+
+const DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S%.f",
+    "%Y/%m/%d %H:%M",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y.%m.%d %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日%H:%M:%S",
+    "%Y年%m月%d日%H:%M",
+    "%Y年%m月%d日%H时%M分%S秒",
+    "%Y年%m月%d日%H时%M分",
+    "%Y年%m月%d日 %H时%M分",
+];
+
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日",
+    "%Y年%m月%d号",
+    "%Y%m%d",
+];
+
+/// Parses a date or datetime in any form the exports use: `2019/2/28 11:25:05`, `2019-02-28`,
+/// `2019年2月28日`, ISO `T`, fractional seconds, a trailing `Z`, and Excel serial numbers.
+pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
+    let t = clean_text(s);
+    let t = t.trim().trim_end_matches('Z');
+    if t.is_empty() {
+        return None;
+    }
+    for f in DATETIME_FORMATS {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
+            return plausible(d);
+        }
+    }
+    for f in DATE_FORMATS {
+        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+            return plausible(d.and_time(NaiveTime::MIN));
+        }
+    }
+    // A bare number: an Excel serial date exported as text (8-digit yyyymmdd handled above).
+    if let Ok(v) = t.parse::<f64>() {
+        if (10_000.0..200_000.0).contains(&v) {
+            return excel_serial(v);
+        }
+    }
+    None
+}
+
+/// Dates before 1949 or after 2200 are typos, not petitions.
+fn plausible(d: NaiveDateTime) -> Option<NaiveDateTime> {
+    let y = chrono::Datelike::year(&d);
+    (1949..=2200).contains(&y).then_some(d)
+}
+
+/// Splits a region cell into up to three levels. Accepts `/`, `／`, `>`, `|`, `-` and spaces as
+/// separators, or an unseparated `A市A5区洞井街道` split after 市/州/区/县/旗. Levels beyond the
+/// third are joined into the third.
+pub fn parse_region(s: &str) -> [Option<String>; 3] {
+    let t = clean_text(s);
+    let mut parts: Vec<String> = t
+        .split(|c: char| {
+            matches!(c, '/' | '／' | '>' | '|' | '\\' | '-' | '—') || c.is_whitespace()
+        })
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if parts.len() == 1 {
+        parts = split_admin(&parts[0]);
+    }
+    // A leading province (…省/自治区) is above the three levels the office works with.
+    if parts.len() > 3 && (parts[0].ends_with('省') || parts[0].ends_with("自治区")) {
+        parts.remove(0);
+    }
+    if parts.len() > 3 {
+        let rest = parts.split_off(2).join("/");
+        parts.push(rest);
+    }
+    let mut out: [Option<String>; 3] = [None, None, None];
+    for (i, p) in parts.into_iter().enumerate() {
+        out[i] = Some(p);
+    }
+    out
+}
+
+/// `A市A5区洞井街道` → [`A市`, `A5区`, `洞井街道`]: cut after an administrative suffix.
+fn split_admin(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 0..chars.len() {
+        if out.len() == 2 {
+            break;
+        }
+        let c = chars[i];
+        let is_cut = matches!(c, '省' | '市' | '州' | '区' | '县' | '旗' | '盟');
+        // Need at least one char before the suffix and something after it.
+        if is_cut && i > start && i + 1 < chars.len() {
+            // Avoid cutting "市场", "区域", "县城"-like words: the next char must not continue a word.
+            let next = chars[i + 1];
+            if matches!(
+                next,
+                '场' | '域' | '民' | '政' | '城' | '委' | '长' | '级' | '里' | '内'
+            ) {
+                continue;
+            }
+            out.push(chars[start..=i].iter().collect::<String>());
+            start = i + 1;
+        }
+    }
+    out.push(chars[start..].iter().collect::<String>());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Parses a non-negative count: `12`, `12.0`, ` 12 `, `12人`; anything else is None.
+pub fn parse_count(s: &str) -> Option<u64> {
+    let t = clean_text(s);
+    let t = t
+        .trim()
+        .trim_end_matches(['人', '次', '个'])
+        .trim()
+        .replace(',', "");
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(v) = t.parse::<u64>() {
+        return Some(v);
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 4.0e9 => Some(v as u64),
+        _ => None,
+    }
+}
+
+/// Parses a yes/no flag (是/否, true/false, 1/0, Y/N).
+pub fn parse_flag(s: &str) -> Option<bool> {
+    match clean_text(s).trim().to_lowercase().as_str() {
+        "是" | "true" | "1" | "y" | "yes" | "越级" => Some(true),
+        "否" | "false" | "0" | "n" | "no" | "不越级" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn cleans_scraper_padding_and_full_width() {
+        assert_eq!(
+            clean_text(
+                "\n\t\t\t\t\t\n\t\t\t\t\t我家  住在ＡＢＣ小区１２栋\u{200b}\n\t\t\t\t\t\n\t\t\t\t"
+            ),
+            "我家 住在ABC小区12栋"
+        );
+        assert_eq!(
+            clean_text("第一段。\r\n\r\n第二段，好！"),
+            "第一段。\n第二段，好！"
+        );
+        assert_eq!(clean_text("a\u{0007}b\u{3000}c"), "ab c");
+    }
+
+    #[test]
+    fn parses_every_export_date_form() {
+        assert_eq!(
+            parse_datetime("2019/2/28 11:25:05"),
+            Some(dt("2019-02-28 11:25:05"))
+        );
+        assert_eq!(
+            parse_datetime("2019-02-28"),
+            Some(dt("2019-02-28 00:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2019年2月28日"),
+            Some(dt("2019-02-28 00:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2019-08-01 00:00:00"),
+            Some(dt("2019-08-01 00:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2019-02-28T11:25:05.000Z"),
+            Some(dt("2019-02-28 11:25:05"))
+        );
+        assert_eq!(parse_datetime("43524"), Some(dt("2019-02-28 00:00:00")));
+        assert_eq!(parse_datetime("43524.5"), Some(dt("2019-02-28 12:00:00")));
+        assert_eq!(parse_datetime("2018/4/24"), Some(dt("2018-04-24 00:00:00")));
+        assert_eq!(parse_datetime("明天"), None);
+        assert_eq!(parse_datetime("2019-13-01"), None);
+        assert_eq!(parse_datetime("1"), None);
+    }
+
+    #[test]
+    fn regions_split() {
+        let r = |a: &str, b: &str, c: &str| {
+            [
+                Some(a.to_string()),
+                Some(b.to_string()),
+                Some(c.to_string()),
+            ]
+        };
+        assert_eq!(
+            parse_region("A市/A5区/洞井街道"),
+            r("A市", "A5区", "洞井街道")
+        );
+        assert_eq!(
+            parse_region("A市A5区洞井街道"),
+            r("A市", "A5区", "洞井街道")
+        );
+        assert_eq!(
+            parse_region("西地省 A市 A5区 洞井街道"),
+            r("A市", "A5区", "洞井街道")
+        );
+        assert_eq!(parse_region("江城市"), [Some("江城市".into()), None, None]);
+        assert_eq!(parse_region(""), [None, None, None]);
+    }
+
+    #[test]
+    fn counts_and_flags() {
+        assert_eq!(parse_count("12"), Some(12));
+        assert_eq!(parse_count("12.0"), Some(12));
+        assert_eq!(parse_count("5人"), Some(5));
+        assert_eq!(parse_count("-1"), None);
+        assert_eq!(parse_count("abc"), None);
+        assert_eq!(parse_flag("是"), Some(true));
+        assert_eq!(parse_flag("否"), Some(false));
+    }
+
+    proptest! {
+        #[test]
+        fn cleaning_is_idempotent(s in "\\PC*") {
+            let once = clean_text(&s);
+            prop_assert_eq!(clean_text(&once), once);
+        }
+
+        #[test]
+        fn cleaning_is_idempotent_on_any_chars(s in any::<String>()) {
+            let once = clean_text(&s);
+            prop_assert_eq!(clean_text(&once), once.clone());
+            prop_assert!(!once.starts_with(char::is_whitespace) && !once.ends_with(char::is_whitespace));
+        }
+
+        #[test]
+        fn date_parser_never_panics(s in any::<String>()) {
+            let _ = parse_datetime(&s);
+            let _ = parse_region(&s);
+            let _ = parse_count(&s);
+        }
+    }
+}

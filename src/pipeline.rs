@@ -1,1 +1,333 @@
-//! pipeline (being written).
+//! Runs the stages in order. Read this file top to bottom to see what happens to a petition.
+//!
+//! The run folder (`--out DIR`, default `reports/<pipeline name>/`) holds `store/`, `rejects.csv`
+//! and `run.json`, and later stages add `index/`, `groups/`, `charts/`, `brief.html`, `brief.md`.
+//! Every file is written atomically; `run.json` is written last and is the only output that
+//! carries timings and timestamps, so every other output is byte-identical across reruns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::PipelineConfig;
+use crate::error::Result;
+use crate::index;
+use crate::ingest::{self, SourceSummary};
+use crate::schema::Record;
+use crate::store;
+use crate::tokenize::Tokenizer;
+
+/// One step of a run, in the order the steps execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Ingest,
+    Store,
+    Index,
+    Cluster,
+    Trends,
+    Charts,
+    Report,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Store => "store",
+            Stage::Index => "index",
+            Stage::Cluster => "cluster",
+            Stage::Trends => "trends",
+            Stage::Charts => "charts",
+            Stage::Report => "report",
+        }
+    }
+}
+
+/// What the library tells the terminal while it works.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A stage starts.
+    Start(Stage),
+    /// More rows were processed in the current stage.
+    Rows(u64),
+    /// A stage finished, with a one-line summary.
+    Done(Stage, String),
+}
+
+/// Receives [`Event`]s; the binary draws progress bars from them.
+pub type Progress<'a> = &'a (dyn Fn(Event) + Sync);
+
+/// Options of a run that do not belong in the pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub out_dir: PathBuf,
+    /// Rebuild the store from this run's inputs only, instead of upserting into the existing one.
+    pub fresh: bool,
+    /// Show personal data in the brief, charts and exports (explicit opt-in).
+    pub show_personal_data: bool,
+}
+
+/// Counts that reconcile: `read = accepted + rejected`, `accepted = stored_rows + duplicates`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestCounts {
+    /// Data rows read from every input (blank rows excluded).
+    pub read: u64,
+    pub blank_rows: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    /// Distinct ids this run's inputs gave.
+    pub stored_rows: u64,
+    /// Of those: new to the store, changed, identical to what the store had.
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Records in the store after the run (earlier runs' records included).
+    pub store_total: u64,
+}
+
+impl IngestCounts {
+    /// Whether every row is accounted for.
+    pub fn reconciles(&self) -> bool {
+        self.read == self.stored_rows + self.rejected + self.duplicates
+            && self.stored_rows == self.new + self.updated + self.unchanged
+    }
+
+    /// One line for the terminal.
+    pub fn line(&self) -> String {
+        format!(
+            "read {} rows: {} stored ({} new, {} updated, {} unchanged), {} rejected, {} duplicate ids; store holds {}",
+            thousands(self.read),
+            thousands(self.stored_rows),
+            thousands(self.new),
+            thousands(self.updated),
+            thousands(self.unchanged),
+            thousands(self.rejected),
+            thousands(self.duplicates),
+            thousands(self.store_total),
+        )
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `run.json`: what ran, on what, how long each stage took.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub minqing_version: &'static str,
+    pub pipeline: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub inputs: Vec<SourceSummary>,
+    pub counts: IngestCounts,
+    /// Stage → seconds.
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// Stage → its own counts and notes.
+    pub stages: BTreeMap<String, serde_json::Value>,
+    pub outputs: Vec<String>,
+}
+
+/// The result of importing into a run folder.
+pub struct Imported {
+    pub records: Vec<Record>,
+    pub counts: IngestCounts,
+    pub sources: Vec<SourceSummary>,
+}
+
+/// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
+pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<Imported> {
+    progress(Event::Start(Stage::Ingest));
+    let ingested = ingest::run(&cfg.sources, &cfg.ingest, &|n| progress(Event::Rows(n)))?;
+    let (incoming, dups) = ingest::dedup(ingested.records);
+    let mut rejects = ingested.rejects;
+    let rejected = rejects.len() as u64;
+    let duplicates = dups.len() as u64;
+    rejects.extend(dups);
+    let read: u64 = ingested.sources.iter().map(|s| s.rows_read).sum();
+    let blank_rows: u64 = ingested.sources.iter().map(|s| s.blank_rows).sum();
+    progress(Event::Done(
+        Stage::Ingest,
+        format!("{} rows read", thousands(read)),
+    ));
+
+    progress(Event::Start(Stage::Store));
+    let mut existing: BTreeMap<String, Record> = BTreeMap::new();
+    if !opts.fresh && store::path(&opts.out_dir).exists() {
+        for r in store::read(&opts.out_dir)? {
+            existing.insert(r.id.clone(), r);
+        }
+    }
+    let (mut new, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
+    let stored_rows = incoming.len() as u64;
+    for r in incoming {
+        match existing.get(&r.id) {
+            None => new += 1,
+            Some(old) if old == &r => unchanged += 1,
+            Some(_) => updated += 1,
+        }
+        existing.insert(r.id.clone(), r);
+    }
+    let mut records: Vec<Record> = existing.into_values().collect();
+    store::write(&opts.out_dir, &mut records)?;
+    ingest::write_rejects(&opts.out_dir.join("rejects.csv"), &rejects)?;
+    let counts = IngestCounts {
+        read,
+        blank_rows,
+        rejected,
+        duplicates,
+        stored_rows,
+        new,
+        updated,
+        unchanged,
+        store_total: records.len() as u64,
+    };
+    debug_assert!(counts.reconciles(), "{counts:?}");
+    progress(Event::Done(Stage::Store, counts.line()));
+    Ok(Imported {
+        records,
+        counts,
+        sources: ingested.sources,
+    })
+}
+
+/// Everything a run did, for the terminal and `run.json`.
+pub struct RunSummary {
+    pub report: RunReport,
+    pub out_dir: PathBuf,
+}
+
+/// Runs a whole pipeline into `opts.out_dir`.
+pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
+    let started = chrono::Local::now();
+    let mut timer = Timer::default();
+    let t = Instant::now();
+    let imported = import(cfg, opts, progress)?;
+    timer.add("ingest", t);
+    let records = &imported.records;
+    let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+
+    // One tokenizer for the index and the grouping, so search and grouping see the same words.
+    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+
+    progress(Event::Start(Stage::Index));
+    let t = Instant::now();
+    let group_of: HashMap<String, String> = HashMap::new();
+    let summary = index::build(&opts.out_dir.join("index"), records, &tokenizer, &group_of)?;
+    timer.add("index", t);
+    progress(Event::Done(
+        Stage::Index,
+        format!(
+            "{} documents ({} added, {} updated, {} deleted, {} unchanged{})",
+            thousands(summary.docs),
+            thousands(summary.added),
+            thousands(summary.updated),
+            thousands(summary.deleted),
+            thousands(summary.unchanged),
+            if summary.rebuilt { ", rebuilt" } else { "" }
+        ),
+    ));
+    stages.insert("index".into(), serde_json::to_value(&summary)?);
+
+    let mut outputs = vec![
+        rel(&opts.out_dir, &store::path(&opts.out_dir)),
+        "rejects.csv".to_string(),
+        "index/".to_string(),
+    ];
+    outputs.sort();
+    let report = RunReport {
+        minqing_version: env!("CARGO_PKG_VERSION"),
+        pipeline: cfg.name.clone(),
+        started_at: started.to_rfc3339(),
+        finished_at: chrono::Local::now().to_rfc3339(),
+        inputs: imported.sources,
+        counts: imported.counts,
+        stage_seconds: timer.seconds,
+        stages,
+        outputs,
+    };
+    write_run_json(&opts.out_dir, &report)?;
+    Ok(RunSummary {
+        report,
+        out_dir: opts.out_dir.clone(),
+    })
+}
+
+/// Import only (`minqing ingest`): store, rejects and run.json.
+pub fn ingest_only(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    progress: Progress,
+) -> Result<RunSummary> {
+    let started = chrono::Local::now();
+    let t = Instant::now();
+    let imported = import(cfg, opts, progress)?;
+    let mut timer = Timer::default();
+    timer.add("ingest", t);
+    let report = RunReport {
+        minqing_version: env!("CARGO_PKG_VERSION"),
+        pipeline: cfg.name.clone(),
+        started_at: started.to_rfc3339(),
+        finished_at: chrono::Local::now().to_rfc3339(),
+        inputs: imported.sources,
+        counts: imported.counts,
+        stage_seconds: timer.seconds,
+        stages: BTreeMap::new(),
+        outputs: vec![
+            "rejects.csv".into(),
+            rel(&opts.out_dir, &store::path(&opts.out_dir)),
+        ],
+    };
+    write_run_json(&opts.out_dir, &report)?;
+    Ok(RunSummary {
+        report,
+        out_dir: opts.out_dir.clone(),
+    })
+}
+
+fn write_run_json(out_dir: &Path, report: &RunReport) -> Result<()> {
+    let json = serde_json::to_vec_pretty(report)?;
+    crate::fsutil::write_atomic(&out_dir.join("run.json"), &json)
+}
+
+fn rel(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
+#[derive(Default)]
+struct Timer {
+    seconds: BTreeMap<String, f64>,
+}
+
+impl Timer {
+    fn add(&mut self, stage: &str, since: Instant) {
+        let s = since.elapsed().as_secs_f64();
+        self.seconds
+            .insert(stage.to_string(), (s * 1000.0).round() / 1000.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

@@ -59,7 +59,9 @@ impl Channel {
         Some(match lower.as_str() {
             "letter" | "来信" | "信件" | "书信" | "来信件" => Channel::Letter,
             "visit" | "来访" | "走访" | "上访" | "集体访" | "个人访" => Channel::Visit,
-            "online" | "网上信访" | "网信" | "网上投诉" | "网络信访" | "网上" => Channel::Online,
+            "online" | "网上信访" | "网信" | "网上投诉" | "网络信访" | "网上" => {
+                Channel::Online
+            }
             "hotline" | "来电" | "12345" | "电话" | "热线" | "12345热线" | "市长热线" => {
                 Channel::Hotline
             }
@@ -103,7 +105,9 @@ impl Satisfaction {
     pub fn parse(s: &str) -> Option<Satisfaction> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "satisfied" | "满意" | "非常满意" => Satisfaction::Satisfied,
-            "basically_satisfied" | "基本满意" | "比较满意" => Satisfaction::BasicallySatisfied,
+            "basically_satisfied" | "基本满意" | "比较满意" => {
+                Satisfaction::BasicallySatisfied
+            }
             "dissatisfied" | "不满意" | "非常不满意" => Satisfaction::Dissatisfied,
             "not_rated" | "未评价" | "未参评" | "" => Satisfaction::NotRated,
             _ => return None,
@@ -296,7 +300,10 @@ pub const FIELDS: &[FieldSpec] = &[
 
 /// The spec of one field.
 pub fn spec(field: Field) -> &'static FieldSpec {
-    FIELDS.iter().find(|s| s.field == field).expect("every field has a spec")
+    FIELDS
+        .iter()
+        .find(|s| s.field == field)
+        .expect("every field has a spec")
 }
 
 /// Finds the field a header names, by alias.

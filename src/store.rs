@@ -38,31 +38,93 @@ fn dt_col(name: &str, v: Vec<Option<i64>>) -> Result<Column> {
 
 /// Builds the store's DataFrame from records (in the order given).
 pub fn to_frame(records: &[Record]) -> Result<DataFrame> {
-    let s = |f: &dyn Fn(&Record) -> Option<&str>| -> Vec<Option<&str>> { records.iter().map(f).collect() };
+    let s = |f: &dyn Fn(&Record) -> Option<&str>| -> Vec<Option<&str>> {
+        records.iter().map(f).collect()
+    };
     let cols: Vec<Column> = vec![
-        Column::new("id".into(), records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()),
-        dt_col("received_at", records.iter().map(|r| ms(&Some(r.received_at))).collect())?,
-        Column::new("channel".into(), records.iter().map(|r| r.channel.code()).collect::<Vec<_>>()),
-        Column::new("title".into(), records.iter().map(|r| r.title.as_str()).collect::<Vec<_>>()),
-        Column::new("content".into(), records.iter().map(|r| r.content.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            "id".into(),
+            records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ),
+        dt_col(
+            "received_at",
+            records.iter().map(|r| ms(&Some(r.received_at))).collect(),
+        )?,
+        Column::new(
+            "channel".into(),
+            records.iter().map(|r| r.channel.code()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "title".into(),
+            records.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "content".into(),
+            records
+                .iter()
+                .map(|r| r.content.as_str())
+                .collect::<Vec<_>>(),
+        ),
         Column::new("region1".into(), s(&|r| r.region[0].as_deref())),
         Column::new("region2".into(), s(&|r| r.region[1].as_deref())),
         Column::new("region3".into(), s(&|r| r.region[2].as_deref())),
         Column::new("petitioner".into(), s(&|r| r.petitioner.as_deref())),
-        Column::new("headcount".into(), records.iter().map(|r| r.headcount).collect::<Vec<u32>>()),
+        Column::new(
+            "headcount".into(),
+            records.iter().map(|r| r.headcount).collect::<Vec<u32>>(),
+        ),
         Column::new("category".into(), s(&|r| r.category.as_deref())),
-        Column::new("responsible_unit".into(), s(&|r| r.responsible_unit.as_deref())),
+        Column::new(
+            "responsible_unit".into(),
+            s(&|r| r.responsible_unit.as_deref()),
+        ),
         Column::new("status".into(), s(&|r| r.status.as_deref())),
-        dt_col("accepted_at", records.iter().map(|r| ms(&r.accepted_at)).collect())?,
+        dt_col(
+            "accepted_at",
+            records.iter().map(|r| ms(&r.accepted_at)).collect(),
+        )?,
         dt_col("due_at", records.iter().map(|r| ms(&r.due_at)).collect())?,
-        dt_col("closed_at", records.iter().map(|r| ms(&r.closed_at)).collect())?,
-        Column::new("satisfaction".into(), s(&|r| r.satisfaction.map(|x| x.code()))),
+        dt_col(
+            "closed_at",
+            records.iter().map(|r| ms(&r.closed_at)).collect(),
+        )?,
+        Column::new(
+            "satisfaction".into(),
+            s(&|r| r.satisfaction.map(|x| x.code())),
+        ),
         Column::new("reply".into(), s(&|r| r.reply.as_deref())),
-        dt_col("replied_at", records.iter().map(|r| ms(&r.replied_at)).collect())?,
-        Column::new("likes".into(), records.iter().map(|r| r.likes).collect::<Vec<Option<u32>>>()),
-        Column::new("dislikes".into(), records.iter().map(|r| r.dislikes).collect::<Vec<Option<u32>>>()),
-        Column::new("bypass".into(), records.iter().map(|r| r.bypass).collect::<Vec<Option<bool>>>()),
-        Column::new("source".into(), records.iter().map(|r| r.source.as_str()).collect::<Vec<_>>()),
+        dt_col(
+            "replied_at",
+            records.iter().map(|r| ms(&r.replied_at)).collect(),
+        )?,
+        Column::new(
+            "likes".into(),
+            records
+                .iter()
+                .map(|r| r.likes)
+                .collect::<Vec<Option<u32>>>(),
+        ),
+        Column::new(
+            "dislikes".into(),
+            records
+                .iter()
+                .map(|r| r.dislikes)
+                .collect::<Vec<Option<u32>>>(),
+        ),
+        Column::new(
+            "bypass".into(),
+            records
+                .iter()
+                .map(|r| r.bypass)
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        Column::new(
+            "source".into(),
+            records
+                .iter()
+                .map(|r| r.source.as_str())
+                .collect::<Vec<_>>(),
+        ),
         Column::new("extra".into(), s(&|r| r.extra.as_deref())),
     ];
     Ok(DataFrame::new(records.len(), cols)?)
@@ -73,15 +135,15 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
     let n = df.height();
     let strs = |name: &str| -> Result<Vec<Option<String>>> {
         let c = df.column(name)?;
-        Ok(c.str()?.into_iter().map(|v| v.map(str::to_string)).collect())
+        Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
     };
     let times = |name: &str| -> Result<Vec<Option<NaiveDateTime>>> {
         let c = df.column(name)?.cast(&DataType::Int64)?;
-        Ok(c.i64()?.into_iter().map(|v| v.map(from_ms)).collect())
+        Ok(c.i64()?.iter().map(|v| v.map(from_ms)).collect())
     };
     let u32s = |name: &str| -> Result<Vec<Option<u32>>> {
         let c = df.column(name)?.cast(&DataType::UInt32)?;
-        Ok(c.u32()?.into_iter().collect())
+        Ok(c.u32()?.iter().collect())
     };
     let id = strs("id")?;
     let received = times("received_at")?;
@@ -104,7 +166,7 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
     let replied = times("replied_at")?;
     let likes = u32s("likes")?;
     let dislikes = u32s("dislikes")?;
-    let bypass: Vec<Option<bool>> = df.column("bypass")?.bool()?.into_iter().collect();
+    let bypass: Vec<Option<bool>> = df.column("bypass")?.bool()?.iter().collect();
     let source = strs("source")?;
     let extra = strs("extra")?;
     let bad = |row: usize, column: &str| Error::BadCell {
@@ -180,13 +242,14 @@ pub fn read_file(p: &Path) -> Result<Vec<Record>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn rec(id: &str) -> Record {
         Record {
             id: id.into(),
-            received_at: NaiveDateTime::parse_from_str("2019-02-28 11:25:05", "%Y-%m-%d %H:%M:%S").unwrap(),
+            received_at: NaiveDateTime::parse_from_str("2019-02-28 11:25:05", "%Y-%m-%d %H:%M:%S")
+                .unwrap(),
             channel: Channel::MessageBoard,
             title: "标题".into(),
             content: "内容".into(),

@@ -81,7 +81,11 @@ impl Tokenizer {
         let mut jieba = Jieba::new();
         let mut fp = format!("jieba-rs 0.11 hmm={}\n", opts.hmm);
         if opts.bundled_dict {
-            add_dict(&mut jieba, BUNDLED_DICT, Path::new("data/dict/petition.dict"))?;
+            add_dict(
+                &mut jieba,
+                BUNDLED_DICT,
+                Path::new("data/dict/petition.dict"),
+            )?;
             fp.push_str(BUNDLED_DICT);
         }
         for p in &opts.dicts {
@@ -103,7 +107,7 @@ impl Tokenizer {
             for line in text.lines() {
                 let w = line.trim();
                 if !w.is_empty() && !w.starts_with('#') {
-                    stopwords.insert(w.to_lowercase());
+                    stopwords.insert(fold(w));
                 }
             }
         }
@@ -129,18 +133,26 @@ impl Tokenizer {
     /// Content words of `text` in order: jieba's precise mode, lower-cased, with stopwords,
     /// punctuation, whitespace and bare numbers dropped. What clustering reads.
     pub fn words(&self, text: &str) -> Vec<String> {
-        self.jieba
-            .cut(text, self.hmm)
-            .into_iter()
-            .filter_map(|t| {
-                let w = t.word.trim();
-                if !is_content(w) {
-                    return None;
-                }
-                let w = w.to_lowercase();
-                (!self.stopwords.contains(&w)).then_some(w)
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.for_each_word(text, |w| out.push(w.to_string()));
+        out
+    }
+
+    /// [`words`](Self::words) without allocating a `String` per word: calls `f` with each
+    /// folded content word in order (the indexer writes them straight into one buffer).
+    pub fn for_each_word(&self, text: &str, mut f: impl FnMut(&str)) {
+        let mut buf = String::new();
+        for t in self.jieba.cut(text, self.hmm) {
+            let w = t.word.trim();
+            if !is_content(w) {
+                continue;
+            }
+            buf.clear();
+            buf.extend(w.chars().map(fold_char));
+            if !self.stopwords.contains(buf.as_str()) {
+                f(&buf);
+            }
+        }
     }
 
     /// Words of `text` with their POS tags (`ns` place, `nt` organisation, `nr` person, …),
@@ -196,11 +208,41 @@ impl Tokenizer {
     }
 }
 
+/// Folds one character the way search compares text: ASCII and full-width Latin letters, digits
+/// and punctuation to lower-case half-width (`Ｂ` → `b`, `，` → `,`), every whitespace character
+/// (incl. the ideographic space) to `' '`, other letters to their one-character lower case.
+/// Always one character in, one character out, so character offsets survive folding.
+pub fn fold_char(c: char) -> char {
+    match c {
+        'A'..='Z' => c.to_ascii_lowercase(),
+        c if c.is_ascii() && !c.is_ascii_whitespace() => c,
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0)
+            .map(|h| h.to_ascii_lowercase())
+            .unwrap_or(c),
+        c if c.is_whitespace() => ' ',
+        c if c.is_ascii() => c,
+        c => {
+            let mut l = c.to_lowercase();
+            match (l.next(), l.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        }
+    }
+}
+
+/// [`fold_char`] over a string (same number of characters).
+pub fn fold(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
 /// A word worth keeping: has a letter or CJK character and is not a bare number.
 fn is_content(w: &str) -> bool {
     !w.is_empty()
         && w.chars().any(|c| c.is_alphanumeric())
-        && !w.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '%')
+        && !w
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
 }
 
 /// Adds user-dictionary entries without lowering jieba's own frequencies: an entry whose word
@@ -247,7 +289,8 @@ mod tests {
     use super::*;
     use std::sync::LazyLock;
 
-    static TOK: LazyLock<Tokenizer> = LazyLock::new(|| Tokenizer::new(&Options::default()).unwrap());
+    static TOK: LazyLock<Tokenizer> =
+        LazyLock::new(|| Tokenizer::new(&Options::default()).unwrap());
 
     #[test]
     fn domain_words_stay_whole() {
@@ -268,6 +311,14 @@ mod tests {
         let plain = Jieba::new();
         let before = plain.suggest_freq("公交车");
         assert!(TOK.jieba().suggest_freq("公交车") >= before);
+    }
+
+    #[test]
+    fn fold_keeps_char_count() {
+        let s = "ＡＢＣ油烟机　Abc，１２３\t\n";
+        assert_eq!(fold(s), "abc油烟机 abc,123  ");
+        assert_eq!(fold(s).chars().count(), s.chars().count());
+        assert_eq!(fold_char('İ'), 'İ'); // lower case is two chars: kept as is
     }
 
     #[test]

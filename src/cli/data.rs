@@ -1,26 +1,212 @@
-//! `minqing run`, `ingest`, `sample`, `schema` (being written).
+//! `minqing run`, `ingest`, `sample`, `schema`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use minqing::config::PipelineConfig;
+use minqing::pipeline::{self, Event, RunOptions};
 
 use super::Term;
 
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {}
-#[derive(Debug, clap::Args)]
-pub struct IngestArgs {}
-#[derive(Debug, clap::Args)]
-pub struct SampleArgs {}
+/// The pipeline `minqing run` uses when given neither a file nor `--input`.
+pub const DEFAULT_PIPELINE: &str = "pipelines/sample.toml";
 
-fn not_yet() -> minqing::Result<()> {
-    Err(minqing::Error::Usage("not built yet".into()))
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Pipeline file (default: pipelines/sample.toml, the bundled sample).
+    pub pipeline: Option<PathBuf>,
+    /// Run the default pipeline on these files instead of a pipeline file.
+    #[arg(long, num_args = 1.., conflicts_with = "pipeline")]
+    pub input: Vec<PathBuf>,
+    /// Output folder (default: the pipeline's `out`, else reports/<pipeline name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Rebuild the store from these inputs only instead of upserting into the existing store.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Show names, phone and ID numbers in the brief, charts and exports (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
 }
-pub fn run(_a: RunArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Files to import (CSV UTF-8/GBK, xlsx, JSONL, Parquet).
+    #[arg(long, required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Prefix every id with this (ids are often unique only within one export).
+    #[arg(long)]
+    pub id_prefix: Option<String>,
+    /// Channel for files without a channel column (letter, visit, online, hotline, message_board, comment).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Rebuild the store from these inputs only.
+    #[arg(long)]
+    pub fresh: bool,
 }
-pub fn ingest(_a: IngestArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// Number of petitions.
+    #[arg(long, default_value_t = 5000)]
+    pub rows: usize,
+    /// Random seed (same seed → byte-identical file).
+    #[arg(long, default_value_t = 20191229)]
+    pub seed: u64,
+    /// Output file: .csv or .xlsx.
+    #[arg(long)]
+    pub out: PathBuf,
 }
-pub fn sample(_a: SampleArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+fn resolve(pipeline: Option<&Path>, input: &[PathBuf]) -> minqing::Result<PipelineConfig> {
+    if !input.is_empty() {
+        return Ok(PipelineConfig::ad_hoc(input));
+    }
+    let p = pipeline.unwrap_or(Path::new(DEFAULT_PIPELINE));
+    if pipeline.is_none() && !p.exists() {
+        return Err(minqing::Error::Usage(format!(
+            "no pipeline given and `{DEFAULT_PIPELINE}` not found: run from the minqing folder, name a pipeline file, or use `--input FILE`"
+        )));
+    }
+    PipelineConfig::load(p)
 }
+
+/// Draws a spinner per stage on stderr when it is a terminal and `--quiet` is off.
+struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+    visible: bool,
+    quiet: bool,
+}
+
+impl Bars {
+    fn new(term: &Term) -> Bars {
+        Bars {
+            bar: Mutex::new(None),
+            visible: !term.quiet && std::io::stderr().is_terminal(),
+            quiet: term.quiet,
+        }
+    }
+
+    fn event(&self, e: Event) {
+        let mut slot = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            Event::Start(stage) => {
+                let pb = ProgressBar::new_spinner();
+                pb.set_draw_target(if self.visible {
+                    ProgressDrawTarget::stderr()
+                } else {
+                    ProgressDrawTarget::hidden()
+                });
+                pb.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {pos} rows {elapsed}").unwrap(),
+                );
+                pb.set_message(stage.name());
+                *slot = Some(pb);
+            }
+            Event::Rows(n) => {
+                if let Some(pb) = slot.as_ref() {
+                    pb.inc(n);
+                }
+            }
+            Event::Done(stage, line) => {
+                if let Some(pb) = slot.take() {
+                    pb.finish_and_clear();
+                }
+                if !self.quiet {
+                    eprintln!("{:>8}  {line}", stage.name());
+                }
+            }
+        }
+    }
+}
+
+pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
+    let cfg = resolve(a.pipeline.as_deref(), &a.input)?;
+    let opts = RunOptions {
+        out_dir: cfg.out_dir(a.out.as_deref()),
+        fresh: a.fresh,
+        show_personal_data: a.show_personal_data,
+    };
+    let bars = Bars::new(term);
+    let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
+    finish(&summary, term);
+    Ok(())
+}
+
+pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
+    let mut cfg = PipelineConfig::ad_hoc(&a.input);
+    for s in &mut cfg.sources {
+        s.id_prefix = a.id_prefix.clone();
+        s.channel = a.channel.clone();
+    }
+    if let Some(c) = &a.channel {
+        if minqing::schema::Channel::parse(c).is_none() {
+            return Err(minqing::Error::Usage(format!(
+                "unknown channel `{c}` (letter, visit, online, hotline, message_board, comment)"
+            )));
+        }
+    }
+    let opts = RunOptions {
+        out_dir: a.out.clone(),
+        fresh: a.fresh,
+        show_personal_data: false,
+    };
+    let bars = Bars::new(term);
+    let summary = pipeline::ingest_only(&cfg, &opts, &|e| bars.event(e))?;
+    finish(&summary, term);
+    Ok(())
+}
+
+/// Prints the summary (stderr) and the output folder (stdout, the data of this command).
+fn finish(summary: &pipeline::RunSummary, term: &Term) {
+    let c = &summary.report.counts;
+    for s in &summary.report.inputs {
+        for n in &s.notes {
+            term.note(format!("note: {}: {n}", s.path));
+        }
+    }
+    if c.rejected + c.duplicates > 0 {
+        term.note(format!(
+            "{} rows not stored: see `{}`",
+            pipeline::thousands(c.rejected + c.duplicates),
+            summary.out_dir.join("rejects.csv").display()
+        ));
+    }
+    println!("{}", summary.out_dir.display());
+}
+
+pub fn sample(a: SampleArgs, term: &Term) -> minqing::Result<()> {
+    let _ = (a, term);
+    Err(minqing::Error::Usage("`sample` is being written".into()))
+}
+
 pub fn schema() -> minqing::Result<()> {
-    not_yet()
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# canonical petition record (required fields marked *)\n"
+    );
+    for s in minqing::schema::FIELDS {
+        let _ = writeln!(
+            out,
+            "{}{}  [{}]\n    {}\n    accepted headers: {}\n",
+            s.name,
+            if s.required { " *" } else { "" },
+            s.kind,
+            s.meaning,
+            s.aliases.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "source  [file:row]\n    set by minqing: the file and spreadsheet row each record came from\n\nextra  [JSON]\n    set by minqing: every column that maps to no field, kept verbatim"
+    );
+    print!("{out}");
+    Ok(())
 }

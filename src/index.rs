@@ -1,1 +1,0 @@
-//! index stage (being written; see the issue tracker).

@@ -1,0 +1,782 @@
+//! Searching an index: hits with highlighted snippets, total, facets, weekly histogram; and
+//! `similar`.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use serde::Serialize;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::index::SegmentReader;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, Order, ReloadPolicy, Score, TantivyDocument, Term,
+};
+
+use super::query::{build_query, channel_query, parse_query, region_query, Atom};
+use super::{fields_of, open_index, read_payload, Fields};
+use crate::error::{Error, Result};
+use crate::tokenize::{fold, Tokenizer};
+
+/// How hits are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// BM25 (title matches count double; whole jieba words get a bonus).
+    #[default]
+    Relevance,
+    /// Newest first.
+    Date,
+}
+
+/// A search: the query plus the flag filters of `minqing search`.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    /// Received on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Received on or before this day.
+    pub to: Option<NaiveDate>,
+    /// A region level name or a `/` path prefix.
+    pub region: Option<String>,
+    pub channel: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub offset: usize,
+    /// Count hits by region / category / channel / status.
+    pub facets: bool,
+    /// Count hits by ISO week.
+    pub by_week: bool,
+    /// Snippet length in characters.
+    pub snippet_chars: usize,
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>) -> SearchRequest {
+        SearchRequest {
+            query: query.into(),
+            from: None,
+            to: None,
+            region: None,
+            channel: None,
+            category: None,
+            status: None,
+            sort: Sort::Relevance,
+            limit: 20,
+            offset: 0,
+            facets: false,
+            by_week: false,
+            snippet_chars: 100,
+        }
+    }
+
+    fn has_filters(&self) -> bool {
+        self.from.is_some()
+            || self.to.is_some()
+            || self.region.is_some()
+            || self.channel.is_some()
+            || self.category.is_some()
+            || self.status.is_some()
+    }
+}
+
+/// Text with highlighted spans, as character offsets `[start, end)` into `text`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Highlighted {
+    pub text: String,
+    pub marks: Vec<(usize, usize)>,
+}
+
+impl Highlighted {
+    /// The text with every mark wrapped in `open` … `close` (no escaping).
+    pub fn render(&self, open: &str, close: &str) -> String {
+        self.render_with(open, close, |s, out| out.push_str(s))
+    }
+
+    /// HTML: text escaped, marks as `<mark>…</mark>`.
+    pub fn html(&self) -> String {
+        self.render_with("<mark>", "</mark>", |s, out| {
+            for c in s.chars() {
+                match c {
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '&' => out.push_str("&amp;"),
+                    '"' => out.push_str("&quot;"),
+                    c => out.push(c),
+                }
+            }
+        })
+    }
+
+    fn render_with(&self, open: &str, close: &str, push: impl Fn(&str, &mut String)) -> String {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut out = String::with_capacity(self.text.len() + self.marks.len() * 8);
+        let mut at = 0;
+        let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
+        for &(s, e) in &self.marks {
+            let (s, e) = (s.clamp(at, chars.len()), e.min(chars.len()));
+            if s >= e {
+                continue;
+            }
+            push(&piece(at, s), &mut out);
+            out.push_str(open);
+            push(&piece(s, e), &mut out);
+            out.push_str(close);
+            at = e;
+        }
+        push(&piece(at, chars.len()), &mut out);
+        out
+    }
+}
+
+/// One search or similarity hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: String,
+    /// BM25 score (relevance sort), or for `similar` the score relative to the petition's own
+    /// score (1.0 = as similar as itself); `None` when sorted by date.
+    pub score: Option<f32>,
+    pub received_at: NaiveDateTime,
+    pub channel: String,
+    pub region: String,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub responsible_unit: Option<String>,
+    pub group_id: Option<String>,
+    pub title: Highlighted,
+    pub snippet: Highlighted,
+}
+
+/// Hit counts by value, most frequent first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FacetCounts {
+    /// By region, first two levels (`A市/A5区`).
+    pub region: Vec<(String, u64)>,
+    pub category: Vec<(String, u64)>,
+    pub channel: Vec<(String, u64)>,
+    pub status: Vec<(String, u64)>,
+}
+
+/// Hits in one ISO week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeekCount {
+    /// `2019-W09`.
+    pub week: String,
+    /// The Monday.
+    pub start: NaiveDate,
+    pub count: u64,
+}
+
+/// The answer to a [`SearchRequest`].
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    /// All matching documents.
+    pub total: u64,
+    /// The requested page.
+    pub hits: Vec<Hit>,
+    pub facets: Option<FacetCounts>,
+    /// Every week from the first to the last hit, empty weeks included.
+    pub weeks: Option<Vec<WeekCount>>,
+}
+
+/// Label of a missing facet value.
+pub const NONE_LABEL: &str = "(none)";
+
+/// An opened index: open once, search many times.
+pub struct IndexHandle {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    fingerprint: Option<String>,
+}
+
+impl IndexHandle {
+    pub fn open(dir: &Path) -> Result<IndexHandle> {
+        let index = open_index(dir)?;
+        let fields = fields_of(&index.schema())?;
+        let fingerprint = read_payload(&index).map(|p| p.tokenizer);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(IndexHandle {
+            index,
+            reader,
+            fields,
+            fingerprint,
+        })
+    }
+
+    /// Number of live documents.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index was built with this tokenizer (else ranking bonuses and `similar` may
+    /// see other words than the index; matching itself does not depend on jieba).
+    pub fn same_tokenizer(&self, tok: &Tokenizer) -> bool {
+        self.fingerprint.as_deref() == Some(tok.fingerprint())
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest, tok: &Tokenizer) -> Result<SearchResults> {
+        let f = &self.fields;
+        let clauses = parse_query(&req.query)?;
+        if clauses.is_empty() && !req.has_filters() {
+            return Err(Error::Query {
+                query: req.query.clone(),
+                message: "empty query (give words to search for, or at least one filter)".into(),
+            });
+        }
+        let mut parts = build_query(f, &clauses, &req.query, tok)?;
+        let filter = |q: Box<dyn Query>| {
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
+            )
+        };
+        if req.from.is_some() || req.to.is_some() {
+            let day = |d: NaiveDate| {
+                Term::from_field_date(
+                    f.received_at,
+                    tantivy::DateTime::from_timestamp_secs(
+                        d.and_hms_opt(0, 0, 0)
+                            .unwrap_or_default()
+                            .and_utc()
+                            .timestamp(),
+                    ),
+                )
+            };
+            let lo = req
+                .from
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let hi = req.to.map_or(Bound::Unbounded, |d| {
+                Bound::Excluded(day(d + Duration::days(1)))
+            });
+            parts.push(filter(Box::new(RangeQuery::new(lo, hi))));
+        }
+        if let Some(r) = req.region.as_deref() {
+            parts.push(filter(region_query(f, r)));
+        }
+        if let Some(c) = req.channel.as_deref() {
+            parts.push(filter(channel_query(f, c, &req.query)?));
+        }
+        for (field, v) in [(f.category, &req.category), (f.status, &req.status)] {
+            if let Some(v) = v.as_deref() {
+                parts.push(filter(Box::new(TermQuery::new(
+                    Term::from_field_text(field, v),
+                    IndexRecordOption::Basic,
+                ))));
+            }
+        }
+        if !parts.iter().any(|(o, _)| *o == Occur::Must) {
+            parts.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let query = BooleanQuery::new(parts);
+        let searcher = self.reader.searcher();
+        // The collector reserves room for `limit` hits: never more than there are documents.
+        let docs = (searcher.num_docs() as usize).max(1);
+        let top = TopDocs::with_limit(req.limit.clamp(1, docs)).and_offset(req.offset.min(docs));
+        let want_stats = req.facets || req.by_week;
+        let stats = StatsCollector {
+            facets: req.facets,
+            weeks: req.by_week,
+        };
+        let (page, total, seg_stats): (Vec<(Option<Score>, DocAddress)>, usize, Option<Stats>) =
+            match (req.sort, want_stats) {
+                (Sort::Relevance, false) => {
+                    let (p, n) = searcher.search(&query, &(top.order_by_score(), Count))?;
+                    (p.into_iter().map(|(s, a)| (Some(s), a)).collect(), n, None)
+                }
+                (Sort::Relevance, true) => {
+                    let (p, n, s) =
+                        searcher.search(&query, &(top.order_by_score(), Count, stats))?;
+                    (
+                        p.into_iter().map(|(s, a)| (Some(s), a)).collect(),
+                        n,
+                        Some(s),
+                    )
+                }
+                (Sort::Date, false) => {
+                    let by_date =
+                        top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
+                    let (p, n) = searcher.search(&query, &(by_date, Count))?;
+                    (p.into_iter().map(|(_, a)| (None, a)).collect(), n, None)
+                }
+                (Sort::Date, true) => {
+                    let by_date =
+                        top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
+                    let (p, n, s) = searcher.search(&query, &(by_date, Count, stats))?;
+                    (p.into_iter().map(|(_, a)| (None, a)).collect(), n, Some(s))
+                }
+            };
+        let marks: Vec<String> = clauses
+            .iter()
+            .filter(|c| !c.negated)
+            .flat_map(|c| c.alternatives.iter())
+            .filter_map(|a| match a {
+                Atom::Text { text, .. } => Some(text.clone()),
+                Atom::Field { .. } => None,
+            })
+            .collect();
+        let mut hits = Vec::new();
+        if req.limit > 0 {
+            for (score, addr) in page {
+                hits.push(self.hit(&searcher, addr, score, &marks, req.snippet_chars)?);
+            }
+        }
+        let (facets, weeks) = match seg_stats {
+            Some(s) => (
+                req.facets.then(|| s.facet_counts()),
+                req.by_week.then(|| s.week_counts()),
+            ),
+            None => (None, None),
+        };
+        Ok(SearchResults {
+            total: total as u64,
+            hits,
+            facets,
+            weeks,
+        })
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: DocAddress,
+        score: Option<Score>,
+        marks: &[String],
+        snippet_chars: usize,
+    ) -> Result<Hit> {
+        let f = &self.fields;
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let s = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        let title = s(f.title).unwrap_or_default();
+        let content = s(f.content).unwrap_or_default();
+        let received_at = doc
+            .get_first(f.received_at)
+            .and_then(|v| v.as_datetime())
+            .and_then(|d| chrono::DateTime::from_timestamp(d.into_timestamp_secs(), 0))
+            .map(|d| d.naive_utc())
+            .unwrap_or_default();
+        let title_marks = find_marks(&title, marks);
+        Ok(Hit {
+            id: s(f.id).unwrap_or_default(),
+            score,
+            received_at,
+            channel: s(f.channel).unwrap_or_default(),
+            region: s(f.region_path).unwrap_or_default(),
+            category: s(f.category),
+            status: s(f.status),
+            responsible_unit: s(f.unit),
+            group_id: s(f.group_id),
+            title: Highlighted {
+                text: title,
+                marks: title_marks,
+            },
+            snippet: snippet(&content, marks, snippet_chars),
+        })
+    }
+
+    /// The most similar petitions received no later than `id` (itself excluded).
+    ///
+    /// Similarity: the petition's jieba words (title + content, stopwords and words of one or
+    /// more than [`SIMILAR_MAX_WORD_CHARS`] characters dropped) are weighted by TF·IDF over the index; the top [`SIMILAR_TERMS`] become a
+    /// BM25 OR-query over the `words` field, each term boosted by `1 + ln(tf)`. Scores are divided
+    /// by the petition's own score under the same query, so 1.0 means "as close as itself".
+    pub fn similar(&self, id: &str, limit: usize, tok: &Tokenizer) -> Result<Vec<Hit>> {
+        let f = &self.fields;
+        let searcher = self.reader.searcher();
+        let id_term = Term::from_field_text(f.id, id);
+        let found = searcher.search(
+            &TermQuery::new(id_term.clone(), IndexRecordOption::Basic),
+            &TopDocs::with_limit(1).order_by_score(),
+        )?;
+        let Some(&(_, addr)) = found.first() else {
+            return Err(Error::Usage(format!(
+                "no petition with id `{id}` in the index"
+            )));
+        };
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (title, content) = (text(f.title), text(f.content));
+        let received = doc
+            .get_first(f.received_at)
+            .and_then(|v| v.as_datetime())
+            .ok_or_else(|| Error::Usage(format!("petition `{id}` has no date in the index")))?;
+        let mut tf: HashMap<String, u32> = HashMap::new();
+        for w in tok.words(&title).into_iter().chain(tok.words(&content)) {
+            // One-character words carry little; very long ones are HMM run-ons (`临街门面长期油烟直排`)
+            // that no other petition repeats.
+            if (2..=SIMILAR_MAX_WORD_CHARS).contains(&w.chars().count()) {
+                *tf.entry(w).or_default() += 1;
+            }
+        }
+        let n = searcher.num_docs() as f64;
+        let mut weighted: Vec<(String, u32, f64)> = Vec::new();
+        for (w, c) in tf {
+            let df = searcher.doc_freq(&Term::from_field_text(f.words, &w))? as f64;
+            if df == 0.0 {
+                continue;
+            }
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            weighted.push((w, c, c as f64 * idf));
+        }
+        weighted.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        weighted.truncate(SIMILAR_TERMS);
+        if weighted.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let terms = || -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                weighted
+                    .iter()
+                    .map(|(w, c, _)| {
+                        (
+                            Occur::Should,
+                            Box::new(BoostQuery::new(
+                                Box::new(TermQuery::new(
+                                    Term::from_field_text(f.words, w),
+                                    IndexRecordOption::WithFreqs,
+                                )),
+                                1.0 + (*c as f32).ln(),
+                            )) as Box<dyn Query>,
+                        )
+                    })
+                    .collect(),
+            ))
+        };
+        let own = searcher.search(
+            &BooleanQuery::new(vec![
+                (Occur::Must, terms()),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(
+                        Box::new(TermQuery::new(id_term.clone(), IndexRecordOption::Basic)),
+                        0.0,
+                    )),
+                ),
+            ]),
+            &TopDocs::with_limit(1).order_by_score(),
+        )?;
+        let own_score = own.first().map_or(1.0, |(s, _)| *s).max(f32::EPSILON);
+        let earlier = RangeQuery::new(
+            Bound::Unbounded,
+            Bound::Included(Term::from_field_date(f.received_at, received)),
+        );
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, terms()),
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(earlier), 0.0)),
+            ),
+            (
+                Occur::MustNot,
+                Box::new(TermQuery::new(id_term, IndexRecordOption::Basic)),
+            ),
+        ]);
+        let limit = limit.min(searcher.num_docs() as usize).max(1);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let marks: Vec<String> = weighted.iter().map(|(w, _, _)| w.clone()).collect();
+        top.into_iter()
+            .map(|(s, a)| self.hit(&searcher, a, Some(s / own_score), &marks, 100))
+            .collect()
+    }
+}
+
+/// Terms of a petition that make up its `similar` query.
+pub const SIMILAR_TERMS: usize = 25;
+/// Longest word (in characters) `similar` uses.
+pub const SIMILAR_MAX_WORD_CHARS: usize = 6;
+
+/// Searches the index in `dir` (opens it; use [`IndexHandle`] for many queries).
+pub fn search(dir: &Path, req: &SearchRequest, tok: &Tokenizer) -> Result<SearchResults> {
+    IndexHandle::open(dir)?.search(req, tok)
+}
+
+/// Most similar earlier petitions to `id` (see [`IndexHandle::similar`]).
+pub fn similar(dir: &Path, id: &str, limit: usize, tok: &Tokenizer) -> Result<Vec<Hit>> {
+    IndexHandle::open(dir)?.similar(id, limit, tok)
+}
+
+/// Every occurrence of every term in `text` (folded comparison), merged, as char offsets.
+pub fn find_marks(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
+    let hay: Vec<char> = fold(text).chars().collect();
+    let mut spans = Vec::new();
+    for t in terms {
+        let needle: Vec<char> = t.chars().collect();
+        if needle.is_empty() || needle.len() > hay.len() {
+            continue;
+        }
+        for i in 0..=hay.len() - needle.len() {
+            if hay[i..i + needle.len()] == needle[..] {
+                spans.push((i, i + needle.len()));
+            }
+        }
+    }
+    spans.sort();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// A window of about `width` characters of `text` holding the most marks, blanks collapsed,
+/// `…` where cut, with the marks' offsets in the snippet.
+pub fn snippet(text: &str, terms: &[String], width: usize) -> Highlighted {
+    let chars: Vec<char> = text.chars().collect();
+    let marks = find_marks(text, terms);
+    let width = width.max(10);
+    // Skip leading blanks so the window starts at the text.
+    let first_text = chars.iter().position(|c| !c.is_whitespace()).unwrap_or(0);
+    let mut start = first_text;
+    if let Some(&(s0, _)) = marks.first() {
+        let mut best = (0usize, s0);
+        for (k, &(s, _)) in marks.iter().enumerate() {
+            let n = marks[k..]
+                .iter()
+                .take_while(|&&(_, e)| e <= s + width)
+                .count();
+            if n > best.0 {
+                best = (n, s);
+            }
+        }
+        let lead = width / 5;
+        start = best.1.saturating_sub(lead).max(first_text);
+        // If the window would run past the end, pull it back.
+        if start + width > chars.len() {
+            start = chars
+                .len()
+                .saturating_sub(width)
+                .max(first_text)
+                .min(best.1);
+        }
+    }
+    let end = (start + width).min(chars.len());
+    let mut out = String::new();
+    let mut out_len = 0usize;
+    let mut map = vec![0usize; end - start + 1];
+    if start > first_text {
+        out.push('…');
+        out_len += 1;
+    }
+    let mut last_blank = false;
+    for (k, &c) in chars[start..end].iter().enumerate() {
+        map[k] = out_len;
+        if c.is_whitespace() {
+            if !last_blank && out_len > 0 {
+                out.push(' ');
+                out_len += 1;
+            }
+            last_blank = true;
+        } else {
+            out.push(c);
+            out_len += 1;
+            last_blank = false;
+        }
+    }
+    map[end - start] = out_len;
+    if out.ends_with(' ') {
+        out.pop();
+        out_len -= 1;
+    }
+    let body_end = out_len;
+    if end < chars.len() && chars[end..].iter().any(|c| !c.is_whitespace()) {
+        out.push('…');
+    }
+    let marks = marks
+        .into_iter()
+        .filter(|&(s, e)| s < end && e > start)
+        .map(|(s, e)| {
+            (
+                map[s.max(start) - start].min(body_end),
+                map[e.min(end) - start].min(body_end),
+            )
+        })
+        .filter(|(s, e)| s < e)
+        .collect();
+    Highlighted { text: out, marks }
+}
+
+/// Facet and week counts of all hits, from fast fields.
+struct StatsCollector {
+    facets: bool,
+    weeks: bool,
+}
+
+const FACET_COLUMNS: [&str; 4] = ["region_path", "category", "channel", "status"];
+
+#[derive(Default)]
+struct Stats {
+    facets: [HashMap<String, u64>; 4],
+    /// Monday (days since CE) → hits.
+    weeks: HashMap<i32, u64>,
+}
+
+struct StatsSegment {
+    columns: Vec<Option<StrColumn>>,
+    /// Per column, hits per term ordinal; the last slot counts documents without a value.
+    counts: Vec<Vec<u64>>,
+    date: Option<Column<tantivy::DateTime>>,
+    weeks: HashMap<i32, u64>,
+}
+
+impl Collector for StatsCollector {
+    type Fruit = Stats;
+    type Child = StatsSegment;
+
+    fn for_segment(&self, _: u32, seg: &SegmentReader) -> tantivy::Result<StatsSegment> {
+        let ff = seg.fast_fields();
+        let mut columns = Vec::new();
+        let mut counts = Vec::new();
+        if self.facets {
+            for name in FACET_COLUMNS {
+                let col = ff.str(name)?;
+                counts.push(vec![0; col.as_ref().map_or(0, |c| c.num_terms()) + 1]);
+                columns.push(col);
+            }
+        }
+        let date = if self.weeks {
+            Some(ff.date("received_at")?)
+        } else {
+            None
+        };
+        Ok(StatsSegment {
+            columns,
+            counts,
+            date,
+            weeks: HashMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Stats>) -> tantivy::Result<Stats> {
+        let mut out = Stats::default();
+        for s in fruits {
+            for (acc, m) in out.facets.iter_mut().zip(s.facets) {
+                for (k, v) in m {
+                    *acc.entry(k).or_default() += v;
+                }
+            }
+            for (k, v) in s.weeks {
+                *out.weeks.entry(k).or_default() += v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for StatsSegment {
+    type Fruit = Stats;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        for (col, counts) in self.columns.iter().zip(self.counts.iter_mut()) {
+            let slot = col
+                .as_ref()
+                .and_then(|c| c.term_ords(doc).next())
+                .map_or(counts.len() - 1, |o| o as usize);
+            counts[slot] += 1;
+        }
+        if let Some(d) = self.date.as_ref().and_then(|c| c.first(doc)) {
+            if let Some(day) = chrono::DateTime::from_timestamp(d.into_timestamp_secs(), 0) {
+                let day = day.date_naive();
+                let monday = day.num_days_from_ce() - day.weekday().num_days_from_monday() as i32;
+                *self.weeks.entry(monday).or_default() += 1;
+            }
+        }
+    }
+
+    fn harvest(self) -> Stats {
+        let mut out = Stats {
+            weeks: self.weeks,
+            ..Stats::default()
+        };
+        let mut buf = String::new();
+        for (k, (col, counts)) in self.columns.iter().zip(self.counts).enumerate() {
+            let none = counts.len() - 1;
+            for (ord, n) in counts.into_iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let key = if ord == none {
+                    NONE_LABEL.to_string()
+                } else {
+                    buf.clear();
+                    if let Some(c) = col {
+                        let _ = c.ord_to_str(ord as u64, &mut buf);
+                    }
+                    if FACET_COLUMNS[k] == "region_path" {
+                        buf.split('/').take(2).collect::<Vec<_>>().join("/")
+                    } else {
+                        buf.clone()
+                    }
+                };
+                *out.facets[k].entry(key).or_default() += n;
+            }
+        }
+        out
+    }
+}
+
+impl Stats {
+    fn facet_counts(&self) -> FacetCounts {
+        let sorted = |m: &HashMap<String, u64>| {
+            let mut v: Vec<(String, u64)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        FacetCounts {
+            region: sorted(&self.facets[0]),
+            category: sorted(&self.facets[1]),
+            channel: sorted(&self.facets[2]),
+            status: sorted(&self.facets[3]),
+        }
+    }
+
+    fn week_counts(&self) -> Vec<WeekCount> {
+        let (Some(&lo), Some(&hi)) = (self.weeks.keys().min(), self.weeks.keys().max()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut d = lo;
+        while d <= hi {
+            if let Some(start) = NaiveDate::from_num_days_from_ce_opt(d) {
+                let w = start.iso_week();
+                out.push(WeekCount {
+                    week: format!("{}-W{:02}", w.year(), w.week()),
+                    start,
+                    count: self.weeks.get(&d).copied().unwrap_or(0),
+                });
+            }
+            d += 7;
+        }
+        out
+    }
+}

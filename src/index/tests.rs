@@ -1,0 +1,516 @@
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::NaiveDateTime;
+
+use super::*;
+use crate::index::search::{find_marks, snippet};
+use crate::schema::{Channel, Record};
+use crate::tokenize::{fold, Options};
+
+static TOK: LazyLock<Tokenizer> = LazyLock::new(|| Tokenizer::new(&Options::default()).unwrap());
+
+fn rec(id: &str, day: &str, title: &str, content: &str) -> Record {
+    Record {
+        id: id.into(),
+        received_at: NaiveDateTime::parse_from_str(&format!("{day} 10:00:00"), "%Y-%m-%d %H:%M:%S")
+            .unwrap(),
+        channel: Channel::MessageBoard,
+        title: title.into(),
+        content: content.into(),
+        region: [Some("A市".into()), Some("A5区".into()), None],
+        petitioner: Some("u1".into()),
+        headcount: 1,
+        category: Some("城乡建设".into()),
+        responsible_unit: None,
+        status: Some("已办结".into()),
+        accepted_at: None,
+        due_at: None,
+        closed_at: None,
+        satisfaction: None,
+        reply: None,
+        replied_at: None,
+        likes: Some(1),
+        dislikes: None,
+        bypass: None,
+        source: "t.csv:2".into(),
+        extra: None,
+    }
+}
+
+fn corpus() -> Vec<Record> {
+    let mut v = vec![
+        rec(
+            "1",
+            "2019-03-04",
+            "楼下饭店油烟机噪音大",
+            "饭店的油烟机半夜还在响，严重扰民。",
+        ),
+        rec(
+            "2",
+            "2019-03-05",
+            "房产证办不下来",
+            "小区交房三年了房产证一直没有办下来。",
+        ),
+        rec(
+            "3",
+            "2019-03-12",
+            "不动产权证办理",
+            "请问不动产权证办理需要什么材料？",
+        ),
+        rec(
+            "4",
+            "2019-03-13",
+            "物业管理混乱",
+            "小区物业不作为，电梯经常坏。",
+        ),
+        rec(
+            "5",
+            "2019-03-20",
+            "油烟扰民",
+            "烧烤店油烟太大，窗户都不敢开。",
+        ),
+        rec(
+            "6",
+            "2019-03-21",
+            "物业费太高",
+            "物业收费不合理，小区 物业服务差。",
+        ),
+        rec(
+            "7",
+            "2019-04-02",
+            "ＷｉＦｉ信号差",
+            "学校附近的wifi太慢，ABC公司不管。",
+        ),
+        rec(
+            "8",
+            "2019-04-03",
+            "噪音",
+            "工地夜间施工噪音扰民，工地在小区旁边。",
+        ),
+    ];
+    v[3].region = [
+        Some("A市".into()),
+        Some("A3区".into()),
+        Some("洞井街道".into()),
+    ];
+    v[3].category = Some("劳动和社会保障".into());
+    v[4].channel = Channel::Hotline;
+    v[5].status = Some("办理中".into());
+    v
+}
+
+fn build_corpus(dir: &Path) -> IndexSummary {
+    build(dir, &corpus(), &TOK, &HashMap::new()).unwrap()
+}
+
+fn ids(h: &IndexHandle, q: &str) -> Vec<String> {
+    let mut req = SearchRequest::new(q);
+    req.limit = 100;
+    let mut v: Vec<String> = h
+        .search(&req, &TOK)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Brute force: ids whose title or content contains every query word (folded).
+fn substring_ids(recs: &[Record], words: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = recs
+        .iter()
+        .filter(|r| {
+            words
+                .iter()
+                .all(|w| fold(&r.title).contains(&fold(w)) || fold(&r.content).contains(&fold(w)))
+        })
+        .map(|r| r.id.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bigram_tokens_cover_every_char_at_its_position() {
+    let mut t = BigramTokenizer;
+    let text = "油烟机 ＡB，a";
+    let mut s = t.token_stream(text);
+    let mut got = Vec::new();
+    while s.advance() {
+        let k = s.token();
+        got.push((
+            k.text.clone(),
+            k.position,
+            text[k.offset_from..k.offset_to].to_string(),
+        ));
+    }
+    assert_eq!(
+        got,
+        vec![
+            ("油烟".into(), 0, "油烟".into()),
+            ("烟机".into(), 1, "烟机".into()),
+            ("机 ".into(), 2, "机 ".into()),
+            (" a".into(), 3, " Ａ".into()),
+            ("ab".into(), 4, "ＡB".into()),
+            ("b,".into(), 5, "B，".into()),
+            (",a".into(), 6, "，a".into()),
+            ("a".into(), 7, "a".into()),
+        ]
+    );
+}
+
+#[test]
+fn separated_words_tokens() {
+    let mut t = SeparatedWords;
+    let text = "油烟机\u{1F}\u{1F}abc\u{1F}扰民\u{1F}";
+    let mut s = t.token_stream(text);
+    let mut got = Vec::new();
+    while s.advance() {
+        let k = s.token();
+        got.push((
+            k.text.clone(),
+            k.position,
+            &text[k.offset_from..k.offset_to],
+        ));
+    }
+    assert_eq!(
+        got,
+        vec![
+            ("油烟机".to_string(), 0, "油烟机"),
+            ("abc".to_string(), 1, "abc"),
+            ("扰民".to_string(), 2, "扰民")
+        ]
+    );
+}
+
+#[test]
+fn substring_recall_of_glued_words_and_exact_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let recs = corpus();
+    // jieba glues 油烟机 / 不动产权证 / 物业费 / 噪音扰民 into longer words.
+    for w in [
+        "油烟",
+        "油烟机",
+        "房产证",
+        "产权证",
+        "物业",
+        "噪音",
+        "扰民",
+        "小区",
+        "证",
+        "wifi",
+        "ＷＩＦＩ",
+        "abc公司",
+    ] {
+        assert_eq!(ids(&h, w), substring_ids(&recs, &[w]), "query {w}");
+    }
+    assert_eq!(ids(&h, "油烟"), vec!["1", "5"]);
+    // 房产证 is not a substring of 不动产权证.
+    assert_eq!(ids(&h, "房产证"), vec!["2"]);
+    assert_eq!(ids(&h, "产权证"), vec!["3"]);
+}
+
+#[test]
+fn phrase_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let h = IndexHandle::open(dir.path()).unwrap();
+    // 小区物业 adjacent only in 4; 6 has "小区 物业" with a blank, 2 has 小区 … 房产证.
+    assert_eq!(ids(&h, "\"小区物业\""), vec!["4"]);
+    assert_eq!(ids(&h, "\"小区 物业\""), vec!["6"]);
+    assert_eq!(ids(&h, "\"物业小区\""), Vec::<String>::new());
+    // Words in any order: both 4 and 6 (and any other with both words).
+    assert_eq!(ids(&h, "物业 小区"), vec!["4", "6"]);
+    assert_eq!(ids(&h, "\"夜间施工噪音扰民\""), vec!["8"]);
+    assert_eq!(ids(&h, "\"施工夜间\""), Vec::<String>::new());
+}
+
+#[test]
+fn boolean_operators_and_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let h = IndexHandle::open(dir.path()).unwrap();
+    assert_eq!(ids(&h, "油烟 OR 噪音"), vec!["1", "5", "8"]);
+    assert_eq!(ids(&h, "油烟 OR 噪音 -工地"), vec!["1", "5"]);
+    assert_eq!(ids(&h, "扰民 -\"油烟机\""), vec!["5", "8"]);
+    assert_eq!(ids(&h, "小区 region:A3区"), vec!["4"]);
+    assert_eq!(ids(&h, "小区 region:A市/A5区"), vec!["2", "6", "8"]);
+    assert_eq!(ids(&h, "小区 -region:A市/A5区"), vec!["4"]);
+    assert_eq!(ids(&h, "category:劳动和社会保障"), vec!["4"]);
+    assert_eq!(ids(&h, "油烟 channel:来电"), vec!["5"]);
+    assert_eq!(ids(&h, "物业 status:办理中 OR status:受理中"), vec!["6"]);
+    assert!(matches!(
+        h.search(&SearchRequest::new("物业 color:red"), &TOK),
+        Err(Error::Query { .. })
+    ));
+    assert!(matches!(
+        h.search(&SearchRequest::new("channel:pigeon"), &TOK),
+        Err(Error::Query { .. })
+    ));
+    assert!(matches!(
+        h.search(&SearchRequest::new("  "), &TOK),
+        Err(Error::Query { .. })
+    ));
+}
+
+#[test]
+fn filters_facets_weeks_and_sorting() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let mut req = SearchRequest::new("小区");
+    req.facets = true;
+    req.by_week = true;
+    let r = h.search(&req, &TOK).unwrap();
+    assert_eq!(r.total, 4);
+    let f = r.facets.unwrap();
+    assert_eq!(
+        f.region,
+        vec![("A市/A5区".to_string(), 3), ("A市/A3区".to_string(), 1)]
+    );
+    assert_eq!(
+        f.status,
+        vec![("已办结".to_string(), 3), ("办理中".to_string(), 1)]
+    );
+    let weeks = r.weeks.unwrap();
+    // 2019-03-05 (W10), 03-13 (W11), 03-21 (W12), 04-03 (W14), W13 empty in between.
+    let got: Vec<(String, u64)> = weeks.iter().map(|w| (w.week.clone(), w.count)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2019-W10".into(), 1),
+            ("2019-W11".into(), 1),
+            ("2019-W12".into(), 1),
+            ("2019-W13".into(), 0),
+            ("2019-W14".into(), 1)
+        ]
+    );
+    let mut req = SearchRequest::new("小区");
+    req.from = Some(chrono::NaiveDate::from_ymd_opt(2019, 3, 13).unwrap());
+    req.to = Some(chrono::NaiveDate::from_ymd_opt(2019, 3, 21).unwrap());
+    req.sort = Sort::Date;
+    let r = h.search(&req, &TOK).unwrap();
+    let got: Vec<&str> = r.hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(got, vec!["6", "4"]);
+    assert_eq!(r.total, 2);
+    // Filters alone, paging.
+    let mut req = SearchRequest::new("");
+    req.region = Some("A市".into());
+    req.sort = Sort::Date;
+    req.limit = 2;
+    req.offset = 1;
+    let r = h.search(&req, &TOK).unwrap();
+    assert_eq!(r.total, 8);
+    let got: Vec<&str> = r.hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(got, vec!["7", "6"]);
+    let mut req = SearchRequest::new("小区");
+    req.limit = usize::MAX;
+    req.offset = 3;
+    let r = h.search(&req, &TOK).unwrap();
+    assert_eq!((r.total, r.hits.len()), (4, 1));
+    req.offset = 1_000_000;
+    assert_eq!(h.search(&req, &TOK).unwrap().hits.len(), 0);
+    let mut req = SearchRequest::new("物业");
+    req.status = Some("已办结".into());
+    assert_eq!(h.search(&req, &TOK).unwrap().total, 1);
+    let mut req = SearchRequest::new("物业");
+    req.channel = Some("message_board".into());
+    req.category = Some("城乡建设".into());
+    assert_eq!(h.search(&req, &TOK).unwrap().total, 1);
+}
+
+#[test]
+fn relevance_prefers_title_and_whole_words() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let r = h.search(&SearchRequest::new("噪音"), &TOK).unwrap();
+    assert_eq!(r.hits[0].id, "8", "title is exactly 噪音");
+    assert!(r.hits.iter().all(|h| h.score.unwrap() > 0.0));
+}
+
+#[test]
+fn highlight_offsets_on_mixed_text() {
+    let text = "ＡＢＣ公司在A5区的wifi油烟机，Abc说：油烟";
+    let terms = vec!["abc".to_string(), "油烟".to_string(), "wifi油".to_string()];
+    let marks = find_marks(text, &terms);
+    let chars: Vec<char> = text.chars().collect();
+    let pieces: Vec<String> = marks
+        .iter()
+        .map(|&(s, e)| chars[s..e].iter().collect())
+        .collect();
+    assert_eq!(pieces, vec!["ＡＢＣ", "wifi油烟", "Abc", "油烟"]);
+    let h = snippet(text, &terms, 100);
+    assert_eq!(h.text, text);
+    assert_eq!(
+        h.render("[", "]"),
+        "[ＡＢＣ]公司在A5区的[wifi油烟]机，[Abc]说：[油烟]"
+    );
+    assert_eq!(
+        Highlighted {
+            text: "a<b>油烟".into(),
+            marks: vec![(4, 6)]
+        }
+        .html(),
+        "a&lt;b&gt;<mark>油烟</mark>"
+    );
+    // A long text: the window moves to the match, blanks collapse, offsets stay right.
+    let long = format!(
+        "\n\t\t开头{}中间 油烟  扰民{}结尾",
+        "很长的内容".repeat(40),
+        "后面".repeat(40)
+    );
+    let h = snippet(&long, &["油烟".into(), "扰民".into()], 40);
+    assert!(
+        h.text.starts_with('…') && h.text.ends_with('…'),
+        "{}",
+        h.text
+    );
+    let hc: Vec<char> = h.text.chars().collect();
+    let got: Vec<String> = h
+        .marks
+        .iter()
+        .map(|&(s, e)| hc[s..e].iter().collect())
+        .collect();
+    assert_eq!(got, vec!["油烟", "扰民"]);
+    assert!(h.render("[", "]").contains("[油烟] [扰民]"));
+    // Through the index: title and snippet marks.
+    let dir = tempfile::tempdir().unwrap();
+    build(
+        dir.path(),
+        &[rec("m", "2019-01-01", "ＷｉＦｉ和油烟", text)],
+        &TOK,
+        &HashMap::new(),
+    )
+    .unwrap();
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let r = h
+        .search(&SearchRequest::new("wifi 油烟 OR abc"), &TOK)
+        .unwrap();
+    assert_eq!(r.total, 1);
+    assert_eq!(r.hits[0].title.render("[", "]"), "[ＷｉＦｉ]和[油烟]");
+    assert_eq!(
+        r.hits[0].snippet.render("[", "]"),
+        "[ＡＢＣ]公司在A5区的[wifi油烟]机，[Abc]说：[油烟]"
+    );
+}
+
+#[test]
+fn incremental_add_update_delete_noop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = corpus();
+    let s = build(dir.path(), &recs[..6], &TOK, &HashMap::new()).unwrap();
+    assert_eq!((s.docs, s.added, s.rebuilt), (6, 6, false));
+    // A new week of rows.
+    let s = build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (2, 0, 0, 6));
+    // No change: no commit.
+    let opstamp = Index::open_in_dir(dir.path())
+        .unwrap()
+        .load_metas()
+        .unwrap()
+        .opstamp;
+    let s = build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (0, 0, 0, 8));
+    assert_eq!(
+        Index::open_in_dir(dir.path())
+            .unwrap()
+            .load_metas()
+            .unwrap()
+            .opstamp,
+        opstamp
+    );
+    // An edit, a removal, and a group assignment.
+    recs[0].content = "饭店已经搬走了".into();
+    recs.remove(7);
+    let groups: HashMap<String, String> = [("5".to_string(), "G0001".to_string())].into();
+    let s = build(dir.path(), &recs, &TOK, &groups).unwrap();
+    assert_eq!(
+        (s.docs, s.added, s.updated, s.deleted, s.unchanged),
+        (7, 0, 2, 1, 5)
+    );
+    let h = IndexHandle::open(dir.path()).unwrap();
+    assert_eq!(h.num_docs(), 7);
+    assert_eq!(ids(&h, "半夜"), Vec::<String>::new());
+    assert_eq!(ids(&h, "搬走"), vec!["1"]);
+    assert_eq!(ids(&h, "工地"), Vec::<String>::new());
+    let r = h.search(&SearchRequest::new("烧烤"), &TOK).unwrap();
+    assert_eq!(r.hits[0].group_id.as_deref(), Some("G0001"));
+}
+
+#[test]
+fn tokenizer_change_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let extra = dir
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("extra-{}.dict", std::process::id()));
+    std::fs::write(&extra, "饭店油烟 100 n\n").unwrap();
+    let tok2 = Tokenizer::new(&Options {
+        dicts: vec![extra.clone()],
+        ..Options::default()
+    })
+    .unwrap();
+    std::fs::remove_file(&extra).unwrap();
+    assert_ne!(tok2.fingerprint(), TOK.fingerprint());
+    let s = build(dir.path(), &corpus(), &tok2, &HashMap::new()).unwrap();
+    assert!(s.rebuilt);
+    assert_eq!((s.docs, s.added), (8, 8));
+    let h = IndexHandle::open(dir.path()).unwrap();
+    assert_eq!(h.num_docs(), 8);
+    assert!(h.same_tokenizer(&tok2));
+    // Same again: no-op.
+    let s = build(dir.path(), &corpus(), &tok2, &HashMap::new()).unwrap();
+    assert_eq!((s.rebuilt, s.unchanged), (false, 8));
+}
+
+#[test]
+fn interrupted_indexing_leaves_previous_index_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    {
+        let index = open_index(dir.path()).unwrap();
+        let f = fields_of(&index.schema()).unwrap();
+        let w: IndexWriter = index.writer_with_num_threads(1, 20_000_000).unwrap();
+        w.delete_all_documents().unwrap();
+        let r = rec("99", "2019-05-01", "新的", "新的油烟");
+        w.add_document(to_doc(&f, &r, None, 1, &TOK)).unwrap();
+        // Dropped without commit, as if the process died mid-run.
+    }
+    let h = IndexHandle::open(dir.path()).unwrap();
+    assert_eq!(h.num_docs(), 8);
+    assert_eq!(ids(&h, "油烟"), vec!["1", "5"]);
+    // And the next build is a no-op on it.
+    let s = build_corpus(dir.path());
+    assert_eq!(s.unchanged, 8);
+}
+
+#[test]
+fn similar_finds_earlier_petitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = corpus();
+    recs.push(rec(
+        "9",
+        "2019-05-01",
+        "饭店油烟机扰民",
+        "楼下饭店油烟机很吵，油烟扰民严重。",
+    ));
+    build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let hits = h.similar("9", 3, &TOK).unwrap();
+    assert_eq!(hits[0].id, "1");
+    assert!(hits.iter().all(|x| x.id != "9"));
+    let s0 = hits[0].score.unwrap();
+    assert!(s0 > 0.0 && s0 <= 1.5, "{s0}");
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    // The earliest petition has nothing earlier.
+    assert!(h.similar("1", 3, &TOK).unwrap().is_empty());
+    assert!(matches!(h.similar("nope", 3, &TOK), Err(Error::Usage(_))));
+}

@@ -1,0 +1,58 @@
+//! Helpers: run the real binary, fixture paths, temp run folders.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The minqing binary, hermetic environment.
+pub fn minqing() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_minqing"));
+    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs minqing with `args`, returning the output.
+pub fn run(args: &[&str]) -> Output {
+    minqing().args(args).output().expect("binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `tests/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// `../shared/realdata/<rel>` if present (tests that need it skip cleanly otherwise).
+pub fn realdata(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/realdata")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} not present", p.display());
+        None
+    }
+}
+
+/// Reads `run.json` of a run folder.
+pub fn run_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("run.json")).expect("run.json"))
+        .expect("valid json")
+}
+
+/// Reads `rejects.csv` rows as (file, row, column, kind, id, reason).
+pub fn rejects(out: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(out.join("rejects.csv")).expect("rejects.csv");
+    r.records()
+        .map(|x| x.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}

@@ -1,0 +1,5 @@
+//! One integration-test binary (linking polars and tantivy once) that drives the real CLI.
+
+mod common;
+mod ingest;
+mod search;
