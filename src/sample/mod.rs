@@ -12,7 +12,6 @@
 mod text;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
@@ -267,7 +266,16 @@ impl World {
                 let name = place[p % place.len()];
                 p += 1;
                 let street = if county {
-                    format!("{name}{}", if j == 0 { "镇" } else if j % 2 == 0 { "乡" } else { "镇" })
+                    format!(
+                        "{name}{}",
+                        if j == 0 {
+                            "镇"
+                        } else if j % 2 == 0 {
+                            "乡"
+                        } else {
+                            "镇"
+                        }
+                    )
                 } else {
                     format!("{name}街道")
                 };
@@ -276,7 +284,13 @@ impl World {
                     district,
                     street,
                 });
-                region_w.push(if county { 2 } else if city == 0 { 6 } else { 4 });
+                region_w.push(if county {
+                    2
+                } else if city == 0 {
+                    6
+                } else {
+                    4
+                });
             }
         }
         let mut estate_pre = text::ESTATE_PRE.to_vec();
@@ -306,7 +320,7 @@ impl World {
     fn estate(&self, idx: usize, rng: &mut Rng, anchored: bool) -> (String, String, String) {
         let np = self.estate_pre.len();
         let pre = self.estate_pre[idx % np];
-        let suf = self.estate_suf[(idx / np) % self.estate_suf.len()];
+        let suf = self.estate_suf[(idx + idx / np) % self.estate_suf.len()];
         let short = format!("{pre}{suf}");
         let phase = *rng.pick(text::PHASES);
         let full = format!("{short}{phase}");
@@ -332,9 +346,11 @@ impl World {
     fn obj(&self, kind: ObjKind, idx: usize, region: usize, rng: &mut Rng, anchored: bool) -> Obj {
         let r = &self.regions[region];
         let city_short = r.city.trim_end_matches('市');
-        let firm = self.firm(idx);
-        let place = self.place[idx % self.place.len()];
-        let road = self.roads[idx % self.roads.len()];
+        // offset names by object type so a builder and a gym of the same index differ
+        let off = obj_type_index(kind) * 5;
+        let firm = self.firm(idx + off);
+        let place = self.place[(idx + off) % self.place.len()];
+        let road = self.roads[(idx + off) % self.roads.len()];
         let near_estate = || {
             let (_, s, _) = self.estate(idx * 7 + 3, &mut Rng::new(idx as u64), false);
             s
@@ -359,7 +375,11 @@ impl World {
                 o.c = format!("{}项目", near_estate());
             }
             ObjKind::Plant => {
-                let t = if idx % 3 == 0 { "商砼站" } else { "混凝土搅拌站" };
+                let t = if idx % 3 == 0 {
+                    "商砼站"
+                } else {
+                    "混凝土搅拌站"
+                };
                 o.full = format!("{firm}{t}");
                 o.short = format!("{firm}搅拌站");
                 o.alt = "搅拌站".into();
@@ -374,8 +394,14 @@ impl World {
             }
             ObjKind::School => {
                 let (full, short) = match idx % 3 {
-                    0 => (format!("{}{road}路小学", r.district), format!("{road}路小学")),
-                    1 => (format!("{city_short}{place}实验小学"), format!("{place}实验小学")),
+                    0 => (
+                        format!("{}{road}路小学", r.district),
+                        format!("{road}路小学"),
+                    ),
+                    1 => (
+                        format!("{city_short}{place}实验小学"),
+                        format!("{place}实验小学"),
+                    ),
                     _ => (format!("{}{place}学校", r.district), format!("{place}学校")),
                 };
                 o.full = full;
@@ -445,15 +471,26 @@ impl World {
                 o.alt = o.full.clone();
             }
             ObjKind::Employer => {
-                let t = ["商贸有限公司", "餐饮管理有限公司", "电子有限公司", "物流有限公司"][idx % 4];
+                let t = [
+                    "商贸有限公司",
+                    "餐饮管理有限公司",
+                    "电子有限公司",
+                    "物流有限公司",
+                ][idx % 4];
                 o.full = format!("{city_short}{firm}{t}");
                 o.short = format!("{firm}公司");
                 o.alt = o.short.clone();
             }
             ObjKind::Hospital => {
                 let (f, s) = match idx % 3 {
-                    0 => (format!("{}人民医院", r.district), format!("{}人民医院", r.district)),
-                    1 => (format!("{}第{}人民医院", r.city, ["一", "二", "三", "四"][idx % 4]), "市医院".into()),
+                    0 => (
+                        format!("{}人民医院", r.district),
+                        format!("{}人民医院", r.district),
+                    ),
+                    1 => (
+                        format!("{}第{}人民医院", r.city, ["一", "二", "三", "四"][idx % 4]),
+                        "市医院".into(),
+                    ),
                     _ => (format!("{firm}骨科医院"), format!("{firm}医院")),
                 };
                 o.full = f;
@@ -573,9 +610,14 @@ impl Sample {
         // heavy-tailed sizes: 3 + extra * ((g-k)/g)^p
         let p = 4.5;
         let extra = grouped_target.saturating_sub(3 * g) as f64;
-        let w: Vec<f64> = (0..g).map(|k| ((g - k) as f64 / g as f64).powf(p)).collect();
+        let w: Vec<f64> = (0..g)
+            .map(|k| ((g - k) as f64 / g as f64).powf(p))
+            .collect();
         let wsum: f64 = w.iter().sum::<f64>().max(1e-9);
-        let mut sizes: Vec<usize> = w.iter().map(|wk| 3 + (extra * wk / wsum) as usize).collect();
+        let mut sizes: Vec<usize> = w
+            .iter()
+            .map(|wk| 3 + (extra * wk / wsum) as usize)
+            .collect();
         rng.shuffle(&mut sizes);
         // kinds: a schedule that guarantees hard negatives (same kind at other objects)
         let schedule: [usize; 26] = [
@@ -598,7 +640,11 @@ impl Sample {
                 let mut tries = 0;
                 while used.contains(&(kind, e)) {
                     tries += 1;
-                    e = if tries < estate_pool { (e + 1) % estate_pool } else { estate_pool + tries };
+                    e = if tries < estate_pool {
+                        (e + 1) % estate_pool
+                    } else {
+                        estate_pool + tries
+                    };
                 }
                 e
             } else {
@@ -652,7 +698,9 @@ impl Sample {
             if (119..126).contains(&d) || (484..491).contains(&d) {
                 w *= 0.45; // National Day holidays
             }
-            if (WAGE_SPIKE.0..=WAGE_SPIKE.1).contains(&d) || (FLOOD_SPIKE.0..=FLOOD_SPIKE.1).contains(&d) {
+            if (WAGE_SPIKE.0..=WAGE_SPIKE.1).contains(&d)
+                || (FLOOD_SPIKE.0..=FLOOD_SPIKE.1).contains(&d)
+            {
                 w *= 1.6;
             }
             acc += w;
@@ -821,7 +869,9 @@ impl Sample {
                 if !clash {
                     break;
                 }
-                o = self.world.obj(k.obj, 64 + rng.below(4000), region, &mut rng, false);
+                o = self
+                    .world
+                    .obj(k.obj, 64 + rng.below(4000), region, &mut rng, false);
             }
             owned = o;
             (k, &owned, None)
@@ -843,8 +893,12 @@ impl Sample {
             _ => rng.below(kind.units.len()),
         };
         let mut unit = String::new();
-        let year = group.map(|g| g.year).unwrap_or_else(|| rng.range(2012, 2018));
-        let num = group.map(|g| g.num).unwrap_or_else(|| rng.range(kind.num.0, kind.num.1));
+        let year = group
+            .map(|g| g.year)
+            .unwrap_or_else(|| rng.range(2012, 2018));
+        let num = group
+            .map(|g| g.num)
+            .unwrap_or_else(|| rng.range(kind.num.0, kind.num.1));
         let ctx0 = Ctx {
             kind,
             obj,
@@ -901,7 +955,11 @@ impl Sample {
             } else {
                 ((rng.f64() * 4.0 * boost).exp() - 1.0) as u32
             };
-            let d = if rng.chance(0.85) { 0 } else { rng.range(1, 12) };
+            let d = if rng.chance(0.85) {
+                0
+            } else {
+                rng.range(1, 12)
+            };
             (Some(l), Some(d))
         } else {
             (None, None)
@@ -947,7 +1005,14 @@ impl Sample {
         }
     }
 
-    fn handling(&self, ctx: &Ctx, rng: &mut Rng, recv: u32, channel: usize, grouped: bool) -> Handling {
+    fn handling(
+        &self,
+        ctx: &Ctx,
+        rng: &mut Rng,
+        recv: u32,
+        channel: usize,
+        grouped: bool,
+    ) -> Handling {
         let end = SPAN_DAYS * DAY - 1;
         let mut h = Handling {
             status: "待受理",
@@ -1006,7 +1071,11 @@ impl Sample {
         ctx.render_into(&mut reply, rng.s(ctx.kind.replies), rng);
         ctx.render_into(&mut reply, rng.s(text::REPLY_POST), rng);
         h.reply = reply;
-        let w: [u32; 4] = if grouped { [30, 25, 30, 15] } else { [45, 25, 12, 18] };
+        let w: [u32; 4] = if grouped {
+            [30, 25, 30, 15]
+        } else {
+            [45, 25, 12, 18]
+        };
         h.satisfaction = ["满意", "基本满意", "不满意", "未评价"][rng.weighted(&w)];
         h
     }
@@ -1068,10 +1137,18 @@ fn pick_shape(key: &str, size: usize, i: usize, growing: &mut usize, rng: &mut R
             let base = if rng.chance(0.5) { 30 } else { 395 };
             Shape::Burst(base + rng.range(0, 20), rng.range(10, 24))
         }
-        "wage" => Shape::Waves(0, last, [WAGE_SPIKE.0, WAGE_SPIKE.0 + 10, rng.range(0, last - 10)]),
+        "wage" => Shape::Waves(
+            0,
+            last,
+            [WAGE_SPIKE.0, WAGE_SPIKE.0 + 10, rng.range(0, last - 10)],
+        ),
         "fund" | "demolition" | "intern" => {
             let a = rng.range(0, last / 2);
-            Shape::Waves(a, last, [a, rng.range(a, last - 10), rng.range(a, last - 10)])
+            Shape::Waves(
+                a,
+                last,
+                [a, rng.range(a, last - 10), rng.range(a, last - 10)],
+            )
         }
         _ => {
             let a = rng.range(0, last / 2);
@@ -1086,7 +1163,11 @@ fn plan_row(day: u32, channel: u8, group: u32, rng: &mut Rng) -> PlanRow {
     let wd = day % 7;
     // letters and visits are registered on working days
     if channel <= 1 && wd >= 5 && rng.chance(0.9) {
-        day = if day + (7 - wd) < SPAN_DAYS { day + 7 - wd } else { day - (wd - 4) };
+        day = if day + (7 - wd) < SPAN_DAYS {
+            day + 7 - wd
+        } else {
+            day - (wd - 4)
+        };
     }
     let t = match channel {
         0 | 1 => rng.range(8 * 3600 + 1800, 17 * 3600 + 1800),
@@ -1161,7 +1242,11 @@ impl Ctx<'_> {
                     }
                 }
                 "d" => {
-                    let list = if self.kind.long_dur { text::DUR_LONG } else { text::DUR_SHORT };
+                    let list = if self.kind.long_dur {
+                        text::DUR_LONG
+                    } else {
+                        text::DUR_SHORT
+                    };
                     out.push_str(rng.s(list))
                 }
                 "n" => {
@@ -1213,7 +1298,13 @@ fn third_person(s: &str) -> String {
         .replace('我', "其")
 }
 
-fn compose(ctx: &Ctx, rng: &mut Rng, channel: usize, headcount: u32, grouped: bool) -> (String, String) {
+fn compose(
+    ctx: &Ctx,
+    rng: &mut Rng,
+    channel: usize,
+    headcount: u32,
+    grouped: bool,
+) -> (String, String) {
     let k = ctx.kind;
     let has_obj = !ctx.obj.full.is_empty();
     // title
@@ -1256,7 +1347,11 @@ fn compose(ctx: &Ctx, rng: &mut Rng, channel: usize, headcount: u32, grouped: bo
     } else {
         let long = mode == 2;
         if rng.chance(if long { 0.8 } else { 0.45 }) {
-            let tpl = if channel == 0 { rng.pick(text::LETTER_OPENERS) } else { rng.pick(text::OPENERS) };
+            let tpl = if channel == 0 {
+                rng.pick(text::LETTER_OPENERS)
+            } else {
+                rng.pick(text::OPENERS)
+            };
             opener = ctx.render(tpl, rng);
         }
         let mut body: Vec<String> = Vec::new();
@@ -1265,10 +1360,22 @@ fn compose(ctx: &Ctx, rng: &mut Rng, channel: usize, headcount: u32, grouped: bo
         } else {
             None
         };
-        let nfacts = if long && rng.chance(0.5) { 2 } else { 1 };
-        let facts: Vec<String> = pick_n(rng, k.facts, nfacts).into_iter().map(|f| ctx.render(f, rng)).collect();
-        let ndet = if long { rng.range(2, 4) as usize } else if rng.chance(0.5) { 1 } else { 0 };
-        let dets: Vec<String> = pick_n(rng, k.details, ndet).into_iter().map(|f| ctx.render(f, rng)).collect();
+        let nfacts = if long && rng.chance(0.7) { 2 } else { 1 };
+        let facts: Vec<String> = pick_n(rng, k.facts, nfacts)
+            .into_iter()
+            .map(|f| ctx.render(f, rng))
+            .collect();
+        let ndet = if long {
+            rng.range(2, 5) as usize
+        } else if rng.chance(0.5) {
+            1
+        } else {
+            0
+        };
+        let dets: Vec<String> = pick_n(rng, k.details, ndet)
+            .into_iter()
+            .map(|f| ctx.render(f, rng))
+            .collect();
         let mut first = facts[0].clone();
         if let Some(w) = &who {
             if rng.chance(0.85) {
@@ -1280,12 +1387,29 @@ fn compose(ctx: &Ctx, rng: &mut Rng, channel: usize, headcount: u32, grouped: bo
         body.insert(0, first);
         body.extend(facts.into_iter().skip(1));
         body.extend(dets);
-        if long && rng.chance(0.5) {
-            body.push((*rng.pick(text::IMPACTS)).to_string());
+        if long {
+            if rng.chance(0.6) {
+                body.push(rng.s(text::IMPACTS).to_string());
+            }
+            let nstory = rng.range(1, 3) as usize;
+            for st in pick_n(rng, text::STORY, nstory) {
+                let at = 1 + rng.below(body.len());
+                body.insert(at, ctx.render(st, rng));
+            }
         }
-        let nact = if long { rng.range(1, 2) as usize } else if rng.chance(0.35) { 1 } else { 0 };
+        let nact = if long {
+            rng.range(1, 2) as usize
+        } else if rng.chance(0.35) {
+            1
+        } else {
+            0
+        };
         for a in pick_n(rng, text::ACTIONS, nact) {
-            let a = if ctx.obj.c.is_empty() { a.replace("{c}", "相关单位") } else { a.to_string() };
+            let a = if ctx.obj.c.is_empty() {
+                a.replace("{c}", "相关单位")
+            } else {
+                a.to_string()
+            };
             body.push(ctx.render(&a, rng));
         }
         let demand = ctx.render(rng.s(k.demands), rng);
@@ -1306,7 +1430,23 @@ fn compose(ctx: &Ctx, rng: &mut Rng, channel: usize, headcount: u32, grouped: bo
         }
         parts = body;
     }
-    let sep = if mode == 2 && channel == 0 && rng.chance(0.5) { "\n" } else { "" };
+    let sep = if mode == 2 && channel == 0 && rng.chance(0.5) {
+        "\n"
+    } else {
+        ""
+    };
+    let n_parts = parts.len();
+    for (i, p) in parts.iter_mut().enumerate() {
+        if (i + 1 < n_parts || rng.chance(0.5))
+            && !p.ends_with(['。', '！', '？', '，', '：', '!', '?'])
+        {
+            p.push(if p.ends_with(['吗', '么', '办']) || rng.chance(0.15) {
+                '？'
+            } else {
+                '。'
+            });
+        }
+    }
     let mut body = parts.join(sep);
     // channel framing
     match channel {
@@ -1319,7 +1459,12 @@ fn compose(ctx: &Ctx, rng: &mut Rng, channel: usize, headcount: u32, grouped: bo
             opener.clear();
             closing.clear();
             body = if headcount >= 5 {
-                format!("{}名{}集体来访，反映：{}", headcount, ctx.kind.people, third_person(&body))
+                format!(
+                    "{}名{}集体来访，反映：{}",
+                    headcount,
+                    ctx.kind.people,
+                    third_person(&body)
+                )
             } else {
                 format!("来访人称：{}", third_person(&body))
             };

@@ -20,11 +20,19 @@ fn read_csv(path: &Path) -> Vec<Vec<String>> {
 #[test]
 fn sample_csv_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (dir.path().join("a.csv"), dir.path().join("b.csv"), dir.path().join("c.csv"));
+    let (a, b, c) = (
+        dir.path().join("a.csv"),
+        dir.path().join("b.csv"),
+        dir.path().join("c.csv"),
+    );
     let sa = write(&opts(3000, 7), &a).unwrap();
     write(&opts(3000, 7), &b).unwrap();
     write(&opts(3000, 8), &c).unwrap();
-    let (ba, bb, bc) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), std::fs::read(&c).unwrap());
+    let (ba, bb, bc) = (
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        std::fs::read(&c).unwrap(),
+    );
     assert_eq!(ba, bb);
     assert_ne!(ba, bc);
     assert_eq!(sa.rows, 3000);
@@ -61,7 +69,10 @@ fn sample_groups_and_singletons() {
     let max = *sizes.values().max().unwrap();
     assert!((100..=400).contains(&max), "largest group {max}");
     let grouped: usize = sizes.values().sum();
-    assert!(grouped * 2 < rows.len(), "singletons must be a majority ({grouped} grouped)");
+    assert!(
+        grouped * 2 < rows.len(),
+        "singletons must be a majority ({grouped} grouped)"
+    );
     // ids unique
     let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
@@ -91,8 +102,15 @@ fn sample_hard_negatives_exist() {
     assert_eq!(anchors.len(), by_kind["cert"].len());
     // same object, different problems
     let mut by_estate: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for g in s.groups.iter().filter(|g| GROUP_KINDS[g.kind].obj == ObjKind::Estate) {
-        by_estate.entry(g.obj.short.clone()).or_default().push(GROUP_KINDS[g.kind].key);
+    for g in s
+        .groups
+        .iter()
+        .filter(|g| GROUP_KINDS[g.kind].obj == ObjKind::Estate)
+    {
+        by_estate
+            .entry(g.obj.short.clone())
+            .or_default()
+            .push(GROUP_KINDS[g.kind].key);
     }
     assert!(by_estate.values().any(|v| v.len() >= 2), "{by_estate:?}");
 }
@@ -105,8 +123,10 @@ fn sample_fields_are_realistic() {
     }
     let cats: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.category.as_str()).collect();
     assert!(cats.len() >= 12, "{cats:?}");
-    let districts: std::collections::BTreeSet<&str> =
-        rows.iter().map(|r| r.region.split('/').nth(1).unwrap()).collect();
+    let districts: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r.region.split('/').nth(1).unwrap())
+        .collect();
     assert!(districts.len() >= 10);
     // dates: parse the registration date in any of the three styles
     let parse = |s: &str| -> NaiveDate {
@@ -126,10 +146,18 @@ fn sample_fields_are_realistic() {
     for st in ["已办结", "办理中", "不予受理"] {
         assert!(rows.iter().any(|r| r.status == st), "no {st}");
     }
-    assert!(rows.iter().all(|r| r.status == "已办结" || r.satisfaction.is_empty()));
-    assert!(rows.iter().any(|r| r.closed > r.due && !r.closed.is_empty()), "no overdue");
+    assert!(rows
+        .iter()
+        .all(|r| r.status == "已办结" || r.satisfaction.is_empty()));
+    assert!(
+        rows.iter()
+            .any(|r| r.closed > r.due && !r.closed.is_empty()),
+        "no overdue"
+    );
     // likes only for online comment channels
-    assert!(rows.iter().all(|r| r.likes.is_some() == (r.channel == "网民留言" || r.channel == "评论")));
+    assert!(rows
+        .iter()
+        .all(|r| r.likes.is_some() == (r.channel == "网民留言" || r.channel == "评论")));
     // varied lengths and some personal data
     assert!(rows.iter().any(|r| r.content.chars().count() <= 20));
     assert!(rows.iter().any(|r| r.content.chars().count() >= 300));
@@ -149,7 +177,10 @@ fn sample_group_wording_varies() {
     }
     for (g, n) in counts {
         let distinct = texts[g].len();
-        assert!(distinct * 10 >= n * 7, "group {g}: {distinct} distinct of {n}");
+        assert!(
+            distinct * 10 >= n * 7,
+            "group {g}: {distinct} distinct of {n}"
+        );
     }
 }
 
@@ -182,6 +213,25 @@ fn sample_million_rows_csv_timing() {
     let s = write(&opts(1_000_000, 1), &p).unwrap();
     let el = t.elapsed();
     let size = std::fs::metadata(&p).unwrap().len();
-    eprintln!("1M rows: {:?}, {} MB, {} groups", el, size / 1_000_000, s.groups);
+    eprintln!(
+        "1M rows: {:?}, {} MB, {} groups",
+        el,
+        size / 1_000_000,
+        s.groups
+    );
     assert!(el.as_secs() < 60);
+}
+
+#[test]
+#[ignore = "writes MINQING_SAMPLE_OUT for inspection"]
+fn sample_dump() {
+    if let Ok(p) = std::env::var("MINQING_SAMPLE_OUT") {
+        let s = write(&opts(5000, 42), Path::new(&p)).unwrap();
+        for g in &s.group_info {
+            eprintln!(
+                "{} {} {} {} {}",
+                g.key, g.kind, g.category, g.anchor, g.size
+            );
+        }
+    }
 }
