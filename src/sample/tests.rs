@@ -235,3 +235,37 @@ fn sample_dump() {
         }
     }
 }
+
+#[test]
+fn sample_round_trips_through_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["s.csv", "s.xlsx"] {
+        let path = dir.path().join(name);
+        let summary = write(&opts(2000, 5), &path).unwrap();
+        let src = crate::config::SourceConfig {
+            path: path.clone(),
+            format: None,
+            encoding: None,
+            id_prefix: None,
+            channel: None,
+            sheet: None,
+            columns: Default::default(),
+        };
+        let (records, rejects, _) =
+            crate::ingest::read_source(&src, &crate::ingest::Options::default(), &|_| {}).unwrap();
+        assert!(
+            rejects.is_empty(),
+            "{name}: {} rejects, first {:?}",
+            rejects.len(),
+            rejects.first()
+        );
+        assert_eq!(records.len(), 2000, "{name}");
+        let grouped = records
+            .iter()
+            .filter(|r| r.extra_value(TRUTH_COLUMN).is_some_and(|v| !v.is_empty()))
+            .count();
+        assert_eq!(grouped, summary.grouped_rows, "{name}");
+        assert!(records.iter().any(|r| r.is_collective()));
+        assert!(records.iter().any(|r| r.likes.is_some_and(|l| l > 0)));
+    }
+}
