@@ -3,4 +3,5 @@
 mod common;
 mod crash;
 mod ingest;
+mod run;
 mod search;
