@@ -1221,13 +1221,14 @@ pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<()> {
         let mut w = csv::Writer::from_writer(&mut buf);
         w.write_record(["file", "row", "column", "kind", "id", "reason"])?;
         for r in sorted {
+            let row = r.row.to_string();
             w.write_record([
-                r.file.as_str(),
-                &r.row.to_string(),
-                r.column.as_str(),
+                crate::fsutil::csv_safe(&r.file).as_ref(),
+                row.as_str(),
+                crate::fsutil::csv_safe(&r.column).as_ref(),
                 r.kind.as_str(),
-                &crate::fsutil::csv_safe(&r.id),
-                r.reason.as_str(),
+                crate::fsutil::csv_safe(&r.id).as_ref(),
+                crate::fsutil::csv_safe(&r.reason).as_ref(),
             ])?;
         }
         w.flush().map_err(Error::io("write", path))?;
