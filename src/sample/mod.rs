@@ -623,10 +623,15 @@ impl Sample {
         let schedule: [usize; 26] = [
             0, 0, 0, 1, 5, 6, 7, 8, 5, 2, 3, 10, 1, 9, 4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 7, 10,
         ];
-        let estate_groups = (0..g)
-            .filter(|i| GROUP_KINDS[schedule[i % schedule.len()]].obj == ObjKind::Estate)
-            .count();
-        let estate_pool = (estate_groups * 3 / 5).max(3);
+        // estates and villages are shared between kinds (same object, different problems)
+        let pool_of = |o: ObjKind| {
+            let n = (0..g)
+                .filter(|i| GROUP_KINDS[schedule[i % schedule.len()]].obj == o)
+                .count();
+            (n * 3 / 5).max(3)
+        };
+        let estate_pool = pool_of(ObjKind::Estate);
+        let village_pool = pool_of(ObjKind::Village);
         let mut used: Vec<(usize, usize)> = Vec::new();
         let mut type_counter = [0usize; 32];
         let mut groups = Vec::with_capacity(g);
@@ -635,15 +640,21 @@ impl Sample {
         for (i, &size) in sizes.iter().enumerate() {
             let kind = schedule[i % schedule.len()];
             let k = &GROUP_KINDS[kind];
-            let idx = if k.obj == ObjKind::Estate {
-                let mut e = rng.below(estate_pool);
+            let pooled = matches!(k.obj, ObjKind::Estate | ObjKind::Village);
+            let idx = if pooled {
+                let pool = if k.obj == ObjKind::Estate {
+                    estate_pool
+                } else {
+                    village_pool
+                };
+                let mut e = rng.below(pool);
                 let mut tries = 0;
                 while used.contains(&(kind, e)) {
                     tries += 1;
-                    e = if tries < estate_pool {
-                        (e + 1) % estate_pool
+                    e = if tries < pool {
+                        (e + 1) % pool
                     } else {
-                        estate_pool + tries
+                        pool + tries
                     };
                 }
                 e
@@ -655,10 +666,10 @@ impl Sample {
             used.push((kind, idx));
             let region = world_region(&world, &mut rng);
             // objects of one name live in one place: derive region from the index for estates
-            let region = if k.obj == ObjKind::Estate {
-                (idx * 7 + 3) % world.regions.len()
-            } else {
-                region
+            let region = match k.obj {
+                ObjKind::Estate => (idx * 7 + 3) % world.regions.len(),
+                ObjKind::Village => (idx * 11 + 5) % world.regions.len(),
+                _ => region,
             };
             let obj = world.obj(k.obj, idx, region, &mut rng, true);
             let shape = pick_shape(k.key, size, i, &mut growing, &mut rng);

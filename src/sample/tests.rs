@@ -269,3 +269,41 @@ fn sample_round_trips_through_ingest() {
         assert!(records.iter().any(|r| r.likes.is_some_and(|l| l > 0)));
     }
 }
+
+#[test]
+fn sample_temporal_shapes() {
+    let s = Sample::new(&opts(5000, 42));
+    let last_weeks = (SPAN_DAYS - 28) * DAY;
+    let mut late = vec![0usize; s.groups.len()];
+    let mut total = vec![0usize; s.groups.len()];
+    let mut wage_spike = 0usize;
+    let mut wage_other = 0usize;
+    for (i, pr) in s.rows.iter().enumerate() {
+        if pr.group != NO_GROUP {
+            total[pr.group as usize] += 1;
+            if pr.secs >= last_weeks {
+                late[pr.group as usize] += 1;
+            }
+        }
+        let day = pr.secs / DAY;
+        if s.row(i).category == "劳动和社会保障" {
+            if (WAGE_SPIKE.0..=WAGE_SPIKE.1).contains(&day) {
+                wage_spike += 1;
+            } else {
+                wage_other += 1;
+            }
+        }
+    }
+    // groups emerging in the last four weeks
+    let emerging = (0..total.len())
+        .filter(|&g| total[g] >= 8 && late[g] * 10 >= total[g] * 8)
+        .count();
+    assert!(emerging >= 2, "{emerging} emerging groups");
+    // 年关讨薪: the three spike weeks carry far more than 3/82 of the wage petitions
+    let per_week_spike = wage_spike as f64 / 3.0;
+    let per_week_other = wage_other as f64 / 79.0;
+    assert!(
+        per_week_spike > 2.0 * per_week_other,
+        "{per_week_spike} vs {per_week_other}"
+    );
+}
