@@ -931,7 +931,7 @@ impl Sample {
         let headcount = if channel == 1 {
             if group.is_some() && rng.chance(0.35) {
                 rng.range(5, 40)
-            } else if rng.chance(0.04) {
+            } else if COLLECTIVE_OK.contains(&kind.key) && rng.chance(0.08) {
                 rng.range(5, 12)
             } else {
                 rng.range(1, 3)
@@ -1102,6 +1102,11 @@ struct Handling {
     reply: String,
     replied: Option<u32>,
 }
+
+/// Everyday problems that neighbours or co-workers bring as a group visit.
+const COLLECTIVE_OK: [&str; 8] = [
+    "neighbor", "dance", "bbq", "flood", "land", "garbage", "wage1", "business",
+];
 
 const CHANNEL_NAMES: [&str; 6] = ["来信", "来访", "网上信访", "来电", "网民留言", "评论"];
 
@@ -1466,7 +1471,7 @@ fn compose(
             closing.clear();
             body = format!("{}{}", rng.pick(text::HOTLINE_PRE), third_person(&body));
         }
-        1 if rng.chance(0.6) => {
+        1 if headcount >= 5 || rng.chance(0.6) => {
             opener.clear();
             closing.clear();
             body = if headcount >= 5 {
@@ -1474,7 +1479,9 @@ fn compose(
                     "{}名{}集体来访，反映：{}",
                     headcount,
                     ctx.kind.people,
-                    third_person(&body)
+                    body.replace("我们", "他们")
+                        .replace("本人", "其中一人")
+                        .replace('我', "他们")
                 )
             } else {
                 format!("来访人称：{}", third_person(&body))
