@@ -348,7 +348,18 @@ impl World {
         let city_short = r.city.trim_end_matches('市');
         // offset names by object type so a builder and a gym of the same index differ
         let off = obj_type_index(kind) * 5;
-        let firm = self.firm(idx + off);
+        // one-off objects get a place-name prefix: 48 × 60 distinct names per type
+        let firm_owned = if anchored {
+            self.firm(idx + off).to_string()
+        } else {
+            let np = self.firm.len();
+            format!(
+                "{}{}",
+                self.place[(idx / np + off) % self.place.len()],
+                self.firm(idx + off)
+            )
+        };
+        let firm = firm_owned.as_str();
         let place = self.place[(idx + off) % self.place.len()];
         let road = self.roads[(idx + off) % self.roads.len()];
         let near_estate = || {
@@ -451,7 +462,12 @@ impl World {
             }
             ObjKind::Road => {
                 let suffix = if idx % 4 == 0 { "大道" } else { "路" };
-                o.short = format!("{road}{suffix}");
+                let dir = if anchored {
+                    ""
+                } else {
+                    ["", "东", "西", "南", "北", "中"][(idx / self.roads.len()) % 6]
+                };
+                o.short = format!("{road}{dir}{suffix}");
                 o.full = if anchored {
                     format!("{road}{suffix}提质改造工程")
                 } else {
@@ -498,8 +514,9 @@ impl World {
                 o.alt = o.full.clone();
             }
             ObjKind::Scenic => {
-                o.full = format!("{place}山景区");
-                o.short = format!("{place}山");
+                let base = place.trim_end_matches('山');
+                o.full = format!("{base}山景区");
+                o.short = format!("{base}山");
                 o.alt = o.full.clone();
             }
             ObjKind::Office => {
@@ -848,7 +865,7 @@ impl Sample {
                 }
             } else if in_flood && rng.chance(0.4) {
                 (&SINGLE_KINDS[text::FLOOD_KIND], false)
-            } else if rng.chance(0.26) {
+            } else if rng.chance(0.15) {
                 (rng.pick(GROUP_KINDS), false)
             } else {
                 let k = loop {
@@ -863,7 +880,9 @@ impl Sample {
             let idx = if anchored_estate && k.obj == ObjKind::Estate {
                 rng.below(self.n_estates_anchored)
             } else {
-                64 + rng.below(4000)
+                // injective in the row index for the first 2,816 rows of a kind: one-off
+                // objects of a 5,000-row sample practically never repeat
+                64 + (i as u64 * 7919 % 2816) as usize
             };
             let region = if anchored_estate && k.obj == ObjKind::Estate {
                 (idx * 7 + 3) % self.world.regions.len()

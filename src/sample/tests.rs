@@ -307,3 +307,24 @@ fn sample_temporal_shapes() {
         "{per_week_spike} vs {per_week_other}"
     );
 }
+
+#[test]
+fn sample_one_off_objects_do_not_repeat() {
+    // singletons about a named company must not accidentally form unlabelled groups
+    let re = regex::Regex::new(
+        r"[\p{Han}]{2,6}(?:建筑工程有限公司|健身会所|投资管理有限公司|教育培训学校|混凝土搅拌站|生猪养殖场)",
+    )
+    .unwrap();
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for r in rows5k().iter().filter(|r| r.truth_group.is_empty()) {
+        let text = format!("{} {}", r.title, r.content);
+        let names: std::collections::BTreeSet<&str> =
+            re.find_iter(&text).map(|m| m.as_str()).collect();
+        for n in names {
+            *seen.entry((r.category.clone(), n.to_string())).or_default() += 1;
+        }
+    }
+    assert!(seen.len() > 50);
+    let repeated: Vec<_> = seen.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(repeated.len() <= 2, "{repeated:?}");
+}
