@@ -214,10 +214,12 @@ fn sample_million_rows_csv_timing() {
     let el = t.elapsed();
     let size = std::fs::metadata(&p).unwrap().len();
     eprintln!(
-        "1M rows: {:?}, {} MB, {} groups",
+        "1M rows: {:?}, {} MB, {} groups (largest {}), {} grouped rows",
         el,
         size / 1_000_000,
-        s.groups
+        s.groups,
+        s.group_info.iter().map(|g| g.size).max().unwrap_or(0),
+        s.grouped_rows
     );
     assert!(el.as_secs() < 60);
 }
