@@ -68,6 +68,30 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Removes temporary files and staging folders an interrupted earlier run left in `dir` and its
+/// direct sub-folders (they never carry a final name, so nothing reads them; this only frees space).
+pub fn remove_stale_temps(dir: &Path) {
+    let mut dirs = vec![dir.to_path_buf()];
+    if let Ok(rd) = fs::read_dir(dir) {
+        dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for d in dirs {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".minqing-tmp-") || name.starts_with(".minqing-stage-") {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+            }
+        }
+    }
+}
+
 /// SHA-256 of a file, hex, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};

@@ -202,7 +202,11 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Imports every source of a pipeline.
-pub fn run(sources: &[SourceConfig], opts: &Options, progress: &dyn Fn(u64)) -> Result<Ingested> {
+pub fn run(
+    sources: &[SourceConfig],
+    opts: &Options,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Ingested> {
     let mut out = Ingested::default();
     for src in sources {
         let (records, rejects, summary) = read_source(src, opts, progress)?;
@@ -225,7 +229,7 @@ fn display_name(path: &Path) -> String {
 pub fn read_source(
     src: &SourceConfig,
     opts: &Options,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Vec<Record>, Vec<Reject>, SourceSummary)> {
     let path = &src.path;
     if !path.exists() {
@@ -250,6 +254,7 @@ pub fn read_source(
         Format::Jsonl => read_jsonl(path, &mut mapper)?,
         Format::Parquet => read_parquet(path, &mut mapper)?,
     }
+    mapper.flush();
     if mapper.plan.is_none() {
         return Err(Error::BadInput {
             path: path.clone(),
@@ -282,7 +287,7 @@ struct Mapper<'a> {
     opts: &'a Options,
     path: &'a Path,
     file: String,
-    progress: &'a dyn Fn(u64),
+    progress: &'a (dyn Fn(u64) + Sync),
     plan: Option<Plan>,
     records: Vec<Record>,
     rejects: Vec<Reject>,
@@ -290,14 +295,20 @@ struct Mapper<'a> {
     blank_rows: u64,
     mapping: Vec<(String, String)>,
     notes: Vec<String>,
+    /// Rows waiting to be converted in parallel.
+    pending: Vec<(u64, Vec<Cell>)>,
 }
+
+/// Rows converted per parallel batch: large enough to keep both cores busy, small enough to keep
+/// the raw cells of a batch cheap in memory.
+const BATCH: usize = 8192;
 
 impl<'a> Mapper<'a> {
     fn new(
         src: &'a SourceConfig,
         opts: &'a Options,
         path: &'a Path,
-        progress: &'a dyn Fn(u64),
+        progress: &'a (dyn Fn(u64) + Sync),
     ) -> Self {
         Mapper {
             src,
@@ -312,7 +323,57 @@ impl<'a> Mapper<'a> {
             blank_rows: 0,
             mapping: Vec::new(),
             notes: Vec::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Converts the pending rows (in parallel) and files each as a record or a reject, in order.
+    fn flush(&mut self) {
+        use rayon::prelude::*;
+        if self.pending.is_empty() {
+            return;
+        }
+        let Some(plan) = self.plan.take() else { return };
+        let pending = std::mem::take(&mut self.pending);
+        let results: Vec<_> = pending
+            .par_iter()
+            .map(|(row, cells)| self.check_and_convert(&plan, *row, cells))
+            .collect();
+        for ((row, cells), result) in pending.into_iter().zip(results) {
+            match result {
+                Ok(r) => self.records.push(r),
+                Err((column, reason)) => {
+                    let id = plan
+                        .fields
+                        .get(&Field::Id)
+                        .and_then(|&i| cells.get(i))
+                        .map(|c| short(&c.text()))
+                        .unwrap_or_default();
+                    self.reject(row, &column, &id, reason);
+                }
+            }
+        }
+        self.plan = Some(plan);
+    }
+
+    fn check_and_convert(
+        &self,
+        plan: &Plan,
+        row: u64,
+        cells: &[Cell],
+    ) -> std::result::Result<Record, (String, String)> {
+        let ncols = plan.headers.len();
+        if cells.len() > ncols && cells[ncols..].iter().any(|c| !c.is_blank()) {
+            return Err((
+                format!("#{}", ncols + 1),
+                format!(
+                    "row has {} fields but the header has {}: a stray separator or an unclosed quote",
+                    cells.len(),
+                    ncols
+                ),
+            ));
+        }
+        self.convert(plan, row, cells)
     }
 
     fn reject(&mut self, row: u64, column: &str, id: &str, reason: String) {
@@ -620,36 +681,14 @@ impl RowSink for Mapper<'_> {
         if self.rows_read % 10_000 == 0 {
             (self.progress)(10_000);
         }
-        let plan = self.plan.take().expect("header comes first");
-        let ncols = plan.headers.len();
-        let result = if cells.len() > ncols && cells[ncols..].iter().any(|c| !c.is_blank()) {
-            Err((
-                format!("#{}", ncols + 1),
-                format!(
-                    "row has {} fields but the header has {}: a stray separator or an unclosed quote",
-                    cells.len(),
-                    ncols
-                ),
-            ))
-        } else {
-            self.convert(&plan, row, &cells)
-        };
-        match result {
-            Ok(r) => self.records.push(r),
-            Err((column, reason)) => {
-                let id = plan
-                    .fields
-                    .get(&Field::Id)
-                    .and_then(|&i| cells.get(i))
-                    .map(|c| short(&c.text()))
-                    .unwrap_or_default();
-                self.reject(row, &column, &id, reason);
-            }
+        self.pending.push((row, cells));
+        if self.pending.len() >= BATCH {
+            self.flush();
         }
-        self.plan = Some(plan);
     }
 
     fn broken(&mut self, row: u64, reason: String) {
+        self.flush();
         self.rows_read += 1;
         self.reject(row, "", "", reason);
     }

@@ -8,6 +8,7 @@
 //! Each stage is a module; [`pipeline`] runs them in order. The library knows nothing about the
 //! terminal: progress is reported through [`pipeline::Progress`].
 
+pub mod bench;
 pub mod charts;
 pub mod cluster;
 pub mod config;

@@ -138,10 +138,15 @@ pub struct RunReport {
     /// Stage → its own counts and notes.
     pub stages: BTreeMap<String, serde_json::Value>,
     pub outputs: Vec<String>,
+    /// Peak resident memory of the run, in MiB (Linux).
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// The result of importing into a run folder.
 pub struct Imported {
+    /// Seconds spent reading the inputs and writing the store.
+    pub read_seconds: f64,
+    pub store_seconds: f64,
     pub records: Vec<Record>,
     pub counts: IngestCounts,
     pub sources: Vec<SourceSummary>,
@@ -149,6 +154,8 @@ pub struct Imported {
 
 /// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
 pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<Imported> {
+    crate::fsutil::remove_stale_temps(&opts.out_dir);
+    let t_read = Instant::now();
     progress(Event::Start(Stage::Ingest));
     let ingested = ingest::run(&cfg.sources, &cfg.ingest, &|n| progress(Event::Rows(n)))?;
     let (incoming, dups) = ingest::dedup(ingested.records);
@@ -163,6 +170,8 @@ pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Re
         format!("{} rows read", thousands(read)),
     ));
 
+    let read_seconds = t_read.elapsed().as_secs_f64();
+    let t_store = Instant::now();
     progress(Event::Start(Stage::Store));
     let mut existing: BTreeMap<String, Record> = BTreeMap::new();
     if !opts.fresh && store::path(&opts.out_dir).exists() {
@@ -197,6 +206,8 @@ pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Re
     debug_assert!(counts.reconciles(), "{counts:?}");
     progress(Event::Done(Stage::Store, counts.line()));
     Ok(Imported {
+        read_seconds,
+        store_seconds: t_store.elapsed().as_secs_f64(),
         records,
         counts,
         sources: ingested.sources,
@@ -213,9 +224,9 @@ pub struct RunSummary {
 pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let mut timer = Timer::default();
-    let t = Instant::now();
     let imported = import(cfg, opts, progress)?;
-    timer.add("ingest", t);
+    timer.set("ingest", imported.read_seconds);
+    timer.set("store", imported.store_seconds);
     let records = &imported.records;
     let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
 
@@ -257,6 +268,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         stage_seconds: timer.seconds,
         stages,
         outputs,
+        peak_rss_mib: peak_mib(),
     };
     write_run_json(&opts.out_dir, &report)?;
     Ok(RunSummary {
@@ -272,10 +284,10 @@ pub fn ingest_only(
     progress: Progress,
 ) -> Result<RunSummary> {
     let started = chrono::Local::now();
-    let t = Instant::now();
     let imported = import(cfg, opts, progress)?;
     let mut timer = Timer::default();
-    timer.add("ingest", t);
+    timer.set("ingest", imported.read_seconds);
+    timer.set("store", imported.store_seconds);
     let report = RunReport {
         minqing_version: env!("CARGO_PKG_VERSION"),
         pipeline: cfg.name.clone(),
@@ -289,12 +301,17 @@ pub fn ingest_only(
             "rejects.csv".into(),
             rel(&opts.out_dir, &store::path(&opts.out_dir)),
         ],
+        peak_rss_mib: peak_mib(),
     };
     write_run_json(&opts.out_dir, &report)?;
     Ok(RunSummary {
         report,
         out_dir: opts.out_dir.clone(),
     })
+}
+
+fn peak_mib() -> Option<f64> {
+    crate::bench::peak_rss_bytes().map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0)
 }
 
 fn write_run_json(out_dir: &Path, report: &RunReport) -> Result<()> {
@@ -313,7 +330,10 @@ struct Timer {
 
 impl Timer {
     fn add(&mut self, stage: &str, since: Instant) {
-        let s = since.elapsed().as_secs_f64();
+        self.set(stage, since.elapsed().as_secs_f64());
+    }
+
+    fn set(&mut self, stage: &str, s: f64) {
         self.seconds
             .insert(stage.to_string(), (s * 1000.0).round() / 1000.0);
     }

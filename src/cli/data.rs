@@ -181,8 +181,24 @@ fn finish(summary: &pipeline::RunSummary, term: &Term) {
 }
 
 pub fn sample(a: SampleArgs, term: &Term) -> minqing::Result<()> {
-    let _ = (a, term);
-    Err(minqing::Error::Usage("`sample` is being written".into()))
+    let opts = minqing::sample::Options {
+        rows: a.rows,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let t = std::time::Instant::now();
+    let s = minqing::sample::write(&opts, &a.out)?;
+    term.note(format!(
+        "{} petitions ({} in {} case groups) from {} to {}, written in {:.1}s",
+        pipeline::thousands(s.rows as u64),
+        pipeline::thousands(s.grouped_rows as u64),
+        s.groups,
+        s.first_date,
+        s.last_date,
+        t.elapsed().as_secs_f64()
+    ));
+    println!("{}", a.out.display());
+    Ok(())
 }
 
 pub fn schema() -> minqing::Result<()> {

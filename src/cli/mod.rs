@@ -5,6 +5,7 @@ use std::error::Error as _;
 use clap::{Parser, Subcommand};
 
 mod analyse;
+mod bench;
 mod brief;
 mod data;
 mod search;
@@ -44,6 +45,8 @@ pub enum Command {
     Eval(analyse::EvalArgs),
     /// Render the weekly brief for a chosen period from an existing run.
     Brief(brief::BriefArgs),
+    /// Benchmark the whole run on generated corpora against the floor (read + one jieba pass).
+    Bench(bench::BenchArgs),
 }
 
 /// Shared terminal settings.
@@ -74,6 +77,7 @@ pub fn dispatch(cli: Cli) -> minqing::Result<()> {
         Command::Group(a) => analyse::group(a, &term),
         Command::Eval(a) => analyse::eval(a, &term),
         Command::Brief(a) => brief::brief(a, &term),
+        Command::Bench(a) => bench::bench(a, &term),
     }
 }
 

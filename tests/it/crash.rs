@@ -1,0 +1,130 @@
+//! Crash safety: `minqing run` killed with SIGKILL at several points leaves the previous outputs
+//! readable, and a rerun finishes with the same result as an uninterrupted run.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::*;
+
+/// A CSV big enough that a run takes a noticeable time.
+fn big_csv(path: &Path, rows: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(f, "编号,登记日期,标题,诉求内容,所属地区").unwrap();
+    let estates = ["丽景花园", "金色家园", "滨河苑", "翠湖小区", "新城公寓"];
+    let issues = [
+        "房产证迟迟办不下来",
+        "物业费上涨不合理",
+        "夜间施工噪音扰民",
+        "电梯经常故障",
+        "小区停水三天",
+    ];
+    for i in 0..rows {
+        let e = estates[i % estates.len()];
+        let p = issues[(i / 7) % issues.len()];
+        writeln!(
+            f,
+            "K{i:07},2019-{:02}-{:02} 10:00:00,{e}{p},我们是{e}的业主，{p}，已经反映过{}次，希望尽快处理。编号{i},江城市/临湖区/洞井街道",
+            1 + i % 12,
+            1 + i % 28,
+            i % 9
+        )
+        .unwrap();
+    }
+}
+
+/// Every output file that exists is complete: the store and the index open, CSV/JSON parse.
+fn outputs_readable(out: &Path) -> usize {
+    let n = minqing::store::read(out).expect("store readable").len();
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(out.join("run.json")).unwrap())
+        .expect("run.json complete");
+    csv::Reader::from_path(out.join("rejects.csv"))
+        .unwrap()
+        .records()
+        .for_each(|r| {
+            r.expect("rejects.csv complete");
+        });
+    let tok = minqing::tokenize::Tokenizer::new(&Default::default()).unwrap();
+    let req = minqing::index::SearchRequest::new("房产证");
+    minqing::index::search(&out.join("index"), &req, &tok).expect("index readable");
+    n
+}
+
+#[test]
+fn sigkill_during_run_leaves_previous_outputs_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.csv");
+    big_csv(&input, 60_000);
+    let out = dir.path().join("run");
+    let args = [
+        "-q",
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let first = run(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let store_bytes = std::fs::read(out.join("store/petitions.parquet")).unwrap();
+    assert_eq!(outputs_readable(&out), 60_000);
+
+    // Kill a fresh run (--fresh rewrites everything) at increasing delays: during ingest, the
+    // store write, indexing and after.
+    for ms in [50u64, 200, 400, 700, 1000, 1500, 2500] {
+        let mut child = minqing()
+            .args(args)
+            .arg("--fresh")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        assert_eq!(outputs_readable(&out), 60_000, "after a kill at {ms} ms");
+        let leftovers: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                !n.starts_with(".minqing-")
+                    && ![
+                        "store",
+                        "index",
+                        "rejects.csv",
+                        "run.json",
+                        "groups",
+                        "charts",
+                        "brief.html",
+                        "brief.md",
+                    ]
+                    .contains(&n.as_str())
+            })
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "unexpected files under final names: {leftovers:?}"
+        );
+    }
+    let rerun = run(&args);
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let stale = std::fs::read_dir(out.join("store"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".minqing-")
+        })
+        .count();
+    assert_eq!(
+        stale, 0,
+        "a completed run clears what killed runs left behind"
+    );
+    assert_eq!(
+        std::fs::read(out.join("store/petitions.parquet")).unwrap(),
+        store_bytes
+    );
+    assert_eq!(outputs_readable(&out), 60_000);
+}
