@@ -348,7 +348,18 @@ impl World {
         let city_short = r.city.trim_end_matches('市');
         // offset names by object type so a builder and a gym of the same index differ
         let off = obj_type_index(kind) * 5;
-        let firm = self.firm(idx + off);
+        // one-off objects get a place-name prefix: 48 × 60 distinct names per type
+        let firm_owned = if anchored {
+            self.firm(idx + off).to_string()
+        } else {
+            let np = self.firm.len();
+            format!(
+                "{}{}",
+                self.place[(idx / np + off) % self.place.len()],
+                self.firm(idx + off)
+            )
+        };
+        let firm = firm_owned.as_str();
         let place = self.place[(idx + off) % self.place.len()];
         let road = self.roads[(idx + off) % self.roads.len()];
         let near_estate = || {
@@ -451,7 +462,12 @@ impl World {
             }
             ObjKind::Road => {
                 let suffix = if idx % 4 == 0 { "大道" } else { "路" };
-                o.short = format!("{road}{suffix}");
+                let dir = if anchored {
+                    ""
+                } else {
+                    ["", "东", "西", "南", "北", "中"][(idx / self.roads.len()) % 6]
+                };
+                o.short = format!("{road}{dir}{suffix}");
                 o.full = if anchored {
                     format!("{road}{suffix}提质改造工程")
                 } else {
@@ -498,8 +514,9 @@ impl World {
                 o.alt = o.full.clone();
             }
             ObjKind::Scenic => {
-                o.full = format!("{place}山景区");
-                o.short = format!("{place}山");
+                let base = place.trim_end_matches('山');
+                o.full = format!("{base}山景区");
+                o.short = format!("{base}山");
                 o.alt = o.full.clone();
             }
             ObjKind::Office => {
@@ -623,10 +640,15 @@ impl Sample {
         let schedule: [usize; 26] = [
             0, 0, 0, 1, 5, 6, 7, 8, 5, 2, 3, 10, 1, 9, 4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 7, 10,
         ];
-        let estate_groups = (0..g)
-            .filter(|i| GROUP_KINDS[schedule[i % schedule.len()]].obj == ObjKind::Estate)
-            .count();
-        let estate_pool = (estate_groups * 3 / 5).max(3);
+        // estates and villages are shared between kinds (same object, different problems)
+        let pool_of = |o: ObjKind| {
+            let n = (0..g)
+                .filter(|i| GROUP_KINDS[schedule[i % schedule.len()]].obj == o)
+                .count();
+            (n * 3 / 5).max(3)
+        };
+        let estate_pool = pool_of(ObjKind::Estate);
+        let village_pool = pool_of(ObjKind::Village);
         let mut used: Vec<(usize, usize)> = Vec::new();
         let mut type_counter = [0usize; 32];
         let mut groups = Vec::with_capacity(g);
@@ -635,15 +657,21 @@ impl Sample {
         for (i, &size) in sizes.iter().enumerate() {
             let kind = schedule[i % schedule.len()];
             let k = &GROUP_KINDS[kind];
-            let idx = if k.obj == ObjKind::Estate {
-                let mut e = rng.below(estate_pool);
+            let pooled = matches!(k.obj, ObjKind::Estate | ObjKind::Village);
+            let idx = if pooled {
+                let pool = if k.obj == ObjKind::Estate {
+                    estate_pool
+                } else {
+                    village_pool
+                };
+                let mut e = rng.below(pool);
                 let mut tries = 0;
                 while used.contains(&(kind, e)) {
                     tries += 1;
-                    e = if tries < estate_pool {
-                        (e + 1) % estate_pool
+                    e = if tries < pool {
+                        (e + 1) % pool
                     } else {
-                        estate_pool + tries
+                        pool + tries
                     };
                 }
                 e
@@ -655,10 +683,10 @@ impl Sample {
             used.push((kind, idx));
             let region = world_region(&world, &mut rng);
             // objects of one name live in one place: derive region from the index for estates
-            let region = if k.obj == ObjKind::Estate {
-                (idx * 7 + 3) % world.regions.len()
-            } else {
-                region
+            let region = match k.obj {
+                ObjKind::Estate => (idx * 7 + 3) % world.regions.len(),
+                ObjKind::Village => (idx * 11 + 5) % world.regions.len(),
+                _ => region,
             };
             let obj = world.obj(k.obj, idx, region, &mut rng, true);
             let shape = pick_shape(k.key, size, i, &mut growing, &mut rng);
@@ -837,7 +865,7 @@ impl Sample {
                 }
             } else if in_flood && rng.chance(0.4) {
                 (&SINGLE_KINDS[text::FLOOD_KIND], false)
-            } else if rng.chance(0.26) {
+            } else if rng.chance(0.15) {
                 (rng.pick(GROUP_KINDS), false)
             } else {
                 let k = loop {
@@ -852,7 +880,9 @@ impl Sample {
             let idx = if anchored_estate && k.obj == ObjKind::Estate {
                 rng.below(self.n_estates_anchored)
             } else {
-                64 + rng.below(4000)
+                // injective in the row index for the first 2,816 rows of a kind: one-off
+                // objects of a 5,000-row sample practically never repeat
+                64 + (i as u64 * 7919 % 2816) as usize
             };
             let region = if anchored_estate && k.obj == ObjKind::Estate {
                 (idx * 7 + 3) % self.world.regions.len()
@@ -920,7 +950,7 @@ impl Sample {
         let headcount = if channel == 1 {
             if group.is_some() && rng.chance(0.35) {
                 rng.range(5, 40)
-            } else if rng.chance(0.04) {
+            } else if COLLECTIVE_OK.contains(&kind.key) && rng.chance(0.08) {
                 rng.range(5, 12)
             } else {
                 rng.range(1, 3)
@@ -1091,6 +1121,11 @@ struct Handling {
     reply: String,
     replied: Option<u32>,
 }
+
+/// Everyday problems that neighbours or co-workers bring as a group visit.
+const COLLECTIVE_OK: [&str; 8] = [
+    "neighbor", "dance", "bbq", "flood", "land", "garbage", "wage1", "business",
+];
 
 const CHANNEL_NAMES: [&str; 6] = ["来信", "来访", "网上信访", "来电", "网民留言", "评论"];
 
@@ -1455,7 +1490,7 @@ fn compose(
             closing.clear();
             body = format!("{}{}", rng.pick(text::HOTLINE_PRE), third_person(&body));
         }
-        1 if rng.chance(0.6) => {
+        1 if headcount >= 5 || rng.chance(0.6) => {
             opener.clear();
             closing.clear();
             body = if headcount >= 5 {
@@ -1463,7 +1498,9 @@ fn compose(
                     "{}名{}集体来访，反映：{}",
                     headcount,
                     ctx.kind.people,
-                    third_person(&body)
+                    body.replace("我们", "他们")
+                        .replace("本人", "其中一人")
+                        .replace('我', "他们")
                 )
             } else {
                 format!("来访人称：{}", third_person(&body))

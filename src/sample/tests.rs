@@ -214,10 +214,12 @@ fn sample_million_rows_csv_timing() {
     let el = t.elapsed();
     let size = std::fs::metadata(&p).unwrap().len();
     eprintln!(
-        "1M rows: {:?}, {} MB, {} groups",
+        "1M rows: {:?}, {} MB, {} groups (largest {}), {} grouped rows",
         el,
         size / 1_000_000,
-        s.groups
+        s.groups,
+        s.group_info.iter().map(|g| g.size).max().unwrap_or(0),
+        s.grouped_rows
     );
     assert!(el.as_secs() < 60);
 }
@@ -268,4 +270,63 @@ fn sample_round_trips_through_ingest() {
         assert!(records.iter().any(|r| r.is_collective()));
         assert!(records.iter().any(|r| r.likes.is_some_and(|l| l > 0)));
     }
+}
+
+#[test]
+fn sample_temporal_shapes() {
+    let s = Sample::new(&opts(5000, 42));
+    let last_weeks = (SPAN_DAYS - 28) * DAY;
+    let mut late = vec![0usize; s.groups.len()];
+    let mut total = vec![0usize; s.groups.len()];
+    let mut wage_spike = 0usize;
+    let mut wage_other = 0usize;
+    for (i, pr) in s.rows.iter().enumerate() {
+        if pr.group != NO_GROUP {
+            total[pr.group as usize] += 1;
+            if pr.secs >= last_weeks {
+                late[pr.group as usize] += 1;
+            }
+        }
+        let day = pr.secs / DAY;
+        if s.row(i).category == "劳动和社会保障" {
+            if (WAGE_SPIKE.0..=WAGE_SPIKE.1).contains(&day) {
+                wage_spike += 1;
+            } else {
+                wage_other += 1;
+            }
+        }
+    }
+    // groups emerging in the last four weeks
+    let emerging = (0..total.len())
+        .filter(|&g| total[g] >= 8 && late[g] * 10 >= total[g] * 8)
+        .count();
+    assert!(emerging >= 2, "{emerging} emerging groups");
+    // 年关讨薪: the three spike weeks carry far more than 3/82 of the wage petitions
+    let per_week_spike = wage_spike as f64 / 3.0;
+    let per_week_other = wage_other as f64 / 79.0;
+    assert!(
+        per_week_spike > 2.0 * per_week_other,
+        "{per_week_spike} vs {per_week_other}"
+    );
+}
+
+#[test]
+fn sample_one_off_objects_do_not_repeat() {
+    // singletons about a named company must not accidentally form unlabelled groups
+    let re = regex::Regex::new(
+        r"[\p{Han}]{2,6}(?:建筑工程有限公司|健身会所|投资管理有限公司|教育培训学校|混凝土搅拌站|生猪养殖场)",
+    )
+    .unwrap();
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for r in rows5k().iter().filter(|r| r.truth_group.is_empty()) {
+        let text = format!("{} {}", r.title, r.content);
+        let names: std::collections::BTreeSet<&str> =
+            re.find_iter(&text).map(|m| m.as_str()).collect();
+        for n in names {
+            *seen.entry((r.category.clone(), n.to_string())).or_default() += 1;
+        }
+    }
+    assert!(seen.len() > 50);
+    let repeated: Vec<_> = seen.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(repeated.len() <= 2, "{repeated:?}");
 }
