@@ -335,7 +335,11 @@ fn real_data_tables_import() {
 fn formula_cells_are_neutralised_in_rejects_but_kept_in_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("f.csv");
-    std::fs::write(&p, "编号,日期,内容\n=HYPERLINK(\"http://x\"),坏日期,x\n@SUM,2019-01-01,=1+1\n").unwrap();
+    std::fs::write(
+        &p,
+        "编号,日期,内容\n=HYPERLINK(\"http://x\"),坏日期,x\n@SUM,2019-01-01,=1+1\n",
+    )
+    .unwrap();
     let (o, out) = ingest(&[&p], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = rejects(out.path());

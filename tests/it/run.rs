@@ -155,3 +155,29 @@ fn unknown_pipeline_key_is_an_error() {
     let e = stderr(&o);
     assert!(e.contains("p.toml") && e.contains("encodng"), "{e}");
 }
+
+/// data/sample is exactly what the documented command produces.
+#[test]
+fn bundled_sample_is_regenerated_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["csv", "xlsx"] {
+        let p = dir.path().join(format!("petitions.{ext}"));
+        let o = run(&[
+            "-q",
+            "sample",
+            "--rows",
+            "5000",
+            "--seed",
+            "20191229",
+            "--out",
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let bundled =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/sample/petitions.{ext}"));
+        assert!(
+            std::fs::read(&p).unwrap() == std::fs::read(&bundled).unwrap(),
+            "data/sample/petitions.{ext} is stale: regenerate it (see data/README.md)"
+        );
+    }
+}
