@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 
+/// One page of hits: score (None when sorted by date) and address.
+type Page = Vec<(Option<Score>, DocAddress)>;
+
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
@@ -293,34 +296,32 @@ impl IndexHandle {
             facets: req.facets,
             weeks: req.by_week,
         };
-        let (page, total, seg_stats): (Vec<(Option<Score>, DocAddress)>, usize, Option<Stats>) =
-            match (req.sort, want_stats) {
-                (Sort::Relevance, false) => {
-                    let (p, n) = searcher.search(&query, &(top.order_by_score(), Count))?;
-                    (p.into_iter().map(|(s, a)| (Some(s), a)).collect(), n, None)
-                }
-                (Sort::Relevance, true) => {
-                    let (p, n, s) =
-                        searcher.search(&query, &(top.order_by_score(), Count, stats))?;
-                    (
-                        p.into_iter().map(|(s, a)| (Some(s), a)).collect(),
-                        n,
-                        Some(s),
-                    )
-                }
-                (Sort::Date, false) => {
-                    let by_date =
-                        top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
-                    let (p, n) = searcher.search(&query, &(by_date, Count))?;
-                    (p.into_iter().map(|(_, a)| (None, a)).collect(), n, None)
-                }
-                (Sort::Date, true) => {
-                    let by_date =
-                        top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
-                    let (p, n, s) = searcher.search(&query, &(by_date, Count, stats))?;
-                    (p.into_iter().map(|(_, a)| (None, a)).collect(), n, Some(s))
-                }
-            };
+        let (page, total, seg_stats): (Page, usize, Option<Stats>) = match (req.sort, want_stats) {
+            (Sort::Relevance, false) => {
+                let (p, n) = searcher.search(&query, &(top.order_by_score(), Count))?;
+                (p.into_iter().map(|(s, a)| (Some(s), a)).collect(), n, None)
+            }
+            (Sort::Relevance, true) => {
+                let (p, n, s) = searcher.search(&query, &(top.order_by_score(), Count, stats))?;
+                (
+                    p.into_iter().map(|(s, a)| (Some(s), a)).collect(),
+                    n,
+                    Some(s),
+                )
+            }
+            (Sort::Date, false) => {
+                let by_date =
+                    top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
+                let (p, n) = searcher.search(&query, &(by_date, Count))?;
+                (p.into_iter().map(|(_, a)| (None, a)).collect(), n, None)
+            }
+            (Sort::Date, true) => {
+                let by_date =
+                    top.order_by_fast_field::<tantivy::DateTime>("received_at", Order::Desc);
+                let (p, n, s) = searcher.search(&query, &(by_date, Count, stats))?;
+                (p.into_iter().map(|(_, a)| (None, a)).collect(), n, Some(s))
+            }
+        };
         let marks: Vec<String> = clauses
             .iter()
             .filter(|c| !c.negated)

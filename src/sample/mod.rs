@@ -1289,7 +1289,7 @@ impl Ctx<'_> {
                     let _ = match rng.below(10) {
                         0..=4 => write!(out, "{n}"),
                         5..=6 if n >= 20 => write!(out, "{}多", n / 10 * 10),
-                        7 if n >= 20 => write!(out, "近{}", (n + 9) / 10 * 10),
+                        7 if n >= 20 => write!(out, "近{}", n.div_ceil(10) * 10),
                         8 if n >= 20 => write!(out, "{}余", n / 10 * 10),
                         _ => write!(out, "{n}"),
                     };
