@@ -208,16 +208,28 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
     Ok(out)
 }
 
+/// Rows per Parquet row group: the store is written in slices of this size so only one slice
+/// is ever held twice (as records and as columns).
+const ROW_GROUP: usize = 100_000;
+
 /// Writes the store for `out_dir`, sorted by id, atomically.
 pub fn write(out_dir: &Path, records: &mut [Record]) -> Result<PathBuf> {
     records.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut df = to_frame(records)?;
     let p = path(out_dir);
-    let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .with_compression(ParquetCompression::Snappy)
-        .finish(&mut df)?;
-    crate::fsutil::write_atomic(&p, &buf)?;
+    let schema = to_frame(&records[..0])?.schema().as_ref().clone();
+    crate::fsutil::write_atomic_with(&p, |w| {
+        let to_io = |e: PolarsError| std::io::Error::other(e.to_string());
+        let mut writer = ParquetWriter::new(w)
+            .with_compression(ParquetCompression::Snappy)
+            .batched(&schema)
+            .map_err(to_io)?;
+        for chunk in records.chunks(ROW_GROUP) {
+            let df = to_frame(chunk).map_err(|e| std::io::Error::other(e.to_string()))?;
+            writer.write_batch(&df).map_err(to_io)?;
+        }
+        writer.finish().map_err(to_io)?;
+        Ok(())
+    })?;
     Ok(p)
 }
 
