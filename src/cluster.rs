@@ -66,7 +66,7 @@ pub struct Options {
     /// Terms in a label after the anchor (anchor-free groups get one more). Default 2.
     pub label_terms: usize,
     /// Heat = w_size·ln(1+size) + w_people·ln(1+distinct petitioners) + w_headcount·ln(1+headcount)
-    ///      + w_recent·(share of members in the last `recent_weeks` weeks)·10 + w_likes·ln(1+likes).
+    ///      + w_recent·ln(1+members in the last `recent_weeks` weeks) + w_likes·ln(1+likes).
     /// Default weights 1.0, 2.0, 0.5, 1.0, 0.3.
     pub heat_w_size: f64,
     pub heat_w_people: f64,
@@ -420,55 +420,59 @@ fn char_len(s: &str) -> usize {
 
 /// Anchors found in tagged text, each with its priority class, in text order.
 fn anchors_in(tags: &[(String, String)], extra: &[String]) -> Vec<(String, u8)> {
-    let mut out = Vec::new();
+    // (first token, last token, class)
+    let mut spans: Vec<(usize, usize, u8)> = Vec::new();
     for i in 0..tags.len() {
-        let (w, _t) = &tags[i];
+        let (w, t) = &tags[i];
         let Some(class) = suffix_class(w, extra) else {
             continue;
         };
-        // Do not stop at a suffix word that continues (丽景 花园 小区 → take the longest).
-        if i + 1 < tags.len()
-            && suffix_class(&tags[i + 1].0, extra).is_some()
-            && !GENERIC.contains(&tags[i + 1].0.as_str())
-        {
-            // next token is itself an anchor word; let it decide
-        }
-        if i + 1 < tags.len() && matches!(tags[i + 1].0.as_str(), "小区" | "二期" | "一期" | "三期")
-        {
+        if !nounish(t) && !matches!(t.as_str(), "ng" | "vn" | "l" | "i") {
             continue;
         }
         let mut start = i;
         let mut len = char_len(w);
-        while start > 0 && i - start < 3 {
+        while start > 0 && i - start < 4 {
             let (pw, pt) = &tags[start - 1];
-            if !nounish(pt) || len + char_len(pw) > 12 || GENERIC.contains(&pw.as_str()) {
+            if !nounish(pt) || len + char_len(pw) > 14 {
                 break;
             }
-            // A common noun may only extend an anchor that already has a proper part.
+            // generic words stop the extension unless they are themselves object heads (花园, 新城)
+            if GENERIC.contains(&pw.as_str()) && suffix_class(pw, extra).is_none() {
+                break;
+            }
             start -= 1;
             len += char_len(pw);
         }
-        let raw: String = tags[start..=i].iter().map(|(w, _)| w.as_str()).collect();
-        // strip leading common nouns so that only proper-ish parts precede the head
-        let mut s = start;
-        while s < i
-            && matches!(tags[s].1.as_str(), "n" | "nl" | "ng" | "s")
-            && char_len(&tags[s].0) >= 2
-            && !is_proper_like(&tags[s].0)
-        {
-            s += 1;
+        // drop leading generic parts; require one specific part
+        while start < i && GENERIC.contains(&tags[start].0.as_str()) {
+            start += 1;
         }
-        let raw2: String = tags[s..=i].iter().map(|(w, _)| w.as_str()).collect();
-        let _ = raw;
-        if let Some(a) = clean_anchor(&raw2) {
-            out.push((a, class));
+        if (start..=i).all(|k| GENERIC.contains(&tags[k].0.as_str())) {
+            continue;
         }
+        spans.push((start, i, class));
     }
-    out
-}
-
-fn is_proper_like(w: &str) -> bool {
-    w.chars().any(|c| c.is_ascii_alphanumeric())
+    // merge nested and adjacent spans (伊景园 + 滨河苑 → 伊景园滨河苑)
+    let mut merged: Vec<(usize, usize, u8)> = Vec::new();
+    for s in spans {
+        if let Some(last) = merged.last_mut() {
+            if s.0 <= last.1 + 1 {
+                last.0 = last.0.min(s.0);
+                last.1 = s.1;
+                last.2 = last.2.min(s.2);
+                continue;
+            }
+        }
+        merged.push(s);
+    }
+    merged
+        .into_iter()
+        .filter_map(|(a, b, c)| {
+            let raw: String = tags[a..=b].iter().map(|(w, _)| w.as_str()).collect();
+            clean_anchor(&raw).map(|x| (x, c))
+        })
+        .collect()
 }
 
 /// Strips region prefixes and rejects generic names; `None` when nothing specific is left.
@@ -480,7 +484,35 @@ fn clean_anchor(raw: &str) -> Option<String> {
             a = rest.to_string();
         }
     }
+    while let Some(rest) = a.strip_prefix(['市', '县', '省', '区']) {
+        if char_len(rest) < 3 {
+            break;
+        }
+        a = rest.to_string();
+    }
     if GENERIC.contains(&a.as_str()) || char_len(&a) < 3 {
+        return None;
+    }
+    const BAD_END: &[&str] = &[
+        "政府",
+        "办事处",
+        "有限公司",
+        "有限责任公司",
+        "股份公司",
+        "分公司",
+        "总公司",
+        "网站",
+        "我家",
+        "居委会",
+        "村委会",
+    ];
+    if BAD_END
+        .iter()
+        .any(|e| a == *e || a.ends_with(e) && char_len(&a) <= char_len(e) + 1)
+    {
+        return None;
+    }
+    if a.ends_with("政府") || a.ends_with("网站") {
         return None;
     }
     // region names themselves are not objects
@@ -506,41 +538,83 @@ fn normalise_anchor(a: &str) -> String {
     }
 }
 
-/// The anchor of one petition: best class in the title, else the most frequent best-class
-/// anchor of the content.
+/// The anchor of one petition. The title's best-class anchor (estates beat companies/schools beat
+/// roads beat sites) unless the title only names a road or site and the content names a better
+/// object twice or more (搅拌站 in the title, 丽发新城 throughout the text).
 fn pick_anchor(title: &[(String, u8)], content: &[(String, u8)]) -> Option<String> {
-    if let Some(best) = title.iter().map(|(_, c)| *c).min() {
-        return title
-            .iter()
-            .find(|(_, c)| *c == best)
-            .map(|(a, _)| normalise_anchor(a));
-    }
-    let best = content.iter().map(|(_, c)| *c).min()?;
-    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for (pos, (a, c)) in content.iter().enumerate() {
-        if *c == best {
-            let e = counts.entry(normalise_anchor(a)).or_insert((0, pos));
-            e.0 += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
-        .map(|(a, _)| a)
-}
-
-/// Maps each anchor onto the shortest known anchor (≥ 3 chars) it starts with.
-fn canonical_anchors(anchors: &[Option<String>]) -> Vec<Option<String>> {
-    let set: std::collections::BTreeSet<&str> =
-        anchors.iter().flatten().map(String::as_str).collect();
-    let canon = |a: &str| -> String {
-        let idx: Vec<usize> = a.char_indices().map(|(i, _)| i).skip(3).collect();
-        for i in idx {
-            if set.contains(&a[..i]) {
-                return a[..i].to_string();
+    let best_of = |v: &[(String, u8)]| -> Option<(String, u8, usize)> {
+        let best = v.iter().map(|(_, c)| *c).min()?;
+        let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for (pos, (a, c)) in v.iter().enumerate() {
+            if *c == best {
+                let e = counts.entry(normalise_anchor(a)).or_insert((0, pos));
+                e.0 += 1;
             }
         }
-        a.to_string()
+        counts
+            .into_iter()
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
+            .map(|(a, (n, _))| (a, best, n))
+    };
+    let t = title
+        .iter()
+        .map(|(_, c)| *c)
+        .min()
+        .and_then(|best| title.iter().find(|(_, c)| *c == best))
+        .map(|(a, c)| (normalise_anchor(a), *c));
+    let c = best_of(content);
+    match (t, c) {
+        (Some((ta, tc)), Some((ca, cc, n))) => {
+            if tc >= 2 && cc < tc && (n >= 2 || tc == 3) && !ca.contains(&ta) {
+                Some(ca)
+            } else {
+                Some(ta)
+            }
+        }
+        (Some((ta, _)), None) => Some(ta),
+        (None, Some((ca, _, _))) => Some(ca),
+        (None, None) => None,
+    }
+}
+
+/// Maps each anchor onto the most frequent known anchor (≥ 3 chars) it contains
+/// (丽景花园二期 → 丽景花园; 武广新城伊景园滨河苑 → 伊景园 when that is the commoner name).
+/// Prefix matches win over inner substrings; ties go to the longer, then the smaller name.
+fn canonical_anchors(anchors: &[Option<String>]) -> Vec<Option<String>> {
+    let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in anchors.iter().flatten() {
+        *freq.entry(a.as_str()).or_insert(0) += 1;
+    }
+    let canon = |a: &str| -> String {
+        let idx: Vec<usize> = a
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(a.len()))
+            .collect();
+        let mut best: Option<(bool, usize, usize, &str)> = None;
+        for (si, &s) in idx.iter().enumerate() {
+            for &e in idx.iter().skip(si + 3) {
+                let sub = &a[s..e];
+                if sub.len() == a.len() {
+                    continue;
+                }
+                if let Some((k, &n)) = freq.get_key_value(sub) {
+                    let cand = (s == 0, n, char_len(sub), *k);
+                    let better = match best {
+                        None => true,
+                        Some(b) => {
+                            (cand.0, cand.1, cand.2) > (b.0, b.1, b.2)
+                                || ((cand.0, cand.1, cand.2) == (b.0, b.1, b.2) && cand.3 < b.3)
+                        }
+                    };
+                    if better {
+                        best = Some(cand);
+                    }
+                }
+            }
+        }
+        best.map(|b| b.3.to_string())
+            .unwrap_or_else(|| a.to_string())
     };
     anchors.iter().map(|a| a.as_deref().map(canon)).collect()
 }
@@ -1039,20 +1113,19 @@ pub fn run(
         let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
         let regions = counts_desc(recs.iter().map(|r| r.region_path()));
         let anchor = cent.key.map(|k| prep.anchors[k as usize].clone());
-        let recent_share = match last_week {
+        let recent = match last_week {
             Some(lw) => {
                 let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
                 recs.iter()
                     .filter(|r| week_of(&r.received_at) >= from)
                     .count() as f64
-                    / recs.len() as f64
             }
             None => 0.0,
         };
         let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
             + opts.heat_w_people * (1.0 + people as f64).ln()
             + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
-            + opts.heat_w_recent * recent_share * 10.0
+            + opts.heat_w_recent * (1.0 + recent).ln()
             + opts.heat_w_likes * (1.0 + likes as f64).ln();
         let mut batch = 0.0;
         let mut reasons = Vec::new();
@@ -1168,8 +1241,17 @@ fn key_terms(c: &Centroid, vocab: &[String], anchor: Option<&str>, k: usize) -> 
         if REGIONISH.is_match(w) || w.ends_with('市') || (w.ends_with('区') && char_len(w) <= 3) {
             continue;
         }
+        if w.starts_with(['市', '县', '省', '区']) || w.ends_with('省') {
+            continue;
+        }
         if let Some(a) = anchor {
-            if a.contains(w.as_str()) || w.contains(a) {
+            let chars: Vec<char> = w.chars().collect();
+            if a.contains(w.as_str())
+                || w.contains(a)
+                || chars
+                    .windows(2)
+                    .any(|b| a.contains(&b.iter().collect::<String>()))
+            {
                 continue;
             }
         }
