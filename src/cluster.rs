@@ -451,6 +451,10 @@ fn anchors_in(tags: &[(String, String)], extra: &[String]) -> Vec<(String, u8)> 
         if (start..=i).all(|k| GENERIC.contains(&tags[k].0.as_str())) {
             continue;
         }
+        // a lone dictionary common noun naming a kind of site (搅拌站, 污水处理厂) is no object
+        if start == i && class >= 2 && matches!(t.as_str(), "n" | "vn" | "ng" | "l") {
+            continue;
+        }
         spans.push((start, i, class));
     }
     // merge nested and adjacent spans (伊景园 + 滨河苑 → 伊景园滨河苑)
@@ -538,10 +542,39 @@ fn normalise_anchor(a: &str) -> String {
     }
 }
 
+/// Known anchor names that occur in `text`: at every object suffix, the longest known name
+/// ending there.
+fn lookup_known(text: &str, known: &HashMap<String, u32>, extra: &[String]) -> Vec<(String, u8)> {
+    if known.is_empty() {
+        return Vec::new();
+    }
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    for e in 1..=chars.len() {
+        let end = chars.get(e).map_or(text.len(), |c| c.0);
+        let Some(class) = suffix_class(&text[..end], extra) else {
+            continue;
+        };
+        for k in (3..=12.min(e)).rev() {
+            let s = chars[e - k].0;
+            let cand = &text[s..end];
+            if known.contains_key(cand) {
+                out.push((cand.to_string(), class));
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The anchor of one petition. The title's best-class anchor (estates beat companies/schools beat
 /// roads beat sites) unless the title only names a road or site and the content names a better
 /// object twice or more (搅拌站 in the title, 丽发新城 throughout the text).
-fn pick_anchor(title: &[(String, u8)], content: &[(String, u8)]) -> Option<String> {
+fn pick_anchor(
+    title: &[(String, u8)],
+    content: &[(String, u8)],
+    known: &HashMap<String, u32>,
+) -> Option<String> {
     let best_of = |v: &[(String, u8)]| -> Option<(String, u8, usize)> {
         let best = v.iter().map(|(_, c)| *c).min()?;
         let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -560,7 +593,20 @@ fn pick_anchor(title: &[(String, u8)], content: &[(String, u8)]) -> Option<Strin
         .iter()
         .map(|(_, c)| *c)
         .min()
-        .and_then(|best| title.iter().find(|(_, c)| *c == best))
+        .and_then(|best| {
+            // among the best class, the name most petitions use (then the first)
+            let mut cands: Vec<(usize, &(String, u8))> = title
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, c))| *c == best)
+                .collect();
+            cands.sort_by(|a, b| {
+                let fa = known.get(&a.1 .0).copied().unwrap_or(0);
+                let fb = known.get(&b.1 .0).copied().unwrap_or(0);
+                fb.cmp(&fa).then(a.0.cmp(&b.0))
+            });
+            cands.first().map(|x| x.1)
+        })
         .map(|(a, c)| (normalise_anchor(a), *c));
     let c = best_of(content);
     match (t, c) {
@@ -644,14 +690,15 @@ struct Prepared {
 }
 
 fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
-    let per: Vec<(Vec<(String, f32)>, Option<String>)> = records
+    // Pass A: words and token-level anchors.
+    type Pass = (Vec<(String, f32)>, Vec<(String, u8)>, Vec<(String, u8)>);
+    let pass_a: Vec<Pass> = records
         .par_iter()
         .map(|r| {
             let title_tags = tok.tag(&r.title);
             let content_tags = tok.tag(&r.content);
             let ta = anchors_in(&title_tags, &opts.extra_suffixes);
             let ca = anchors_in(&content_tags, &opts.extra_suffixes);
-            let anchor = pick_anchor(&ta, &ca);
             let mut tf: BTreeMap<String, f32> = BTreeMap::new();
             for (tags, w) in [
                 (&title_tags, opts.title_weight as f32),
@@ -664,7 +711,33 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                     }
                 }
             }
-            (tf.into_iter().collect(), anchor)
+            (tf.into_iter().collect(), ta, ca)
+        })
+        .collect();
+    // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
+    // (是丽发 / 新城 → 丽发新城).
+    let mut known: HashMap<String, u32> = HashMap::new();
+    for (_, ta, ca) in &pass_a {
+        let mut seen: Vec<&str> = ta
+            .iter()
+            .chain(ca.iter())
+            .map(|(a, _)| a.as_str())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for a in seen {
+            *known.entry(a.to_string()).or_insert(0) += 1;
+        }
+    }
+    known.retain(|_, n| *n >= 2);
+    let per: Vec<(Vec<(String, f32)>, Option<String>)> = pass_a
+        .into_par_iter()
+        .zip(records.par_iter())
+        .map(|((tf, mut ta, mut ca), r)| {
+            ta.extend(lookup_known(&r.title, &known, &opts.extra_suffixes));
+            let head: String = r.content.chars().take(600).collect();
+            ca.extend(lookup_known(&head, &known, &opts.extra_suffixes));
+            (tf, pick_anchor(&ta, &ca, &known))
         })
         .collect();
     let anchors_raw: Vec<Option<String>> = per.iter().map(|p| p.1.clone()).collect();
@@ -1626,5 +1699,30 @@ mod tests {
         assert_eq!(clean_anchor("A市经济学院").as_deref(), Some("经济学院"));
         assert_eq!(clean_anchor("A3区丽发新城").as_deref(), Some("丽发新城"));
         assert_eq!(clean_anchor("小区"), None);
+    }
+}
+
+#[cfg(test)]
+mod debug_tags {
+    #[test]
+    #[ignore]
+    fn show_tags() {
+        let tok = crate::tokenize::Tokenizer::new(&Default::default()).unwrap();
+        for s in [
+            "A市暮云街道丽发新城社区搅拌站灰尘，噪音污染严重",
+            "投诉A市伊景园滨河苑捆绑车位销售",
+            "投诉武广新城伊景园滨河苑为广铁集团的定向商品房",
+            "我们是丽发新城小区的业主，附近搅拌站",
+            "A市经济学院强制学生实习",
+            "投诉A2区丽发新城附近建搅拌站噪音扰民",
+        ] {
+            let t = tok.tag(s);
+            eprintln!("{t:?}\n  -> {:?}", super::anchors_in(&t, &[]));
+            let known: std::collections::HashMap<String, u32> =
+                [("丽发新城".to_string(), 3), ("伊景园滨河苑".to_string(), 5)]
+                    .into_iter()
+                    .collect();
+            eprintln!("  known -> {:?}", super::lookup_known(s, &known, &[]));
+        }
     }
 }
