@@ -611,7 +611,7 @@ fn pick_anchor(
     let c = best_of(content);
     match (t, c) {
         (Some((ta, tc)), Some((ca, cc, n))) => {
-            if tc >= 2 && cc < tc && (n >= 2 || tc == 3) && !ca.contains(&ta) {
+            if tc >= 1 && cc < tc && (n >= 2 || tc == 3) && !ca.contains(&ta) {
                 Some(ca)
             } else {
                 Some(ta)
@@ -687,6 +687,8 @@ struct Prepared {
     docs: Vec<Doc>,
     vocab: Vec<String>,
     anchors: Vec<String>,
+    /// Each petition's anchor as written (before normalisation), for display.
+    raw: Vec<Option<String>>,
 }
 
 fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
@@ -798,6 +800,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         })
         .collect();
     Prepared {
+        raw: anchors_raw,
         docs,
         vocab,
         anchors: anchor_names,
@@ -1185,7 +1188,24 @@ pub fn run(
         let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
         let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
         let regions = counts_desc(recs.iter().map(|r| r.region_path()));
-        let anchor = cent.key.map(|k| prep.anchors[k as usize].clone());
+        // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
+        let anchor = cent.key.map(|k| {
+            let canon = &prep.anchors[k as usize];
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+            for &i in &ms {
+                if let Some(r) = prep.raw[i]
+                    .as_deref()
+                    .filter(|r| r.contains(canon.as_str()))
+                {
+                    *names.entry(r).or_insert(0) += 1;
+                }
+            }
+            names
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_else(|| canon.clone())
+        });
         let recent = match last_week {
             Some(lw) => {
                 let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
