@@ -59,6 +59,9 @@ pub struct Options {
     pub threshold_step: f64,
     /// Lowest threshold the adaptation may reach. Default 0.15.
     pub min_threshold: f64,
+    /// Only the first this many characters of the content are read (petitions name the object
+    /// and the grievance early; caps the cost on very long letters). 0 = all. Default 600.
+    pub max_content_chars: usize,
     /// Top-weighted terms per petition used to find candidate groups without anchor. Default 6.
     pub candidate_terms: usize,
     /// Extra object suffixes (in addition to the built-in ones), e.g. `["社区", "大厦"]`.
@@ -94,6 +97,7 @@ impl Default for Options {
             target_unclustered_rate: 1.0,
             threshold_step: 0.05,
             min_threshold: 0.15,
+            max_content_chars: 600,
             candidate_terms: 6,
             extra_suffixes: Vec::new(),
             label_terms: 2,
@@ -698,7 +702,13 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .par_iter()
         .map(|r| {
             let title_tags = tok.tag(&r.title);
-            let content_tags = tok.tag(&r.content);
+            let content_tags =
+                if opts.max_content_chars > 0 && r.content.len() > opts.max_content_chars {
+                    let cut: String = r.content.chars().take(opts.max_content_chars).collect();
+                    tok.tag(&cut)
+                } else {
+                    tok.tag(&r.content)
+                };
             let ta = anchors_in(&title_tags, &opts.extra_suffixes);
             let ca = anchors_in(&content_tags, &opts.extra_suffixes);
             let mut tf: BTreeMap<String, f32> = BTreeMap::new();
@@ -1719,30 +1729,5 @@ mod tests {
         assert_eq!(clean_anchor("A市经济学院").as_deref(), Some("经济学院"));
         assert_eq!(clean_anchor("A3区丽发新城").as_deref(), Some("丽发新城"));
         assert_eq!(clean_anchor("小区"), None);
-    }
-}
-
-#[cfg(test)]
-mod debug_tags {
-    #[test]
-    #[ignore]
-    fn show_tags() {
-        let tok = crate::tokenize::Tokenizer::new(&Default::default()).unwrap();
-        for s in [
-            "A市暮云街道丽发新城社区搅拌站灰尘，噪音污染严重",
-            "投诉A市伊景园滨河苑捆绑车位销售",
-            "投诉武广新城伊景园滨河苑为广铁集团的定向商品房",
-            "我们是丽发新城小区的业主，附近搅拌站",
-            "A市经济学院强制学生实习",
-            "投诉A2区丽发新城附近建搅拌站噪音扰民",
-        ] {
-            let t = tok.tag(s);
-            eprintln!("{t:?}\n  -> {:?}", super::anchors_in(&t, &[]));
-            let known: std::collections::HashMap<String, u32> =
-                [("丽发新城".to_string(), 3), ("伊景园滨河苑".to_string(), 5)]
-                    .into_iter()
-                    .collect();
-            eprintln!("  known -> {:?}", super::lookup_known(s, &known, &[]));
-        }
     }
 }
