@@ -407,6 +407,16 @@ static TRAILING_PHASE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:[一二三四五六七八九十0-9]+期|[0-9A-Za-z]+栋|小区|项目)+$").unwrap()
 });
 
+static SUFFIX_LAST: LazyLock<Vec<char>> = LazyLock::new(|| {
+    let mut v: Vec<char> = SUFFIXES
+        .iter()
+        .filter_map(|(s, _)| s.chars().last())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+});
+
 fn suffix_class(word: &str, extra: &[String]) -> Option<u8> {
     if extra.iter().any(|s| word.ends_with(s.as_str())) {
         return Some(1);
@@ -555,6 +565,11 @@ fn lookup_known(text: &str, known: &HashMap<String, u32>, extra: &[String]) -> V
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut out = Vec::new();
     for e in 1..=chars.len() {
+        // cheap filter: the character must end some suffix
+        let last = chars[e - 1].1;
+        if !SUFFIX_LAST.contains(&last) && !extra.iter().any(|s| s.ends_with(last)) {
+            continue;
+        }
         let end = chars.get(e).map_or(text.len(), |c| c.0);
         let Some(class) = suffix_class(&text[..end], extra) else {
             continue;
@@ -1335,6 +1350,68 @@ fn trend_of(
 static REGIONISH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[a-z][0-9]*[市区县]?|[a-z]+[0-9]*|[0-9a-z]+)$").unwrap());
 
+/// Function-like words that say nothing about the grievance; never used in labels or key terms.
+const LABEL_SKIP: &[&str] = &[
+    "附近",
+    "周边",
+    "旁边",
+    "存在",
+    "有何",
+    "加快",
+    "何时",
+    "放在",
+    "最后",
+    "自己",
+    "要求",
+    "问题",
+    "情况",
+    "相关",
+    "进行",
+    "没有",
+    "关于",
+    "反映",
+    "投诉",
+    "咨询",
+    "建议",
+    "希望",
+    "请求",
+    "领导",
+    "政府",
+    "部门",
+    "有关部门",
+    "相关部门",
+    "解决",
+    "处理",
+    "一下",
+    "现在",
+    "目前",
+    "已经",
+    "还是",
+    "为什么",
+    "怎么",
+    "如何",
+    "是否",
+    "能否",
+    "可以",
+    "不能",
+    "一直",
+    "至今",
+    "严重",
+    "非常",
+    "居民",
+    "业主",
+    "市民",
+    "群众",
+    "我们",
+    "大家",
+    "地方",
+    "具体",
+    "为何",
+    "什么",
+    "何年何月",
+    "偏偏",
+];
+
 fn key_terms(c: &Centroid, vocab: &[String], anchor: Option<&str>, k: usize) -> Vec<String> {
     let mut v: Vec<(u32, f32)> = c.sum.iter().map(|(a, b)| (*a, *b)).collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -1344,7 +1421,10 @@ fn key_terms(c: &Centroid, vocab: &[String], anchor: Option<&str>, k: usize) -> 
         if REGIONISH.is_match(w) || w.ends_with('市') || (w.ends_with('区') && char_len(w) <= 3) {
             continue;
         }
-        if w.starts_with(['市', '县', '省', '区']) || w.ends_with('省') {
+        if w.starts_with(['市', '县', '省', '区'])
+            || w.ends_with('省')
+            || LABEL_SKIP.contains(&w.as_str())
+        {
             continue;
         }
         if let Some(a) = anchor {

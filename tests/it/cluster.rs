@@ -294,10 +294,49 @@ fn tipdm_real_top_groups() {
             x.size, x.distinct_petitioners, x.heat, x.label, x.key_terms
         );
     }
+    for x in g
+        .groups
+        .iter()
+        .filter(|x| x.label.contains("人才") || x.label.contains("补贴"))
+    {
+        eprintln!(
+            "TALENT {:>4} people {:>4} | {} | {:?}",
+            x.size, x.distinct_petitioners, x.label, x.key_terms
+        );
+    }
     for x in g.groups.iter().take(15) {
         eprintln!(
             "HEAT {:>4} people {:>4} heat {:>6.2} | {}",
             x.size, x.distinct_petitioners, x.heat, x.label
         );
     }
+}
+
+/// Scaling check: `MINQING_SCALE=N cargo test --release --test it cluster::scale -- --ignored --nocapture`
+/// replicates attachment3 N times (distinct ids and petitioners) and times the stage.
+#[test]
+#[ignore]
+fn scale() {
+    let Some(base) = load_tipdm() else { return };
+    let n: usize = std::env::var("MINQING_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let mut recs = Vec::with_capacity(base.len() * n);
+    for k in 0..n {
+        for r in &base {
+            let mut r = r.clone();
+            r.id = format!("{k:03}-{}", r.id);
+            r.petitioner = r.petitioner.map(|p| format!("{k}-{p}"));
+            recs.push(r);
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    eprintln!(
+        "{} records → {} groups in {:?}",
+        recs.len(),
+        g.groups.len(),
+        t0.elapsed()
+    );
 }
