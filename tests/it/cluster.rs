@@ -340,3 +340,40 @@ fn scale() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn cli_cluster_groups_group_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = fixture();
+    for r in &mut recs {
+        let n: u32 = r.id[1..].parse().unwrap();
+        r.extra = Some(format!("{{\"truth_group\":\"t{}\"}}", (n - 1) / 6));
+    }
+    minqing::store::write(dir.path(), &mut recs).unwrap();
+    let bin = env!("CARGO_BIN_EXE_minqing");
+    let out = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    run(&["cluster", "--out", out]);
+    let table = run(&["groups", "--out", out, "--sort", "size", "--min-size", "5"]);
+    assert!(table.contains("丽景花园"), "{table}");
+    let csv = run(&["groups", "--out", out, "--format", "csv"]);
+    assert!(csv.starts_with("group_id,label"));
+    let g = run(&["group", "G0001", "--out", out]);
+    assert!(g.contains("建议牵头单位: 住建局"), "{g}");
+    let e = run(&["eval", "--out", out, "--truth", "truth_group"]);
+    assert!(e.contains("bcubed_f1"), "{e}");
+    // second run keeps ids
+    run(&["cluster", "--out", out]);
+    assert_eq!(
+        run(&["groups", "--out", out, "--format", "json"]),
+        run(&["groups", "--out", out, "--format", "json"])
+    );
+}
