@@ -1,13 +1,119 @@
-//! cluster stage: homogeneous-case groups (同质化类案). Algorithm being written; the output
-//! model below is the contract the trends, charts and report stages read.
+//! cluster stage: homogeneous-case groups (同质化类案).
+//!
+//! In: the store's records and the shared tokenizer. Out: [`Groups`] (and `DIR/groups/`).
+//!
+//! Algorithm (all steps deterministic: records are sorted by id first, no hash-map iteration
+//! reaches the output):
+//! 1. **Words**: title and content are POS-tagged once by the shared tokenizer; content words are
+//!    the tokenizer's (stopwords dropped), title words count [`Options::title_weight`] times.
+//! 2. **Object anchor**: the concrete object a petition is about, from tokens ending in an object
+//!    suffix (…小区/花园/苑/家园/城/公司/学校/学院/小学/路/线/村/厂/站…) extended backwards over
+//!    proper-noun-like tokens (jieba `ns/nt/nz/nr/x/eng/m`…), with region prefixes (`A市`, `A3区`)
+//!    stripped. Title anchors win over content anchors; estates beat schools/companies beat
+//!    roads/lines beat sites. Variants are normalised: trailing `小区`, `一期/二期…` are dropped and an
+//!    anchor that starts with a known shorter anchor (≥ 3 chars) maps onto it
+//!    (丽景花园小区二期 → 丽景花园).
+//! 3. **Vectors**: sublinear TF × smoothed IDF over words seen in ≥ 2 petitions, L2-normalised.
+//! 4. **Candidates + graph step**: single-pass centroid ("leader") clustering. A petition is only
+//!    compared with groups of the *same anchor* (anchored petitions) or, for petitions without an
+//!    anchor, with anchor-free groups found through an inverted index over each group's top terms.
+//!    It joins the group whose *centroid* is most similar if the cosine reaches the threshold,
+//!    else it starts a group. A second pass reassigns every petition to its best final centroid.
+//!    Membership always requires similarity to the centroid, so no hub can chain unrelated
+//!    petitions; different anchors can never merge. Cost is O(n · candidates), fine for 1M rows.
+//! 5. Groups smaller than [`Options::min_size`] go to the unclustered bucket (`-`). If the
+//!    unclustered share is above [`Options::target_unclustered_rate`], the thresholds are lowered
+//!    step by step (never below [`Options::min_threshold`]) and pass 2 is repeated.
+//! 6. **Labels**: anchor + the group's top distinguishing terms, made unique. **Heat** and
+//!    **batch-resolution score**: see [`Options`].
 
-use chrono::NaiveDateTime;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::LazyLock;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use rayon::prelude::*;
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-/// `[cluster]` in a pipeline file.
-#[derive(Debug, Clone, Default, Deserialize)]
+use crate::error::{Error, Result};
+use crate::schema::Record;
+use crate::tokenize::Tokenizer;
+
+/// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Options {}
+pub struct Options {
+    /// How many times a title word counts compared with a content word. Default 2.0.
+    pub title_weight: f64,
+    /// Cosine to the group centroid needed to join a group of the same object anchor. Default 0.22.
+    pub anchored_threshold: f64,
+    /// Cosine to the group centroid needed to join a group when no anchor was found. Default 0.45.
+    pub unanchored_threshold: f64,
+    /// Smallest group; smaller ones go to the unclustered bucket. Default 2.
+    pub min_size: usize,
+    /// Wanted share of unclustered petitions (0–1). When more are left over, thresholds are lowered
+    /// by `threshold_step` (at most 4 times, never below `min_threshold`). Default 1.0 (= off).
+    pub target_unclustered_rate: f64,
+    /// Step for the adaptive thresholds. Default 0.05.
+    pub threshold_step: f64,
+    /// Lowest threshold the adaptation may reach. Default 0.15.
+    pub min_threshold: f64,
+    /// Only the first this many characters of the content are read (petitions name the object
+    /// and the grievance early; caps the cost on very long letters). 0 = all. Default 600.
+    pub max_content_chars: usize,
+    /// Top-weighted terms per petition used to find candidate groups without anchor. Default 6.
+    pub candidate_terms: usize,
+    /// Extra object suffixes (in addition to the built-in ones), e.g. `["社区", "大厦"]`.
+    pub extra_suffixes: Vec<String>,
+    /// Terms in a label after the anchor (anchor-free groups get one more). Default 2.
+    pub label_terms: usize,
+    /// Heat = w_size·ln(1+size) + w_people·ln(1+distinct petitioners) + w_headcount·ln(1+headcount)
+    ///      + w_recent·ln(1+members in the last `recent_weeks` weeks) + w_likes·ln(1+likes).
+    /// Default weights 1.0, 2.0, 0.5, 1.0, 0.3.
+    pub heat_w_size: f64,
+    pub heat_w_people: f64,
+    pub heat_w_headcount: f64,
+    pub heat_w_recent: f64,
+    pub heat_w_likes: f64,
+    /// Weeks counted as "recent" for heat and trend (relative to the data's last week). Default 4.
+    pub recent_weeks: i64,
+    /// Batch-resolution score (0–1) = Σ weight of each reason that holds:
+    /// one concrete object (0.35), one unit handles ≥ 60% (0.25), ≥ 3 distinct petitioners (0.25),
+    /// ≥ half still open (0.15). Default weights as listed.
+    pub batch_w_anchor: f64,
+    pub batch_w_unit: f64,
+    pub batch_w_people: f64,
+    pub batch_w_open: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            title_weight: 2.0,
+            anchored_threshold: 0.22,
+            unanchored_threshold: 0.45,
+            min_size: 2,
+            target_unclustered_rate: 1.0,
+            threshold_step: 0.05,
+            min_threshold: 0.15,
+            max_content_chars: 600,
+            candidate_terms: 6,
+            extra_suffixes: Vec::new(),
+            label_terms: 2,
+            heat_w_size: 1.0,
+            heat_w_people: 2.0,
+            heat_w_headcount: 0.5,
+            heat_w_recent: 1.0,
+            heat_w_likes: 0.3,
+            recent_weeks: 4,
+            batch_w_anchor: 0.35,
+            batch_w_unit: 0.25,
+            batch_w_people: 0.25,
+            batch_w_open: 0.15,
+        }
+    }
+}
 
 /// The id of the bucket of petitions in no group.
 pub const UNCLUSTERED: &str = "-";
@@ -20,6 +126,25 @@ pub enum Trend {
     Growing,
     Steady,
     Fading,
+}
+
+impl Trend {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Trend::New => "新出现",
+            Trend::Growing => "上升",
+            Trend::Steady => "平稳",
+            Trend::Fading => "回落",
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Trend::New => "new",
+            Trend::Growing => "growing",
+            Trend::Steady => "steady",
+            Trend::Fading => "fading",
+        }
+    }
 }
 
 /// One homogeneous-case group.
@@ -52,6 +177,9 @@ pub struct Group {
     pub representative: String,
     /// Member petition ids, sorted.
     pub members: Vec<String>,
+    /// Members per week (Monday of the week, count), oldest first.
+    #[serde(default)]
+    pub weekly: Vec<(NaiveDate, usize)>,
 }
 
 impl Group {
@@ -80,4 +208,1606 @@ pub struct Groups {
     pub groups: Vec<Group>,
     /// One per stored petition, sorted by id.
     pub members: Vec<Member>,
+    /// Highest group number ever issued (ids are never reused, even for groups that vanished).
+    #[serde(default)]
+    pub last_id: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anchors
+
+/// Built-in object suffixes with their priority class (lower wins when a title names several).
+const SUFFIXES: &[(&str, u8)] = &[
+    ("小区", 0),
+    ("花园", 0),
+    ("家园", 0),
+    ("新城", 0),
+    ("公寓", 0),
+    ("苑", 0),
+    ("府", 0),
+    ("园", 0),
+    ("城", 0),
+    ("湾", 0),
+    ("庭", 0),
+    ("居", 0),
+    ("公馆", 0),
+    ("大厦", 0),
+    ("广场", 0),
+    ("万境", 0),
+    ("名都", 0),
+    ("山庄", 0),
+    ("雅居", 0),
+    ("公司", 1),
+    ("集团", 1),
+    ("学校", 1),
+    ("学院", 1),
+    ("大学", 1),
+    ("小学", 1),
+    ("中学", 1),
+    ("幼儿园", 1),
+    ("医院", 1),
+    ("银行", 1),
+    ("酒店", 1),
+    ("市场", 1),
+    ("路", 2),
+    ("大道", 2),
+    ("街", 2),
+    ("线", 2),
+    ("高速", 2),
+    ("大桥", 2),
+    ("村", 3),
+    ("社区", 3),
+    ("厂", 3),
+    ("站", 3),
+    ("场", 3),
+    ("矿", 3),
+    ("项目", 3),
+];
+
+/// Whole words that end with a suffix but name no object.
+const GENERIC: &[&str] = &[
+    "小区",
+    "花园",
+    "家园",
+    "新城",
+    "公寓",
+    "公园",
+    "校园",
+    "园区",
+    "城市",
+    "县城",
+    "城区",
+    "全城",
+    "进城",
+    "公司",
+    "物业公司",
+    "开发公司",
+    "集团",
+    "学校",
+    "学院",
+    "大学",
+    "小学",
+    "中学",
+    "幼儿园",
+    "医院",
+    "银行",
+    "酒店",
+    "市场",
+    "道路",
+    "马路",
+    "公路",
+    "线路",
+    "路线",
+    "网线",
+    "电线",
+    "一线",
+    "在线",
+    "热线",
+    "专线",
+    "主线",
+    "沿线",
+    "红线",
+    "路口",
+    "大道",
+    "街道",
+    "大街",
+    "高速",
+    "大桥",
+    "农村",
+    "乡村",
+    "村",
+    "社区",
+    "厂",
+    "工厂",
+    "车站",
+    "网站",
+    "站",
+    "场",
+    "现场",
+    "市场",
+    "广场",
+    "商场",
+    "停车场",
+    "项目",
+    "工程项目",
+    "大厦",
+    "居",
+    "城",
+    "园",
+    "苑",
+    "府",
+    "湾",
+    "庭",
+    "思路",
+    "出路",
+    "门路",
+    "政府",
+    "官方",
+    "家庭",
+    "法庭",
+    "宅基地",
+    "本村",
+    "我村",
+    "该村",
+    "村组",
+    "后路",
+    "道",
+    "路",
+    "街",
+    "线",
+    "矿",
+    "邻居",
+    "民居",
+    "定居",
+    "移居",
+    "高速公路",
+    "本小区",
+    "该小区",
+    "我小区",
+    "新小区",
+    "老小区",
+    "周边",
+    "农场",
+    "操场",
+    "机场",
+    "菜市场",
+    "垃圾站",
+    "加油站",
+    "公交站",
+    "地铁站",
+    "工地",
+];
+
+fn nounish(tag: &str) -> bool {
+    matches!(
+        tag,
+        "ns" | "nt"
+            | "nz"
+            | "nr"
+            | "nrt"
+            | "nrfg"
+            | "x"
+            | "eng"
+            | "m"
+            | "j"
+            | "n"
+            | "nl"
+            | "ng"
+            | "s"
+    )
+}
+
+static REGION_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:[A-Za-z][0-9]*[省市区县]|[\p{Han}]{2,3}?[省市]|[A-Za-z0-9\p{Han}]{1,3}?[区县])+",
+    )
+    .unwrap()
+});
+static TRAILING_PHASE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:[一二三四五六七八九十0-9]+期|[0-9A-Za-z]+栋|小区|项目)+$").unwrap()
+});
+
+static SUFFIX_LAST: LazyLock<Vec<char>> = LazyLock::new(|| {
+    let mut v: Vec<char> = SUFFIXES
+        .iter()
+        .filter_map(|(s, _)| s.chars().last())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+});
+
+fn suffix_class(word: &str, extra: &[String]) -> Option<u8> {
+    if extra.iter().any(|s| word.ends_with(s.as_str())) {
+        return Some(1);
+    }
+    SUFFIXES
+        .iter()
+        .filter(|(s, _)| word.ends_with(s))
+        .map(|(_, c)| *c)
+        .min()
+}
+
+fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Anchors found in tagged text, each with its priority class, in text order.
+fn anchors_in(tags: &[(String, String)], extra: &[String]) -> Vec<(String, u8)> {
+    // (first token, last token, class)
+    let mut spans: Vec<(usize, usize, u8)> = Vec::new();
+    for i in 0..tags.len() {
+        let (w, t) = &tags[i];
+        let Some(class) = suffix_class(w, extra) else {
+            continue;
+        };
+        if !nounish(t) && !matches!(t.as_str(), "ng" | "vn" | "l" | "i") {
+            continue;
+        }
+        let mut start = i;
+        let mut len = char_len(w);
+        while start > 0 && i - start < 4 {
+            let (pw, pt) = &tags[start - 1];
+            if !nounish(pt) || len + char_len(pw) > 14 {
+                break;
+            }
+            // generic words stop the extension unless they are themselves object heads (花园, 新城)
+            if GENERIC.contains(&pw.as_str()) && suffix_class(pw, extra).is_none() {
+                break;
+            }
+            start -= 1;
+            len += char_len(pw);
+        }
+        // drop leading generic parts; require one specific part
+        while start < i && GENERIC.contains(&tags[start].0.as_str()) {
+            start += 1;
+        }
+        if (start..=i).all(|k| GENERIC.contains(&tags[k].0.as_str())) {
+            continue;
+        }
+        // a lone dictionary common noun naming a kind of site (搅拌站, 污水处理厂) is no object
+        if start == i && class >= 2 && matches!(t.as_str(), "n" | "vn" | "ng" | "l") {
+            continue;
+        }
+        spans.push((start, i, class));
+    }
+    // merge nested and adjacent spans (伊景园 + 滨河苑 → 伊景园滨河苑)
+    let mut merged: Vec<(usize, usize, u8)> = Vec::new();
+    for s in spans {
+        if let Some(last) = merged.last_mut() {
+            if s.0 <= last.1 + 1 {
+                last.0 = last.0.min(s.0);
+                last.1 = s.1;
+                last.2 = last.2.min(s.2);
+                continue;
+            }
+        }
+        merged.push(s);
+    }
+    merged
+        .into_iter()
+        .filter_map(|(a, b, c)| {
+            let raw: String = tags[a..=b].iter().map(|(w, _)| w.as_str()).collect();
+            clean_anchor(&raw).map(|x| (x, c))
+        })
+        .collect()
+}
+
+/// Strips region prefixes and rejects generic names; `None` when nothing specific is left.
+fn clean_anchor(raw: &str) -> Option<String> {
+    let mut a = raw.trim().to_string();
+    if let Some(m) = REGION_PREFIX.find(&a) {
+        let rest = &a[m.end()..];
+        if char_len(rest) >= 3 {
+            a = rest.to_string();
+        }
+    }
+    while let Some(rest) = a.strip_prefix(['市', '县', '省', '区']) {
+        if char_len(rest) < 3 {
+            break;
+        }
+        a = rest.to_string();
+    }
+    if GENERIC.contains(&a.as_str()) || char_len(&a) < 3 {
+        return None;
+    }
+    const BAD_END: &[&str] = &[
+        "政府",
+        "办事处",
+        "有限公司",
+        "有限责任公司",
+        "股份公司",
+        "分公司",
+        "总公司",
+        "网站",
+        "我家",
+        "居委会",
+        "村委会",
+    ];
+    if BAD_END
+        .iter()
+        .any(|e| a == *e || a.ends_with(e) && char_len(&a) <= char_len(e) + 1)
+    {
+        return None;
+    }
+    if a.ends_with("政府") || a.ends_with("网站") {
+        return None;
+    }
+    // region names themselves are not objects
+    if a.ends_with('市')
+        || a.ends_with('区') && !a.ends_with("小区") && !a.ends_with("社区")
+        || a.ends_with('县')
+    {
+        return None;
+    }
+    if a.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(a)
+}
+
+/// Normal form: trailing phase/building/小区 removed when something specific remains.
+fn normalise_anchor(a: &str) -> String {
+    let t = TRAILING_PHASE.replace(a, "").to_string();
+    if char_len(&t) >= 3 {
+        t
+    } else {
+        a.to_string()
+    }
+}
+
+/// Known anchor names that occur in `text`: at every object suffix, the longest known name
+/// ending there.
+fn lookup_known(text: &str, known: &HashMap<String, u32>, extra: &[String]) -> Vec<(String, u8)> {
+    if known.is_empty() {
+        return Vec::new();
+    }
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    for e in 1..=chars.len() {
+        // cheap filter: the character must end some suffix
+        let last = chars[e - 1].1;
+        if !SUFFIX_LAST.contains(&last) && !extra.iter().any(|s| s.ends_with(last)) {
+            continue;
+        }
+        let end = chars.get(e).map_or(text.len(), |c| c.0);
+        let Some(class) = suffix_class(&text[..end], extra) else {
+            continue;
+        };
+        for k in (3..=12.min(e)).rev() {
+            let s = chars[e - k].0;
+            let cand = &text[s..end];
+            if known.contains_key(cand) {
+                out.push((cand.to_string(), class));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The anchor of one petition. The title's best-class anchor (estates beat companies/schools beat
+/// roads beat sites) unless the title only names a road or site and the content names a better
+/// object twice or more (搅拌站 in the title, 丽发新城 throughout the text).
+fn pick_anchor(
+    title: &[(String, u8)],
+    content: &[(String, u8)],
+    known: &HashMap<String, u32>,
+) -> Option<String> {
+    let best_of = |v: &[(String, u8)]| -> Option<(String, u8, usize)> {
+        let best = v.iter().map(|(_, c)| *c).min()?;
+        let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for (pos, (a, c)) in v.iter().enumerate() {
+            if *c == best {
+                let e = counts.entry(normalise_anchor(a)).or_insert((0, pos));
+                e.0 += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
+            .map(|(a, (n, _))| (a, best, n))
+    };
+    let t = title
+        .iter()
+        .map(|(_, c)| *c)
+        .min()
+        .and_then(|best| {
+            // among the best class, the name most petitions use (then the first)
+            let mut cands: Vec<(usize, &(String, u8))> = title
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, c))| *c == best)
+                .collect();
+            cands.sort_by(|a, b| {
+                let fa = known.get(&a.1 .0).copied().unwrap_or(0);
+                let fb = known.get(&b.1 .0).copied().unwrap_or(0);
+                fb.cmp(&fa).then(a.0.cmp(&b.0))
+            });
+            cands.first().map(|x| x.1)
+        })
+        .map(|(a, c)| (normalise_anchor(a), *c));
+    let c = best_of(content);
+    match (t, c) {
+        (Some((ta, tc)), Some((ca, cc, n))) => {
+            if tc >= 1 && cc < tc && (n >= 2 || tc == 3) && !ca.contains(&ta) {
+                Some(ca)
+            } else {
+                Some(ta)
+            }
+        }
+        (Some((ta, _)), None) => Some(ta),
+        (None, Some((ca, _, _))) => Some(ca),
+        (None, None) => None,
+    }
+}
+
+/// Maps each anchor onto the most frequent known anchor (≥ 3 chars) it contains
+/// (丽景花园二期 → 丽景花园; 武广新城伊景园滨河苑 → 伊景园 when that is the commoner name).
+/// Prefix matches win over inner substrings; ties go to the longer, then the smaller name.
+fn canonical_anchors(anchors: &[Option<String>]) -> Vec<Option<String>> {
+    let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in anchors.iter().flatten() {
+        *freq.entry(a.as_str()).or_insert(0) += 1;
+    }
+    let canon = |a: &str| -> String {
+        let idx: Vec<usize> = a
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(a.len()))
+            .collect();
+        let mut best: Option<(bool, usize, usize, &str)> = None;
+        for (si, &s) in idx.iter().enumerate() {
+            for &e in idx.iter().skip(si + 3) {
+                let sub = &a[s..e];
+                if sub.len() == a.len() {
+                    continue;
+                }
+                if let Some((k, &n)) = freq.get_key_value(sub) {
+                    let cand = (s == 0, n, char_len(sub), *k);
+                    let better = match best {
+                        None => true,
+                        Some(b) => {
+                            (cand.0, cand.1, cand.2) > (b.0, b.1, b.2)
+                                || ((cand.0, cand.1, cand.2) == (b.0, b.1, b.2) && cand.3 < b.3)
+                        }
+                    };
+                    if better {
+                        best = Some(cand);
+                    }
+                }
+            }
+        }
+        best.map(|b| b.3.to_string())
+            .unwrap_or_else(|| a.to_string())
+    };
+    anchors.iter().map(|a| a.as_deref().map(canon)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vectors
+
+struct Doc {
+    key: Option<u32>,
+    vec: Vec<(u32, f32)>,
+    top: Vec<u32>,
+}
+
+fn content_word(w: &str) -> bool {
+    !w.is_empty()
+        && w.chars().any(|c| c.is_alphanumeric())
+        && !w
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
+        && !(char_len(w) == 1 && !w.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+struct Prepared {
+    docs: Vec<Doc>,
+    vocab: Vec<String>,
+    anchors: Vec<String>,
+    /// Each petition's anchor as written (before normalisation), for display.
+    raw: Vec<Option<String>>,
+}
+
+fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
+    // Pass A: words and token-level anchors.
+    type Pass = (Vec<(String, f32)>, Vec<(String, u8)>, Vec<(String, u8)>);
+    let pass_a: Vec<Pass> = records
+        .par_iter()
+        .map(|r| {
+            let title_tags = tok.tag(&r.title);
+            let content_tags =
+                if opts.max_content_chars > 0 && r.content.len() > opts.max_content_chars {
+                    let cut: String = r.content.chars().take(opts.max_content_chars).collect();
+                    tok.tag(&cut)
+                } else {
+                    tok.tag(&r.content)
+                };
+            let ta = anchors_in(&title_tags, &opts.extra_suffixes);
+            let ca = anchors_in(&content_tags, &opts.extra_suffixes);
+            let mut tf: BTreeMap<String, f32> = BTreeMap::new();
+            for (tags, w) in [
+                (&title_tags, opts.title_weight as f32),
+                (&content_tags, 1.0),
+            ] {
+                for (word, _) in tags.iter() {
+                    let word = word.trim().to_lowercase();
+                    if content_word(&word) && !tok.is_stopword(&word) {
+                        *tf.entry(word).or_insert(0.0) += w;
+                    }
+                }
+            }
+            (tf.into_iter().collect(), ta, ca)
+        })
+        .collect();
+    // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
+    // (是丽发 / 新城 → 丽发新城).
+    let mut known: HashMap<String, u32> = HashMap::new();
+    for (_, ta, ca) in &pass_a {
+        let mut seen: Vec<&str> = ta
+            .iter()
+            .chain(ca.iter())
+            .map(|(a, _)| a.as_str())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for a in seen {
+            *known.entry(a.to_string()).or_insert(0) += 1;
+        }
+    }
+    known.retain(|_, n| *n >= 2);
+    let per: Vec<(Vec<(String, f32)>, Option<String>)> = pass_a
+        .into_par_iter()
+        .zip(records.par_iter())
+        .map(|((tf, mut ta, mut ca), r)| {
+            ta.extend(lookup_known(&r.title, &known, &opts.extra_suffixes));
+            let head: String = r.content.chars().take(600).collect();
+            ca.extend(lookup_known(&head, &known, &opts.extra_suffixes));
+            (tf, pick_anchor(&ta, &ca, &known))
+        })
+        .collect();
+    let anchors_raw: Vec<Option<String>> = per.iter().map(|p| p.1.clone()).collect();
+    let canon = canonical_anchors(&anchors_raw);
+    let mut anchor_names: Vec<String> = canon.iter().flatten().cloned().collect();
+    anchor_names.sort();
+    anchor_names.dedup();
+    let anchor_id: HashMap<&str, u32> = anchor_names
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.as_str(), i as u32))
+        .collect();
+
+    let mut df: BTreeMap<&str, u32> = BTreeMap::new();
+    for (tf, _) in &per {
+        for (w, _) in tf {
+            *df.entry(w.as_str()).or_insert(0) += 1;
+        }
+    }
+    let vocab: Vec<String> = df
+        .iter()
+        .filter(|(_, &d)| d >= 2)
+        .map(|(w, _)| w.to_string())
+        .collect();
+    let n = records.len() as f32;
+    let term: HashMap<&str, (u32, f32)> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let d = df[w.as_str()] as f32;
+            (w.as_str(), (i as u32, ((n + 1.0) / (d + 1.0)).ln() + 1.0))
+        })
+        .collect();
+    let k = opts.candidate_terms.max(1);
+    let docs = per
+        .par_iter()
+        .zip(canon.par_iter())
+        .map(|((tf, _), a)| {
+            let mut vec: Vec<(u32, f32)> = tf
+                .iter()
+                .filter_map(|(w, c)| {
+                    term.get(w.as_str())
+                        .map(|(id, idf)| (*id, (1.0 + c.ln()) * idf))
+                })
+                .collect();
+            let norm = vec.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                vec.iter_mut().for_each(|(_, x)| *x /= norm);
+            }
+            let mut by_w = vec.clone();
+            by_w.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let top = by_w.iter().take(k).map(|(t, _)| *t).collect();
+            Doc {
+                key: a.as_deref().map(|a| anchor_id[a]),
+                vec,
+                top,
+            }
+        })
+        .collect();
+    Prepared {
+        raw: anchors_raw,
+        docs,
+        vocab,
+        anchors: anchor_names,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Centroid clustering
+
+#[derive(Default, Clone)]
+struct Centroid {
+    key: Option<u32>,
+    sum: HashMap<u32, f32>,
+    norm2: f32,
+    size: usize,
+}
+
+impl Centroid {
+    fn add(&mut self, v: &[(u32, f32)]) {
+        for (t, w) in v {
+            let s = self.sum.entry(*t).or_insert(0.0);
+            self.norm2 += 2.0 * *s * w + w * w;
+            *s += w;
+        }
+        self.size += 1;
+    }
+    fn cos(&self, v: &[(u32, f32)]) -> f32 {
+        if self.norm2 <= 0.0 {
+            return 0.0;
+        }
+        let dot: f32 = v
+            .iter()
+            .filter_map(|(t, w)| self.sum.get(t).map(|s| s * w))
+            .sum();
+        dot / self.norm2.sqrt()
+    }
+    fn top_terms(&self, k: usize) -> Vec<u32> {
+        let mut v: Vec<(u32, f32)> = self.sum.iter().map(|(a, b)| (*a, *b)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().take(k).map(|(t, _)| t).collect()
+    }
+}
+
+/// Candidate lookup: clusters by anchor, anchor-free clusters by term postings.
+#[derive(Default)]
+struct CandIndex {
+    by_key: HashMap<u32, Vec<usize>>,
+    by_term: HashMap<u32, Vec<usize>>,
+}
+
+const MAX_POSTING_SCAN: usize = 400;
+
+impl CandIndex {
+    fn candidates(&self, d: &Doc, out: &mut Vec<usize>) {
+        out.clear();
+        match d.key {
+            Some(k) => {
+                if let Some(v) = self.by_key.get(&k) {
+                    out.extend_from_slice(v);
+                }
+            }
+            None => {
+                for t in &d.top {
+                    if let Some(v) = self.by_term.get(t) {
+                        let start = v.len().saturating_sub(MAX_POSTING_SCAN);
+                        out.extend_from_slice(&v[start..]);
+                    }
+                }
+                out.sort_unstable();
+                out.dedup();
+            }
+        }
+    }
+    fn insert(&mut self, c: usize, key: Option<u32>, terms: &[u32]) {
+        match key {
+            Some(k) => self.by_key.entry(k).or_default().push(c),
+            None => {
+                for t in terms {
+                    let p = self.by_term.entry(*t).or_default();
+                    if p.last() != Some(&c) {
+                        p.push(c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn best(cents: &[Centroid], cand: &[usize], d: &Doc) -> Option<(usize, f32)> {
+    let mut best: Option<(usize, f32)> = None;
+    for &c in cand {
+        if cents[c].key != d.key || cents[c].size == 0 {
+            continue;
+        }
+        let s = cents[c].cos(&d.vec);
+        if best.is_none_or(|(bc, bs)| s > bs || (s == bs && c < bc)) {
+            best = Some((c, s));
+        }
+    }
+    best
+}
+
+/// Pass 1: leader clustering in id order. Returns the centroids.
+fn leader(docs: &[Doc], opts: &Options) -> Vec<Centroid> {
+    let mut cents: Vec<Centroid> = Vec::new();
+    let mut idx = CandIndex::default();
+    let mut cand = Vec::new();
+    for d in docs {
+        if d.vec.is_empty() {
+            continue;
+        }
+        let th = threshold(d, opts, 0) as f32;
+        idx.candidates(d, &mut cand);
+        match best(&cents, &cand, d) {
+            Some((c, s)) if s >= th => {
+                cents[c].add(&d.vec);
+                if d.key.is_none() {
+                    idx.insert(c, None, &d.top);
+                }
+            }
+            _ => {
+                let mut c = Centroid {
+                    key: d.key,
+                    ..Default::default()
+                };
+                c.add(&d.vec);
+                idx.insert(cents.len(), d.key, &d.top);
+                cents.push(c);
+            }
+        }
+    }
+    cents
+}
+
+fn threshold(d: &Doc, opts: &Options, step: usize) -> f64 {
+    let base = if d.key.is_some() {
+        opts.anchored_threshold
+    } else {
+        opts.unanchored_threshold
+    };
+    (base - opts.threshold_step * step as f64).max(opts.min_threshold.min(base))
+}
+
+/// Pass 2: assign each petition to its best final centroid; `None` = unclustered.
+fn reassign(
+    docs: &[Doc],
+    cents: &[Centroid],
+    opts: &Options,
+    step: usize,
+    k: usize,
+) -> Vec<Option<(usize, f32)>> {
+    let mut idx = CandIndex::default();
+    for (i, c) in cents.iter().enumerate() {
+        if c.size >= 2 || opts.min_size <= 1 {
+            idx.insert(i, c.key, &c.top_terms(k * 2));
+        }
+    }
+    docs.par_iter()
+        .map(|d| {
+            if d.vec.is_empty() {
+                return None;
+            }
+            let mut cand = Vec::new();
+            idx.candidates(d, &mut cand);
+            let th = threshold(d, opts, step) as f32;
+            best(cents, &cand, d).filter(|(_, s)| *s >= th)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run
+
+fn week_of(t: &NaiveDateTime) -> NaiveDate {
+    let d = t.date();
+    d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64)
+}
+
+fn is_closed(r: &Record) -> bool {
+    r.closed_at.is_some()
+        || r.status.as_deref().is_some_and(|s| {
+            s.contains("办结")
+                || s.contains("结案")
+                || s.contains("已答复")
+                || s.contains("不予受理")
+        })
+}
+
+fn counts_desc(items: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut m: BTreeMap<String, usize> = BTreeMap::new();
+    for i in items {
+        if !i.is_empty() {
+            *m.entry(i).or_insert(0) += 1;
+        }
+    }
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn id_num(id: &str) -> Option<u32> {
+    id.strip_prefix('G')?.parse().ok()
+}
+
+/// Groups the records. `previous` (last run's grouping) keeps group ids stable.
+pub fn run(
+    records: &[Record],
+    tokenizer: &Tokenizer,
+    opts: &Options,
+    previous: Option<&Groups>,
+) -> Result<Groups> {
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let prep = prepare(&sorted, tokenizer, opts);
+    let docs = &prep.docs;
+    let k = opts.candidate_terms.max(1);
+
+    let cents = leader(docs, opts);
+    let mut step = 0usize;
+    let assign = loop {
+        // final centroids from pass 1 membership, then reassignment
+        let a = reassign(docs, &cents, opts, step, k);
+        let mut sizes = vec![0usize; cents.len()];
+        for x in a.iter().flatten() {
+            sizes[x.0] += 1;
+        }
+        let unclustered = a
+            .iter()
+            .filter(|x| x.is_none_or(|(c, _)| sizes[c] < opts.min_size.max(1)))
+            .count();
+        let rate = if docs.is_empty() {
+            0.0
+        } else {
+            unclustered as f64 / docs.len() as f64
+        };
+        if rate <= opts.target_unclustered_rate || step >= 4 {
+            break a;
+        }
+        step += 1;
+    };
+    // recompute centroids of the final membership for similarities and labels
+    let mut finals: Vec<Centroid> = cents
+        .iter()
+        .map(|c| Centroid {
+            key: c.key,
+            ..Default::default()
+        })
+        .collect();
+    for (d, a) in docs.iter().zip(&assign) {
+        if let Some((c, _)) = a {
+            finals[*c].add(&d.vec);
+        }
+    }
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); cents.len()];
+    for (i, a) in assign.iter().enumerate() {
+        if let Some((c, _)) = a {
+            members_of[*c].push(i);
+        }
+    }
+    let min_size = opts.min_size.max(1);
+    // clusters in a canonical order: by smallest member index (= smallest id)
+    let mut clusters: Vec<usize> = (0..cents.len())
+        .filter(|&c| members_of[c].len() >= min_size)
+        .collect();
+    clusters.sort_by_key(|&c| members_of[c][0]);
+
+    let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
+
+    // ---- stable ids
+    let prev_of: HashMap<&str, &str> = previous
+        .map(|p| {
+            p.members
+                .iter()
+                .filter(|m| m.group_id != UNCLUSTERED)
+                .map(|m| (m.id.as_str(), m.group_id.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let prev_sizes: HashMap<&str, usize> = previous
+        .map(|p| {
+            p.groups
+                .iter()
+                .map(|g| (g.id.as_str(), g.members.len()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut pairs: Vec<(usize, usize, String)> = Vec::new(); // (overlap, cluster pos, prev id)
+    for (pos, &c) in clusters.iter().enumerate() {
+        let mut ov: BTreeMap<&str, usize> = BTreeMap::new();
+        for &i in &members_of[c] {
+            if let Some(g) = prev_of.get(sorted[i].id.as_str()) {
+                *ov.entry(g).or_insert(0) += 1;
+            }
+        }
+        for (g, n) in ov {
+            let ps = prev_sizes.get(g).copied().unwrap_or(n).max(1);
+            if n * 10 >= ps * 3 || n * 2 >= members_of[c].len() {
+                pairs.push((n, pos, g.to_string()));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut ids: Vec<Option<String>> = vec![None; clusters.len()];
+    let mut used: HashSet<String> = HashSet::new();
+    for (_, pos, g) in pairs {
+        if ids[pos].is_none() && !used.contains(&g) {
+            used.insert(g.clone());
+            ids[pos] = Some(g);
+        }
+    }
+    let mut last_id = previous
+        .map(|p| {
+            p.groups
+                .iter()
+                .filter_map(|g| id_num(&g.id))
+                .chain(std::iter::once(p.last_id))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    // new ids in order of first petition time, then smallest id
+    let mut fresh: Vec<usize> = (0..clusters.len()).filter(|&p| ids[p].is_none()).collect();
+    fresh.sort_by_key(|&p| {
+        let m = &members_of[clusters[p]];
+        let first = m.iter().map(|&i| sorted[i].received_at).min();
+        (first, m[0])
+    });
+    for p in fresh {
+        last_id += 1;
+        ids[p] = Some(format!("G{last_id:04}"));
+    }
+
+    // ---- groups
+    let mut groups: Vec<Group> = Vec::new();
+    let mut member_rows: Vec<Member> = sorted
+        .iter()
+        .map(|r| Member {
+            id: r.id.clone(),
+            group_id: UNCLUSTERED.to_string(),
+            similarity: 0.0,
+            is_repeat: false,
+        })
+        .collect();
+    for (pos, &c) in clusters.iter().enumerate() {
+        let gid = ids[pos].clone().unwrap_or_default();
+        let cent = &finals[c];
+        let mut ms = members_of[c].clone();
+        ms.sort_by(|&a, &b| {
+            sorted[a]
+                .received_at
+                .cmp(&sorted[b].received_at)
+                .then(a.cmp(&b))
+        });
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut people = 0usize;
+        let mut best_rep: Option<(usize, f32)> = None;
+        for &i in &ms {
+            let r = sorted[i];
+            let sim = cent.cos(&docs[i].vec);
+            let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
+                Some(p) => !seen.insert(p),
+                None => false,
+            };
+            if !repeat {
+                people += 1;
+            }
+            member_rows[i] = Member {
+                id: r.id.clone(),
+                group_id: gid.clone(),
+                similarity: (sim as f64 * 1e4).round() / 1e4,
+                is_repeat: repeat,
+            };
+            if best_rep.is_none_or(|(bi, bs)| sim > bs || (sim == bs && i < bi)) {
+                best_rep = Some((i, sim));
+            }
+        }
+        let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
+        let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
+        let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
+        let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
+        let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
+        let closed = recs.iter().filter(|r| is_closed(r)).count();
+        let open = recs.len() - closed;
+        let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
+        let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
+        let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
+        let regions = counts_desc(recs.iter().map(|r| r.region_path()));
+        // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
+        let anchor = cent.key.map(|k| {
+            let canon = &prep.anchors[k as usize];
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+            for &i in &ms {
+                if let Some(r) = prep.raw[i]
+                    .as_deref()
+                    .filter(|r| r.contains(canon.as_str()))
+                {
+                    *names.entry(r).or_insert(0) += 1;
+                }
+            }
+            names
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_else(|| canon.clone())
+        });
+        let recent = match last_week {
+            Some(lw) => {
+                let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
+                recs.iter()
+                    .filter(|r| week_of(&r.received_at) >= from)
+                    .count() as f64
+            }
+            None => 0.0,
+        };
+        let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
+            + opts.heat_w_people * (1.0 + people as f64).ln()
+            + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
+            + opts.heat_w_recent * (1.0 + recent).ln()
+            + opts.heat_w_likes * (1.0 + likes as f64).ln();
+        let mut batch = 0.0;
+        let mut reasons = Vec::new();
+        if let Some(a) = &anchor {
+            batch += opts.batch_w_anchor;
+            reasons.push(format!("同一对象：{a}"));
+        }
+        if let Some((u, n)) = units.first() {
+            if *n * 10 >= recs.len() * 6 {
+                batch += opts.batch_w_unit;
+                reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
+            }
+        }
+        if people >= 3 {
+            batch += opts.batch_w_people;
+            reasons.push(format!("{people} 名不同信访人"));
+        }
+        if open * 2 >= recs.len() {
+            batch += opts.batch_w_open;
+            reasons.push(format!("{open} 件未办结"));
+        }
+        let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+        member_ids.sort();
+        let key_terms: Vec<String> = key_terms(cent, &prep.vocab, anchor.as_deref(), 8);
+        groups.push(Group {
+            id: gid,
+            label: String::new(),
+            anchor,
+            key_terms,
+            size: recs.len(),
+            distinct_petitioners: people,
+            total_headcount: headcount,
+            first_seen,
+            last_seen,
+            weeks_active: weekly.len(),
+            trend,
+            regions,
+            units,
+            open,
+            closed,
+            heat: (heat * 1000.0).round() / 1000.0,
+            batch_score: (batch * 1000.0_f64).round() / 1000.0,
+            batch_reasons: reasons,
+            representative: best_rep
+                .map(|(i, _)| sorted[i].id.clone())
+                .unwrap_or_default(),
+            members: member_ids,
+            weekly,
+        });
+    }
+    make_labels(&mut groups, opts.label_terms);
+    groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
+    Ok(Groups {
+        groups,
+        members: member_rows,
+        last_id,
+    })
+}
+
+fn counts_by_week(recs: &[&Record]) -> Vec<(NaiveDate, usize)> {
+    let mut m: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+    for r in recs {
+        *m.entry(week_of(&r.received_at)).or_insert(0) += 1;
+    }
+    m.into_iter().collect()
+}
+
+/// new: first seen within the last 2 weeks; growing: the last `w` weeks have ≥ 1.5× the
+/// previous `w` weeks (and ≥ 2 more petitions); fading: ≤ 0.5×; steady otherwise.
+fn trend_of(
+    weekly: &[(NaiveDate, usize)],
+    last_week: Option<NaiveDate>,
+    first: NaiveDateTime,
+    w: i64,
+) -> Trend {
+    let Some(lw) = last_week else {
+        return Trend::Steady;
+    };
+    let w = w.max(1);
+    if week_of(&first) >= lw - chrono::Duration::weeks(1) {
+        return Trend::New;
+    }
+    let recent_from = lw - chrono::Duration::weeks(w - 1);
+    let prior_from = recent_from - chrono::Duration::weeks(w);
+    let recent: usize = weekly
+        .iter()
+        .filter(|(d, _)| *d >= recent_from)
+        .map(|x| x.1)
+        .sum();
+    let prior: usize = weekly
+        .iter()
+        .filter(|(d, _)| *d >= prior_from && *d < recent_from)
+        .map(|x| x.1)
+        .sum();
+    if recent * 2 >= prior * 3 && recent >= prior + 2 {
+        Trend::Growing
+    } else if recent * 2 <= prior {
+        Trend::Fading
+    } else {
+        Trend::Steady
+    }
+}
+
+static REGIONISH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[a-z][0-9]*[市区县]?|[a-z]+[0-9]*|[0-9a-z]+)$").unwrap());
+
+/// Function-like words that say nothing about the grievance; never used in labels or key terms.
+const LABEL_SKIP: &[&str] = &[
+    "附近",
+    "周边",
+    "旁边",
+    "存在",
+    "有何",
+    "加快",
+    "何时",
+    "放在",
+    "最后",
+    "自己",
+    "要求",
+    "问题",
+    "情况",
+    "相关",
+    "进行",
+    "没有",
+    "关于",
+    "反映",
+    "投诉",
+    "咨询",
+    "建议",
+    "希望",
+    "请求",
+    "领导",
+    "政府",
+    "部门",
+    "有关部门",
+    "相关部门",
+    "解决",
+    "处理",
+    "一下",
+    "现在",
+    "目前",
+    "已经",
+    "还是",
+    "为什么",
+    "怎么",
+    "如何",
+    "是否",
+    "能否",
+    "可以",
+    "不能",
+    "一直",
+    "至今",
+    "严重",
+    "非常",
+    "居民",
+    "业主",
+    "市民",
+    "群众",
+    "我们",
+    "大家",
+    "地方",
+    "具体",
+    "为何",
+    "什么",
+    "何年何月",
+    "偏偏",
+];
+
+fn key_terms(c: &Centroid, vocab: &[String], anchor: Option<&str>, k: usize) -> Vec<String> {
+    let mut v: Vec<(u32, f32)> = c.sum.iter().map(|(a, b)| (*a, *b)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut out: Vec<String> = Vec::new();
+    for (t, _) in v {
+        let w = &vocab[t as usize];
+        if REGIONISH.is_match(w) || w.ends_with('市') || (w.ends_with('区') && char_len(w) <= 3) {
+            continue;
+        }
+        if w.starts_with(['市', '县', '省', '区'])
+            || w.ends_with('省')
+            || LABEL_SKIP.contains(&w.as_str())
+        {
+            continue;
+        }
+        if let Some(a) = anchor {
+            let chars: Vec<char> = w.chars().collect();
+            if a.contains(w.as_str())
+                || w.contains(a)
+                || chars
+                    .windows(2)
+                    .any(|b| a.contains(&b.iter().collect::<String>()))
+            {
+                continue;
+            }
+        }
+        if out
+            .iter()
+            .any(|o| o.contains(w.as_str()) || w.contains(o.as_str()))
+        {
+            continue;
+        }
+        out.push(w.clone());
+        if out.len() >= k {
+            break;
+        }
+    }
+    out
+}
+
+/// Labels: anchor + top terms; more terms (then the id) until unique.
+fn make_labels(groups: &mut [Group], n: usize) {
+    let base = |g: &Group, extra: usize| -> String {
+        let want = n + extra + usize::from(g.anchor.is_none());
+        let terms: Vec<&str> = g.key_terms.iter().take(want).map(String::as_str).collect();
+        match &g.anchor {
+            Some(a) if terms.is_empty() => a.clone(),
+            Some(a) => format!("{a} {}", terms.join("")),
+            None if terms.is_empty() => "未识别对象".to_string(),
+            None => terms.join(" "),
+        }
+    };
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by(|&a, &b| groups[a].id.cmp(&groups[b].id));
+    let mut taken: HashSet<String> = HashSet::new();
+    for i in order {
+        let mut extra = 0;
+        let mut l = base(&groups[i], 0);
+        while taken.contains(&l) && extra < 4 {
+            extra += 1;
+            l = base(&groups[i], extra);
+        }
+        if taken.contains(&l) {
+            l = format!("{l}（{}）", groups[i].id);
+        }
+        taken.insert(l.clone());
+        groups[i].label = l;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+/// Writes `groups.csv`, `groups.xlsx`, `members.csv` and `groups.json` into `groups_dir`.
+/// The representative petition's text is masked unless `show_personal_data`.
+pub fn write(
+    groups_dir: &Path,
+    groups: &Groups,
+    records: &[Record],
+    show_personal_data: bool,
+) -> Result<()> {
+    let by_id: HashMap<&str, &Record> = records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let header = [
+        "group_id",
+        "label",
+        "anchor",
+        "key_terms",
+        "size",
+        "distinct_petitioners",
+        "total_headcount",
+        "first_seen",
+        "last_seen",
+        "weeks_active",
+        "trend",
+        "regions",
+        "responsible_units",
+        "lead_unit",
+        "open",
+        "closed",
+        "heat",
+        "batch_score",
+        "batch_reasons",
+        "representative_id",
+        "representative_text",
+    ];
+    let rows: Vec<Vec<String>> = groups
+        .groups
+        .iter()
+        .map(|g| {
+            let rep = by_id
+                .get(g.representative.as_str())
+                .map(|r| {
+                    let t: String = r.text().chars().take(300).collect();
+                    crate::mask::text_for_output(
+                        t.split_whitespace().collect::<Vec<_>>().join(" ").as_str(),
+                        show_personal_data,
+                    )
+                })
+                .unwrap_or_default();
+            let list = |v: &[(String, usize)]| {
+                v.iter()
+                    .map(|(a, n)| format!("{a}({n})"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            vec![
+                g.id.clone(),
+                g.label.clone(),
+                g.anchor.clone().unwrap_or_default(),
+                g.key_terms.join(" "),
+                g.size.to_string(),
+                g.distinct_petitioners.to_string(),
+                g.total_headcount.to_string(),
+                g.first_seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                g.last_seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                g.weeks_active.to_string(),
+                g.trend.code().to_string(),
+                list(&g.regions),
+                list(&g.units),
+                g.lead_unit().unwrap_or_default().to_string(),
+                g.open.to_string(),
+                g.closed.to_string(),
+                format!("{:.3}", g.heat),
+                format!("{:.3}", g.batch_score),
+                g.batch_reasons.join("; "),
+                g.representative.clone(),
+                rep,
+            ]
+        })
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in &rows {
+        w.write_record(r)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("csv: {e}")))?;
+    crate::fsutil::write_atomic(&groups_dir.join("groups.csv"), &bytes)?;
+
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("同质化类案")?;
+    let numeric = [4usize, 5, 6, 9, 14, 15, 16, 17];
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    for (ri, r) in rows.iter().enumerate() {
+        for (c, v) in r.iter().enumerate() {
+            let row = ri as u32 + 1;
+            match (numeric.contains(&c), v.parse::<f64>()) {
+                (true, Ok(x)) => ws.write_number(row, c as u16, x)?,
+                _ => ws.write_string(row, c as u16, v.as_str())?,
+            };
+        }
+    }
+    let xbytes = wb.save_to_buffer()?;
+    crate::fsutil::write_atomic(&groups_dir.join("groups.xlsx"), &xbytes)?;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "group_id", "similarity", "is_repeat"])?;
+    for m in &groups.members {
+        w.write_record([
+            m.id.as_str(),
+            m.group_id.as_str(),
+            &format!("{:.4}", m.similarity),
+            if m.is_repeat { "true" } else { "false" },
+        ])?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("csv: {e}")))?;
+    crate::fsutil::write_atomic(&groups_dir.join("members.csv"), &bytes)?;
+
+    let json = serde_json::to_vec_pretty(groups)?;
+    crate::fsutil::write_atomic(&groups_dir.join("groups.json"), &json)?;
+    Ok(())
+}
+
+/// Reads `groups.json` back.
+pub fn read(groups_dir: &Path) -> Result<Groups> {
+    let p = groups_dir.join("groups.json");
+    if !p.exists() {
+        return Err(Error::Usage(format!(
+            "no groups at `{}`: run `minqing cluster` first",
+            p.display()
+        )));
+    }
+    let bytes = std::fs::read(&p).map_err(Error::io("read", &p))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+/// Scores of a grouping against ground truth. Unclustered petitions count as singletons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalScores {
+    /// Petitions with a truth value (the ones scored).
+    pub n: usize,
+    pub bcubed_precision: f64,
+    pub bcubed_recall: f64,
+    pub bcubed_f1: f64,
+    pub pairwise_precision: f64,
+    pub pairwise_recall: f64,
+    pub pairwise_f1: f64,
+    pub ari: f64,
+    pub nmi: f64,
+}
+
+/// Scores `groups` against the truth column `truth_column` of the records' `extra`. Records
+/// without a truth value are skipped; a truth value of `-` or empty is a singleton.
+pub fn eval(records: &[Record], groups: &Groups, truth_column: &str) -> Result<EvalScores> {
+    let pred: HashMap<&str, &str> = groups
+        .members
+        .iter()
+        .map(|m| (m.id.as_str(), m.group_id.as_str()))
+        .collect();
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut truth: Vec<String> = Vec::new();
+    let mut predicted: Vec<String> = Vec::new();
+    for r in sorted {
+        let Some(t) = r.extra_value(truth_column) else {
+            continue;
+        };
+        let t = if t.trim().is_empty() || t.trim() == UNCLUSTERED {
+            format!("\u{0}single:{}", r.id)
+        } else {
+            t
+        };
+        let p = match pred.get(r.id.as_str()) {
+            Some(g) if *g != UNCLUSTERED => g.to_string(),
+            _ => format!("\u{0}single:{}", r.id),
+        };
+        truth.push(t);
+        predicted.push(p);
+    }
+    if truth.is_empty() {
+        return Err(Error::Usage(format!(
+            "no record has a value in column `{truth_column}`"
+        )));
+    }
+    Ok(scores(&truth, &predicted))
+}
+
+fn scores(truth: &[String], pred: &[String]) -> EvalScores {
+    let n = truth.len();
+    let ids = |v: &[String]| -> Vec<usize> {
+        let mut m: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut out = Vec::with_capacity(v.len());
+        for s in v {
+            let l = m.len();
+            out.push(*m.entry(s.as_str()).or_insert(l));
+        }
+        out
+    };
+    let t = ids(truth);
+    let p = ids(pred);
+    let mut cont: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    let mut ts: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut ps: BTreeMap<usize, usize> = BTreeMap::new();
+    for i in 0..n {
+        *cont.entry((t[i], p[i])).or_insert(0) += 1;
+        *ts.entry(t[i]).or_insert(0) += 1;
+        *ps.entry(p[i]).or_insert(0) += 1;
+    }
+    // B-cubed
+    let (mut bp, mut br) = (0.0, 0.0);
+    for (&(a, b), &c) in &cont {
+        let c = c as f64;
+        bp += c * c / ps[&b] as f64;
+        br += c * c / ts[&a] as f64;
+    }
+    bp /= n as f64;
+    br /= n as f64;
+    let f = |p: f64, r: f64| {
+        if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        }
+    };
+    let c2 = |x: usize| (x * x.saturating_sub(1) / 2) as f64;
+    let same_both: f64 = cont.values().map(|&c| c2(c)).sum();
+    let same_pred: f64 = ps.values().map(|&c| c2(c)).sum();
+    let same_truth: f64 = ts.values().map(|&c| c2(c)).sum();
+    let pp = if same_pred > 0.0 {
+        same_both / same_pred
+    } else {
+        1.0
+    };
+    let pr = if same_truth > 0.0 {
+        same_both / same_truth
+    } else {
+        1.0
+    };
+    let total = c2(n);
+    let expected = if total > 0.0 {
+        same_pred * same_truth / total
+    } else {
+        0.0
+    };
+    let max_idx = (same_pred + same_truth) / 2.0;
+    let ari = if (max_idx - expected).abs() < 1e-12 {
+        1.0
+    } else {
+        (same_both - expected) / (max_idx - expected)
+    };
+    let nf = n as f64;
+    let h = |m: &BTreeMap<usize, usize>| -> f64 {
+        m.values()
+            .map(|&c| {
+                let q = c as f64 / nf;
+                -q * q.ln()
+            })
+            .sum()
+    };
+    let (ht, hp) = (h(&ts), h(&ps));
+    let mi: f64 = cont
+        .iter()
+        .map(|(&(a, b), &c)| {
+            let c = c as f64;
+            c / nf * ((c * nf) / (ts[&a] as f64 * ps[&b] as f64)).ln()
+        })
+        .sum();
+    let nmi = if ht + hp > 0.0 {
+        2.0 * mi / (ht + hp)
+    } else {
+        1.0
+    };
+    EvalScores {
+        n,
+        bcubed_precision: bp,
+        bcubed_recall: br,
+        bcubed_f1: f(bp, br),
+        pairwise_precision: pp,
+        pairwise_recall: pr,
+        pairwise_f1: f(pp, pr),
+        ari,
+        nmi,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_hand_computed() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // truth {a,a,b,b}, pred {x,x,x,y}
+        let sc = scores(&s(&["a", "a", "b", "b"]), &s(&["x", "x", "x", "y"]));
+        // B3 precision: items 1,2: 2/3 each, item 3: 1/3, item 4: 1 → (2/3+2/3+1/3+1)/4 = 2/3
+        assert!((sc.bcubed_precision - 2.0 / 3.0).abs() < 1e-9, "{sc:?}");
+        // B3 recall: 1,1,1/2,1/2 → 3/4
+        assert!((sc.bcubed_recall - 0.75).abs() < 1e-9);
+        // pairs: pred pairs 3 (12,13,23), truth pairs 2 (12,34), both 1 → P 1/3, R 1/2, F 0.4
+        assert!((sc.pairwise_f1 - 0.4).abs() < 1e-9);
+        // ARI: index 1, expected 3*2/6=1, max 2.5 → 0
+        assert!(sc.ari.abs() < 1e-9);
+        let perfect = scores(&s(&["a", "a", "b"]), &s(&["x", "x", "y"]));
+        assert!(
+            (perfect.bcubed_f1 - 1.0).abs() < 1e-9
+                && (perfect.ari - 1.0).abs() < 1e-9
+                && (perfect.nmi - 1.0).abs() < 1e-9
+        );
+    }
+
+    #[test]
+    fn anchor_normalisation() {
+        assert_eq!(normalise_anchor("丽景花园小区二期"), "丽景花园");
+        let c = canonical_anchors(&[Some("丽景花园".into()), Some("丽景花园东区".into()), None]);
+        assert_eq!(c[1].as_deref(), Some("丽景花园"));
+        assert_eq!(clean_anchor("A市经济学院").as_deref(), Some("经济学院"));
+        assert_eq!(clean_anchor("A3区丽发新城").as_deref(), Some("丽发新城"));
+        assert_eq!(clean_anchor("小区"), None);
+    }
 }

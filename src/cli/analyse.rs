@@ -1,28 +1,290 @@
-//! `minqing cluster`, `groups`, `group`, `eval` (being written).
+//! `minqing cluster`, `groups`, `group`, `eval`. Data on stdout, messages on stderr.
+
+use std::path::PathBuf;
+
+use minqing::cluster::{self, Group, Groups, UNCLUSTERED};
+use minqing::{Error, Result};
 
 use super::Term;
 
 #[derive(Debug, clap::Args)]
-pub struct ClusterArgs {}
-#[derive(Debug, clap::Args)]
-pub struct GroupsArgs {}
-#[derive(Debug, clap::Args)]
-pub struct GroupArgs {}
-#[derive(Debug, clap::Args)]
-pub struct EvalArgs {}
+pub struct ClusterArgs {
+    /// Run folder (holds `store/`); groups are written to `OUT/groups/`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Pipeline file whose `[tokenize]` and `[cluster]` settings to use (default: built-in defaults).
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+    /// Put personal data unmasked into the exports.
+    #[arg(long)]
+    pub show_personal_data: bool,
+}
 
-fn not_yet() -> minqing::Result<()> {
-    Err(minqing::Error::Usage("not built yet".into()))
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SortBy {
+    Heat,
+    Size,
+    Growth,
 }
-pub fn cluster(_a: ClusterArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
 }
-pub fn groups(_a: GroupsArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+#[derive(Debug, clap::Args)]
+pub struct GroupsArgs {
+    /// Run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "heat")]
+    pub sort: SortBy,
+    /// Only groups with at least this many petitions.
+    #[arg(long, default_value_t = 1)]
+    pub min_size: usize,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
 }
-pub fn group(_a: GroupArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+#[derive(Debug, clap::Args)]
+pub struct GroupArgs {
+    /// Group id, e.g. G0007.
+    pub id: String,
+    /// Run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Show personal data unmasked.
+    #[arg(long)]
+    pub show_personal_data: bool,
 }
-pub fn eval(_a: EvalArgs, _t: &Term) -> minqing::Result<()> {
-    not_yet()
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Ground-truth column (kept in the records' extra columns), e.g. truth_group.
+    #[arg(long)]
+    pub truth: String,
+}
+
+fn groups_dir(out: &std::path::Path) -> PathBuf {
+    out.join("groups")
+}
+
+pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
+    let (tok_opts, opts) = match &a.pipeline {
+        Some(p) => {
+            let cfg = minqing::config::PipelineConfig::load(p)?;
+            (cfg.tokenize, cfg.cluster)
+        }
+        None => (Default::default(), Default::default()),
+    };
+    let records = minqing::store::read(&a.out)?;
+    let tok = minqing::tokenize::Tokenizer::new(&tok_opts)?;
+    let dir = groups_dir(&a.out);
+    let previous = if dir.join("groups.json").exists() {
+        Some(cluster::read(&dir)?)
+    } else {
+        None
+    };
+    let t0 = std::time::Instant::now();
+    let groups = cluster::run(&records, &tok, &opts, previous.as_ref())?;
+    let unclustered = groups
+        .members
+        .iter()
+        .filter(|m| m.group_id == UNCLUSTERED)
+        .count();
+    cluster::write(&dir, &groups, &records, a.show_personal_data)?;
+    t.note(format!(
+        "{} petitions → {} groups, {} unclustered ({:.1}%), {:.1}s; written to {}",
+        records.len(),
+        groups.groups.len(),
+        unclustered,
+        100.0 * unclustered as f64 / records.len().max(1) as f64,
+        t0.elapsed().as_secs_f64(),
+        dir.display()
+    ));
+    Ok(())
+}
+
+fn growth(g: &Group) -> i64 {
+    let n = g.weekly.len();
+    let last = g.weekly.last().map_or(0, |x| x.1) as i64;
+    let prev = if n >= 2 { g.weekly[n - 2].1 as i64 } else { 0 };
+    last - prev
+}
+
+pub fn groups(a: GroupsArgs, _t: &Term) -> Result<()> {
+    let all = cluster::read(&groups_dir(&a.out))?;
+    let mut gs: Vec<&Group> = all.groups.iter().filter(|g| g.size >= a.min_size).collect();
+    match a.sort {
+        SortBy::Heat => gs.sort_by(|x, y| y.heat.total_cmp(&x.heat).then(x.id.cmp(&y.id))),
+        SortBy::Size => gs.sort_by(|x, y| y.size.cmp(&x.size).then(x.id.cmp(&y.id))),
+        SortBy::Growth => gs.sort_by(|x, y| growth(y).cmp(&growth(x)).then(x.id.cmp(&y.id))),
+    }
+    match a.format {
+        Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&gs)?);
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record([
+                "group_id",
+                "label",
+                "size",
+                "distinct_petitioners",
+                "heat",
+                "batch_score",
+                "trend",
+                "first_seen",
+                "last_seen",
+                "lead_unit",
+            ])?;
+            for g in gs {
+                w.write_record([
+                    g.id.as_str(),
+                    &g.label,
+                    &g.size.to_string(),
+                    &g.distinct_petitioners.to_string(),
+                    &format!("{:.3}", g.heat),
+                    &format!("{:.3}", g.batch_score),
+                    g.trend.code(),
+                    &g.first_seen.format("%Y-%m-%d").to_string(),
+                    &g.last_seen.format("%Y-%m-%d").to_string(),
+                    g.lead_unit().unwrap_or(""),
+                ])?;
+            }
+            w.flush().map_err(Error::io("write", "stdout"))?;
+        }
+        Format::Table => {
+            println!(
+                "{:<6} {:>5} {:>5} {:>6} {:>5} {:<6} {:<10} 标签",
+                "id", "件数", "人数", "热度", "批量", "趋势", "最近"
+            );
+            for g in gs {
+                println!(
+                    "{:<6} {:>5} {:>5} {:>6.2} {:>5.2} {:<6} {:<10} {}",
+                    g.id,
+                    g.size,
+                    g.distinct_petitioners,
+                    g.heat,
+                    g.batch_score,
+                    g.trend.zh(),
+                    g.last_seen.format("%Y-%m-%d"),
+                    g.label
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
+    let all: Groups = cluster::read(&groups_dir(&a.out))?;
+    let g = all
+        .groups
+        .iter()
+        .find(|g| g.id == a.id)
+        .ok_or_else(|| Error::Usage(format!("no group `{}` in {}", a.id, a.out.display())))?;
+    let records = minqing::store::read(&a.out)?;
+    let by_id: std::collections::HashMap<&str, &minqing::Record> =
+        records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mem: std::collections::HashMap<&str, &cluster::Member> =
+        all.members.iter().map(|m| (m.id.as_str(), m)).collect();
+    println!("{}  {}", g.id, g.label);
+    println!("对象: {}", g.anchor.as_deref().unwrap_or("（未识别）"));
+    println!("关键词: {}", g.key_terms.join(" "));
+    println!(
+        "{} 件 / {} 名信访人 / {} 人次；{} 至 {}；活跃 {} 周；趋势 {}",
+        g.size,
+        g.distinct_petitioners,
+        g.total_headcount,
+        g.first_seen.format("%Y-%m-%d"),
+        g.last_seen.format("%Y-%m-%d"),
+        g.weeks_active,
+        g.trend.zh()
+    );
+    println!(
+        "热度 {:.2}；批量化解评分 {:.2}（{}）",
+        g.heat,
+        g.batch_score,
+        g.batch_reasons.join("；")
+    );
+    println!(
+        "建议牵头单位: {}",
+        g.lead_unit().unwrap_or("（无承办单位数据）")
+    );
+    if !g.regions.is_empty() {
+        let r: Vec<String> = g
+            .regions
+            .iter()
+            .take(5)
+            .map(|(r, n)| format!("{r}({n})"))
+            .collect();
+        println!("地区: {}", r.join("、"));
+    }
+    println!("\n周时间线:");
+    let max = g.weekly.iter().map(|x| x.1).max().unwrap_or(1).max(1);
+    for (w, n) in &g.weekly {
+        println!("  {}  {:>4} {}", w, n, "█".repeat((n * 30).div_ceil(max)));
+    }
+    println!("\n成员（代表件 {}）:", g.representative);
+    for id in &g.members {
+        let Some(r) = by_id.get(id.as_str()) else {
+            continue;
+        };
+        let m = mem.get(id.as_str());
+        let text: String = r
+            .text()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(80)
+            .collect();
+        let who = r
+            .petitioner
+            .as_deref()
+            .map(|p| {
+                if a.show_personal_data {
+                    p.to_string()
+                } else {
+                    minqing::mask::mask_id(p)
+                }
+            })
+            .unwrap_or_default();
+        println!(
+            "  {}  {}  {:<8} {:.2}{}  {}",
+            r.id,
+            r.received_at.format("%Y-%m-%d"),
+            who,
+            m.map_or(0.0, |m| m.similarity),
+            if m.is_some_and(|m| m.is_repeat) {
+                " 重复"
+            } else {
+                ""
+            },
+            minqing::mask::text_for_output(&text, a.show_personal_data)
+        );
+    }
+    Ok(())
+}
+
+pub fn eval(a: EvalArgs, _t: &Term) -> Result<()> {
+    let all = cluster::read(&groups_dir(&a.out))?;
+    let records = minqing::store::read(&a.out)?;
+    let s = cluster::eval(&records, &all, &a.truth)?;
+    println!("n\t{}", s.n);
+    println!("bcubed_precision\t{:.4}", s.bcubed_precision);
+    println!("bcubed_recall\t{:.4}", s.bcubed_recall);
+    println!("bcubed_f1\t{:.4}", s.bcubed_f1);
+    println!("pairwise_precision\t{:.4}", s.pairwise_precision);
+    println!("pairwise_recall\t{:.4}", s.pairwise_recall);
+    println!("pairwise_f1\t{:.4}", s.pairwise_f1);
+    println!("ari\t{:.4}", s.ari);
+    println!("nmi\t{:.4}", s.nmi);
+    Ok(())
 }

@@ -1,0 +1,379 @@
+//! cluster stage: grouping behaviour on synthetic fixtures and the real TIPDM 2020 data.
+
+use chrono::NaiveDateTime;
+use minqing::cluster::{self, Groups, Options, UNCLUSTERED};
+use minqing::schema::{Channel, Record};
+use minqing::tokenize::{self, Tokenizer};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+static TOK: LazyLock<Tokenizer> =
+    LazyLock::new(|| Tokenizer::new(&tokenize::Options::default()).unwrap());
+
+fn rec(id: &str, day: u32, who: &str, title: &str, content: &str) -> Record {
+    let t = NaiveDateTime::parse_from_str("2024-01-01 09:00:00", "%Y-%m-%d %H:%M:%S").unwrap()
+        + chrono::Duration::days(day as i64);
+    Record {
+        id: id.into(),
+        received_at: t,
+        channel: Channel::Online,
+        title: title.into(),
+        content: content.into(),
+        region: [Some("A市".into()), None, None],
+        petitioner: Some(who.into()),
+        headcount: 1,
+        category: None,
+        responsible_unit: Some("住建局".into()),
+        status: None,
+        accepted_at: None,
+        due_at: None,
+        closed_at: None,
+        satisfaction: None,
+        reply: None,
+        replied_at: None,
+        likes: None,
+        dislikes: None,
+        bypass: None,
+        source: "t.csv:2".into(),
+        extra: None,
+    }
+}
+
+/// Three estates with identical 房产证 wording (hard negatives), one estate with three different
+/// problems, a repeat petitioner, short texts and noise.
+fn fixture() -> Vec<Record> {
+    let mut v = Vec::new();
+    let mut n = 0;
+    let mut push = |v: &mut Vec<Record>, day: u32, who: String, title: String, content: String| {
+        n += 1;
+        v.push(rec(&format!("R{n:04}"), day, &who, &title, &content));
+    };
+    for (ei, estate) in ["丽景花园", "金域蓝湾", "阳光新城"].iter().enumerate() {
+        for k in 0..6 {
+            push(&mut v, (k * 3 + ei) as u32, format!("P{ei}{k}"),
+                format!("{estate}小区房产证迟迟办不下来"),
+                format!("我们是{estate}的业主，2019年交房至今已经五年，开发商一直没有给业主办理房产证，不动产权证办不下来影响孩子上学，请相关部门督促开发商尽快办证。"));
+        }
+    }
+    // one estate, three different problems
+    for k in 0..5 {
+        push(&mut v, 20 + k, format!("Q{k}"), "翠湖苑物业费上涨不合理".into(),
+            "翠湖苑物业公司未经业主大会同意擅自上涨物业费，服务质量却越来越差，请求价格主管部门查处。".into());
+        push(&mut v, 21 + k, format!("S{k}"), "翠湖苑旁边工地夜间施工噪音扰民".into(),
+            "翠湖苑旁边的建筑工地每天晚上十一点以后还在施工，噪音太大严重影响居民休息，请城管执法部门处理。".into());
+        push(&mut v, 22 + k, format!("T{k}"), "翠湖苑电梯经常故障困人".into(),
+            "翠湖苑3栋电梯经常故障，上周又困人半小时，维保单位敷衍了事，请市场监管部门检查电梯安全。".into());
+    }
+    // repeat petitioner: same person files 3 times about 翠湖苑 电梯
+    for k in 0..2 {
+        push(
+            &mut v,
+            30 + k,
+            "T0".into(),
+            "再次反映翠湖苑电梯故障困人".into(),
+            "翠湖苑电梯故障困人问题仍未解决，维保单位不作为，请市场监管部门检查电梯安全。".into(),
+        );
+    }
+    // short texts
+    for k in 0..4 {
+        push(
+            &mut v,
+            40 + k,
+            format!("U{k}"),
+            String::new(),
+            "星河小学门口交通拥堵".into(),
+        );
+    }
+    // noise
+    push(
+        &mut v,
+        5,
+        "Z1".into(),
+        "咨询社保转移".into(),
+        "请问外地社保如何转移到本地，需要哪些材料？".into(),
+    );
+    push(
+        &mut v,
+        6,
+        "Z2".into(),
+        "建议增加公交班次".into(),
+        "早高峰公交车太挤，建议增加班次。".into(),
+    );
+    v
+}
+
+fn group_of(g: &Groups) -> BTreeMap<String, String> {
+    g.members
+        .iter()
+        .map(|m| (m.id.clone(), m.group_id.clone()))
+        .collect()
+}
+
+fn same(g: &BTreeMap<String, String>, a: &str, b: &str) -> bool {
+    g[a] != UNCLUSTERED && g[a] == g[b]
+}
+
+#[test]
+fn hard_negatives_and_problems_separate() {
+    let recs = fixture();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    for gr in &g.groups {
+        eprintln!(
+            "{} {} size={} people={} anchor={:?}",
+            gr.id, gr.label, gr.size, gr.distinct_petitioners, gr.anchor
+        );
+    }
+    let m = group_of(&g);
+    // members partition the input
+    assert_eq!(g.members.len(), recs.len());
+    let total: usize = g.groups.iter().map(|x| x.size).sum::<usize>()
+        + g.members
+            .iter()
+            .filter(|x| x.group_id == UNCLUSTERED)
+            .count();
+    assert_eq!(total, recs.len());
+    // each estate's 房产证 petitions together, estates apart
+    for e in 0..3 {
+        let first = format!("R{:04}", e * 6 + 1);
+        for k in 1..6 {
+            assert!(
+                same(&m, &first, &format!("R{:04}", e * 6 + 1 + k)),
+                "estate {e} split"
+            );
+        }
+    }
+    assert!(
+        !same(&m, "R0001", "R0007") && !same(&m, "R0001", "R0013") && !same(&m, "R0007", "R0013")
+    );
+    // 翠湖苑: three problems, three groups
+    assert!(same(&m, "R0019", "R0022"));
+    assert!(same(&m, "R0020", "R0023"));
+    assert!(same(&m, "R0021", "R0024"));
+    assert!(
+        !same(&m, "R0019", "R0020") && !same(&m, "R0020", "R0021") && !same(&m, "R0019", "R0021")
+    );
+    // repeat petitioner counts once
+    assert!(same(&m, "R0021", "R0034") && same(&m, "R0021", "R0035"));
+    let lift = g
+        .groups
+        .iter()
+        .find(|x| x.members.contains(&"R0034".to_string()))
+        .unwrap();
+    assert_eq!(lift.size, 7);
+    assert_eq!(lift.distinct_petitioners, 5);
+    assert_eq!(g.members.iter().filter(|x| x.is_repeat).count(), 2);
+    // short texts group
+    assert!(same(&m, "R0036", "R0039"));
+    // noise unclustered
+    assert_eq!(m["R0040"], UNCLUSTERED);
+    // labels unique and carry the object
+    let mut labels: Vec<&str> = g.groups.iter().map(|x| x.label.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    assert_eq!(labels.len(), g.groups.len());
+    assert!(g.groups.iter().any(|x| x.label.starts_with("丽景花园")));
+}
+
+#[test]
+fn order_independent_and_deterministic() {
+    let recs = fixture();
+    let a = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    let mut shuffled = recs.clone();
+    shuffled.reverse();
+    shuffled.swap(3, 17);
+    let b = cluster::run(&shuffled, &TOK, &Options::default(), None).unwrap();
+    assert_eq!(a, b);
+    let dir = tempfile::tempdir().unwrap();
+    cluster::write(dir.path(), &a, &recs, false).unwrap();
+    let back = cluster::read(dir.path()).unwrap();
+    assert_eq!(back, a);
+    for f in ["groups.csv", "groups.xlsx", "members.csv", "groups.json"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn ids_stable_across_appended_week() {
+    let recs = fixture();
+    let week1: Vec<Record> = recs
+        .iter()
+        .filter(|r| r.received_at.format("%d").to_string().as_str() < "20")
+        .cloned()
+        .collect();
+    let g1 = cluster::run(&week1, &TOK, &Options::default(), None).unwrap();
+    let g2 = cluster::run(&recs, &TOK, &Options::default(), Some(&g1)).unwrap();
+    let m1 = group_of(&g1);
+    let m2 = group_of(&g2);
+    for (id, gid) in &m1 {
+        if gid != UNCLUSTERED {
+            assert_eq!(&m2[id], gid, "{id} changed group id");
+        }
+    }
+    // new groups get fresh ids above all old ones
+    let old_max = g1.last_id;
+    for g in &g2.groups {
+        if !g1.groups.iter().any(|x| x.id == g.id) {
+            assert!(g.id[1..].parse::<u32>().unwrap() > old_max);
+        }
+    }
+}
+
+#[test]
+fn empty_input() {
+    let g = cluster::run(&[], &TOK, &Options::default(), None).unwrap();
+    assert!(g.groups.is_empty() && g.members.is_empty());
+}
+
+#[test]
+fn eval_perfect_on_own_output() {
+    let mut recs = fixture();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    let m = group_of(&g);
+    for r in &mut recs {
+        r.extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[&r.id]));
+    }
+    let s = cluster::eval(&recs, &g, "truth_group").unwrap();
+    assert!((s.bcubed_f1 - 1.0).abs() < 1e-9, "{s:?}");
+}
+
+fn load_tipdm() -> Option<Vec<Record>> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/realdata/tipdm2020/attachment3_hotspot_4326.csv");
+    if !p.exists() {
+        return None;
+    }
+    let mut rd = csv::Reader::from_path(&p).unwrap();
+    let mut out = Vec::new();
+    for (i, row) in rd.records().enumerate() {
+        let row = row.unwrap();
+        let t = row[3].trim();
+        let at = NaiveDateTime::parse_from_str(t, "%Y/%m/%d %H:%M:%S")
+            .or_else(|_| {
+                NaiveDateTime::parse_from_str(&format!("{t} 00:00:00"), "%Y/%m/%d %H:%M:%S")
+            })
+            .unwrap_or_default();
+        let mut r = rec(
+            &row[0],
+            0,
+            &row[1],
+            row[2].trim(),
+            &row[4].split_whitespace().collect::<Vec<_>>().join(" "),
+        );
+        r.received_at = at;
+        r.responsible_unit = None;
+        r.likes = row[6].trim().parse().ok();
+        r.source = format!("attachment3:{}", i + 2);
+        out.push(r);
+    }
+    Some(out)
+}
+
+#[test]
+fn tipdm_real_top_groups() {
+    let Some(recs) = load_tipdm() else { return };
+    let t0 = std::time::Instant::now();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    let el = t0.elapsed();
+    let unc = g
+        .members
+        .iter()
+        .filter(|m| m.group_id == UNCLUSTERED)
+        .count();
+    eprintln!(
+        "{} records, {} groups, {} unclustered, {:?}",
+        recs.len(),
+        g.groups.len(),
+        unc,
+        el
+    );
+    let mut by_size = g.groups.clone();
+    by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
+    for x in by_size.iter().take(25) {
+        eprintln!(
+            "SIZE {:>4} people {:>4} heat {:>6.2} | {} | {:?}",
+            x.size, x.distinct_petitioners, x.heat, x.label, x.key_terms
+        );
+    }
+    for x in g
+        .groups
+        .iter()
+        .filter(|x| x.label.contains("人才") || x.label.contains("补贴"))
+    {
+        eprintln!(
+            "TALENT {:>4} people {:>4} | {} | {:?}",
+            x.size, x.distinct_petitioners, x.label, x.key_terms
+        );
+    }
+    for x in g.groups.iter().take(15) {
+        eprintln!(
+            "HEAT {:>4} people {:>4} heat {:>6.2} | {}",
+            x.size, x.distinct_petitioners, x.heat, x.label
+        );
+    }
+}
+
+/// Scaling check: `MINQING_SCALE=N cargo test --release --test it cluster::scale -- --ignored --nocapture`
+/// replicates attachment3 N times (distinct ids and petitioners) and times the stage.
+#[test]
+#[ignore]
+fn scale() {
+    let Some(base) = load_tipdm() else { return };
+    let n: usize = std::env::var("MINQING_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let mut recs = Vec::with_capacity(base.len() * n);
+    for k in 0..n {
+        for r in &base {
+            let mut r = r.clone();
+            r.id = format!("{k:03}-{}", r.id);
+            r.petitioner = r.petitioner.map(|p| format!("{k}-{p}"));
+            recs.push(r);
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    eprintln!(
+        "{} records → {} groups in {:?}",
+        recs.len(),
+        g.groups.len(),
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn cli_cluster_groups_group_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = fixture();
+    for r in &mut recs {
+        let n: u32 = r.id[1..].parse().unwrap();
+        r.extra = Some(format!("{{\"truth_group\":\"t{}\"}}", (n - 1) / 6));
+    }
+    minqing::store::write(dir.path(), &mut recs).unwrap();
+    let bin = env!("CARGO_BIN_EXE_minqing");
+    let out = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    run(&["cluster", "--out", out]);
+    let table = run(&["groups", "--out", out, "--sort", "size", "--min-size", "5"]);
+    assert!(table.contains("丽景花园"), "{table}");
+    let csv = run(&["groups", "--out", out, "--format", "csv"]);
+    assert!(csv.starts_with("group_id,label"));
+    let g = run(&["group", "G0001", "--out", out]);
+    assert!(g.contains("建议牵头单位: 住建局"), "{g}");
+    let e = run(&["eval", "--out", out, "--truth", "truth_group"]);
+    assert!(e.contains("bcubed_f1"), "{e}");
+    // second run keeps ids
+    run(&["cluster", "--out", out]);
+    assert_eq!(
+        run(&["groups", "--out", out, "--format", "json"]),
+        run(&["groups", "--out", out, "--format", "json"])
+    );
+}
