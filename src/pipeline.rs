@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use crate::config::PipelineConfig;
 use crate::error::Result;
-use crate::index;
 use crate::ingest::{self, SourceSummary};
 use crate::schema::Record;
 use crate::store;
 use crate::tokenize::Tokenizer;
+use crate::{cluster, index};
 
 /// One step of a run, in the order the steps execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -233,9 +233,46 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     // One tokenizer for the index and the grouping, so search and grouping see the same words.
     let tokenizer = Tokenizer::new(&cfg.tokenize)?;
 
+    // Grouping runs before indexing so every indexed petition carries its group id.
+    progress(Event::Start(Stage::Cluster));
+    let t = Instant::now();
+    let groups_dir = opts.out_dir.join("groups");
+    // Last run's groups keep their ids this week.
+    let previous = if opts.fresh {
+        None
+    } else {
+        cluster::read(&groups_dir).ok()
+    };
+    let groups = cluster::run(records, &tokenizer, &cfg.cluster, previous.as_ref())?;
+    cluster::write(&groups_dir, &groups, records, opts.show_personal_data)?;
+    timer.add("cluster", t);
+    let grouped = groups
+        .members
+        .iter()
+        .filter(|m| m.group_id != cluster::UNCLUSTERED)
+        .count();
+    progress(Event::Done(
+        Stage::Cluster,
+        format!(
+            "{} case groups holding {} of {} petitions",
+            thousands(groups.groups.len() as u64),
+            thousands(grouped as u64),
+            thousands(records.len() as u64)
+        ),
+    ));
+    stages.insert(
+        "cluster".into(),
+        serde_json::json!({"groups": groups.groups.len(), "grouped_petitions": grouped, "unclustered": records.len() - grouped}),
+    );
+
     progress(Event::Start(Stage::Index));
     let t = Instant::now();
-    let group_of: HashMap<String, String> = HashMap::new();
+    let group_of: HashMap<String, String> = groups
+        .members
+        .iter()
+        .filter(|m| m.group_id != cluster::UNCLUSTERED)
+        .map(|m| (m.id.clone(), m.group_id.clone()))
+        .collect();
     let summary = index::build(&opts.out_dir.join("index"), records, &tokenizer, &group_of)?;
     timer.add("index", t);
     progress(Event::Done(
@@ -256,6 +293,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
         "rejects.csv".to_string(),
         "index/".to_string(),
+        "groups/".to_string(),
     ];
     outputs.sort();
     let report = RunReport {
