@@ -699,8 +699,11 @@ fn content_word(w: &str) -> bool {
         && !w
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
-        && !(char_len(w) == 1 && !w.chars().all(|c| c.is_ascii_alphabetic()))
+        && (char_len(w) != 1 || w.chars().all(|c| c.is_ascii_alphabetic()))
 }
+
+/// A petition's weighted words and its anchor.
+type WeightedWords = (Vec<(String, f32)>, Option<String>);
 
 struct Prepared {
     docs: Vec<Doc>,
@@ -757,7 +760,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         }
     }
     known.retain(|_, n| *n >= 2);
-    let per: Vec<(Vec<(String, f32)>, Option<String>)> = pass_a
+    let per: Vec<WeightedWords> = pass_a
         .into_par_iter()
         .zip(records.par_iter())
         .map(|((tf, mut ta, mut ca), r)| {
@@ -1573,6 +1576,9 @@ pub fn write(
     crate::fsutil::write_atomic(&groups_dir.join("groups.csv"), &bytes)?;
 
     let mut wb = rust_xlsxwriter::Workbook::new();
+    // A fixed creation time: the workbook must be byte-identical across reruns.
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2020, 1, 1)?.and_hms(0, 0, 0)?;
+    wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     let ws = wb.add_worksheet();
     ws.set_name("同质化类案")?;
     let numeric = [4usize, 5, 6, 9, 14, 15, 16, 17];
