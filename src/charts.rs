@@ -231,13 +231,15 @@ pub fn run(
         let (w, h, left, top, bottom) = (760.0, 320.0, 56.0, 56.0, 260.0);
         let mut s = Svg::new(w, h, title, &o.font_family);
         let n = trends.weeks.len().max(1);
-        let max = nice_max(
+        let max = (nice_max(
             trends
                 .weekly_by_channel
                 .iter()
                 .map(|x| x.iter().sum::<u64>() as f64)
                 .fold(0.0, f64::max),
-        );
+        ) / 4.0)
+            .ceil()
+            * 4.0;
         let plot_w = w - left - 24.0;
         let slot = plot_w / n as f64;
         for t in 0..=4 {

@@ -415,6 +415,34 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
                 grp_before.insert(g.to_string(), true);
             }
         }
+        // Overdue open petitions: the whole backlog received up to the period end, not only
+        // this period's intake.
+        if d <= period.to && (r.status.is_some() || r.closed_at.is_some()) {
+            let due = r
+                .due_at
+                .unwrap_or(r.received_at + Duration::days(opts.close_days));
+            let closed = r.closed_at.is_some_and(|c| c <= end)
+                || r.status.as_deref().is_some_and(is_closed_status);
+            let is_over = !closed && due < end;
+            let mut ks = vec![&mut kpi];
+            if let Some(u) = &r.responsible_unit {
+                // Units with backlog only still get a KPI row (petitions = 0 this period).
+                ks.push(kpi_units.entry(u.clone()).or_default());
+            }
+            for k in ks {
+                k.any_status = true;
+                k.overdue += is_over as u64;
+            }
+            if is_over {
+                overdue.push(Overdue {
+                    id: r.id.clone(),
+                    unit: r.responsible_unit.clone(),
+                    due: due.date(),
+                    days_over: (end.date() - due.date()).num_days(),
+                    title: r.title.clone(),
+                });
+            }
+        }
         if bucket.is_none() && !in_yago {
             continue;
         }
@@ -505,7 +533,6 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         let due = r
             .due_at
             .unwrap_or(r.received_at + Duration::days(opts.close_days));
-        let closed = r.closed_at.is_some() || r.status.as_deref().is_some_and(is_closed_status);
         if let Some(c) = r.closed_at {
             one.close.den = 1;
             if c <= due {
@@ -527,19 +554,6 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
                 }
             }
         }
-        if r.status.is_some() || r.closed_at.is_some() {
-            one.any_status = true;
-            if !closed && due < end {
-                one.overdue = 1;
-                overdue.push(Overdue {
-                    id: r.id.clone(),
-                    unit: r.responsible_unit.clone(),
-                    due: due.date(),
-                    days_over: (end.date() - due.date()).num_days(),
-                    title: r.title.clone(),
-                });
-            }
-        }
         for k in std::iter::once(&mut kpi).chain(ku) {
             k.n += one.n;
             k.acc.num += one.acc.num;
@@ -552,8 +566,6 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             k.rated.den += one.rated.den;
             k.cycle_sum += one.cycle_sum;
             k.cycle_n += one.cycle_n;
-            k.any_status |= one.any_status;
-            k.overdue += one.overdue;
         }
     }
 

@@ -454,3 +454,83 @@ fn poisson_tail() {
     // P(X ≥ 3 | 2) = 1 - e^-2 (1 + 2 + 2) = 0.3233.
     assert!((trends::poisson_upper(3, 2.0) - 0.323_323_583_8).abs() < 1e-9);
 }
+
+/// `cargo test --release --test it bench_1m -- --ignored --nocapture`: trends + charts + report on
+/// 1,000,000 synthetic petitions (budget 10 s).
+#[test]
+#[ignore]
+fn bench_1m() {
+    let cats = [
+        "城乡建设",
+        "环境保护",
+        "劳动保障",
+        "交通运输",
+        "教育文体",
+        "卫生计生",
+        "商贸旅游",
+    ];
+    let units = ["住建局", "生态环境局", "人社局", "交通局", "教育局"];
+    let start = day("2018-01-01");
+    let mut recs = Vec::with_capacity(1_000_000);
+    let mut members = Vec::with_capacity(1_000_000);
+    for i in 0..1_000_000u64 {
+        let d = start + Duration::days((i % 600) as i64);
+        let mut r = rec(
+            &format!("X{i:07}"),
+            d,
+            Some(cats[(i % 7) as usize]),
+            Some(("A市", ["A1区", "A2区", "A3区"][(i % 3) as usize])),
+            Some(units[(i % 5) as usize]),
+        );
+        r.petitioner = Some(format!("P{}", i % 200_000));
+        r.headcount = 1 + (i % 9 == 0) as u32 * 5;
+        r.accepted_at = Some(r.received_at + Duration::days((i % 8) as i64));
+        if i % 3 != 0 {
+            r.closed_at = Some(r.received_at + Duration::days((i % 90) as i64));
+            r.status = Some("已办结".into());
+        } else {
+            r.status = Some("办理中".into());
+        }
+        r.satisfaction = Some(
+            [
+                Satisfaction::Satisfied,
+                Satisfaction::Dissatisfied,
+                Satisfaction::NotRated,
+            ][(i % 3) as usize],
+        );
+        members.push(Member {
+            id: r.id.clone(),
+            group_id: format!("G{:04}", i % 50),
+            similarity: 0.5,
+            is_repeat: i % 11 == 0,
+        });
+        recs.push(r);
+    }
+    let groups = Groups {
+        groups: vec![],
+        members,
+    };
+    let p = trends::parse_week("2019-W33").unwrap();
+    let t0 = std::time::Instant::now();
+    let t = trends::run(&recs, &groups, &p, &Default::default()).unwrap();
+    let t1 = t0.elapsed();
+    let dir = tempfile::tempdir().unwrap();
+    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), false).unwrap();
+    report::run(
+        dir.path(),
+        &recs,
+        &groups,
+        &t,
+        &ch,
+        &Default::default(),
+        &Default::default(),
+        false,
+    )
+    .unwrap();
+    let all = t0.elapsed();
+    eprintln!(
+        "trends {t1:?}, trends+charts+report {all:?}, {} in period",
+        t.records_in_period
+    );
+    assert!(all.as_secs_f64() <= 10.0);
+}
