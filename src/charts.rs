@@ -157,6 +157,7 @@ fn week_short(label: &str) -> String {
 
 /// Horizontal bars: (label, value, annotation).
 fn hbars(
+    fixed_max: Option<f64>,
     title: &str,
     unit: &str,
     rows: &[(String, f64, String)],
@@ -167,7 +168,7 @@ fn hbars(
     let (w, row_h, top, label_w) = (760.0, 24.0, 48.0, 220.0);
     let h = top + n as f64 * row_h + 36.0;
     let mut s = Svg::new(w, h, title, &o.font_family);
-    let max = nice_max(rows.iter().map(|r| r.1).fold(0.0, f64::max));
+    let max = fixed_max.unwrap_or_else(|| nice_max(rows.iter().map(|r| r.1).fold(0.0, f64::max)));
     let plot_w = w - label_w - 150.0;
     if rows.is_empty() {
         s.text(w / 2.0, top + 16.0, 13.0, "middle", "#666", "无数据");
@@ -320,7 +321,7 @@ pub fn run(
         out.push((
             "category_share",
             title.to_string(),
-            hbars(title, "件次", &rows, o, &pal(0)),
+            hbars(None, title, "件次", &rows, o, &pal(0)),
         ));
     }
 
@@ -347,7 +348,7 @@ pub fn run(
         out.push((
             "region_rank",
             title.to_string(),
-            hbars(title, "件次", &rows, o, &pal(1)),
+            hbars(None, title, "件次", &rows, o, &pal(1)),
         ));
     }
 
@@ -508,7 +509,7 @@ pub fn run(
         out.push((
             "unit_kpi",
             title.to_string(),
-            hbars(title, "%", &rows, o, &pal(2)),
+            hbars(Some(100.0), title, "%", &rows, o, &pal(2)),
         ));
     }
 

@@ -534,3 +534,41 @@ fn bench_1m() {
     );
     assert!(all.as_secs_f64() <= 10.0);
 }
+
+#[test]
+fn cli_brief_renders_a_chosen_week() {
+    let (mut recs, groups) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    minqing::store::write(dir.path(), &mut recs).unwrap();
+    std::fs::create_dir_all(dir.path().join("groups")).unwrap();
+    std::fs::write(
+        dir.path().join("groups/groups.json"),
+        serde_json::to_vec(&groups).unwrap(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_minqing"))
+        .args(["brief", "--out"])
+        .arg(dir.path())
+        .args(["--week", "2019-W33"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("brief.html") && stdout.contains("brief.md"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("brief.md")).unwrap();
+    assert!(md.contains("新增类案G0002"), "{md}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_minqing"))
+        .args(["brief", "--out"])
+        .arg(dir.path())
+        .args(["--week", "2019-33"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
