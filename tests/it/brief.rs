@@ -572,3 +572,67 @@ fn cli_brief_renders_a_chosen_week() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+/// Real message-board data (tipdm2020 attachment 3), read directly with `csv` (no importer on
+/// this branch): `cargo test --release --test it real_bursts -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn real_bursts() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/realdata/tipdm2020/attachment3_hotspot_4326.csv");
+    let Ok(mut rd) = csv::Reader::from_path(&p) else {
+        return;
+    };
+    let re = regex::Regex::new(r"A\d+区").unwrap();
+    let mut recs = Vec::new();
+    for row in rd.records() {
+        let row = row.unwrap();
+        let Ok(t) = NaiveDateTime::parse_from_str(row[3].trim(), "%Y/%m/%d %H:%M:%S") else {
+            continue;
+        };
+        let text = format!("{}{}", &row[2], &row[4]);
+        let region = re.find(&text).map(|m| m.as_str().to_string());
+        let mut r = rec(&row[0], t.date(), None, None, None);
+        r.received_at = t;
+        r.channel = Channel::MessageBoard;
+        r.title = row[2].to_string();
+        r.petitioner = Some(row[1].to_string());
+        r.region = [region.as_ref().map(|_| "A市".to_string()), region, None];
+        recs.push(r);
+    }
+    for wk in ["2019-W33", "2019-W50"] {
+        let t = trends::run(
+            &recs,
+            &Groups::default(),
+            &trends::parse_week(wk).unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+        let series: Vec<u64> = t.weekly_by_channel.iter().map(|w| w.iter().sum()).collect();
+        eprintln!(
+            "{wk}: {} ({:?}) weekly {series:?}",
+            t.total.current,
+            t.total.wow()
+        );
+        for r in t.regions[1].iter().filter(|r| r.rising) {
+            eprintln!(
+                "  rising {} {} base {:.1} p {:.2e}",
+                r.name, r.count.current, r.baseline_mean, r.p_value
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), false).unwrap();
+        let w = report::run(
+            dir.path(),
+            &recs,
+            &Groups::default(),
+            &t,
+            &ch,
+            &Default::default(),
+            &Default::default(),
+            false,
+        )
+        .unwrap();
+        std::fs::copy(&w.html, format!("/tmp/real_{wk}.html")).unwrap();
+    }
+}
