@@ -19,6 +19,7 @@ table{border-collapse:collapse;width:100%;margin:8px 0 14px;font-size:13px;font-
 caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0;color:var(--ink)}
 th,td{border:1px solid var(--rule);padding:4px 6px;vertical-align:top;word-break:break-all}
 th{background:#eef2f7;font-weight:bold;white-space:nowrap}
+td:first-child{white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:10px 0 16px;text-align:center;page-break-inside:avoid;break-inside:avoid}
 figure svg{max-width:100%;height:auto}
