@@ -1,10 +1,90 @@
-//! `minqing brief` (being written).
+//! `minqing brief`: renders the weekly brief for a chosen period from an existing run.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use minqing::cluster::Groups;
+use minqing::trends::{self, Period};
+use minqing::{charts, report, Error};
 
 use super::Term;
 
 #[derive(Debug, clap::Args)]
-pub struct BriefArgs {}
+pub struct BriefArgs {
+    /// The run folder (holds the store and groups/groups.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// ISO week, e.g. 2019-W33 (default: the latest complete week in the data).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub week: Option<String>,
+    /// First day of a custom period (YYYY-MM-DD).
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last day (inclusive) of a custom period.
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Show names, phone and id numbers unmasked (explicit opt-in).
+    #[arg(long)]
+    pub show_personal_data: bool,
+}
 
-pub fn brief(_a: BriefArgs, _t: &Term) -> minqing::Result<()> {
-    Err(minqing::Error::Usage("`brief` is not built yet".into()))
+fn read_groups(dir: &Path) -> minqing::Result<Groups> {
+    let p = dir.join("groups").join("groups.json");
+    if !p.exists() {
+        return Ok(Groups::default());
+    }
+    let bytes = std::fs::read(&p).map_err(Error::io("read", &p))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
+    let records = minqing::store::read(&a.out)?;
+    let groups = read_groups(&a.out)?;
+    if groups.members.is_empty() {
+        t.note("no groups/groups.json in the run: the brief has no case groups");
+    }
+    let period = match (&a.week, a.from, a.to) {
+        (Some(w), _, _) => trends::parse_week(w)
+            .ok_or_else(|| Error::Usage(format!("`{w}` is not an ISO week like 2019-W33")))?,
+        (None, Some(f), Some(to)) => {
+            if to < f {
+                return Err(Error::Usage(format!("--to {to} is before --from {f}")));
+            }
+            Period::range(f, to)
+        }
+        _ => trends::latest_complete_week(&records)
+            .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
+    };
+    let tr = trends::run(&records, &groups, &period, &Default::default())?;
+    let ch = charts::run(
+        &tr,
+        &a.out.join("charts"),
+        &Default::default(),
+        a.show_personal_data,
+    )?;
+    let method = report::MethodNote {
+        rows_stored: records.len() as u64,
+        rows_read: records.len() as u64,
+        ..Default::default()
+    };
+    let w = report::run(
+        &a.out,
+        &records,
+        &groups,
+        &tr,
+        &ch,
+        &method,
+        &Default::default(),
+        a.show_personal_data,
+    )?;
+    t.note(format!(
+        "brief for {} ({} petitions in the period)",
+        period.label, tr.records_in_period
+    ));
+    for c in &ch {
+        println!("{}", c.svg_path.display());
+    }
+    println!("{}", w.markdown.display());
+    println!("{}", w.html.display());
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! One integration-test binary (linking polars and tantivy once) that drives the real CLI.
 
+mod brief;
 mod cluster;
 mod common;
 mod crash;

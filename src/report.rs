@@ -1,8 +1,0 @@
-//! report stage (being written; see the issue tracker).
-
-use serde::Deserialize;
-
-/// `[report]` in a pipeline file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Options {}
