@@ -17,7 +17,7 @@ use crate::ingest::{self, SourceSummary};
 use crate::schema::Record;
 use crate::store;
 use crate::tokenize::Tokenizer;
-use crate::{cluster, index};
+use crate::{charts, cluster, index, report, trends};
 
 /// One step of a run, in the order the steps execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -289,11 +289,64 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     ));
     stages.insert("index".into(), serde_json::to_value(&summary)?);
 
+    // The brief covers the latest complete week of the data.
+    if let Some(period) = trends::latest_complete_week(records) {
+        progress(Event::Start(Stage::Trends));
+        let t = Instant::now();
+        let tr = trends::run(records, &groups, &period, &cfg.trends)?;
+        timer.add("trends", t);
+        progress(Event::Done(
+            Stage::Trends,
+            format!("period {}", period.label),
+        ));
+
+        progress(Event::Start(Stage::Charts));
+        let t = Instant::now();
+        let charts = charts::run(
+            &tr,
+            &opts.out_dir.join("charts"),
+            &cfg.charts,
+            opts.show_personal_data,
+        )?;
+        timer.add("charts", t);
+        progress(Event::Done(
+            Stage::Charts,
+            format!("{} charts", charts.len()),
+        ));
+
+        progress(Event::Start(Stage::Report));
+        let t = Instant::now();
+        let method = method_note(cfg, &imported);
+        let written = report::run(
+            &opts.out_dir,
+            records,
+            &groups,
+            &tr,
+            &charts,
+            &method,
+            &cfg.report,
+            opts.show_personal_data,
+        )?;
+        timer.add("report", t);
+        progress(Event::Done(
+            Stage::Report,
+            format!(
+                "{} and {}",
+                written.html.display(),
+                written.markdown.display()
+            ),
+        ));
+        stages.insert("report".into(), serde_json::json!({"period": period.label}));
+    }
+
     let mut outputs = vec![
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
         "rejects.csv".to_string(),
         "index/".to_string(),
         "groups/".to_string(),
+        "charts/".to_string(),
+        "brief.html".to_string(),
+        "brief.md".to_string(),
     ];
     outputs.sort();
     let report = RunReport {
@@ -346,6 +399,21 @@ pub fn ingest_only(
         report,
         out_dir: opts.out_dir.clone(),
     })
+}
+
+/// The method note at the end of the brief: what data, how much of it, which parameters.
+pub fn method_note(cfg: &PipelineConfig, imported: &Imported) -> report::MethodNote {
+    report::MethodNote {
+        rows_read: imported.counts.read,
+        rows_stored: imported.counts.store_total,
+        rows_rejected: imported.counts.rejected,
+        duplicates: imported.counts.duplicates,
+        inputs: imported.sources.iter().map(|s| s.path.clone()).collect(),
+        parameters: vec![
+            ("cluster".into(), format!("{:?}", cfg.cluster)),
+            ("trends".into(), format!("{:?}", cfg.trends)),
+        ],
+    }
 }
 
 fn peak_mib() -> Option<f64> {

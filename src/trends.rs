@@ -522,8 +522,10 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             .responsible_unit
             .as_ref()
             .map(|u| kpi_units.entry(u.clone()).or_default());
-        let mut one = KpiAcc::default();
-        one.n = 1;
+        let mut one = KpiAcc {
+            n: 1,
+            ..Default::default()
+        };
         if let Some(a) = r.accepted_at {
             one.acc.den = 1;
             if working_days_between(d, a.date()) <= opts.accept_working_days as i64 {

@@ -170,6 +170,7 @@ fn fixture() -> (Vec<Record>, Groups) {
             batch_reasons: vec![],
             representative: members[0].into(),
             members: members.iter().map(|s| s.to_string()).collect(),
+            weekly: Vec::new(),
         }
     };
     let g1 = g(
@@ -211,6 +212,7 @@ fn fixture() -> (Vec<Record>, Groups) {
         Groups {
             groups: vec![g2, g1, g3],
             members,
+            last_id: 0,
         },
     )
 }
@@ -509,6 +511,7 @@ fn bench_1m() {
     let groups = Groups {
         groups: vec![],
         members,
+        last_id: 0,
     };
     let p = trends::parse_week("2019-W33").unwrap();
     let t0 = std::time::Instant::now();

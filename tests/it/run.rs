@@ -57,8 +57,11 @@ fn shuffle_csv(src: &Path, dst: &Path) {
 #[test]
 fn shuffled_input_gives_identical_outputs() {
     let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a.csv");
-    let b = dir.path().join("b.csv");
+    // The same file name in two folders: the brief's method note names the input file.
+    std::fs::create_dir_all(dir.path().join("x")).unwrap();
+    std::fs::create_dir_all(dir.path().join("y")).unwrap();
+    let a = dir.path().join("x/petitions.csv");
+    let b = dir.path().join("y/petitions.csv");
     let o = run(&[
         "-q",
         "sample",
