@@ -339,7 +339,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         stages.insert("report".into(), serde_json::json!({"period": period.label}));
     }
 
-    let mut outputs = vec![
+    let outputs = vec![
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
         "rejects.csv".to_string(),
         "index/".to_string(),
@@ -348,24 +348,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         "brief.html".to_string(),
         "brief.md".to_string(),
     ];
-    outputs.sort();
-    let report = RunReport {
-        minqing_version: env!("CARGO_PKG_VERSION"),
-        pipeline: cfg.name.clone(),
-        started_at: started.to_rfc3339(),
-        finished_at: chrono::Local::now().to_rfc3339(),
-        inputs: imported.sources,
-        counts: imported.counts,
-        stage_seconds: timer.seconds,
-        stages,
-        outputs,
-        peak_rss_mib: peak_mib(),
-    };
-    write_run_json(&opts.out_dir, &report)?;
-    Ok(RunSummary {
-        report,
-        out_dir: opts.out_dir.clone(),
-    })
+    finish(cfg, opts, started, imported, timer, stages, outputs)
 }
 
 /// Import only (`minqing ingest`): store, rejects and run.json.
@@ -379,6 +362,32 @@ pub fn ingest_only(
     let mut timer = Timer::default();
     timer.set("ingest", imported.read_seconds);
     timer.set("store", imported.store_seconds);
+    let outputs = vec![
+        "rejects.csv".into(),
+        rel(&opts.out_dir, &store::path(&opts.out_dir)),
+    ];
+    finish(
+        cfg,
+        opts,
+        started,
+        imported,
+        timer,
+        BTreeMap::new(),
+        outputs,
+    )
+}
+
+/// Writes `run.json` (last, so it only appears once every other output is in place).
+fn finish(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    started: chrono::DateTime<chrono::Local>,
+    imported: Imported,
+    timer: Timer,
+    stages: BTreeMap<String, serde_json::Value>,
+    mut outputs: Vec<String>,
+) -> Result<RunSummary> {
+    outputs.sort();
     let report = RunReport {
         minqing_version: env!("CARGO_PKG_VERSION"),
         pipeline: cfg.name.clone(),
@@ -387,11 +396,8 @@ pub fn ingest_only(
         inputs: imported.sources,
         counts: imported.counts,
         stage_seconds: timer.seconds,
-        stages: BTreeMap::new(),
-        outputs: vec![
-            "rejects.csv".into(),
-            rel(&opts.out_dir, &store::path(&opts.out_dir)),
-        ],
+        stages,
+        outputs,
         peak_rss_mib: peak_mib(),
     };
     write_run_json(&opts.out_dir, &report)?;
