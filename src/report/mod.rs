@@ -227,6 +227,10 @@ pub fn build(
     show: bool,
 ) -> Doc {
     let _ = groups;
+    // Message-board exports carry no handling state; then open/closed is unknown, not "all open".
+    let has_state = records
+        .iter()
+        .any(|r| r.status.is_some() || r.closed_at.is_some());
     let chart = |name: &str| charts.iter().position(|c| c.name == name).map(Block::Chart);
     let txt = |s: &str| text_for_output(s, show);
     let pid = |s: &str| if show { s.to_string() } else { mask_id(s) };
@@ -450,7 +454,11 @@ pub fn build(
                         n(g.total_headcount)
                     ),
                     format!("{}至{}", g.first_seen, g.last_seen),
-                    format!("未结{}/已结{}", n(g.open as u64), n(g.closed as u64)),
+                    if has_state {
+                        format!("未结{}/已结{}", n(g.open as u64), n(g.closed as u64))
+                    } else {
+                        UNAVAILABLE.into()
+                    },
                     g.lead_unit.clone().unwrap_or_else(|| UNAVAILABLE.into()),
                     if g.new {
                         "新增".into()
