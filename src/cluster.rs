@@ -7,24 +7,34 @@
 //! 1. **Words**: title and content are POS-tagged once by the shared tokenizer; content words are
 //!    the tokenizer's (stopwords dropped), title words count [`Options::title_weight`] times.
 //! 2. **Object anchor**: the concrete object a petition is about, from tokens ending in an object
-//!    suffix (…小区/花园/苑/家园/城/公司/学校/学院/小学/路/线/村/厂/站…) extended backwards over
-//!    proper-noun-like tokens (jieba `ns/nt/nz/nr/x/eng/m`…), with region prefixes (`A市`, `A3区`)
-//!    stripped. Title anchors win over content anchors; estates beat schools/companies beat
-//!    roads/lines beat sites. Variants are normalised: trailing `小区`, `一期/二期…` are dropped and an
-//!    anchor that starts with a known shorter anchor (≥ 3 chars) maps onto it
-//!    (丽景花园小区二期 → 丽景花园).
-//! 3. **Vectors**: sublinear TF × smoothed IDF over words seen in ≥ 2 petitions, L2-normalised.
-//! 4. **Candidates + graph step**: single-pass centroid ("leader") clustering. A petition is only
-//!    compared with groups of the *same anchor* (anchored petitions) or, for petitions without an
-//!    anchor, with anchor-free groups found through an inverted index over each group's top terms.
-//!    It joins the group whose *centroid* is most similar if the cosine reaches the threshold,
-//!    else it starts a group. A second pass reassigns every petition to its best final centroid.
-//!    Membership always requires similarity to the centroid, so no hub can chain unrelated
-//!    petitions; different anchors can never merge. Cost is O(n · candidates), fine for 1M rows.
-//! 5. Groups smaller than [`Options::min_size`] go to the unclustered bucket (`-`). If the
+//!    suffix (…小区/花园/苑/家园/城/公司/学校/学院/小学/路/线/村/厂/站…, and 教育/培训/物业/置业/
+//!    投资 after a proper name) extended backwards over proper-noun-like tokens, with the data's
+//!    own region names (from the region column) and `A市`-style prefixes stripped. A name that is
+//!    only kind words (英语培训中心) is no object; an organisation named with an everyday word
+//!    that the corpus mostly uses on its own (人民医院) is none either. Title anchors win over
+//!    content anchors; estates beat schools/companies beat roads/lines beat sites.
+//! 3. **Variants folded** onto one name: containment (丽景花园小区二期 → 丽景花园), core (the name
+//!    without its kind words: 恒通教育 / 恒通培训 / 恒通英语培训中心 are one trade name; 花语小区 is
+//!    the dominant estate called 花语…), and **linking**: an object usually named together with a
+//!    more frequent one (a contractor with the estate it builds) counts as that one — one hop.
+//! 4. **Vectors**: sublinear TF × smoothed IDF over words seen in ≥ 2 petitions, L2-normalised.
+//!    For anchored petitions the words that name the object (≥ 80% of their uses are with this
+//!    anchor: the estate, its developer) are dropped, so petitions of one object are compared on
+//!    their grievance and different problems at one estate stay apart.
+//! 5. **Leader pass**: single-pass centroid clustering. A petition is only compared with groups of
+//!    the *same anchor* (anchored petitions) or, without an anchor, with anchor-free groups found
+//!    through an inverted index over each group's top terms. It joins the group whose *centroid*
+//!    is most similar if the cosine reaches the threshold, else starts a group. A second pass
+//!    reassigns every petition to its best final centroid. Membership always requires similarity
+//!    to the centroid, so no hub can chain unrelated petitions; different anchors never merge.
+//! 6. **Merge pass**: groups whose centroids are close ([`Options::merge_threshold`]) merge when
+//!    their objects agree (same anchor, or one side has none) and their names do not clash (two
+//!    groups whose top terms carry names — 宏达 vs 海纳 — none shared, stay apart). Each merge is
+//!    re-checked against the merged centroids, so chains form only between close groups.
+//! 7. Groups smaller than [`Options::min_size`] go to the unclustered bucket (`-`). If the
 //!    unclustered share is above [`Options::target_unclustered_rate`], the thresholds are lowered
 //!    step by step (never below [`Options::min_threshold`]) and pass 2 is repeated.
-//! 6. **Labels**: anchor + the group's top distinguishing terms, made unique. **Heat** and
+//! 8. **Labels**: anchor + the group's top distinguishing terms, made unique. **Heat** and
 //!    **batch-resolution score**: see [`Options`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -46,7 +56,8 @@ use crate::tokenize::Tokenizer;
 pub struct Options {
     /// How many times a title word counts compared with a content word. Default 2.0.
     pub title_weight: f64,
-    /// Cosine to the group centroid needed to join a group of the same object anchor. Default 0.22.
+    /// Cosine to the group centroid needed to join a group of the same object anchor. Default 0.15
+    /// (petitions of one object are compared on their grievance words only, see `prepare`).
     pub anchored_threshold: f64,
     /// Cosine to the group centroid needed to join a group when no anchor was found. Default 0.45.
     pub unanchored_threshold: f64,
@@ -64,6 +75,10 @@ pub struct Options {
     pub max_content_chars: usize,
     /// Top-weighted terms per petition used to find candidate groups without anchor. Default 6.
     pub candidate_terms: usize,
+    /// Cosine between two group centroids above which the groups are merged (same object, or one
+    /// side without an object). Centroids of grown groups are smoother than single petitions, so
+    /// two halves of one case written in different words meet here. Default 0.35.
+    pub merge_threshold: f64,
     /// Extra object suffixes (in addition to the built-in ones), e.g. `["社区", "大厦"]`.
     pub extra_suffixes: Vec<String>,
     /// Terms in a label after the anchor (anchor-free groups get one more). Default 2.
@@ -91,7 +106,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             title_weight: 2.0,
-            anchored_threshold: 0.22,
+            anchored_threshold: 0.15,
             unanchored_threshold: 0.45,
             min_size: 2,
             target_unclustered_rate: 1.0,
@@ -99,6 +114,7 @@ impl Default for Options {
             min_threshold: 0.15,
             max_content_chars: 600,
             candidate_terms: 6,
+            merge_threshold: 0.35,
             extra_suffixes: Vec::new(),
             label_terms: 2,
             heat_w_size: 1.0,
@@ -249,6 +265,12 @@ const SUFFIXES: &[(&str, u8)] = &[
     ("银行", 1),
     ("酒店", 1),
     ("市场", 1),
+    ("教育", 1),
+    ("培训", 1),
+    ("中心", 1),
+    ("物业", 1),
+    ("置业", 1),
+    ("投资", 1),
     ("路", 2),
     ("大道", 2),
     ("街", 2),
@@ -376,7 +398,58 @@ const GENERIC: &[&str] = &[
     "公交站",
     "地铁站",
     "工地",
+    "工业园",
+    "产业园",
+    "物流园",
+    "科技园",
+    "动物园",
+    "植物园",
+    "教育",
+    "培训",
+    "中心",
+    "物业",
+    "置业",
+    "投资",
 ];
+
+/// Suffixes that also end ordinary phrases (义务教育, 职业培训, 服务中心, 加大投资): they make an
+/// object only after a proper name (a place, organisation or person name, or a word jieba does
+/// not know), as in 富源教育, 昌盛英语培训中心, 隆昌物业, 百川投资.
+const WEAK_SUFFIXES: &[&str] = &["教育", "培训", "中心", "物业", "置业", "投资"];
+
+/// One-character suffixes that jieba sometimes glues to the next word when it does not know the
+/// name (沙坪 / 村征 / 地): such an unknown token is split after its first character.
+const GLUED_SUFFIX_CHARS: &[char] = &[
+    '村', '路', '站', '厂', '城', '苑', '园', '街', '线', '矿', '场', '府', '湾', '庭', '居',
+];
+
+fn proper_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "ns" | "nt" | "nz" | "nr" | "nrt" | "nrfg" | "x" | "eng" | "j" | "m"
+    )
+}
+
+/// Names of the data's own regions (from the region column: cities, districts, counties,
+/// streets, towns), with and without their level word (江城市 and 江城). They are where a petition
+/// comes from, never the object it is about.
+pub(crate) fn region_names(records: &[&Record]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for r in records {
+        for name in r.region.iter().flatten() {
+            for level in ["街道", "市", "区", "县", "州", "盟", "旗", "镇", "乡"] {
+                if let Some(bare) = name.strip_suffix(level) {
+                    out.insert(name.clone());
+                    if char_len(bare) >= 2 {
+                        out.insert(bare.to_string());
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
 
 fn nounish(tag: &str) -> bool {
     matches!(
@@ -433,7 +506,31 @@ fn char_len(s: &str) -> usize {
 }
 
 /// Anchors found in tagged text, each with its priority class, in text order.
-fn anchors_in(tags: &[(String, String)], extra: &[String]) -> Vec<(String, u8)> {
+fn anchors_in(
+    tags: &[(String, String)],
+    extra: &[String],
+    regions: &HashSet<String>,
+    tok: &Tokenizer,
+) -> Vec<(String, u8)> {
+    // split unknown tokens that start with a one-character suffix (沙坪 + 村征 → 沙坪 + 村 + 征)
+    let split: Vec<(String, String)>;
+    let tags = if tags.iter().any(|(w, _)| glued(w, tok)) {
+        split = tags
+            .iter()
+            .flat_map(|(w, t)| {
+                if glued(w, tok) {
+                    let c = w.chars().next().unwrap_or_default();
+                    let rest = w[c.len_utf8()..].to_string();
+                    vec![(c.to_string(), "n".to_string()), (rest, t.clone())]
+                } else {
+                    vec![(w.clone(), t.clone())]
+                }
+            })
+            .collect();
+        &split[..]
+    } else {
+        tags
+    };
     // (first token, last token, class)
     let mut spans: Vec<(usize, usize, u8)> = Vec::new();
     for i in 0..tags.len() {
@@ -469,6 +566,13 @@ fn anchors_in(tags: &[(String, String)], extra: &[String]) -> Vec<(String, u8)> 
         if start == i && class >= 2 && matches!(t.as_str(), "n" | "vn" | "ng" | "l") {
             continue;
         }
+        // organisations (and the weak suffixes) need a proper name before the type word:
+        // 燃气公司, 公交公司, 建筑工程有限公司, 义务教育 name a kind, not one organisation
+        if (class == 1 || WEAK_SUFFIXES.iter().any(|x| w.ends_with(x)))
+            && !(start..i).any(|k| proper_tag(&tags[k].1) || !tok.jieba().has_word(&tags[k].0))
+        {
+            continue;
+        }
         spans.push((start, i, class));
     }
     // merge nested and adjacent spans (伊景园 + 滨河苑 → 伊景园滨河苑)
@@ -488,14 +592,40 @@ fn anchors_in(tags: &[(String, String)], extra: &[String]) -> Vec<(String, u8)> 
         .into_iter()
         .filter_map(|(a, b, c)| {
             let raw: String = tags[a..=b].iter().map(|(w, _)| w.as_str()).collect();
-            clean_anchor(&raw).map(|x| (x, c))
+            clean_anchor(&raw, regions).map(|x| (x, c))
         })
         .collect()
 }
 
+fn glued(w: &str, tok: &Tokenizer) -> bool {
+    let mut cs = w.chars();
+    matches!(cs.next(), Some(c) if GLUED_SUFFIX_CHARS.contains(&c))
+        && cs.next().is_some_and(|c| c > '\u{2e80}')
+        && !tok.jieba().has_word(w)
+}
+
 /// Strips region prefixes and rejects generic names; `None` when nothing specific is left.
-fn clean_anchor(raw: &str) -> Option<String> {
+fn clean_anchor(raw: &str, regions: &HashSet<String>) -> Option<String> {
     let mut a = raw.trim().to_string();
+    // leading names of the data's regions (江城鹅塘职业技术学院 → 鹅塘职业技术学院), longest first
+    'strip: loop {
+        let idx: Vec<usize> = a.char_indices().map(|(i, _)| i).skip(2).take(8).collect();
+        for &e in idx.iter().rev() {
+            // 望江 + 路小学 is the road 望江路, not the region 望江
+            let glued_on = a[e..].starts_with(GLUED_SUFFIX_CHARS)
+                || SUFFIXES.iter().any(|(x, _)| a[e..].starts_with(x));
+            if regions.contains(&a[..e]) && char_len(&a[e..]) >= 3 && !glued_on {
+                a = a[e..].to_string();
+                continue 'strip;
+            }
+        }
+        break;
+    }
+    // a name that ends in a region's name is that region (投资人江城), not an object
+    let ends: Vec<usize> = a.char_indices().map(|(i, _)| i).collect();
+    if ends.iter().any(|&s| regions.contains(&a[s..])) {
+        return None;
+    }
     if let Some(m) = REGION_PREFIX.find(&a) {
         let rest = &a[m.end()..];
         if char_len(rest) >= 3 {
@@ -508,7 +638,7 @@ fn clean_anchor(raw: &str) -> Option<String> {
         }
         a = rest.to_string();
     }
-    if GENERIC.contains(&a.as_str()) || char_len(&a) < 3 {
+    if GENERIC.contains(&a.as_str()) || (char_len(&a) < 3 && !BUS_LINE.is_match(&a)) {
         return None;
     }
     const BAD_END: &[&str] = &[
@@ -530,7 +660,7 @@ fn clean_anchor(raw: &str) -> Option<String> {
     {
         return None;
     }
-    if a.ends_with("政府") || a.ends_with("网站") {
+    if a.ends_with("政府") || a.ends_with("网站") || a.ends_with("热线") {
         return None;
     }
     // region names themselves are not objects
@@ -540,11 +670,15 @@ fn clean_anchor(raw: &str) -> Option<String> {
     {
         return None;
     }
-    if a.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if a.chars().all(|c| c.is_ascii_alphanumeric()) || is_generic_name(&a, &[]) {
         return None;
     }
     Some(a)
 }
+
+/// Numbered bus and metro lines (5路, K3路, 2号线): short, but objects.
+static BUS_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z]?[0-9]+(?:路|号线|线)$").unwrap());
 
 /// Normal form: trailing phase/building/小区 removed when something specific remains.
 fn normalise_anchor(a: &str) -> String {
@@ -645,43 +779,346 @@ fn pick_anchor(
 /// Maps each anchor onto the most frequent known anchor (≥ 3 chars) it contains
 /// (丽景花园二期 → 丽景花园; 武广新城伊景园滨河苑 → 伊景园 when that is the commoner name).
 /// Prefix matches win over inner substrings; ties go to the longer, then the smaller name.
-fn canonical_anchors(anchors: &[Option<String>]) -> Vec<Option<String>> {
+fn contained_known(a: &str, freq: &BTreeMap<&str, usize>) -> String {
+    let idx: Vec<usize> = a
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(a.len()))
+        .collect();
+    let mut best: Option<(bool, usize, usize, &str)> = None;
+    for (si, &s) in idx.iter().enumerate() {
+        for &e in idx.iter().skip(si + 3) {
+            let sub = &a[s..e];
+            if sub.len() == a.len() {
+                continue;
+            }
+            if let Some((k, &n)) = freq.get_key_value(sub) {
+                // never onto a bare kind (英语培训中心, 生猪养殖场)
+                if s != 0 && is_generic_name(sub, &[]) {
+                    continue;
+                }
+                let cand = (s == 0, n, char_len(sub), *k);
+                let better = match best {
+                    None => true,
+                    Some(b) => {
+                        (cand.0, cand.1, cand.2) > (b.0, b.1, b.2)
+                            || ((cand.0, cand.1, cand.2) == (b.0, b.1, b.2) && cand.3 < b.3)
+                    }
+                };
+                if better {
+                    best = Some(cand);
+                }
+            }
+        }
+    }
+    best.map(|b| b.3.to_string())
+        .unwrap_or_else(|| a.to_string())
+}
+
+/// The name every mention of an object is counted under: variants folded by containment
+/// ([`contained_known`]) and by core ([`core_folds`]), over the petitions' chosen anchors
+/// (their frequencies decide) and every other name mentioned.
+fn name_map(
+    chosen: &[Option<String>],
+    mentions: &[Vec<String>],
+    extra: &[String],
+) -> HashMap<String, String> {
+    let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in chosen.iter().flatten() {
+        *freq.entry(a.as_str()).or_insert(0) += 1;
+    }
+    let mut names: Vec<&str> = chosen
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .chain(mentions.iter().flatten().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let m1: HashMap<&str, String> = names
+        .iter()
+        .map(|n| (*n, contained_known(n, &freq)))
+        .collect();
+    let step1: Vec<Option<String>> = chosen
+        .iter()
+        .map(|a| a.as_deref().map(|a| m1[a].clone()))
+        .collect();
+    let fold = core_folds(&step1, extra);
+    names
+        .iter()
+        .map(|n| {
+            let c = &m1[n];
+            (
+                n.to_string(),
+                fold.get(c).cloned().unwrap_or_else(|| c.clone()),
+            )
+        })
+        .collect()
+}
+
+/// Words that say what kind of object a name is, not which one: stripped from the end of a name
+/// to find its core (恒通英语培训中心 → 恒通, 博远生猪养殖场 → 博远), in addition to the object
+/// suffixes themselves.
+const TYPE_WORDS: &[&str] = &[
+    "有限责任",
+    "有限",
+    "股份",
+    "责任",
+    "管理",
+    "投资",
+    "建筑",
+    "工程",
+    "建设",
+    "置业",
+    "地产",
+    "房地产",
+    "开发",
+    "物业",
+    "服务",
+    "科技",
+    "电子",
+    "实业",
+    "发展",
+    "商贸",
+    "贸易",
+    "物流",
+    "教育",
+    "培训",
+    "英语",
+    "艺术",
+    "体育",
+    "职业",
+    "技术",
+    "专修",
+    "养殖",
+    "生猪",
+    "食品",
+    "混凝土",
+    "搅拌",
+    "商砼",
+    "建材",
+    "餐饮",
+    "汽车",
+    "小区",
+    "住宅",
+    "二期",
+    "一期",
+    "三期",
+];
+
+/// The core of an object name: the name without its trailing type words (`None` when fewer than
+/// two characters are left).
+fn core_of(name: &str, extra: &[String]) -> Option<String> {
+    let a = strip_type_words(name, extra);
+    (char_len(a) >= 2 && a != name).then(|| a.to_string())
+}
+
+/// A name that is only kind words (英语培训中心, 生猪养殖场, 建筑工程有限公司): no object.
+/// Numbered lines (5路, K3路, 2号线) are objects.
+fn is_generic_name(name: &str, extra: &[String]) -> bool {
+    let core = strip_type_words(name, extra);
+    char_len(core) < 2 && !core.chars().any(|c| c.is_ascii_digit())
+}
+
+fn strip_type_words<'a>(name: &'a str, extra: &[String]) -> &'a str {
+    let mut a = name;
+    loop {
+        let tail = SUFFIXES
+            .iter()
+            .map(|(s, _)| *s)
+            .chain(TYPE_WORDS.iter().copied())
+            .chain(extra.iter().map(String::as_str))
+            .filter(|t| a.ends_with(t) && char_len(a) > char_len(t))
+            .max_by_key(|t| t.len());
+        match tail {
+            Some(t) => a = &a[..a.len() - t.len()],
+            None => break,
+        }
+    }
+    a
+}
+
+/// Industries of the kind words, so 恒通教育 / 恒通培训 / 恒通英语培训中心 fold while 嘉禾物业 and
+/// 嘉禾物流有限公司 (two companies sharing a trade name) do not.
+const INDUSTRIES: &[&[&str]] = &[
+    &[
+        "教育", "培训", "英语", "艺术", "体育", "学校", "专修", "中心",
+    ],
+    &["物业", "服务"],
+    &["置业", "地产", "房地产", "开发"],
+    &["建筑", "工程", "建设"],
+    &["投资", "管理", "理财"],
+    &["养殖", "生猪", "养猪场", "养殖场", "场"],
+    &["混凝土", "搅拌", "搅拌站", "商砼", "站"],
+    &["物流"],
+    &["商贸", "贸易"],
+    &["科技", "电子"],
+    &["餐饮", "食品"],
+    &["汽车"],
+];
+
+fn industries(name: &str, core: &str) -> Vec<usize> {
+    let tail = &name[core.len().min(name.len())..];
+    INDUSTRIES
+        .iter()
+        .enumerate()
+        .filter(|(_, words)| words.iter().any(|w| tail.contains(w)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Folds the variants of one object's name onto one name, by core: 恒通教育 / 恒通培训 /
+/// 恒通英语培训中心 are one organisation (same core, same industry or a bare 公司); 花语小区 is
+/// 花语苑 when 花语苑 is the estate called 花语… that petitions name (≥ 80% of the mentions of
+/// estates with that core). Estates keep their own type word (翡翠新城 and 翡翠华庭 are two
+/// estates), so only a generic reference (…小区) folds.
+fn core_folds(anchors: &[Option<String>], extra: &[String]) -> HashMap<String, String> {
     let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
     for a in anchors.iter().flatten() {
         *freq.entry(a.as_str()).or_insert(0) += 1;
     }
-    let canon = |a: &str| -> String {
-        let idx: Vec<usize> = a
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(a.len()))
-            .collect();
-        let mut best: Option<(bool, usize, usize, &str)> = None;
-        for (si, &s) in idx.iter().enumerate() {
-            for &e in idx.iter().skip(si + 3) {
-                let sub = &a[s..e];
-                if sub.len() == a.len() {
-                    continue;
-                }
-                if let Some((k, &n)) = freq.get_key_value(sub) {
-                    let cand = (s == 0, n, char_len(sub), *k);
-                    let better = match best {
-                        None => true,
-                        Some(b) => {
-                            (cand.0, cand.1, cand.2) > (b.0, b.1, b.2)
-                                || ((cand.0, cand.1, cand.2) == (b.0, b.1, b.2) && cand.3 < b.3)
-                        }
-                    };
-                    if better {
-                        best = Some(cand);
-                    }
+    let mut by_core: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for name in freq.keys() {
+        if let Some(c) = core_of(name, extra) {
+            by_core.entry(c).or_default().push(name);
+        }
+    }
+    let generic_estate = |n: &str| n.ends_with("小区") || n.ends_with("住宅");
+    let is_estate = |n: &str| suffix_class(n, extra) == Some(0) && !generic_estate(n);
+    let mut to: HashMap<String, String> = HashMap::new();
+    for (core, names) in &by_core {
+        if names.len() < 2 {
+            continue;
+        }
+        let mut estates: Vec<&str> = names.iter().copied().filter(|n| is_estate(n)).collect();
+        estates.sort_by(|a, b| freq[b].cmp(&freq[a]).then(a.cmp(b)));
+        let estate_total: usize = estates.iter().map(|e| freq[e]).sum();
+        if let Some(top) = estates.first() {
+            // generic references go to the dominant estate, if there is one
+            if freq[top] * 5 >= estate_total * 4 {
+                for n in names.iter().filter(|n| generic_estate(n)) {
+                    to.insert(n.to_string(), top.to_string());
                 }
             }
         }
-        best.map(|b| b.3.to_string())
-            .unwrap_or_else(|| a.to_string())
-    };
-    anchors.iter().map(|a| a.as_deref().map(canon)).collect()
+        // organisations: fold within an industry (or a bare 公司/集团) onto the most used name
+        let orgs: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| suffix_class(n, extra) != Some(0))
+            .collect();
+        for (i, a) in orgs.iter().enumerate() {
+            let ia = industries(a, core);
+            let best = orgs
+                .iter()
+                .enumerate()
+                .filter(|(j, b)| {
+                    *j != i && {
+                        let ib = industries(b, core);
+                        ia.is_empty() || ib.is_empty() || ia.iter().any(|x| ib.contains(x))
+                    }
+                })
+                .map(|(_, b)| *b)
+                .chain(std::iter::once(*a))
+                .max_by(|x, y| {
+                    freq[x]
+                        .cmp(&freq[y])
+                        .then(y.len().cmp(&x.len()))
+                        .then(y.cmp(x))
+                });
+            if let Some(b) = best.filter(|b| b != a) {
+                to.insert(a.to_string(), b.to_string());
+            }
+        }
+    }
+    // one hop only (a → b, b → c becomes a → c when b moved)
+    let snapshot = to.clone();
+    for v in to.values_mut() {
+        if let Some(w) = snapshot.get(v.as_str()) {
+            *v = w.clone();
+        }
+    }
+    to
+}
+
+/// The core of an organisation's or site's name, when the name is subject to the everyday-word
+/// test (see `prepare`).
+fn common_kind<'a>(name: &'a str, extra: &[String]) -> Option<&'a str> {
+    let class = suffix_class(name, extra);
+    let site = ["站", "厂", "场", "矿"].iter().any(|s| name.ends_with(s));
+    if !(class == Some(1) || site) || BUS_LINE.is_match(name) {
+        return None;
+    }
+    Some(strip_type_words(name, extra))
+}
+
+/// Links an object to the one it is usually named with: a contractor to the estate it builds
+/// (宏达建筑工程有限公司 → 北辰家园), a railway company to the estate whose parking it sells
+/// (广铁集团 → 伊景园滨河苑). Petitions about a case name one or the other, or both; the case is
+/// one. B links to A when ≥ 30% (and ≥ 2) of the petitions naming B also name A, A is named by
+/// more petitions, and A links to nothing itself (one hop: no chains of estates through a shared
+/// contractor). Within the linked object the grievance still decides the group, so different
+/// problems at the estate stay apart.
+fn link_anchors(
+    chosen: &[Option<String>],
+    mentions: &[Vec<String>],
+    names: &HashMap<String, String>,
+) -> Vec<Option<String>> {
+    let sets: Vec<Vec<&str>> = chosen
+        .iter()
+        .zip(mentions)
+        .map(|(c, m)| {
+            let mut v: Vec<&str> = m
+                .iter()
+                .filter_map(|x| names.get(x).map(String::as_str))
+                .chain(c.as_deref())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pair: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for set in &sets {
+        for (i, a) in set.iter().enumerate() {
+            *n.entry(a).or_insert(0) += 1;
+            for b in &set[i + 1..] {
+                *pair.entry((a, b)).or_insert(0) += 1;
+                *pair.entry((b, a)).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut partners: BTreeMap<&str, Vec<(&str, usize)>> = BTreeMap::new();
+    for ((a, b), c) in &pair {
+        partners.entry(a).or_default().push((b, *c));
+    }
+    let mut order: Vec<(&str, usize)> = n.iter().map(|(a, c)| (*a, *c)).collect();
+    order.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    for (b, nb) in order {
+        let best = partners.get(b).and_then(|ps| {
+            ps.iter()
+                .filter(|(a, c)| {
+                    *c >= 2 && c * 10 >= nb * 3 && n[a] > nb && !parent.contains_key(a)
+                })
+                .max_by(|x, y| x.1.cmp(&y.1).then(n[x.0].cmp(&n[y.0])).then(y.0.cmp(x.0)))
+                .map(|(a, _)| *a)
+        });
+        if let Some(a) = best {
+            // a name that others already link to stays a root
+            if !parent.values().any(|p| *p == b) {
+                parent.insert(b, a);
+            }
+        }
+    }
+    chosen
+        .iter()
+        .map(|c| {
+            c.as_deref()
+                .map(|c| parent.get(c).copied().unwrap_or(c).to_string())
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -703,7 +1140,7 @@ fn content_word(w: &str) -> bool {
 }
 
 /// A petition's weighted words and its anchor.
-type WeightedWords = (Vec<(String, f32)>, Option<String>);
+type WeightedWords = (Vec<(String, f32)>, Option<String>, Vec<String>);
 
 struct Prepared {
     docs: Vec<Doc>,
@@ -711,11 +1148,19 @@ struct Prepared {
     anchors: Vec<String>,
     /// Each petition's anchor as written (before normalisation), for display.
     raw: Vec<Option<String>>,
+    /// Per vocabulary term: whether it is a name (company, person, place).
+    proper: Vec<bool>,
 }
 
 fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
+    let regions = region_names(records);
     // Pass A: words and token-level anchors.
-    type Pass = (Vec<(String, f32)>, Vec<(String, u8)>, Vec<(String, u8)>);
+    type Pass = (
+        Vec<(String, f32)>,
+        Vec<(String, u8)>,
+        Vec<(String, u8)>,
+        Vec<String>,
+    );
     let pass_a: Vec<Pass> = records
         .par_iter()
         .map(|r| {
@@ -727,27 +1172,36 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                 } else {
                     tok.tag(&r.content)
                 };
-            let ta = anchors_in(&title_tags, &opts.extra_suffixes);
-            let ca = anchors_in(&content_tags, &opts.extra_suffixes);
+            let ta = anchors_in(&title_tags, &opts.extra_suffixes, &regions, tok);
+            let ca = anchors_in(&content_tags, &opts.extra_suffixes, &regions, tok);
             let mut tf: BTreeMap<String, f32> = BTreeMap::new();
+            let mut proper: Vec<String> = Vec::new();
             for (tags, w) in [
                 (&title_tags, opts.title_weight as f32),
                 (&content_tags, 1.0),
             ] {
-                for (word, _) in tags.iter() {
+                for (word, tag) in tags.iter() {
                     let word = word.trim().to_lowercase();
                     if content_word(&word) && !tok.is_stopword(&word) {
+                        if (proper_tag(tag) || !tok.jieba().has_word(&word))
+                            && char_len(&word) >= 2
+                            && !regions.contains(&word)
+                        {
+                            proper.push(word.clone());
+                        }
                         *tf.entry(word).or_insert(0.0) += w;
                     }
                 }
             }
-            (tf.into_iter().collect(), ta, ca)
+            proper.sort_unstable();
+            proper.dedup();
+            (tf.into_iter().collect(), ta, ca, proper)
         })
         .collect();
     // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
     // (是丽发 / 新城 → 丽发新城).
     let mut known: HashMap<String, u32> = HashMap::new();
-    for (_, ta, ca) in &pass_a {
+    for (_, ta, ca, _) in &pass_a {
         let mut seen: Vec<&str> = ta
             .iter()
             .chain(ca.iter())
@@ -760,18 +1214,70 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         }
     }
     known.retain(|_, n| *n >= 2);
+    let mut proper_df: HashMap<String, u32> = HashMap::new();
+    for (_, _, _, p) in &pass_a {
+        for w in p {
+            *proper_df.entry(w.clone()).or_insert(0) += 1;
+        }
+    }
     let per: Vec<WeightedWords> = pass_a
         .into_par_iter()
         .zip(records.par_iter())
-        .map(|((tf, mut ta, mut ca), r)| {
+        .map(|((tf, mut ta, mut ca, _), r)| {
             ta.extend(lookup_known(&r.title, &known, &opts.extra_suffixes));
             let head: String = r.content.chars().take(600).collect();
             ca.extend(lookup_known(&head, &known, &opts.extra_suffixes));
-            (tf, pick_anchor(&ta, &ca, &known))
+            let mut mentions: Vec<String> = ta
+                .iter()
+                .chain(ca.iter())
+                .map(|(a, _)| normalise_anchor(a))
+                .collect();
+            mentions.sort_unstable();
+            mentions.dedup();
+            (tf, pick_anchor(&ta, &ca, &known), mentions)
         })
         .collect();
     let anchors_raw: Vec<Option<String>> = per.iter().map(|p| p.1.clone()).collect();
-    let canon = canonical_anchors(&anchors_raw);
+    let mentions: Vec<Vec<String>> = per.iter().map(|p| p.2.clone()).collect();
+    let mut names = name_map(&anchors_raw, &mentions, &opts.extra_suffixes);
+    // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
+    // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
+    // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
+    // far more often on its own than in the name. Estates, roads and villages are exempt: they
+    // are named with everyday words (海棠, 建设, 桃花) all the time.
+    let mut word_df: HashMap<&str, u32> = HashMap::new();
+    for (tf, _, _) in &per {
+        for (w, _) in tf {
+            *word_df.entry(w.as_str()).or_insert(0) += 1;
+        }
+    }
+    let mut name_df: HashMap<&str, u32> = HashMap::new();
+    for m in &mentions {
+        let mut seen: Vec<&str> = m
+            .iter()
+            .filter_map(|x| names.get(x))
+            .map(String::as_str)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for x in seen {
+            *name_df.entry(x).or_insert(0) += 1;
+        }
+    }
+    let generic: HashSet<String> = name_df
+        .iter()
+        .filter(|(a, n)| {
+            common_kind(a, &opts.extra_suffixes)
+                .is_some_and(|core| word_df.get(core).copied().unwrap_or(0) >= (3 * **n).max(10))
+        })
+        .map(|(a, _)| a.to_string())
+        .collect();
+    names.retain(|_, v| !generic.contains(v));
+    let canon: Vec<Option<String>> = anchors_raw
+        .iter()
+        .map(|a| a.as_ref().and_then(|a| names.get(a).cloned()))
+        .collect();
+    let canon = link_anchors(&canon, &mentions, &names);
     let mut anchor_names: Vec<String> = canon.iter().flatten().cloned().collect();
     anchor_names.sort();
     anchor_names.dedup();
@@ -782,7 +1288,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .collect();
 
     let mut df: BTreeMap<&str, u32> = BTreeMap::new();
-    for (tf, _) in &per {
+    for (tf, _, _) in &per {
         for (w, _) in tf {
             *df.entry(w.as_str()).or_insert(0) += 1;
         }
@@ -791,6 +1297,11 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .iter()
         .filter(|(_, &d)| d >= 2)
         .map(|(w, _)| w.to_string())
+        .collect();
+    // a word is a name (of a company, person, place) when jieba tags it so in most petitions
+    let proper: Vec<bool> = vocab
+        .iter()
+        .map(|w| proper_df.get(w).copied().unwrap_or(0) * 2 >= df[w.as_str()])
         .collect();
     let n = records.len() as f32;
     let term: HashMap<&str, (u32, f32)> = vocab
@@ -802,17 +1313,51 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         })
         .collect();
     let k = opts.candidate_terms.max(1);
-    let docs = per
+    let keys: Vec<Option<u32>> = canon
+        .iter()
+        .map(|a| a.as_deref().map(|a| anchor_id[a]))
+        .collect();
+    let raw_vecs: Vec<Vec<(u32, f32)>> = per
         .par_iter()
-        .zip(canon.par_iter())
-        .map(|((tf, _), a)| {
-            let mut vec: Vec<(u32, f32)> = tf
-                .iter()
+        .map(|(tf, _, _)| {
+            tf.iter()
                 .filter_map(|(w, c)| {
                     term.get(w.as_str())
                         .map(|(id, idf)| (*id, (1.0 + c.ln()) * idf))
                 })
-                .collect();
+                .collect()
+        })
+        .collect();
+    // Terms that name the object rather than the grievance: in ≥ 80% of their petitions they
+    // come with one anchor (the estate's own name, its developer, its property company).
+    // Anchored petitions are only ever compared with petitions of the same anchor, where those
+    // terms say nothing — but they would make different problems at one estate look alike.
+    let mut df_at: HashMap<(u32, u32), u32> = HashMap::new();
+    for (v, key) in raw_vecs.iter().zip(&keys) {
+        if let Some(key) = key {
+            for (t, _) in v {
+                *df_at.entry((*key, *t)).or_insert(0) += 1;
+            }
+        }
+    }
+    let vocab_df: Vec<u32> = vocab.iter().map(|w| df[w.as_str()]).collect();
+    let docs = raw_vecs
+        .into_par_iter()
+        .zip(keys.par_iter())
+        .map(|(mut vec, key)| {
+            if let Some(key) = key {
+                let grievance: Vec<(u32, f32)> = vec
+                    .iter()
+                    .copied()
+                    .filter(|(t, _)| {
+                        let at = df_at.get(&(*key, *t)).copied().unwrap_or(0);
+                        !(at >= 2 && at * 5 >= vocab_df[*t as usize] * 4)
+                    })
+                    .collect();
+                if !grievance.is_empty() {
+                    vec = grievance;
+                }
+            }
             let norm = vec.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
             if norm > 0.0 {
                 vec.iter_mut().for_each(|(_, x)| *x /= norm);
@@ -821,7 +1366,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
             by_w.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             let top = by_w.iter().take(k).map(|(t, _)| *t).collect();
             Doc {
-                key: a.as_deref().map(|a| anchor_id[a]),
+                key: *key,
                 vec,
                 top,
             }
@@ -829,6 +1374,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .collect();
     Prepared {
         raw: anchors_raw,
+        proper,
         docs,
         vocab,
         anchors: anchor_names,
@@ -999,6 +1545,181 @@ fn reassign(
         .collect()
 }
 
+/// Pass 3: merges groups whose centroids are close (cosine ≥ [`Options::merge_threshold`]) and
+/// whose objects agree (the same anchor, or at most one side has one). Candidate pairs come from
+/// shared top centroid terms; pairs are taken most similar first, and each merge is re-checked
+/// against the *merged* centroids, so a chain A–B–C only forms when A and C are also close.
+/// Returns each cluster's anchor after merging (a group without one takes its partner's).
+fn merge_groups(
+    docs: &[Doc],
+    assign: &mut [Option<(usize, f32)>],
+    keys: &[Option<u32>],
+    proper: &[bool],
+    opts: &Options,
+) -> Vec<Option<u32>> {
+    let n = keys.len();
+    let mut sums: Vec<BTreeMap<u32, f32>> = vec![BTreeMap::new(); n];
+    let mut sizes = vec![0usize; n];
+    for (d, a) in docs.iter().zip(assign.iter()) {
+        if let Some((c, _)) = a {
+            for (t, w) in &d.vec {
+                *sums[*c].entry(*t).or_insert(0.0) += w;
+            }
+            sizes[*c] += 1;
+        }
+    }
+    let mut cents: Vec<SparseCentroid> = sums
+        .into_iter()
+        .zip(keys)
+        .map(|(m, k)| SparseCentroid::new(*k, m.into_iter().collect()))
+        .collect();
+    // The names among a group's top terms (宏达, 海纳): two groups that each have names, none
+    // shared, are about different companies or places even when their wording agrees
+    // (unpaid wages at two contractors).
+    let names_of = |c: &SparseCentroid| -> Vec<u32> {
+        let mut v: Vec<u32> = c
+            .top(NAME_TOP)
+            .into_iter()
+            .filter(|t| proper[*t as usize])
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let mut names: Vec<Vec<u32>> = cents.iter().map(names_of).collect();
+    let disjoint = |a: &[u32], b: &[u32]| {
+        !a.is_empty() && !b.is_empty() && !a.iter().any(|t| b.binary_search(t).is_ok())
+    };
+    let live: Vec<usize> = (0..n).filter(|&c| sizes[c] > 0).collect();
+    const TOP: usize = 8;
+    const MAX_POSTING: usize = 300;
+    let tops: Vec<Vec<u32>> = live.iter().map(|&c| cents[c].top(TOP)).collect();
+    let mut post: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (li, t) in tops.iter().enumerate() {
+        for term in t {
+            post.entry(*term).or_default().push(li);
+        }
+    }
+    let th = opts.merge_threshold as f32;
+    let compatible = |a: Option<u32>, b: Option<u32>| a.is_none() || b.is_none() || a == b;
+    let mut pairs: Vec<(f32, usize, usize)> = (0..live.len())
+        .into_par_iter()
+        .flat_map_iter(|li| {
+            let mut cand: Vec<usize> = Vec::new();
+            for term in &tops[li] {
+                if let Some(p) = post.get(term) {
+                    if p.len() <= MAX_POSTING {
+                        cand.extend(p.iter().copied().filter(|&o| o > li));
+                    }
+                }
+            }
+            cand.sort_unstable();
+            cand.dedup();
+            let a = &cents[live[li]];
+            cand.into_iter()
+                .filter_map(|lo| {
+                    let b = &cents[live[lo]];
+                    if !compatible(a.key, b.key) || disjoint(&names[live[li]], &names[live[lo]]) {
+                        return None;
+                    }
+                    let s = a.cos(b);
+                    (s >= th).then_some((s, live[li], live[lo]))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for (_, a, b) in pairs {
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        if ra == rb
+            || !compatible(cents[ra].key, cents[rb].key)
+            || disjoint(&names[ra], &names[rb])
+            || cents[ra].cos(&cents[rb]) < th
+        {
+            continue;
+        }
+        // the smaller index survives: a canonical choice, independent of pair ties
+        let (keep, gone) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        let g = std::mem::take(&mut cents[gone]);
+        cents[keep].absorb(g);
+        names[keep] = names_of(&cents[keep]);
+        parent[gone] = keep;
+    }
+    for a in assign.iter_mut() {
+        if let Some((c, s)) = a {
+            *a = Some((root(&mut parent, *c), *s));
+        }
+    }
+    cents.iter().map(|c| c.key).collect()
+}
+
+/// How many top centroid terms are looked at for a group's names.
+const NAME_TOP: usize = 6;
+
+/// A centroid as a term-sorted sum vector: merge-joins keep every float sum in one fixed order,
+/// so results never depend on hash-map iteration.
+#[derive(Default)]
+struct SparseCentroid {
+    key: Option<u32>,
+    v: Vec<(u32, f32)>,
+    norm: f32,
+}
+
+impl SparseCentroid {
+    fn new(key: Option<u32>, v: Vec<(u32, f32)>) -> Self {
+        let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+        SparseCentroid { key, v, norm }
+    }
+    fn cos(&self, o: &SparseCentroid) -> f32 {
+        if self.norm <= 0.0 || o.norm <= 0.0 {
+            return 0.0;
+        }
+        let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+        while i < self.v.len() && j < o.v.len() {
+            match self.v[i].0.cmp(&o.v[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    dot += self.v[i].1 * o.v[j].1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        dot / (self.norm * o.norm)
+    }
+    fn absorb(&mut self, o: SparseCentroid) {
+        let mut out = Vec::with_capacity(self.v.len() + o.v.len());
+        let (mut i, mut j) = (0, 0);
+        while i < self.v.len() || j < o.v.len() {
+            if j >= o.v.len() || (i < self.v.len() && self.v[i].0 < o.v[j].0) {
+                out.push(self.v[i]);
+                i += 1;
+            } else if i >= self.v.len() || o.v[j].0 < self.v[i].0 {
+                out.push(o.v[j]);
+                j += 1;
+            } else {
+                out.push((self.v[i].0, self.v[i].1 + o.v[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+        *self = SparseCentroid::new(self.key.or(o.key), out);
+    }
+    fn top(&self, k: usize) -> Vec<u32> {
+        let mut v = self.v.clone();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().take(k).map(|(t, _)| t).collect()
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Run
 
@@ -1069,11 +1790,15 @@ pub fn run(
         }
         step += 1;
     };
+    let mut assign = assign;
+    let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
+    let keys = merge_groups(docs, &mut assign, &keys, &prep.proper, opts);
     // recompute centroids of the final membership for similarities and labels
     let mut finals: Vec<Centroid> = cents
         .iter()
-        .map(|c| Centroid {
-            key: c.key,
+        .zip(&keys)
+        .map(|(_, k)| Centroid {
+            key: *k,
             ..Default::default()
         })
         .collect();
@@ -1810,10 +2535,50 @@ mod tests {
     #[test]
     fn anchor_normalisation() {
         assert_eq!(normalise_anchor("丽景花园小区二期"), "丽景花园");
-        let c = canonical_anchors(&[Some("丽景花园".into()), Some("丽景花园东区".into()), None]);
-        assert_eq!(c[1].as_deref(), Some("丽景花园"));
-        assert_eq!(clean_anchor("A市经济学院").as_deref(), Some("经济学院"));
-        assert_eq!(clean_anchor("A3区丽发新城").as_deref(), Some("丽发新城"));
-        assert_eq!(clean_anchor("小区"), None);
+        let m = name_map(
+            &[Some("丽景花园".into()), Some("丽景花园东区".into()), None],
+            &[],
+            &[],
+        );
+        assert_eq!(m["丽景花园东区"], "丽景花园");
+        // generic references fold onto the dominant estate of that name; organisations of one
+        // trade fold together, other trades of the same name do not
+        let chosen: Vec<Option<String>> = [
+            "花语苑",
+            "花语苑",
+            "花语苑",
+            "花语苑",
+            "花语苑",
+            "花语小区",
+            "恒通教育",
+            "恒通教育",
+            "恒通培训",
+            "嘉禾物业",
+            "嘉禾物业",
+            "嘉禾物流有限公司",
+        ]
+        .iter()
+        .map(|x| Some(x.to_string()))
+        .collect();
+        let m = name_map(&chosen, &[], &[]);
+        assert_eq!(m["花语小区"], "花语苑");
+        assert_eq!(m["恒通培训"], "恒通教育");
+        assert_eq!(m["嘉禾物流有限公司"], "嘉禾物流有限公司");
+        let none = HashSet::new();
+        assert_eq!(
+            clean_anchor("A市经济学院", &none).as_deref(),
+            Some("经济学院")
+        );
+        assert_eq!(
+            clean_anchor("A3区丽发新城", &none).as_deref(),
+            Some("丽发新城")
+        );
+        assert_eq!(clean_anchor("小区", &none), None);
+        let regions: HashSet<String> = ["江城市", "江城"].map(String::from).into();
+        assert_eq!(
+            clean_anchor("江城鹅塘职业技术学院", &regions).as_deref(),
+            Some("鹅塘职业技术学院")
+        );
+        assert_eq!(clean_anchor("投资人江城", &regions), None);
     }
 }
