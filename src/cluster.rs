@@ -79,6 +79,10 @@ pub struct Options {
     /// side without an object). Centroids of grown groups are smoother than single petitions, so
     /// two halves of one case written in different words meet here. Default 0.35.
     pub merge_threshold: f64,
+    /// The merge threshold for two groups at one object whose petitions have the same problem
+    /// category and responsible unit (the most common of each): the unit that would settle them
+    /// together already sees them as one kind of case. Default 0.2.
+    pub merge_threshold_same_office: f64,
     /// Extra object suffixes (in addition to the built-in ones), e.g. `["社区", "大厦"]`.
     pub extra_suffixes: Vec<String>,
     /// Terms in a label after the anchor (anchor-free groups get one more). Default 2.
@@ -115,6 +119,7 @@ impl Default for Options {
             max_content_chars: 600,
             candidate_terms: 6,
             merge_threshold: 0.35,
+            merge_threshold_same_office: 0.2,
             extra_suffixes: Vec::new(),
             label_terms: 2,
             heat_w_size: 1.0,
@@ -512,6 +517,36 @@ fn anchors_in(
     regions: &HashSet<String>,
     tok: &Tokenizer,
 ) -> Vec<(String, u8)> {
+    // re-join a two-character suffix that jieba cut across two tokens (金 / 域名 / 都 → 金 + 域 +
+    // 名都): without it the estate 金域名都 is never seen as one
+    let rejoined: Vec<(String, String)>;
+    let tags = if (1..tags.len()).any(|i| split_suffix(&tags[i - 1].0, &tags[i].0).is_some()) {
+        let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len() + 2);
+        let mut carry: Option<(String, String)> = None;
+        for (i, (w, t)) in tags.iter().enumerate() {
+            let (mut w, t) = carry.take().unwrap_or_else(|| (w.clone(), t.clone()));
+            if let Some(next) = tags.get(i + 1) {
+                if let Some(suf) = split_suffix(&w, &next.0) {
+                    let c1 = suf.chars().next().unwrap_or_default();
+                    w.truncate(w.len() - c1.len_utf8());
+                    if !w.is_empty() {
+                        out.push((w, t));
+                    }
+                    out.push((suf.to_string(), "n".to_string()));
+                    let c2 = suf.chars().nth(1).unwrap_or_default();
+                    carry = Some((next.0[c2.len_utf8()..].to_string(), next.1.clone()));
+                    continue;
+                }
+            }
+            if !w.is_empty() {
+                out.push((w, t));
+            }
+        }
+        rejoined = out;
+        &rejoined[..]
+    } else {
+        tags
+    };
     // split unknown tokens that start with a one-character suffix (沙坪 + 村征 → 沙坪 + 村 + 征)
     let split: Vec<(String, String)>;
     let tags = if tags.iter().any(|(w, _)| glued(w, tok)) {
@@ -538,7 +573,13 @@ fn anchors_in(
         let Some(class) = suffix_class(w, extra) else {
             continue;
         };
-        if !nounish(t) && !matches!(t.as_str(), "ng" | "vn" | "l" | "i") {
+        // a kind word longer than the suffix (农村, 车站, 城市) heads no name: 农业农村局 is a bureau
+        if GENERIC.contains(&w.as_str()) && !SUFFIXES.iter().any(|(x, _)| x == w) {
+            continue;
+        }
+        // a bare suffix token (村 tagged zg) is fine whatever its tag
+        let bare_suffix = SUFFIXES.iter().any(|(x, _)| x == w);
+        if !bare_suffix && !nounish(t) && !matches!(t.as_str(), "ng" | "vn" | "l" | "i") {
             continue;
         }
         let mut start = i;
@@ -597,6 +638,17 @@ fn anchors_in(
         .collect()
 }
 
+/// The two-character suffix that `a` and `b` split between them (a ends with its first
+/// character, b starts with its second).
+fn split_suffix(a: &str, b: &str) -> Option<&'static str> {
+    let last = a.chars().last()?;
+    let first = b.chars().next()?;
+    SUFFIXES.iter().map(|(s, _)| *s).find(|s| {
+        let mut cs = s.chars();
+        char_len(s) == 2 && cs.next() == Some(last) && cs.next() == Some(first)
+    })
+}
+
 fn glued(w: &str, tok: &Tokenizer) -> bool {
     let mut cs = w.chars();
     matches!(cs.next(), Some(c) if GLUED_SUFFIX_CHARS.contains(&c))
@@ -614,7 +666,11 @@ fn clean_anchor(raw: &str, regions: &HashSet<String>) -> Option<String> {
             // 望江 + 路小学 is the road 望江路, not the region 望江
             let glued_on = a[e..].starts_with(GLUED_SUFFIX_CHARS)
                 || SUFFIXES.iter().any(|(x, _)| a[e..].starts_with(x));
-            if regions.contains(&a[..e]) && char_len(&a[e..]) >= 3 && !glued_on {
+            if regions.contains(&a[..e])
+                && char_len(&a[e..]) >= 3
+                && !glued_on
+                && !kind_only(&a[e..])
+            {
                 a = a[e..].to_string();
                 continue 'strip;
             }
@@ -628,12 +684,12 @@ fn clean_anchor(raw: &str, regions: &HashSet<String>) -> Option<String> {
     }
     if let Some(m) = REGION_PREFIX.find(&a) {
         let rest = &a[m.end()..];
-        if char_len(rest) >= 3 {
+        if char_len(rest) >= 3 && !kind_only(rest) {
             a = rest.to_string();
         }
     }
     while let Some(rest) = a.strip_prefix(['市', '县', '省', '区']) {
-        if char_len(rest) < 3 {
+        if char_len(rest) < 3 || kind_only(rest) {
             break;
         }
         a = rest.to_string();
@@ -674,6 +730,49 @@ fn clean_anchor(raw: &str, regions: &HashSet<String>) -> Option<String> {
         return None;
     }
     Some(a)
+}
+
+/// Words that say what kind of school, hospital or office a name is (职业技术学院, 人民医院,
+/// 第一中学): with its region (A市职业技术学院) such a name is one object, without it none.
+const QUALIFIERS: &[&str] = &[
+    "职业",
+    "信息",
+    "经济",
+    "外国语",
+    "师范",
+    "医学",
+    "人民",
+    "第一",
+    "第二",
+    "第三",
+    "中医",
+    "妇幼",
+    "实验",
+    "理工",
+    "科技",
+    "工业",
+    "商业",
+    "财经",
+    "财政",
+    "农业",
+    "交通",
+    "技师",
+    "保险",
+    "化工",
+    "卫生",
+    "中心",
+    "儿童",
+    "保健",
+    "公安",
+    "城管",
+    "国土",
+    "税务",
+];
+
+/// A name that is only its kind (see [`QUALIFIERS`]); a region prefix in front of it stays.
+fn kind_only(name: &str) -> bool {
+    let core = strip_type_words(name, &[]);
+    char_len(core) < 2 || TYPE_WORDS.contains(&core) || QUALIFIERS.contains(&core)
 }
 
 /// Numbered bus and metro lines (5路, K3路, 2号线): short, but objects.
@@ -917,23 +1016,28 @@ fn core_of(name: &str, extra: &[String]) -> Option<String> {
 /// Numbered lines (5路, K3路, 2号线) are objects.
 fn is_generic_name(name: &str, extra: &[String]) -> bool {
     let core = strip_type_words(name, extra);
-    char_len(core) < 2 && !core.chars().any(|c| c.is_ascii_digit())
+    (char_len(core) < 2 && !core.chars().any(|c| c.is_ascii_digit())) || TYPE_WORDS.contains(&core)
 }
 
 fn strip_type_words<'a>(name: &'a str, extra: &[String]) -> &'a str {
+    // one object suffix (金湾村 → 金湾, not on to 金 through 湾), then any kind words
     let mut a = name;
-    loop {
-        let tail = SUFFIXES
-            .iter()
-            .map(|(s, _)| *s)
-            .chain(TYPE_WORDS.iter().copied())
-            .chain(extra.iter().map(String::as_str))
-            .filter(|t| a.ends_with(t) && char_len(a) > char_len(t))
-            .max_by_key(|t| t.len());
-        match tail {
-            Some(t) => a = &a[..a.len() - t.len()],
-            None => break,
-        }
+    if let Some(t) = SUFFIXES
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(extra.iter().map(String::as_str))
+        .filter(|t| a.ends_with(t) && char_len(a) > char_len(t))
+        .max_by_key(|t| t.len())
+    {
+        a = &a[..a.len() - t.len()];
+    }
+    while let Some(t) = TYPE_WORDS
+        .iter()
+        .copied()
+        .filter(|t| a.ends_with(t) && char_len(a) > char_len(t))
+        .max_by_key(|t| t.len())
+    {
+        a = &a[..a.len() - t.len()];
     }
     a
 }
@@ -987,7 +1091,13 @@ fn core_folds(anchors: &[Option<String>], extra: &[String]) -> HashMap<String, S
     let is_estate = |n: &str| suffix_class(n, extra) == Some(0) && !generic_estate(n);
     let mut to: HashMap<String, String> = HashMap::new();
     for (core, names) in &by_core {
-        if names.len() < 2 {
+        // a core that is only a place (A市, 西地省) says where, not which: A市职业技术学院 and
+        // A市教育局 are two bodies
+        if names.len() < 2
+            || REGION_PREFIX
+                .find(core)
+                .is_some_and(|m| m.end() == core.len())
+        {
             continue;
         }
         let mut estates: Vec<&str> = names.iter().copied().filter(|n| is_estate(n)).collect();
@@ -1049,7 +1159,12 @@ fn common_kind<'a>(name: &'a str, extra: &[String]) -> Option<&'a str> {
     if !(class == Some(1) || site) || BUS_LINE.is_match(name) {
         return None;
     }
-    Some(strip_type_words(name, extra))
+    let core = strip_type_words(name, extra);
+    // a regional body (A市职业技术学院, 西地省电子科技职业技术学院) is one object
+    if REGION_PREFIX.find(core).is_some() {
+        return None;
+    }
+    Some(core)
 }
 
 /// Links an object to the one it is usually named with: a contractor to the estate it builds
@@ -1555,9 +1670,27 @@ fn merge_groups(
     assign: &mut [Option<(usize, f32)>],
     keys: &[Option<u32>],
     proper: &[bool],
+    handling: &[(u32, u32)],
     opts: &Options,
 ) -> Vec<Option<u32>> {
     let n = keys.len();
+    // each group's most common (category, unit); 0 = not in the data
+    let mut votes: Vec<BTreeMap<(u32, u32), usize>> = vec![BTreeMap::new(); n];
+    for (h, a) in handling.iter().zip(assign.iter()) {
+        if let Some((c, _)) = a {
+            *votes[*c].entry(*h).or_insert(0) += 1;
+        }
+    }
+    let office: Vec<(u32, u32)> = votes
+        .iter()
+        .map(|v| {
+            v.iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map_or((0, 0), |(k, _)| *k)
+        })
+        .collect();
+    let low = opts.merge_threshold_same_office as f32;
+    let same_office = |a: (u32, u32), b: (u32, u32)| a == b && (a.0 != 0 || a.1 != 0);
     let mut sums: Vec<BTreeMap<u32, f32>> = vec![BTreeMap::new(); n];
     let mut sizes = vec![0usize; n];
     for (d, a) in docs.iter().zip(assign.iter()) {
@@ -1622,7 +1755,15 @@ fn merge_groups(
                         return None;
                     }
                     let s = a.cos(b);
-                    (s >= th).then_some((s, live[li], live[lo]))
+                    let need = if a.key.is_some()
+                        && a.key == b.key
+                        && same_office(office[live[li]], office[live[lo]])
+                    {
+                        low
+                    } else {
+                        th
+                    };
+                    (s >= need).then_some((s, live[li], live[lo]))
                 })
                 .collect::<Vec<_>>()
         })
@@ -1641,7 +1782,15 @@ fn merge_groups(
         if ra == rb
             || !compatible(cents[ra].key, cents[rb].key)
             || disjoint(&names[ra], &names[rb])
-            || cents[ra].cos(&cents[rb]) < th
+            || cents[ra].cos(&cents[rb])
+                < if cents[ra].key.is_some()
+                    && cents[ra].key == cents[rb].key
+                    && same_office(office[ra], office[rb])
+                {
+                    low
+                } else {
+                    th
+                }
         {
             continue;
         }
@@ -1662,6 +1811,27 @@ fn merge_groups(
 
 /// How many top centroid terms are looked at for a group's names.
 const NAME_TOP: usize = 6;
+
+/// Each record's (category, responsible unit) as small ids, 0 where the data has none.
+fn handling_ids(records: &[&Record]) -> Vec<(u32, u32)> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut vocab: Vec<&str> = records
+        .iter()
+        .flat_map(|r| [r.category.as_deref(), r.responsible_unit.as_deref()])
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    vocab.sort_unstable();
+    vocab.dedup();
+    for (i, v) in vocab.iter().enumerate() {
+        ids.insert(v, i as u32 + 1);
+    }
+    let id = |s: Option<&str>| s.and_then(|s| ids.get(s).copied()).unwrap_or(0);
+    records
+        .iter()
+        .map(|r| (id(r.category.as_deref()), id(r.responsible_unit.as_deref())))
+        .collect()
+}
 
 /// A centroid as a term-sorted sum vector: merge-joins keep every float sum in one fixed order,
 /// so results never depend on hash-map iteration.
@@ -1792,7 +1962,8 @@ pub fn run(
     };
     let mut assign = assign;
     let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
-    let keys = merge_groups(docs, &mut assign, &keys, &prep.proper, opts);
+    let handling = handling_ids(&sorted);
+    let keys = merge_groups(docs, &mut assign, &keys, &prep.proper, &handling, opts);
     // recompute centroids of the final membership for similarities and labels
     let mut finals: Vec<Centroid> = cents
         .iter()
@@ -2533,6 +2704,85 @@ mod tests {
     }
 
     #[test]
+    fn anchors_survive_jieba_cuts() {
+        let tok = Tokenizer::new(&Default::default()).unwrap();
+        let none = HashSet::new();
+        let found = |text: &str| -> Vec<String> {
+            anchors_in(&tok.tag(text), &[], &none, &tok)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect()
+        };
+        // 金 / 域名 / 都: the suffix 名都 is cut across two words
+        assert_eq!(found("金域名都B区电梯坏了没人修"), vec!["金域名都"]);
+        // 秀峰 / 村 (tagged zg)
+        assert!(found("我们是秀峰村的村民").contains(&"秀峰村".to_string()));
+        // a bureau is no village
+        assert!(found("转到了东岸区农业农村局").is_empty());
+        assert_eq!(split_suffix("域名", "都是"), Some("名都"));
+        assert_eq!(split_suffix("域名", "是"), None);
+    }
+
+    #[test]
+    fn cores_and_kinds() {
+        assert_eq!(core_of("恒通英语培训中心", &[]).as_deref(), Some("恒通"));
+        assert_eq!(core_of("金湾村", &[]).as_deref(), Some("金湾"));
+        assert_eq!(core_of("博远生猪养殖场", &[]).as_deref(), Some("博远"));
+        assert!(is_generic_name("英语培训中心", &[]));
+        assert!(is_generic_name("建筑工程有限公司", &[]));
+        assert!(!is_generic_name("5路", &[]));
+        assert!(kind_only("职业技术学院"));
+        assert!(!kind_only("鹅塘职业技术学院"));
+        let none = HashSet::new();
+        assert_eq!(
+            clean_anchor("A市职业技术学院", &none).as_deref(),
+            Some("A市职业技术学院")
+        );
+        assert_eq!(clean_anchor("5路", &none).as_deref(), Some("5路"));
+    }
+
+    #[test]
+    fn linking_is_one_hop_and_needs_company() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // 宏达 is named with 北辰家园 in 3 of its 4 petitions; 北辰家园 is named more often
+        let chosen: Vec<Option<String>> = [
+            "北辰家园",
+            "北辰家园",
+            "北辰家园",
+            "北辰家园",
+            "北辰家园",
+            "宏达公司",
+            "宏达公司",
+            "宏达公司",
+            "宏达公司",
+            "海棠小区",
+        ]
+        .iter()
+        .map(|x| Some(x.to_string()))
+        .collect();
+        let mentions = vec![
+            s(&["北辰家园"]),
+            s(&["北辰家园"]),
+            s(&["北辰家园"]),
+            s(&["北辰家园"]),
+            s(&["北辰家园"]),
+            s(&["宏达公司", "北辰家园"]),
+            s(&["宏达公司", "北辰家园"]),
+            s(&["宏达公司", "北辰家园"]),
+            s(&["宏达公司"]),
+            s(&["海棠小区", "宏达公司"]),
+        ];
+        let names: HashMap<String, String> = ["北辰家园", "宏达公司", "海棠小区"]
+            .iter()
+            .map(|x| (x.to_string(), x.to_string()))
+            .collect();
+        let linked = link_anchors(&chosen, &mentions, &names);
+        assert_eq!(linked[6].as_deref(), Some("北辰家园"));
+        // 海棠小区 is named with 宏达 once only: it stays itself
+        assert_eq!(linked[9].as_deref(), Some("海棠小区"));
+    }
+
+    #[test]
     fn anchor_normalisation() {
         assert_eq!(normalise_anchor("丽景花园小区二期"), "丽景花园");
         let m = name_map(
@@ -2565,9 +2815,14 @@ mod tests {
         assert_eq!(m["恒通培训"], "恒通教育");
         assert_eq!(m["嘉禾物流有限公司"], "嘉禾物流有限公司");
         let none = HashSet::new();
+        // a kind of school keeps its city: A市经济学院 is one college, 经济学院 none
         assert_eq!(
             clean_anchor("A市经济学院", &none).as_deref(),
-            Some("经济学院")
+            Some("A市经济学院")
+        );
+        assert_eq!(
+            clean_anchor("A市鹅塘学院", &none).as_deref(),
+            Some("鹅塘学院")
         );
         assert_eq!(
             clean_anchor("A3区丽发新城", &none).as_deref(),
