@@ -37,6 +37,7 @@
 //! 8. **Labels**: anchor + the group's top distinguishing terms, made unique. **Heat** and
 //!    **batch-resolution score**: see [`Options`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -485,16 +486,6 @@ static TRAILING_PHASE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:[一二三四五六七八九十0-9]+期|[0-9A-Za-z]+栋|小区|项目)+$").unwrap()
 });
 
-static SUFFIX_LAST: LazyLock<Vec<char>> = LazyLock::new(|| {
-    let mut v: Vec<char> = SUFFIXES
-        .iter()
-        .filter_map(|(s, _)| s.chars().last())
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-});
-
 fn suffix_class(word: &str, extra: &[String]) -> Option<u8> {
     if extra.iter().any(|s| word.ends_with(s.as_str())) {
         return Some(1);
@@ -511,22 +502,27 @@ fn char_len(s: &str) -> usize {
 }
 
 /// Anchors found in tagged text, each with its priority class, in text order.
-fn anchors_in(
-    tags: &[(String, String)],
+fn anchors_in<S: AsRef<str>>(
+    tags: &[(S, S)],
     extra: &[String],
     regions: &HashSet<String>,
     tok: &Tokenizer,
 ) -> Vec<(String, u8)> {
+    let tags: Vec<(&str, &str)> = tags.iter().map(|(w, t)| (w.as_ref(), t.as_ref())).collect();
+    let tags = &tags[..];
     // re-join a two-character suffix that jieba cut across two tokens (金 / 域名 / 都 → 金 + 域 +
     // 名都): without it the estate 金域名都 is never seen as one
     let rejoined: Vec<(String, String)>;
-    let tags = if (1..tags.len()).any(|i| split_suffix(&tags[i - 1].0, &tags[i].0).is_some()) {
+    let rejoined_view: Vec<(&str, &str)>;
+    let tags = if (1..tags.len()).any(|i| split_suffix(tags[i - 1].0, tags[i].0).is_some()) {
         let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len() + 2);
         let mut carry: Option<(String, String)> = None;
         for (i, (w, t)) in tags.iter().enumerate() {
-            let (mut w, t) = carry.take().unwrap_or_else(|| (w.clone(), t.clone()));
+            let (mut w, t) = carry
+                .take()
+                .unwrap_or_else(|| (w.to_string(), t.to_string()));
             if let Some(next) = tags.get(i + 1) {
-                if let Some(suf) = split_suffix(&w, &next.0) {
+                if let Some(suf) = split_suffix(&w, next.0) {
                     let c1 = suf.chars().next().unwrap_or_default();
                     w.truncate(w.len() - c1.len_utf8());
                     if !w.is_empty() {
@@ -534,7 +530,7 @@ fn anchors_in(
                     }
                     out.push((suf.to_string(), "n".to_string()));
                     let c2 = suf.chars().nth(1).unwrap_or_default();
-                    carry = Some((next.0[c2.len_utf8()..].to_string(), next.1.clone()));
+                    carry = Some((next.0[c2.len_utf8()..].to_string(), next.1.to_string()));
                     continue;
                 }
             }
@@ -543,22 +539,25 @@ fn anchors_in(
             }
         }
         rejoined = out;
-        &rejoined[..]
+        rejoined_view = rejoined
+            .iter()
+            .map(|(w, t)| (w.as_str(), t.as_str()))
+            .collect();
+        &rejoined_view[..]
     } else {
         tags
     };
     // split unknown tokens that start with a one-character suffix (沙坪 + 村征 → 沙坪 + 村 + 征)
-    let split: Vec<(String, String)>;
+    let split: Vec<(&str, &str)>;
     let tags = if tags.iter().any(|(w, _)| glued(w, tok)) {
         split = tags
             .iter()
-            .flat_map(|(w, t)| {
+            .flat_map(|&(w, t)| {
                 if glued(w, tok) {
-                    let c = w.chars().next().unwrap_or_default();
-                    let rest = w[c.len_utf8()..].to_string();
-                    vec![(c.to_string(), "n".to_string()), (rest, t.clone())]
+                    let c = w.chars().next().unwrap_or_default().len_utf8();
+                    vec![(&w[..c], "n"), (&w[c..], t)]
                 } else {
-                    vec![(w.clone(), t.clone())]
+                    vec![(w, t)]
                 }
             })
             .collect();
@@ -569,48 +568,48 @@ fn anchors_in(
     // (first token, last token, class)
     let mut spans: Vec<(usize, usize, u8)> = Vec::new();
     for i in 0..tags.len() {
-        let (w, t) = &tags[i];
+        let (w, t) = tags[i];
         let Some(class) = suffix_class(w, extra) else {
             continue;
         };
         // a kind word longer than the suffix (农村, 车站, 城市) heads no name: 农业农村局 is a bureau
-        if GENERIC.contains(&w.as_str()) && !SUFFIXES.iter().any(|(x, _)| x == w) {
+        if GENERIC.contains(&w) && !SUFFIXES.iter().any(|(x, _)| *x == w) {
             continue;
         }
         // a bare suffix token (村 tagged zg) is fine whatever its tag
-        let bare_suffix = SUFFIXES.iter().any(|(x, _)| x == w);
-        if !bare_suffix && !nounish(t) && !matches!(t.as_str(), "ng" | "vn" | "l" | "i") {
+        let bare_suffix = SUFFIXES.iter().any(|(x, _)| *x == w);
+        if !bare_suffix && !nounish(t) && !matches!(t, "ng" | "vn" | "l" | "i") {
             continue;
         }
         let mut start = i;
         let mut len = char_len(w);
         while start > 0 && i - start < 4 {
-            let (pw, pt) = &tags[start - 1];
+            let (pw, pt) = tags[start - 1];
             if !nounish(pt) || len + char_len(pw) > 14 {
                 break;
             }
             // generic words stop the extension unless they are themselves object heads (花园, 新城)
-            if GENERIC.contains(&pw.as_str()) && suffix_class(pw, extra).is_none() {
+            if GENERIC.contains(&pw) && suffix_class(pw, extra).is_none() {
                 break;
             }
             start -= 1;
             len += char_len(pw);
         }
         // drop leading generic parts; require one specific part
-        while start < i && GENERIC.contains(&tags[start].0.as_str()) {
+        while start < i && GENERIC.contains(&tags[start].0) {
             start += 1;
         }
-        if (start..=i).all(|k| GENERIC.contains(&tags[k].0.as_str())) {
+        if (start..=i).all(|k| GENERIC.contains(&tags[k].0)) {
             continue;
         }
         // a lone dictionary common noun naming a kind of site (搅拌站, 污水处理厂) is no object
-        if start == i && class >= 2 && matches!(t.as_str(), "n" | "vn" | "ng" | "l") {
+        if start == i && class >= 2 && matches!(t, "n" | "vn" | "ng" | "l") {
             continue;
         }
         // organisations (and the weak suffixes) need a proper name before the type word:
         // 燃气公司, 公交公司, 建筑工程有限公司, 义务教育 name a kind, not one organisation
         if (class == 1 || WEAK_SUFFIXES.iter().any(|x| w.ends_with(x)))
-            && !(start..i).any(|k| proper_tag(&tags[k].1) || !tok.jieba().has_word(&tags[k].0))
+            && !(start..i).any(|k| proper_tag(tags[k].1) || !tok.jieba().has_word(tags[k].0))
         {
             continue;
         }
@@ -632,7 +631,7 @@ fn anchors_in(
     merged
         .into_iter()
         .filter_map(|(a, b, c)| {
-            let raw: String = tags[a..=b].iter().map(|(w, _)| w.as_str()).collect();
+            let raw: String = tags[a..=b].iter().map(|(w, _)| *w).collect();
             clean_anchor(&raw, regions).map(|x| (x, c))
         })
         .collect()
@@ -791,7 +790,12 @@ fn normalise_anchor(a: &str) -> String {
 
 /// Known anchor names that occur in `text`: at every object suffix, the longest known name
 /// ending there.
-fn lookup_known(text: &str, known: &HashMap<String, u32>, extra: &[String]) -> Vec<(String, u8)> {
+fn lookup_known(
+    text: &str,
+    known: &FastMap<String, u32>,
+    lens: &FastMap<char, Vec<usize>>,
+    extra: &[String],
+) -> Vec<(String, u8)> {
     if known.is_empty() {
         return Vec::new();
     }
@@ -800,14 +804,15 @@ fn lookup_known(text: &str, known: &HashMap<String, u32>, extra: &[String]) -> V
     for e in 1..=chars.len() {
         // cheap filter: the character must end some suffix
         let last = chars[e - 1].1;
-        if !SUFFIX_LAST.contains(&last) && !extra.iter().any(|s| s.ends_with(last)) {
+        // only the lengths of known names that end in this character, longest first
+        let Some(ks) = lens.get(&last) else {
             continue;
-        }
+        };
         let end = chars.get(e).map_or(text.len(), |c| c.0);
         let Some(class) = suffix_class(&text[..end], extra) else {
             continue;
         };
-        for k in (3..=12.min(e)).rev() {
+        for &k in ks.iter().filter(|&&k| k <= e) {
             let s = chars[e - k].0;
             let cand = &text[s..end];
             if known.contains_key(cand) {
@@ -825,7 +830,7 @@ fn lookup_known(text: &str, known: &HashMap<String, u32>, extra: &[String]) -> V
 fn pick_anchor(
     title: &[(String, u8)],
     content: &[(String, u8)],
-    known: &HashMap<String, u32>,
+    known: &FastMap<String, u32>,
 ) -> Option<String> {
     let best_of = |v: &[(String, u8)]| -> Option<(String, u8, usize)> {
         let best = v.iter().map(|(_, c)| *c).min()?;
@@ -1254,9 +1259,6 @@ fn content_word(w: &str) -> bool {
         && (char_len(w) != 1 || w.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
-/// A petition's weighted words and its anchor.
-type WeightedWords = (Vec<(String, f32)>, Option<String>, Vec<String>);
-
 struct Prepared {
     docs: Vec<Doc>,
     vocab: Vec<String>,
@@ -1269,53 +1271,75 @@ struct Prepared {
 
 fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     let regions = region_names(records);
-    // Pass A: words and token-level anchors.
-    type Pass = (
-        Vec<(String, f32)>,
+    // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
+    // so a million petitions never hold their word lists as strings all at once.
+    type Pass<'r> = (
+        Vec<(Cow<'r, str>, f32)>,
         Vec<(String, u8)>,
         Vec<(String, u8)>,
-        Vec<String>,
+        Vec<Cow<'r, str>>,
     );
-    let pass_a: Vec<Pass> = records
-        .par_iter()
-        .map(|r| {
-            let title_tags = tok.tag(&r.title);
-            let content_tags =
-                if opts.max_content_chars > 0 && r.content.len() > opts.max_content_chars {
-                    let cut: String = r.content.chars().take(opts.max_content_chars).collect();
-                    tok.tag(&cut)
-                } else {
-                    tok.tag(&r.content)
+    let mut words = Interner::default();
+    let mut pass_a: Vec<Tagged> = Vec::with_capacity(records.len());
+    for chunk in records.chunks(PASS_CHUNK) {
+        let raw: Vec<Pass> = chunk
+            .par_iter()
+            .map(|r| {
+                let title_tags = tok.tag_ref(&r.title);
+                let content = match r.content.char_indices().nth(opts.max_content_chars) {
+                    Some((cut, _)) if opts.max_content_chars > 0 => &r.content[..cut],
+                    _ => r.content.as_str(),
                 };
-            let ta = anchors_in(&title_tags, &opts.extra_suffixes, &regions, tok);
-            let ca = anchors_in(&content_tags, &opts.extra_suffixes, &regions, tok);
-            let mut tf: BTreeMap<String, f32> = BTreeMap::new();
-            let mut proper: Vec<String> = Vec::new();
-            for (tags, w) in [
-                (&title_tags, opts.title_weight as f32),
-                (&content_tags, 1.0),
-            ] {
-                for (word, tag) in tags.iter() {
-                    let word = word.trim().to_lowercase();
-                    if content_word(&word) && !tok.is_stopword(&word) {
-                        if (proper_tag(tag) || !tok.jieba().has_word(&word))
-                            && char_len(&word) >= 2
-                            && !regions.contains(&word)
-                        {
-                            proper.push(word.clone());
+                let content_tags = tok.tag_ref(content);
+                let ta = anchors_in(&title_tags, &opts.extra_suffixes, &regions, tok);
+                let ca = anchors_in(&content_tags, &opts.extra_suffixes, &regions, tok);
+                let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
+                let mut proper: Vec<Cow<str>> = Vec::new();
+                for (tags, w) in [
+                    (&title_tags, opts.title_weight as f32),
+                    (&content_tags, 1.0),
+                ] {
+                    for &(word, tag) in tags.iter() {
+                        let word = word.trim();
+                        let word: Cow<str> = if word.chars().any(char::is_uppercase) {
+                            Cow::Owned(word.to_lowercase())
+                        } else {
+                            Cow::Borrowed(word)
+                        };
+                        if content_word(&word) && !tok.is_stopword(&word) {
+                            if (proper_tag(tag) || !tok.jieba().has_word(&word))
+                                && char_len(&word) >= 2
+                                && !regions.contains(word.as_ref())
+                            {
+                                proper.push(word.clone());
+                            }
+                            tf.push((word, w));
                         }
-                        *tf.entry(word).or_insert(0.0) += w;
                     }
                 }
-            }
-            proper.sort_unstable();
-            proper.dedup();
-            (tf.into_iter().collect(), ta, ca, proper)
-        })
-        .collect();
+                // one entry per word, weights summed (in word order, like a sorted map)
+                tf.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut merged: Vec<(Cow<str>, f32)> = Vec::with_capacity(tf.len());
+                for (word, w) in tf {
+                    match merged.last_mut() {
+                        Some(last) if last.0 == word => last.1 += w,
+                        _ => merged.push((word, w)),
+                    }
+                }
+                proper.sort_unstable();
+                proper.dedup();
+                (merged, ta, ca, proper)
+            })
+            .collect();
+        for (tf, ta, ca, proper) in raw {
+            let tf = tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect();
+            let proper = proper.into_iter().map(|w| words.id(&w)).collect();
+            pass_a.push((tf, ta, ca, proper));
+        }
+    }
     // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
     // (是丽发 / 新城 → 丽发新城).
-    let mut known: HashMap<String, u32> = HashMap::new();
+    let mut known: FastMap<String, u32> = FastMap::default();
     for (_, ta, ca, _) in &pass_a {
         let mut seen: Vec<&str> = ta
             .iter()
@@ -1329,19 +1353,39 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         }
     }
     known.retain(|_, n| *n >= 2);
-    let mut proper_df: HashMap<String, u32> = HashMap::new();
-    for (_, _, _, p) in &pass_a {
-        for w in p {
-            *proper_df.entry(w.clone()).or_insert(0) += 1;
+    let mut lens: FastMap<char, Vec<usize>> = FastMap::default();
+    for name in known.keys() {
+        if let Some(c) = name.chars().last() {
+            let k = char_len(name);
+            if (3..=12).contains(&k) {
+                lens.entry(c).or_default().push(k);
+            }
         }
     }
-    let per: Vec<WeightedWords> = pass_a
+    for v in lens.values_mut() {
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.dedup();
+    }
+    let mut proper_df = vec![0u32; words.len()];
+    let mut df = vec![0u32; words.len()];
+    for (tf, _, _, p) in &pass_a {
+        for w in p {
+            proper_df[*w as usize] += 1;
+        }
+        for (w, _) in tf {
+            df[*w as usize] += 1;
+        }
+    }
+    let per: Vec<Anchored> = pass_a
         .into_par_iter()
         .zip(records.par_iter())
         .map(|((tf, mut ta, mut ca, _), r)| {
-            ta.extend(lookup_known(&r.title, &known, &opts.extra_suffixes));
-            let head: String = r.content.chars().take(600).collect();
-            ca.extend(lookup_known(&head, &known, &opts.extra_suffixes));
+            ta.extend(lookup_known(&r.title, &known, &lens, &opts.extra_suffixes));
+            let head = match r.content.char_indices().nth(600) {
+                Some((cut, _)) => &r.content[..cut],
+                None => r.content.as_str(),
+            };
+            ca.extend(lookup_known(head, &known, &lens, &opts.extra_suffixes));
             let mut mentions: Vec<String> = ta
                 .iter()
                 .chain(ca.iter())
@@ -1360,12 +1404,6 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
     // far more often on its own than in the name. Estates, roads and villages are exempt: they
     // are named with everyday words (海棠, 建设, 桃花) all the time.
-    let mut word_df: HashMap<&str, u32> = HashMap::new();
-    for (tf, _, _) in &per {
-        for (w, _) in tf {
-            *word_df.entry(w.as_str()).or_insert(0) += 1;
-        }
-    }
     let mut name_df: HashMap<&str, u32> = HashMap::new();
     for m in &mentions {
         let mut seen: Vec<&str> = m
@@ -1383,7 +1421,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .iter()
         .filter(|(a, n)| {
             common_kind(a, &opts.extra_suffixes)
-                .is_some_and(|core| word_df.get(core).copied().unwrap_or(0) >= (3 * **n).max(10))
+                .is_some_and(|core| words.df(core, &df) >= (3 * **n).max(10))
         })
         .map(|(a, _)| a.to_string())
         .collect();
@@ -1402,31 +1440,29 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .map(|(i, a)| (a.as_str(), i as u32))
         .collect();
 
-    let mut df: BTreeMap<&str, u32> = BTreeMap::new();
-    for (tf, _, _) in &per {
-        for (w, _) in tf {
-            *df.entry(w.as_str()).or_insert(0) += 1;
-        }
-    }
-    let vocab: Vec<String> = df
+    // the vocabulary: words in ≥ 2 petitions, in string order (term ids do not depend on the
+    // order words were first seen)
+    let mut vocab_ids: Vec<u32> = (0..words.len() as u32)
+        .filter(|w| df[*w as usize] >= 2)
+        .collect();
+    vocab_ids.sort_by(|a, b| words.text[*a as usize].cmp(&words.text[*b as usize]));
+    let vocab: Vec<String> = vocab_ids
         .iter()
-        .filter(|(_, &d)| d >= 2)
-        .map(|(w, _)| w.to_string())
+        .map(|w| words.text[*w as usize].clone())
         .collect();
     // a word is a name (of a company, person, place) when jieba tags it so in most petitions
-    let proper: Vec<bool> = vocab
+    let proper: Vec<bool> = vocab_ids
         .iter()
-        .map(|w| proper_df.get(w).copied().unwrap_or(0) * 2 >= df[w.as_str()])
+        .map(|w| proper_df[*w as usize] * 2 >= df[*w as usize])
         .collect();
+    let vocab_df: Vec<u32> = vocab_ids.iter().map(|w| df[*w as usize]).collect();
     let n = records.len() as f32;
-    let term: HashMap<&str, (u32, f32)> = vocab
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let d = df[w.as_str()] as f32;
-            (w.as_str(), (i as u32, ((n + 1.0) / (d + 1.0)).ln() + 1.0))
-        })
-        .collect();
+    let mut term: Vec<Option<(u32, f32)>> = vec![None; words.len()];
+    for (i, w) in vocab_ids.iter().enumerate() {
+        let d = df[*w as usize] as f32;
+        term[*w as usize] = Some((i as u32, ((n + 1.0) / (d + 1.0)).ln() + 1.0));
+    }
+    drop(words);
     let k = opts.candidate_terms.max(1);
     let keys: Vec<Option<u32>> = canon
         .iter()
@@ -1435,19 +1471,19 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     let raw_vecs: Vec<Vec<(u32, f32)>> = per
         .par_iter()
         .map(|(tf, _, _)| {
-            tf.iter()
-                .filter_map(|(w, c)| {
-                    term.get(w.as_str())
-                        .map(|(id, idf)| (*id, (1.0 + c.ln()) * idf))
-                })
-                .collect()
+            let mut v: Vec<(u32, f32)> = tf
+                .iter()
+                .filter_map(|(w, c)| term[*w as usize].map(|(id, idf)| (id, (1.0 + c.ln()) * idf)))
+                .collect();
+            v.sort_unstable_by_key(|x| x.0);
+            v
         })
         .collect();
     // Terms that name the object rather than the grievance: in ≥ 80% of their petitions they
     // come with one anchor (the estate's own name, its developer, its property company).
     // Anchored petitions are only ever compared with petitions of the same anchor, where those
     // terms say nothing — but they would make different problems at one estate look alike.
-    let mut df_at: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut df_at: FastMap<(u32, u32), u32> = FastMap::default();
     for (v, key) in raw_vecs.iter().zip(&keys) {
         if let Some(key) = key {
             for (t, _) in v {
@@ -1455,7 +1491,6 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
             }
         }
     }
-    let vocab_df: Vec<u32> = vocab.iter().map(|w| df[w.as_str()]).collect();
     let docs = raw_vecs
         .into_par_iter()
         .zip(keys.par_iter())
@@ -1496,13 +1531,95 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     }
 }
 
+/// One petition after tagging: (word id, weight) sorted by word, title anchors, content
+/// anchors, ids of the words tagged as names.
+type Tagged = (
+    Vec<(u32, f32)>,
+    Vec<(String, u8)>,
+    Vec<(String, u8)>,
+    Vec<u32>,
+);
+
+/// One petition's words, chosen anchor and every object it names.
+type Anchored = (Vec<(u32, f32)>, Option<String>, Vec<String>);
+
+/// Petitions per chunk of the tagging pass (bounds the memory of not-yet-interned words).
+const PASS_CHUNK: usize = 20_000;
+
+/// Words as dense ids, in order of first appearance.
+#[derive(Default)]
+struct Interner {
+    index: FastMap<String, u32>,
+    text: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, w: &str) -> u32 {
+        if let Some(&i) = self.index.get(w) {
+            return i;
+        }
+        let i = self.text.len() as u32;
+        self.text.push(w.to_string());
+        self.index.insert(w.to_string(), i);
+        i
+    }
+    fn len(&self) -> usize {
+        self.text.len()
+    }
+    /// Petitions containing `w` as a word.
+    fn df(&self, w: &str, df: &[u32]) -> u32 {
+        self.index.get(w).map_or(0, |&i| df[i as usize])
+    }
+}
+
+/// A hash map with a fast, fixed (so deterministic) hasher for small integer and string keys:
+/// the grouping does tens of millions of lookups, where SipHash is a third of the time.
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// The Fx hash (as in rustc): multiply-rotate over machine words.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let mut rest = 0u64;
+        for (i, b) in chunks.remainder().iter().enumerate() {
+            rest |= (*b as u64) << (8 * i);
+        }
+        self.add(rest ^ bytes.len() as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Centroid clustering
 
 #[derive(Default, Clone)]
 struct Centroid {
     key: Option<u32>,
-    sum: HashMap<u32, f32>,
+    sum: FastMap<u32, f32>,
     norm2: f32,
     size: usize,
 }
@@ -1536,8 +1653,8 @@ impl Centroid {
 /// Candidate lookup: clusters by anchor, anchor-free clusters by term postings.
 #[derive(Default)]
 struct CandIndex {
-    by_key: HashMap<u32, Vec<usize>>,
-    by_term: HashMap<u32, Vec<usize>>,
+    by_key: FastMap<u32, Vec<usize>>,
+    by_term: FastMap<u32, Vec<usize>>,
 }
 
 const MAX_POSTING_SCAN: usize = 400;
@@ -1594,30 +1711,91 @@ fn best(cents: &[Centroid], cand: &[usize], d: &Doc) -> Option<(usize, f32)> {
 
 /// Pass 1: leader clustering in id order. Returns the centroids.
 fn leader(docs: &[Doc], opts: &Options) -> Vec<Centroid> {
+    // Petitions only meet groups of their own anchor (or, without one, anchor-free groups), so
+    // each anchor is an independent run: they go in parallel, each in id order, and their
+    // groups are concatenated in anchor order — the same result on any number of cores.
+    let mut parts: BTreeMap<Option<u32>, Vec<usize>> = BTreeMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        parts.entry(d.key).or_default().push(i);
+    }
+    let mut parts: Vec<Vec<usize>> = parts.into_values().collect();
+    // biggest first, so the long runs start early
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&p| std::cmp::Reverse(parts[p].len()));
+    let mut runs: Vec<(usize, Vec<Centroid>)> = order
+        .into_par_iter()
+        .map(|p| (p, leader_run(docs, &parts[p], opts)))
+        .collect();
+    runs.sort_by_key(|r| r.0);
+    parts.clear();
+    runs.into_iter().flat_map(|(_, c)| c).collect()
+}
+
+/// Runs longer than this are scored in parallel blocks (see [`leader_run`]).
+const LEADER_BLOCK_FROM: usize = 20_000;
+const LEADER_BLOCK: usize = 256;
+
+/// One leader run over `ids` (in order). Long runs (hundreds of thousands of petitions without
+/// an anchor) score each block of [`LEADER_BLOCK`] petitions against the groups as they stood
+/// at the block's start, in parallel, then apply the block in order, also checking the groups
+/// the block itself started. Block boundaries are fixed, so the result does not depend on the
+/// number of cores.
+fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Centroid> {
     let mut cents: Vec<Centroid> = Vec::new();
     let mut idx = CandIndex::default();
-    let mut cand = Vec::new();
-    for d in docs {
-        if d.vec.is_empty() {
-            continue;
-        }
-        let th = threshold(d, opts, 0) as f32;
-        idx.candidates(d, &mut cand);
-        match best(&cents, &cand, d) {
-            Some((c, s)) if s >= th => {
-                cents[c].add(&d.vec);
-                if d.key.is_none() {
-                    idx.insert(c, None, &d.top);
+    let block = if ids.len() >= LEADER_BLOCK_FROM {
+        LEADER_BLOCK
+    } else {
+        1
+    };
+    for chunk in ids.chunks(block) {
+        let scored: Vec<Option<(usize, f32)>> = if block > 1 {
+            chunk
+                .par_iter()
+                .map(|&i| {
+                    let d = &all[i];
+                    let mut cand = Vec::new();
+                    idx.candidates(d, &mut cand);
+                    best(&cents, &cand, d)
+                })
+                .collect()
+        } else {
+            let mut cand = Vec::new();
+            idx.candidates(&all[chunk[0]], &mut cand);
+            vec![best(&cents, &cand, &all[chunk[0]])]
+        };
+        let fresh_from = cents.len();
+        for (&i, scored) in chunk.iter().zip(scored) {
+            let d = &all[i];
+            if d.vec.is_empty() {
+                continue;
+            }
+            let th = threshold(d, opts, 0) as f32;
+            let mut pick = scored;
+            for (c, cent) in cents.iter().enumerate().skip(fresh_from) {
+                if cent.key == d.key {
+                    let s = cent.cos(&d.vec);
+                    if pick.is_none_or(|(_, bs)| s > bs) {
+                        pick = Some((c, s));
+                    }
                 }
             }
-            _ => {
-                let mut c = Centroid {
-                    key: d.key,
-                    ..Default::default()
-                };
-                c.add(&d.vec);
-                idx.insert(cents.len(), d.key, &d.top);
-                cents.push(c);
+            match pick {
+                Some((c, s)) if s >= th => {
+                    cents[c].add(&d.vec);
+                    if d.key.is_none() {
+                        idx.insert(c, None, &d.top);
+                    }
+                }
+                _ => {
+                    let mut c = Centroid {
+                        key: d.key,
+                        ..Default::default()
+                    };
+                    c.add(&d.vec);
+                    idx.insert(cents.len(), d.key, &d.top);
+                    cents.push(c);
+                }
             }
         }
     }
@@ -2700,6 +2878,55 @@ mod tests {
             (perfect.bcubed_f1 - 1.0).abs() < 1e-9
                 && (perfect.ari - 1.0).abs() < 1e-9
                 && (perfect.nmi - 1.0).abs() < 1e-9
+        );
+    }
+
+    #[test]
+    fn block_leader_is_independent_of_cores() {
+        // enough petitions without an anchor for the block-parallel path
+        let mut x: u64 = 7;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u32
+        };
+        let docs: Vec<Doc> = (0..LEADER_BLOCK_FROM + 500)
+            .map(|_| {
+                let topic = next() % 40;
+                let mut vec: Vec<(u32, f32)> = (0..4)
+                    .map(|j| (topic * 10 + j, 1.0))
+                    .chain((0..3).map(|_| (1000 + next() % 5000, 0.5)))
+                    .collect();
+                vec.sort_unstable_by_key(|v| v.0);
+                vec.dedup_by_key(|v| v.0);
+                let n = vec.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+                vec.iter_mut().for_each(|v| v.1 /= n);
+                let top = vec.iter().take(6).map(|v| v.0).collect();
+                Doc {
+                    key: None,
+                    vec,
+                    top,
+                }
+            })
+            .collect();
+        let run = |threads: usize| -> Vec<(usize, Vec<u32>)> {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| leader(&docs, &Options::default()))
+                .iter()
+                .map(|c| (c.size, c.top_terms(4)))
+                .collect()
+        };
+        let one = run(1);
+        assert_eq!(one, run(3));
+        // the 40 topics come out as groups, not as thousands of singletons
+        assert!(
+            one.iter().filter(|c| c.0 >= 100).count() >= 30,
+            "{}",
+            one.len()
         );
     }
 

@@ -166,6 +166,17 @@ impl Tokenizer {
             .collect()
     }
 
+    /// [`Tokenizer::tag`] without copying: the words are slices of `text`. The grouping tags a
+    /// million petitions; two string copies per word were a third of its time.
+    pub fn tag_ref<'a>(&'a self, text: &'a str) -> Vec<(&'a str, &'a str)> {
+        self.jieba
+            .tag(text, self.hmm)
+            .into_iter()
+            .filter(|t| is_content(t.word.trim()) || t.word.chars().any(char::is_alphanumeric))
+            .map(|t| (t.word, t.tag))
+            .collect()
+    }
+
     /// Search-mode tokens with byte offsets, for the index: every word of the precise cut, plus
     /// the dictionary words inside long words (`不动产权证` also yields `产权`), all at the
     /// position of the word that contains them, so phrase queries keep working. Stopwords are kept
