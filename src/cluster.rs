@@ -290,6 +290,11 @@ const SUFFIXES: &[(&str, u8)] = &[
     ("场", 3),
     ("矿", 3),
     ("项目", 3),
+    // named policy programmes (人才新政, 人才购房补贴): one programme, one unit to settle it
+    ("新政", 4),
+    ("补贴", 4),
+    ("补助", 4),
+    ("津贴", 4),
 ];
 
 /// Whole words that end with a suffix but name no object.
@@ -404,6 +409,10 @@ const GENERIC: &[&str] = &[
     "公交站",
     "地铁站",
     "工地",
+    "新政",
+    "补贴",
+    "补助",
+    "津贴",
     "工业园",
     "产业园",
     "物流园",
@@ -868,7 +877,7 @@ fn pick_anchor(
     let c = best_of(content);
     match (t, c) {
         (Some((ta, tc)), Some((ca, cc, n))) => {
-            if tc >= 1 && cc < tc && (n >= 2 || tc == 3) && !ca.contains(&ta) {
+            if tc >= 1 && cc < tc && (n >= 2 || tc >= 3) && !ca.contains(&ta) {
                 Some(ca)
             } else {
                 Some(ta)
@@ -2946,6 +2955,11 @@ mod tests {
         assert!(found("我们是秀峰村的村民").contains(&"秀峰村".to_string()));
         // a bureau is no village
         assert!(found("转到了东岸区农业农村局").is_empty());
+        // a named policy programme is an object; the bare kind is not
+        assert!(found("我申请的人才购房补贴一直没有发放")
+            .iter()
+            .any(|a| a.ends_with("购房补贴")));
+        assert!(found("补贴什么时候发").is_empty());
         assert_eq!(split_suffix("域名", "都是"), Some("名都"));
         assert_eq!(split_suffix("域名", "是"), None);
     }
