@@ -377,3 +377,39 @@ fn cli_cluster_groups_group_eval() {
         run(&["groups", "--out", out, "--format", "json"])
     );
 }
+
+/// Grouping quality on the generator's ground truth, over several seeds, through the real CLI
+/// (sample → ingest → cluster → eval). A guard against regressions: the figures quoted in README
+/// come from `minqing eval` on 5,000-row samples; these smaller ones score a little lower.
+#[test]
+fn generated_truth_scores_over_seeds() {
+    use crate::common::{run, stderr, stdout};
+    let dir = tempfile::tempdir().unwrap();
+    let mut f1s = Vec::new();
+    for seed in ["11", "12", "13"] {
+        let csv = dir.path().join(format!("s{seed}.csv"));
+        let out = dir.path().join(format!("o{seed}"));
+        let (csv_s, out_s) = (csv.to_str().unwrap(), out.to_str().unwrap());
+        let o = run(&[
+            "-q", "sample", "--rows", "4000", "--seed", seed, "--out", csv_s,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&["-q", "ingest", "--input", csv_s, "--out", out_s]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&["-q", "cluster", "--out", out_s]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&["eval", "--out", out_s, "--truth", "truth_group"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let f1: f64 = stdout(&o)
+            .lines()
+            .find_map(|l| l.strip_prefix("bcubed_f1\t"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("bcubed_f1 line");
+        f1s.push(f1);
+    }
+    let mean = f1s.iter().sum::<f64>() / f1s.len() as f64;
+    assert!(
+        f1s.iter().all(|f| *f >= 0.82) && mean >= 0.87,
+        "B-cubed F1 per seed {f1s:?}, mean {mean:.3}"
+    );
+}
