@@ -641,7 +641,9 @@ fn anchors_in<S: AsRef<str>>(
         .into_iter()
         .filter_map(|(a, b, c)| {
             let raw: String = tags[a..=b].iter().map(|(w, _)| *w).collect();
-            clean_anchor(&raw, regions).map(|x| (x, c))
+            clean_anchor(&raw, regions)
+                .filter(|x| !(matches!(c, 2 | 3) && common_word(x, tok)))
+                .map(|x| (x, c))
         })
         .collect()
 }
@@ -655,6 +657,13 @@ fn split_suffix(a: &str, b: &str) -> Option<&'static str> {
         let mut cs = s.chars();
         char_len(s) == 2 && cs.next() == Some(last) && cs.next() == Some(first)
     })
+}
+
+/// A road, line or site that is one everyday dictionary word (公交线路, 火车站, 高速公路) names a
+/// kind, not one place; named ones are tagged as places (中山路 ns, 解放路 nz).
+fn common_word(name: &str, tok: &Tokenizer) -> bool {
+    let tags = tok.tag_ref(name);
+    tags.len() == 1 && matches!(tags[0].1, "n" | "vn" | "l" | "ng")
 }
 
 fn glued(w: &str, tok: &Tokenizer) -> bool {
@@ -2960,6 +2969,8 @@ mod tests {
             .iter()
             .any(|a| a.ends_with("购房补贴")));
         assert!(found("补贴什么时候发").is_empty());
+        assert!(found("A市公交线路太少").is_empty());
+        assert_eq!(found("中山路晚上施工太吵"), vec!["中山路"]);
         assert_eq!(split_suffix("域名", "都是"), Some("名都"));
         assert_eq!(split_suffix("域名", "是"), None);
     }
