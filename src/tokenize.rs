@@ -227,6 +227,9 @@ pub fn fold_char(c: char) -> char {
     match c {
         'A'..='Z' => c.to_ascii_lowercase(),
         c if c.is_ascii() && !c.is_ascii_whitespace() => c,
+        // Han characters (most of every text) have no case and are not blanks: skip the Unicode
+        // table look-ups below, which were a visible share of indexing time.
+        c if is_han(c) => c,
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0)
             .map(|h| h.to_ascii_lowercase())
             .unwrap_or(c),
@@ -247,10 +250,15 @@ pub fn fold(s: &str) -> String {
     s.chars().map(fold_char).collect()
 }
 
+/// CJK Unified Ideographs and extension A: caseless letters, the bulk of petition text.
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
 /// A word worth keeping: has a letter or CJK character and is not a bare number.
 fn is_content(w: &str) -> bool {
     !w.is_empty()
-        && w.chars().any(|c| c.is_alphanumeric())
+        && w.chars().any(|c| is_han(c) || c.is_alphanumeric())
         && !w
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
@@ -330,6 +338,16 @@ mod tests {
         assert_eq!(fold(s), "abc油烟机 abc,123  ");
         assert_eq!(fold(s).chars().count(), s.chars().count());
         assert_eq!(fold_char('İ'), 'İ'); // lower case is two chars: kept as is
+    }
+
+    #[test]
+    fn han_fast_path_agrees_with_unicode_tables() {
+        for c in ('\u{3400}'..='\u{4DBF}').chain('\u{4E00}'..='\u{9FFF}') {
+            assert!(is_han(c) && c.is_alphanumeric() && !c.is_whitespace());
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
+            assert_eq!(fold_char(c), c);
+        }
+        assert!(!is_han('a') && !is_han('\u{3000}') && !is_han('，'));
     }
 
     #[test]
