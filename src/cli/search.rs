@@ -34,17 +34,8 @@ pub struct SearchArgs {
     /// The query (see below).
     #[arg(allow_hyphen_values = true)]
     pub query: String,
-    /// Run folder (its `index/` is searched).
-    #[arg(
-        long,
-        value_name = "RUN_DIR",
-        required_unless_present = "index",
-        conflicts_with = "index"
-    )]
-    pub out: Option<PathBuf>,
-    /// Index folder.
-    #[arg(long, value_name = "DIR")]
-    pub index: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: IndexLocation,
     /// Received on or after this day (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     pub from: Option<NaiveDate>,
@@ -77,10 +68,9 @@ pub struct SearchArgs {
     pub by_week: bool,
 }
 
+/// Where the index is: a run folder or the index folder itself (shared by search and similar).
 #[derive(Debug, clap::Args)]
-pub struct SimilarArgs {
-    /// Petition id.
-    pub id: String,
+pub struct IndexLocation {
     /// Run folder (its `index/` is searched).
     #[arg(
         long,
@@ -92,6 +82,14 @@ pub struct SimilarArgs {
     /// Index folder.
     #[arg(long, value_name = "DIR")]
     pub index: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimilarArgs {
+    /// Petition id.
+    pub id: String,
+    #[command(flatten)]
+    pub at: IndexLocation,
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
     #[arg(long, value_enum, default_value = "table")]
@@ -142,7 +140,7 @@ fn open(
 }
 
 pub fn search(a: SearchArgs, t: &Term) -> minqing::Result<()> {
-    let (handle, tok) = open(a.out.as_deref(), a.index.as_deref(), t)?;
+    let (handle, tok) = open(a.at.out.as_deref(), a.at.index.as_deref(), t)?;
     let req = SearchRequest {
         query: a.query.clone(),
         from: a.from,
@@ -209,7 +207,7 @@ pub fn search(a: SearchArgs, t: &Term) -> minqing::Result<()> {
 }
 
 pub fn similar(a: SimilarArgs, t: &Term) -> minqing::Result<()> {
-    let (handle, tok) = open(a.out.as_deref(), a.index.as_deref(), t)?;
+    let (handle, tok) = open(a.at.out.as_deref(), a.at.index.as_deref(), t)?;
     let hits = handle.similar(&a.id, a.limit, &tok)?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
