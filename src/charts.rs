@@ -1,9 +1,17 @@
-//! charts stage: the brief's figures as SVG files in `RUN_DIR/charts/`.
+//! charts stage: the brief's figures in `RUN_DIR/charts/`, as SVG always and PNG when a CJK font
+//! is available.
 //!
-//! The SVG is written directly (not through a rasterising backend) so Chinese text is laid out by
-//! the viewer with the CJK font-family list below, output is byte-for-byte deterministic and no
-//! font file is needed at build or run time. Label widths are estimated (CJK = 1 em, ASCII
-//! = 0.6 em) and long labels are shortened with `…`, so labels never overlap.
+//! Each chart is laid out once, as a list of shapes (rectangles, lines, polylines, text), and
+//! rendered twice:
+//! - **SVG**, written directly: Chinese text is set by the viewer with the CJK font-family list
+//!   below, the file is byte-for-byte deterministic and no font file is needed.
+//! - **PNG**, drawn with plotters' bitmap backend, for pasting into Word or WeChat: it needs a
+//!   CJK font file — `[charts] font = "…"` in the pipeline file, or the first one found in the
+//!   system font folders (Noto/Source Han Sans CJK, WenQuanYi, Microsoft YaHei, SimHei, Droid
+//!   Sans Fallback). Without one, no PNG is written and the run says so.
+//!
+//! Label widths are estimated (CJK = 1 em, ASCII = 0.6 em) and long labels are shortened with
+//! `…`, so labels never overlap in either rendering.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,6 +34,9 @@ pub struct Options {
     pub palette: Vec<String>,
     /// Rows in ranking charts.
     pub max_rows: usize,
+    /// CJK font file (.ttf/.otf/.ttc) for the PNG copies; empty = search the system font folders;
+    /// `"none"` = SVG only.
+    pub font: String,
 }
 
 impl Default for Options {
@@ -36,6 +47,7 @@ impl Default for Options {
                 .map(String::from)
                 .to_vec(),
             max_rows: 12,
+            font: String::new(),
         }
     }
 }
@@ -49,7 +61,7 @@ pub struct Chart {
     pub svg_path: PathBuf,
     /// The SVG text, for inlining into the HTML brief.
     pub svg: String,
-    /// PNG copy (not produced by this build; see the module note).
+    /// PNG copy, when a CJK font was available (see the module note).
     pub png_path: Option<PathBuf>,
 }
 
@@ -93,8 +105,51 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+/// One shape of a chart's layout, in SVG user units (px).
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    Rect {
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        fill: String,
+    },
+    Line {
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: String,
+    },
+    Polyline {
+        points: Vec<(f64, f64)>,
+        stroke: String,
+        width: u32,
+    },
+    /// `y` is the baseline; `anchor` is start / middle / end.
+    Text {
+        x: f64,
+        y: f64,
+        size: f64,
+        bold: bool,
+        anchor: String,
+        fill: String,
+        text: String,
+    },
+}
+
+/// A chart laid out: its size and shapes, rendered to SVG and (with a font) PNG.
+#[derive(Debug, Clone, PartialEq)]
+struct Drawing {
+    w: f64,
+    h: f64,
+    shapes: Vec<Shape>,
+}
+
 struct Svg {
     s: String,
+    d: Drawing,
 }
 
 impl Svg {
@@ -107,7 +162,19 @@ impl Svg {
             esc(title),
             esc(title)
         );
-        Svg { s }
+        let shapes = vec![Shape::Text {
+            x: 12.0,
+            y: 24.0,
+            size: 16.0,
+            bold: true,
+            anchor: "start".into(),
+            fill: "#222".into(),
+            text: title.to_string(),
+        }];
+        Svg {
+            s,
+            d: Drawing { w, h, shapes },
+        }
     }
     fn text(&mut self, x: f64, y: f64, size: f64, anchor: &str, fill: &str, t: &str) {
         let _ = write!(
@@ -115,22 +182,61 @@ impl Svg {
             r#"<text x="{x:.1}" y="{y:.1}" font-size="{size}" text-anchor="{anchor}" fill="{fill}">{}</text>"#,
             esc(t)
         );
+        self.d.shapes.push(Shape::Text {
+            x,
+            y,
+            size,
+            bold: false,
+            anchor: anchor.into(),
+            fill: fill.into(),
+            text: t.into(),
+        });
     }
     fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
         let _ = write!(
             self.s,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}"/>"#
         );
+        self.d.shapes.push(Shape::Rect {
+            x,
+            y,
+            w,
+            h,
+            fill: fill.into(),
+        });
     }
     fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) {
         let _ = write!(
             self.s,
             r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="1"/>"#
         );
+        self.d.shapes.push(Shape::Line {
+            x1,
+            y1,
+            x2,
+            y2,
+            stroke: stroke.into(),
+        });
     }
-    fn finish(mut self) -> String {
+    fn polyline(&mut self, points: &[(f64, f64)], stroke: &str, width: u32) {
+        let pts: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{x:.1},{y:.1}"))
+            .collect();
+        let _ = write!(
+            self.s,
+            r#"<polyline points="{}" fill="none" stroke="{stroke}" stroke-width="{width}"/>"#,
+            pts.join(" ")
+        );
+        self.d.shapes.push(Shape::Polyline {
+            points: points.to_vec(),
+            stroke: stroke.into(),
+            width,
+        });
+    }
+    fn finish(mut self) -> (String, Drawing) {
         self.s.push_str("</svg>\n");
-        self.s
+        (self.s, self.d)
     }
 }
 
@@ -163,7 +269,7 @@ fn hbars(
     rows: &[(String, f64, String)],
     o: &Options,
     color: &str,
-) -> String {
+) -> (String, Drawing) {
     let n = rows.len().max(1);
     let (w, row_h, top, label_w) = (760.0, 24.0, 48.0, 220.0);
     let h = top + n as f64 * row_h + 36.0;
@@ -448,15 +554,14 @@ pub fn run(
             );
             let max = g.weekly.iter().copied().max().unwrap_or(0).max(1) as f64;
             let n = g.weekly.len().max(2) - 1;
-            let pts: Vec<String> = g
+            let pts: Vec<(f64, f64)> = g
                 .weekly
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    format!(
-                        "{:.1},{:.1}",
+                    (
                         label_w + spark_w * i as f64 / n as f64,
-                        y + row_h - 6.0 - (row_h - 12.0) * *v as f64 / max
+                        y + row_h - 6.0 - (row_h - 12.0) * *v as f64 / max,
                     )
                 })
                 .collect();
@@ -472,11 +577,7 @@ pub fn run(
             } else {
                 "#1f4e79"
             };
-            let _ = write!(
-                s.s,
-                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-                pts.join(" ")
-            );
+            s.polyline(&pts, color, 2);
             s.text(
                 label_w + spark_w + 10.0,
                 y + 19.0,
@@ -513,19 +614,215 @@ pub fn run(
         ));
     }
 
+    let font = png_font(&o.font);
     let mut charts = Vec::new();
-    for (name, title, svg) in out {
+    for (name, title, (svg, drawing)) in out {
         let path = charts_dir.join(format!("{name}.svg"));
         write_atomic(&path, svg.as_bytes())?;
+        let png_path = match font {
+            Some(_) => {
+                let p = charts_dir.join(format!("{name}.png"));
+                render_png(&drawing, &p)?;
+                Some(p)
+            }
+            None => None,
+        };
         charts.push(Chart {
             name: name.to_string(),
             title,
             svg_path: path,
             svg,
-            png_path: None,
+            png_path,
         });
     }
     Ok(charts)
+}
+
+/// The CJK font used for PNG copies this run, registered with plotters once per process:
+/// `configured` (a path; `"none"` = no PNG), else the first CJK font found in the system font
+/// folders (searched in sorted order, so the choice is stable). `None` = SVG only.
+pub fn png_font(configured: &str) -> Option<PathBuf> {
+    use std::sync::Mutex;
+    static REGISTERED: Mutex<Option<PathBuf>> = Mutex::new(None);
+    if configured.eq_ignore_ascii_case("none") {
+        return None;
+    }
+    let wanted = if configured.is_empty() {
+        find_cjk_font()?
+    } else {
+        PathBuf::from(configured)
+    };
+    let mut reg = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    if reg.as_ref() == Some(&wanted) {
+        return Some(wanted);
+    }
+    let bytes = std::fs::read(&wanted).ok()?;
+    // plotters keeps fonts for the life of the process; one font per distinct path
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    plotters::style::register_font(PNG_FONT, plotters::style::FontStyle::Normal, bytes).ok()?;
+    plotters::style::register_font(PNG_FONT, plotters::style::FontStyle::Bold, bytes).ok()?;
+    *reg = Some(wanted.clone());
+    Some(wanted)
+}
+
+/// Family name the PNG renderer registers its font under.
+const PNG_FONT: &str = "minqing-cjk";
+
+/// File-name patterns of common CJK fonts, best first.
+const CJK_FONTS: &[&str] = &[
+    "notosanscjk",
+    "notosanssc",
+    "sourcehansans",
+    "wqy-microhei",
+    "wqy-zenhei",
+    "msyh",
+    "simhei",
+    "droidsansfallback",
+    "notoserifcjk",
+];
+
+fn find_cjk_font() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = vec![
+        "/usr/share/fonts".into(),
+        "/usr/local/share/fonts".into(),
+        "C:/Windows/Fonts".into(),
+        "/System/Library/Fonts".into(),
+        "/Library/Fonts".into(),
+    ];
+    if let Some(home) = std::env::var_os("HOME") {
+        let home = PathBuf::from(home);
+        dirs.push(home.join(".fonts"));
+        dirs.push(home.join(".local/share/fonts"));
+    }
+    let mut files = Vec::new();
+    for d in dirs {
+        collect_fonts(&d, 0, &mut files);
+    }
+    files.sort();
+    CJK_FONTS.iter().find_map(|pat| {
+        files
+            .iter()
+            .find(|f| {
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_lowercase())
+                    .unwrap_or_default();
+                name.contains(pat) && !name.contains("bold") && !name.contains("mono")
+            })
+            .cloned()
+    })
+}
+
+fn collect_fonts(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() && depth < 4 {
+            collect_fonts(&p, depth + 1, out);
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "ttf" | "otf" | "ttc"))
+        {
+            out.push(p);
+        }
+    }
+}
+
+fn rgb(hex: &str) -> plotters::style::RGBColor {
+    let h = hex.trim_start_matches('#');
+    let v = |i: usize| u8::from_str_radix(h.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+    if h.len() == 3 {
+        let d = |i: usize| u8::from_str_radix(&h[i..i + 1].repeat(2), 16).unwrap_or(0);
+        return plotters::style::RGBColor(d(0), d(1), d(2));
+    }
+    plotters::style::RGBColor(v(0), v(2), v(4))
+}
+
+/// Draws a laid-out chart with plotters' bitmap backend (at 2× for print) into `path`, via a
+/// temporary file and a rename.
+fn render_png(d: &Drawing, path: &Path) -> Result<()> {
+    use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    const SCALE: f64 = 2.0;
+    let px = |v: f64| (v * SCALE).round() as i32;
+    // the image encoder picks the format from the extension, so the temporary name ends in
+    // .png; its prefix lets the next run sweep it up if this one is killed mid-write
+    let tmp = path.with_file_name(format!(
+        ".minqing-tmp-{}",
+        path.file_name()
+            .map_or("chart.png".into(), |n| n.to_string_lossy())
+    ));
+    let err = |e: String| crate::error::Error::Io {
+        action: "draw",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    {
+        let size = ((d.w * SCALE) as u32, (d.h * SCALE) as u32);
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        for sh in &d.shapes {
+            let r = match sh {
+                Shape::Rect { x, y, w, h, fill } => root.draw(&Rectangle::new(
+                    [(px(*x), px(*y)), (px(x + w), px(y + h))],
+                    rgb(fill).filled(),
+                )),
+                Shape::Line {
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    stroke,
+                } => root.draw(&PathElement::new(
+                    vec![(px(*x1), px(*y1)), (px(*x2), px(*y2))],
+                    rgb(stroke).stroke_width(SCALE as u32),
+                )),
+                Shape::Polyline {
+                    points,
+                    stroke,
+                    width,
+                } => root.draw(&PathElement::new(
+                    points
+                        .iter()
+                        .map(|(x, y)| (px(*x), px(*y)))
+                        .collect::<Vec<_>>(),
+                    rgb(stroke).stroke_width(width * SCALE as u32),
+                )),
+                Shape::Text {
+                    x,
+                    y,
+                    size,
+                    bold,
+                    anchor,
+                    fill,
+                    text,
+                } => {
+                    let h = match anchor.as_str() {
+                        "middle" => HPos::Center,
+                        "end" => HPos::Right,
+                        _ => HPos::Left,
+                    };
+                    let style = if *bold {
+                        FontStyle::Bold
+                    } else {
+                        FontStyle::Normal
+                    };
+                    let font = FontDesc::new(FontFamily::Name(PNG_FONT), size * SCALE, style)
+                        .color(&rgb(fill))
+                        .pos(Pos::new(h, VPos::Bottom));
+                    // the SVG y is the baseline; the bottom of the text box sits a little lower
+                    root.draw(&Text::new(text.clone(), (px(*x), px(y + size * 0.2)), font))
+                }
+            };
+            r.map_err(|e| err(e.to_string()))?;
+        }
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, path).map_err(crate::error::Error::io("rename", path))?;
+    Ok(())
 }
 
 /// 1234567 → "1,234,567".
@@ -539,4 +836,46 @@ pub fn group_digits(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_parse() {
+        assert_eq!(rgb("#1f4e79"), plotters::style::RGBColor(0x1f, 0x4e, 0x79));
+        assert_eq!(rgb("#222"), plotters::style::RGBColor(0x22, 0x22, 0x22));
+    }
+
+    #[test]
+    fn svg_and_shapes_agree() {
+        let mut s = Svg::new(100.0, 50.0, "标题", "sans-serif");
+        s.rect(1.0, 2.0, 3.0, 4.0, "#fff");
+        s.polyline(&[(0.0, 0.0), (10.0, 5.0)], "#000", 2);
+        let (svg, d) = s.finish();
+        assert!(svg.contains(r#"<polyline points="0.0,0.0 10.0,5.0""#));
+        assert_eq!(d.shapes.len(), 3); // title, rect, polyline
+        assert!(png_font("none").is_none());
+    }
+
+    #[test]
+    fn png_is_drawn_with_a_cjk_font_and_is_deterministic() {
+        let Some(_font) = png_font("") else {
+            eprintln!("no CJK font on this machine: PNG rendering not tested");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Svg::new(200.0, 80.0, "信访量（件次）", "sans-serif");
+        s.rect(10.0, 40.0, 30.0, 20.0, "#c0504d");
+        s.text(100.0, 60.0, 12.0, "middle", "#333", "海棠小区 房产证");
+        let (_, d) = s.finish();
+        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+        render_png(&d, &a).unwrap();
+        render_png(&d, &b).unwrap();
+        let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert!(x.starts_with(b"\x89PNG"));
+        assert_eq!(x, y);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
 }

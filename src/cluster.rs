@@ -721,9 +721,12 @@ fn clean_anchor(raw: &str, regions: &HashSet<String>) -> Option<String> {
             // 望江 + 路小学 is the road 望江路, not the region 望江
             let glued_on = a[e..].starts_with(GLUED_SUFFIX_CHARS)
                 || SUFFIXES.iter().any(|(x, _)| a[e..].starts_with(x));
+            // 凤城 + 区人民医院: the bare name of 凤城区, whose level word must go with it
+            let level_follows = a[e..].starts_with(['区', '县', '市', '镇', '乡', '省']);
             if regions.contains(&a[..e])
                 && char_len(&a[e..]) >= 3
                 && !glued_on
+                && !level_follows
                 && !kind_only(&a[e..])
             {
                 a = a[e..].to_string();
@@ -3125,5 +3128,10 @@ mod tests {
             Some("鹅塘职业技术学院")
         );
         assert_eq!(clean_anchor("投资人江城", &regions), None);
+        let regions: HashSet<String> = ["凤城区", "凤城"].map(String::from).into();
+        assert_eq!(
+            clean_anchor("凤城区人民医院", &regions).as_deref(),
+            Some("凤城区人民医院")
+        );
     }
 }

@@ -309,9 +309,17 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
             opts.show_personal_data,
         )?;
         timer.add("charts", t);
+        let pngs = charts.iter().filter(|c| c.png_path.is_some()).count();
         progress(Event::Done(
             Stage::Charts,
-            format!("{} charts", charts.len()),
+            if pngs > 0 || charts.is_empty() {
+                format!("{} charts (SVG + PNG)", charts.len())
+            } else {
+                format!(
+                    "{} charts (SVG only: no CJK font found for PNG; name one with [charts] font = \"…\")",
+                    charts.len()
+                )
+            },
         ));
 
         progress(Event::Start(Stage::Report));
