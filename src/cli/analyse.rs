@@ -68,6 +68,46 @@ pub struct EvalArgs {
     /// Ground-truth column (kept in the records' extra columns), e.g. truth_group.
     #[arg(long)]
     pub truth: String,
+    /// Score another tool's grouping instead of the run's: a CSV with `id,group_id`
+    /// (`-` or empty = in no group), e.g. the peer benchmark's (bench/peer/run.sh).
+    #[arg(long, value_name = "CSV")]
+    pub members: Option<PathBuf>,
+}
+
+/// Reads an `id,group_id` CSV as a grouping (only the membership is used by `eval`).
+fn members_csv(p: &std::path::Path) -> Result<cluster::Groups> {
+    let bad = |message: String| minqing::Error::BadInput {
+        path: p.to_path_buf(),
+        message,
+    };
+    let mut rdr = csv::Reader::from_path(p).map_err(|e| bad(e.to_string()))?;
+    let headers = rdr.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .ok_or_else(|| bad(format!("no `{name}` column")))
+    };
+    let (id, group) = (col("id")?, col("group_id")?);
+    let mut members = Vec::new();
+    for row in rdr.records() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let g = row.get(group).unwrap_or("").trim();
+        members.push(cluster::Member {
+            id: row.get(id).unwrap_or("").to_string(),
+            group_id: if g.is_empty() {
+                cluster::UNCLUSTERED.to_string()
+            } else {
+                g.to_string()
+            },
+            similarity: 0.0,
+            is_repeat: false,
+        });
+    }
+    Ok(cluster::Groups {
+        members,
+        ..Default::default()
+    })
 }
 
 fn groups_dir(out: &std::path::Path) -> PathBuf {
@@ -274,7 +314,10 @@ pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
 }
 
 pub fn eval(a: EvalArgs, _t: &Term) -> Result<()> {
-    let all = cluster::read(&groups_dir(&a.out))?;
+    let all = match &a.members {
+        Some(p) => members_csv(p)?,
+        None => cluster::read(&groups_dir(&a.out))?,
+    };
     let records = minqing::store::read(&a.out)?;
     let s = cluster::eval(&records, &all, &a.truth)?;
     println!("n\t{}", s.n);

@@ -370,6 +370,18 @@ fn cli_cluster_groups_group_eval() {
     assert!(g.contains("建议牵头单位: 住建局"), "{g}");
     let e = run(&["eval", "--out", out, "--truth", "truth_group"]);
     assert!(e.contains("bcubed_f1"), "{e}");
+    // another tool's grouping, scored the same way: our own members.csv scores identically
+    let members = format!("{out}/groups/members.csv");
+    let m = run(&[
+        "eval",
+        "--out",
+        out,
+        "--truth",
+        "truth_group",
+        "--members",
+        &members,
+    ]);
+    assert_eq!(e, m);
     // second run keeps ids
     run(&["cluster", "--out", out]);
     assert_eq!(
