@@ -1326,6 +1326,8 @@ struct Prepared {
     raw: Vec<Option<String>>,
     /// Per vocabulary term: whether it is a name (company, person, place).
     proper: Vec<bool>,
+    /// Per vocabulary term: whether it is a person's name.
+    person: Vec<bool>,
 }
 
 fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
@@ -1336,6 +1338,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         Vec<(Cow<'r, str>, f32)>,
         Vec<(String, u8)>,
         Vec<(String, u8)>,
+        Vec<Cow<'r, str>>,
         Vec<Cow<'r, str>>,
     );
     let mut words = Interner::default();
@@ -1354,6 +1357,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                 let ca = anchors_in(&content_tags, &opts.extra_suffixes, &regions, tok);
                 let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
                 let mut proper: Vec<Cow<str>> = Vec::new();
+                let mut person: Vec<Cow<str>> = Vec::new();
                 for (tags, w) in [
                     (&title_tags, opts.title_weight as f32),
                     (&content_tags, 1.0),
@@ -1372,6 +1376,9 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                             {
                                 proper.push(word.clone());
                             }
+                            if tag.starts_with("nr") {
+                                person.push(word.clone());
+                            }
                             tf.push((word, w));
                         }
                     }
@@ -1387,19 +1394,22 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                 }
                 proper.sort_unstable();
                 proper.dedup();
-                (merged, ta, ca, proper)
+                person.sort_unstable();
+                person.dedup();
+                (merged, ta, ca, proper, person)
             })
             .collect();
-        for (tf, ta, ca, proper) in raw {
+        for (tf, ta, ca, proper, person) in raw {
             let tf = tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect();
             let proper = proper.into_iter().map(|w| words.id(&w)).collect();
-            pass_a.push((tf, ta, ca, proper));
+            let person = person.into_iter().map(|w| words.id(&w)).collect();
+            pass_a.push((tf, ta, ca, proper, person));
         }
     }
     // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
     // (是丽发 / 新城 → 丽发新城).
     let mut known: FastMap<String, u32> = FastMap::default();
-    for (_, ta, ca, _) in &pass_a {
+    for (_, ta, ca, _, _) in &pass_a {
         let mut seen: Vec<&str> = ta
             .iter()
             .chain(ca.iter())
@@ -1426,10 +1436,14 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         v.dedup();
     }
     let mut proper_df = vec![0u32; words.len()];
+    let mut person_df = vec![0u32; words.len()];
     let mut df = vec![0u32; words.len()];
-    for (tf, _, _, p) in &pass_a {
+    for (tf, _, _, p, who) in &pass_a {
         for w in p {
             proper_df[*w as usize] += 1;
+        }
+        for w in who {
+            person_df[*w as usize] += 1;
         }
         for (w, _) in tf {
             df[*w as usize] += 1;
@@ -1438,7 +1452,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     let per: Vec<Anchored> = pass_a
         .into_par_iter()
         .zip(records.par_iter())
-        .map(|((tf, mut ta, mut ca, _), r)| {
+        .map(|((tf, mut ta, mut ca, _, _), r)| {
             ta.extend(lookup_known(&r.title, &known, &lens, &opts.extra_suffixes));
             let head = match r.content.char_indices().nth(600) {
                 Some((cut, _)) => &r.content[..cut],
@@ -1514,6 +1528,11 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
         .iter()
         .map(|w| proper_df[*w as usize] * 2 >= df[*w as usize])
         .collect();
+    // a person's name (张三丰): never a key term or label, which leave the meeting room
+    let person: Vec<bool> = vocab_ids
+        .iter()
+        .map(|w| person_df[*w as usize] * 2 >= df[*w as usize])
+        .collect();
     let vocab_df: Vec<u32> = vocab_ids.iter().map(|w| df[*w as usize]).collect();
     let n = records.len() as f32;
     let mut term: Vec<Option<(u32, f32)>> = vec![None; words.len()];
@@ -1584,6 +1603,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     Prepared {
         raw: anchors_raw,
         proper,
+        person,
         docs,
         vocab,
         anchors: anchor_names,
@@ -1596,6 +1616,7 @@ type Tagged = (
     Vec<(u32, f32)>,
     Vec<(String, u8)>,
     Vec<(String, u8)>,
+    Vec<u32>,
     Vec<u32>,
 );
 
@@ -2403,7 +2424,24 @@ pub fn run(
         }
         let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
         member_ids.sort();
-        let key_terms: Vec<String> = key_terms(cent, &prep.vocab, anchor.as_deref(), 8);
+        let mut key_terms: Vec<String> =
+            key_terms(cent, &prep.vocab, &prep.person, anchor.as_deref(), 12);
+        // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
+        // members' texts are masked the way the brief masks them, and a term must survive it
+        let sample: Vec<(String, String)> = recs
+            .iter()
+            .take(50)
+            .map(|r| {
+                let raw = format!("{}\n{}", r.title, r.content);
+                let masked = crate::mask::mask_text(&raw);
+                (raw, masked)
+            })
+            .collect();
+        key_terms.retain(|t| {
+            !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
+                || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
+        });
+        key_terms.truncate(8);
         groups.push(Group {
             id: gid,
             label: String::new(),
@@ -2483,6 +2521,10 @@ fn trend_of(
     }
 }
 
+static PII_LIKE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"@|[a-z0-9-]\.(?:com|cn|net|org|gov|edu|io)\b|[0-9]{5,}").unwrap()
+});
+
 static REGIONISH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[a-z][0-9]*[市区县]?|[a-z]+[0-9]*|[0-9a-z]+)$").unwrap());
 
@@ -2548,12 +2590,22 @@ const LABEL_SKIP: &[&str] = &[
     "偏偏",
 ];
 
-fn key_terms(c: &Centroid, vocab: &[String], anchor: Option<&str>, k: usize) -> Vec<String> {
+fn key_terms(
+    c: &Centroid,
+    vocab: &[String],
+    person: &[bool],
+    anchor: Option<&str>,
+    k: usize,
+) -> Vec<String> {
     let mut v: Vec<(u32, f32)> = c.sum.iter().map(|(a, b)| (*a, *b)).collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut out: Vec<String> = Vec::new();
     for (t, _) in v {
         let w = &vocab[t as usize];
+        // personal data never reaches a label: names, e-mail and web addresses, long numbers
+        if person[t as usize] || PII_LIKE.is_match(w) {
+            continue;
+        }
         if REGIONISH.is_match(w) || w.ends_with('市') || (w.ends_with('区') && char_len(w) <= 3) {
             continue;
         }

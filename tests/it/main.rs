@@ -5,5 +5,6 @@ mod cluster;
 mod common;
 mod crash;
 mod ingest;
+mod privacy;
 mod run;
 mod search;
