@@ -252,6 +252,9 @@ pub struct Trends {
     pub repeat: Option<Vec<String>>,
     pub collective: Vec<String>,
     pub collective_headcount: u64,
+    /// Whether the data has head counts at all: some record in the store counts more than one
+    /// person. Message-board data has none, and its 集体访 is unknown, not zero.
+    pub headcount_known: bool,
     /// None when no record says whether it bypassed a level.
     pub bypass: Option<Vec<String>>,
     pub groups: Vec<GroupRow>,
@@ -735,6 +738,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         repeat: (!groups.members.is_empty()).then_some(repeat),
         collective,
         collective_headcount,
+        headcount_known: records.iter().any(|r| r.headcount > 1),
         bypass: any_bypass.then_some(bypass),
         groups: group_rows,
         data_from,

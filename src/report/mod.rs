@@ -523,12 +523,20 @@ pub fn build(
                 ],
                 vec![
                     "集体访".into(),
-                    format!(
-                        "{}件次、{}人次",
-                        n(t.collective.len() as u64),
-                        n(t.collective_headcount)
-                    ),
-                    "单次人数5人及以上".into(),
+                    if t.headcount_known {
+                        format!(
+                            "{}件次、{}人次",
+                            n(t.collective.len() as u64),
+                            n(t.collective_headcount)
+                        )
+                    } else {
+                        "无数据".into()
+                    },
+                    if t.headcount_known {
+                        "单次人数5人及以上".into()
+                    } else {
+                        "单次人数5人及以上（数据无人数，无法统计）".into()
+                    },
                 ],
                 vec!["越级访".into(), byp, "数据源标注为越级".into()],
             ],
@@ -705,11 +713,13 @@ pub fn build(
                 ids_list(v, opts.max_ids),
             ]);
         }
-        rows.push(vec![
-            "集体访".into(),
-            n(t.collective.len() as u64),
-            ids_list(&t.collective, opts.max_ids),
-        ]);
+        if t.headcount_known {
+            rows.push(vec![
+                "集体访".into(),
+                n(t.collective.len() as u64),
+                ids_list(&t.collective, opts.max_ids),
+            ]);
+        }
         if let Some(v) = &t.bypass {
             rows.push(vec![
                 "越级访".into(),

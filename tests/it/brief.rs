@@ -639,3 +639,35 @@ fn real_bursts() {
         std::fs::copy(&w.html, format!("/tmp/real_{wk}.html")).unwrap();
     }
 }
+
+/// Message-board data has no head counts: its 集体访 is unknown (无数据), never 0.
+#[test]
+fn collective_visits_unknown_without_head_counts() {
+    use crate::common::{run, stderr};
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("留言编号,留言时间,留言主题,留言详情\n");
+    for i in 0..30 {
+        csv.push_str(&format!(
+            "{i},2019-08-{:02} 09:00:00,小区噪音,晚上施工噪音扰民第{i}次\n",
+            i % 20 + 1
+        ));
+    }
+    let input = dir.path().join("board.csv");
+    std::fs::write(&input, csv).unwrap();
+    let out = dir.path().join("out");
+    let r = run(&[
+        "-q",
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let md = std::fs::read_to_string(out.join("brief.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| 集体访 |"))
+        .expect("集体访 row");
+    assert!(row.contains("无数据"), "{row}");
+}
