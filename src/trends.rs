@@ -265,6 +265,29 @@ pub struct Trends {
     pub missing_region: u64,
 }
 
+/// A group's trend as of the briefed period (not the data's last week): new when first seen in
+/// the period; growing when its last 4 periods have ≥ 1.5× the 4 before (and ≥ 2 more
+/// petitions); fading at ≤ 0.5×; steady otherwise. `buckets[k]` = petitions k periods back.
+pub fn trend_in_period(
+    buckets: &[u64],
+    first_seen: NaiveDate,
+    period: &Period,
+) -> crate::cluster::Trend {
+    use crate::cluster::Trend;
+    if first_seen >= period.from && first_seen <= period.to {
+        return Trend::New;
+    }
+    let sum = |r: std::ops::Range<usize>| -> u64 { r.filter_map(|k| buckets.get(k)).sum() };
+    let (recent, prior) = (sum(0..4), sum(4..8));
+    if recent * 2 >= prior * 3 && recent >= prior + 2 {
+        Trend::Growing
+    } else if recent * 2 <= prior {
+        Trend::Fading
+    } else {
+        Trend::Steady
+    }
+}
+
 /// Poisson upper tail P(X ≥ k) for mean `lambda`.
 pub fn poisson_upper(k: u64, lambda: f64) -> f64 {
     if k == 0 {
@@ -665,7 +688,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             open: g.open,
             closed: g.closed,
             lead_unit: g.lead_unit().map(str::to_string),
-            trend: g.trend,
+            trend: trend_in_period(&a.buckets, g.first_seen.date(), period),
             weekly: (0..nb)
                 .rev()
                 .map(|k| a.buckets.get(k).copied().unwrap_or(0))
@@ -747,4 +770,34 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         missing_category: miss_cat,
         missing_region: miss_reg,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_trend_is_relative_to_the_briefed_period() {
+        use crate::cluster::Trend;
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let w33 = parse_week("2019-W33").unwrap();
+        // first seen inside the period
+        assert_eq!(trend_in_period(&[3], d("2019-08-13"), &w33), Trend::New);
+        // 6 in the last 4 periods, none in the 4 before
+        let growing = [2, 4, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            trend_in_period(&growing, d("2019-08-01"), &w33),
+            Trend::Growing
+        );
+        // quiet lately
+        let fading = [0, 1, 0, 0, 3, 3, 2, 2];
+        assert_eq!(
+            trend_in_period(&fading, d("2019-01-01"), &w33),
+            Trend::Fading
+        );
+        assert_eq!(
+            trend_in_period(&[1; 8], d("2019-01-01"), &w33),
+            Trend::Steady
+        );
+    }
 }
