@@ -25,7 +25,7 @@ use crate::schema::Channel;
 use crate::trends::Trends;
 
 /// `[charts]` in a pipeline file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// CSS font-family list written into every SVG.

@@ -140,6 +140,18 @@ pub struct RunReport {
     pub outputs: Vec<String>,
     /// Peak resident memory of the run, in MiB (Linux).
     pub peak_rss_mib: Option<f64>,
+    /// What `minqing brief` needs to render another period the way this run did.
+    pub brief: BriefSetup,
+}
+
+/// The options and method note of a run's brief, kept so `minqing brief` renders any other
+/// period with the same parameters and the full method note.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BriefSetup {
+    pub method: report::MethodNote,
+    pub trends: trends::Options,
+    pub charts: charts::Options,
+    pub report: report::Options,
 }
 
 /// The result of importing into a run folder.
@@ -396,6 +408,12 @@ fn finish(
     mut outputs: Vec<String>,
 ) -> Result<RunSummary> {
     outputs.sort();
+    let brief = BriefSetup {
+        method: method_note(cfg, &imported),
+        trends: cfg.trends.clone(),
+        charts: cfg.charts.clone(),
+        report: cfg.report.clone(),
+    };
     let report = RunReport {
         minqing_version: env!("CARGO_PKG_VERSION"),
         pipeline: cfg.name.clone(),
@@ -407,6 +425,7 @@ fn finish(
         stages,
         outputs,
         peak_rss_mib: peak_mib(),
+        brief,
     };
     write_run_json(&opts.out_dir, &report)?;
     Ok(RunSummary {

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::schema::{Channel, Record, Satisfaction};
 
 /// `[trends]` in a pipeline file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// 及时受理: accepted within this many working days (Mon–Fri) of receipt.

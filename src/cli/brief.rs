@@ -37,8 +37,32 @@ fn read_groups(dir: &Path) -> minqing::Result<Groups> {
     Ok(serde_json::from_slice(&bytes)?)
 }
 
+/// The options and method note the run recorded in run.json (older runs: defaults).
+fn setup(out: &Path, t: &Term) -> minqing::pipeline::BriefSetup {
+    let p = out.join("run.json");
+    let recorded = std::fs::read(&p)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("brief").cloned())
+        .and_then(|v| serde_json::from_value(v).ok());
+    recorded.unwrap_or_else(|| {
+        t.note("run.json has no brief setup (an older run): default options");
+        minqing::pipeline::BriefSetup {
+            method: Default::default(),
+            trends: Default::default(),
+            charts: Default::default(),
+            report: Default::default(),
+        }
+    })
+}
+
 pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
     let records = minqing::store::read(&a.out)?;
+    let mut setup = setup(&a.out, t);
+    if setup.method.rows_stored == 0 {
+        setup.method.rows_stored = records.len() as u64;
+        setup.method.rows_read = records.len() as u64;
+    }
     let groups = read_groups(&a.out)?;
     if groups.members.is_empty() {
         t.note("no groups/groups.json in the run: the brief has no case groups");
@@ -55,26 +79,21 @@ pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
         _ => trends::latest_complete_week(&records)
             .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
     };
-    let tr = trends::run(&records, &groups, &period, &Default::default())?;
+    let tr = trends::run(&records, &groups, &period, &setup.trends)?;
     let ch = charts::run(
         &tr,
         &a.out.join("charts"),
-        &Default::default(),
+        &setup.charts,
         a.show_personal_data,
     )?;
-    let method = report::MethodNote {
-        rows_stored: records.len() as u64,
-        rows_read: records.len() as u64,
-        ..Default::default()
-    };
     let w = report::run(
         &a.out,
         &records,
         &groups,
         &tr,
         &ch,
-        &method,
-        &Default::default(),
+        &setup.method,
+        &setup.report,
         a.show_personal_data,
     )?;
     t.note(format!(

@@ -21,7 +21,7 @@ use crate::schema::Record;
 use crate::trends::{Change, Kpi, Ratio, Row, Trends};
 
 /// `[report]` in a pipeline file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// Issuing body shown under the title.
@@ -43,7 +43,8 @@ impl Default for Options {
 }
 
 /// What the method note says about the run.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(default)]
 pub struct MethodNote {
     pub rows_read: u64,
     pub rows_stored: u64,

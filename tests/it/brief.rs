@@ -671,3 +671,31 @@ fn collective_visits_unknown_without_head_counts() {
         .expect("集体访 row");
     assert!(row.contains("无数据"), "{row}");
 }
+
+/// `minqing brief` renders with the run's own options and full method note: for the run's week
+/// it reproduces the run's brief byte for byte.
+#[test]
+fn brief_command_matches_the_run() {
+    use crate::common::{run, stderr};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let sample = dir.path().join("s.csv");
+    let s = sample.to_str().unwrap();
+    assert!(
+        run(&["-q", "sample", "--rows", "1500", "--seed", "3", "--out", s])
+            .status
+            .success()
+    );
+    let r = run(&["-q", "run", "--input", s, "--out", o]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let first = std::fs::read_to_string(out.join("brief.md")).unwrap();
+    let r = run(&["-q", "brief", "--out", o]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let again = std::fs::read_to_string(out.join("brief.md")).unwrap();
+    assert_eq!(first, again);
+    assert!(
+        again.contains("读入1,500行") || again.contains("读入1500行"),
+        "{again}"
+    );
+}
