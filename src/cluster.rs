@@ -151,6 +151,18 @@ pub enum Trend {
 }
 
 impl Trend {
+    /// Growing when the recent window has ≥ 1.5× the prior one (and ≥ 2 more petitions),
+    /// fading at ≤ 0.5×, steady otherwise (a group's newness is decided by the caller).
+    pub fn of_counts(recent: u64, prior: u64) -> Trend {
+        if recent * 2 >= prior * 3 && recent >= prior + 2 {
+            Trend::Growing
+        } else if recent * 2 <= prior {
+            Trend::Fading
+        } else {
+            Trend::Steady
+        }
+    }
+
     pub fn zh(self) -> &'static str {
         match self {
             Trend::New => "新出现",
@@ -2512,13 +2524,7 @@ fn trend_of(
         .filter(|(d, _)| *d >= prior_from && *d < recent_from)
         .map(|x| x.1)
         .sum();
-    if recent * 2 >= prior * 3 && recent >= prior + 2 {
-        Trend::Growing
-    } else if recent * 2 <= prior {
-        Trend::Fading
-    } else {
-        Trend::Steady
-    }
+    Trend::of_counts(recent as u64, prior as u64)
 }
 
 static PII_LIKE: LazyLock<Regex> = LazyLock::new(|| {

@@ -278,14 +278,7 @@ pub fn trend_in_period(
         return Trend::New;
     }
     let sum = |r: std::ops::Range<usize>| -> u64 { r.filter_map(|k| buckets.get(k)).sum() };
-    let (recent, prior) = (sum(0..4), sum(4..8));
-    if recent * 2 >= prior * 3 && recent >= prior + 2 {
-        Trend::Growing
-    } else if recent * 2 <= prior {
-        Trend::Fading
-    } else {
-        Trend::Steady
-    }
+    Trend::of_counts(sum(0..4), sum(4..8))
 }
 
 /// Poisson upper tail P(X ≥ k) for mean `lambda`.
