@@ -514,3 +514,69 @@ fn similar_finds_earlier_petitions() {
     assert!(h.similar("1", 3, &TOK).unwrap().is_empty());
     assert!(matches!(h.similar("nope", 3, &TOK), Err(Error::Usage(_))));
 }
+
+/// Runs one query against the small index: a typed error or results, never a panic.
+fn query_survives(h: &IndexHandle, q: &str) {
+    let mut req = SearchRequest::new(q);
+    req.limit = 5;
+    match h.search(&req, &TOK) {
+        Ok(r) => assert!(r.hits.len() <= 5),
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+#[test]
+fn query_fuzz_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let corpus = include_str!("../../tests/fuzz/query.txt");
+    let mut n = 0;
+    for line in corpus.lines().filter(|l| !l.starts_with('#')) {
+        let q = line
+            .replace("\\n", "\n")
+            .replace("\\t", "\t")
+            .replace("\\r", "\r")
+            .replace("\\u{0}", "\u{0}");
+        let _ = crate::index::query::parse_query(&q);
+        query_survives(&h, &q);
+        n += 1;
+    }
+    assert!(n > 30);
+}
+
+proptest::proptest! {
+    // bounded for CI (a few seconds); raise with PROPTEST_CASES=… locally
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    ))]
+
+    #[test]
+    fn query_parser_never_panics(q in proptest::prelude::any::<String>()) {
+        let _ = crate::index::query::parse_query(&q);
+    }
+
+    #[test]
+    fn grammar_shaped_queries_never_panic(
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "油烟", "房产证", "OR", "-", "\"", "“", "”", "region:", "unit:", "status:",
+                "channel:", "category:", "(", ")", " ", "　", "A市/", "12345", "-物业", ":", "\\",
+            ]),
+            0..12,
+        )
+    ) {
+        let q: String = parts.concat();
+        let _ = crate::index::query::parse_query(&q);
+        let dir = QUERY_INDEX.path();
+        let h = IndexHandle::open(dir).unwrap();
+        query_survives(&h, &q);
+    }
+}
+
+/// One small index shared by the grammar-shaped fuzz cases.
+static QUERY_INDEX: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
+    build_corpus(dir.path());
+    dir
+});
