@@ -128,3 +128,94 @@ fn sigkill_during_run_leaves_previous_outputs_usable() {
     );
     assert_eq!(outputs_readable(&out), 60_000);
 }
+
+/// A full output disk: one clear error naming the path, exit 1, and the previous outputs intact.
+/// Needs a small tmpfs (root, as in CI); skipped where mounting is not allowed.
+#[test]
+fn full_disk_keeps_previous_outputs() {
+    use crate::common::{run, stderr};
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("cannot mount a tmpfs here: full-disk test skipped");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    for (p, seed) in [(&a, "1"), (&b, "2")] {
+        let o = run(&[
+            "-q",
+            "sample",
+            "--rows",
+            "400",
+            "--seed",
+            seed,
+            "--out",
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let out = mnt.join("out");
+    let o = run(&[
+        "-q",
+        "run",
+        "--input",
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let brief = std::fs::read(out.join("brief.md")).unwrap();
+    let runjson = std::fs::read(out.join("run.json")).unwrap();
+    // fill the disk, leaving a few kilobytes
+    let filler = mnt.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .and_then(|f| f.set_len(f.metadata()?.len().saturating_sub(8 * 1024)));
+    let o = run(&[
+        "-q",
+        "run",
+        "--input",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--fresh",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("space") || err.contains("空间"), "{err}");
+    // the previous run's outputs are untouched and still open
+    assert_eq!(std::fs::read(out.join("brief.md")).unwrap(), brief);
+    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), runjson);
+    let s = run(&[
+        "search",
+        "小区",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(s.status.success(), "{}", stderr(&s));
+}
