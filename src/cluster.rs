@@ -1391,6 +1391,11 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                             if tag.starts_with("nr") {
                                 person.push(word.clone());
                             }
+                            // one word for one thing, whatever the petitioner calls it
+                            let word = match SYNONYMS.get(word.as_ref()) {
+                                Some(c) => Cow::Borrowed(*c),
+                                None => word,
+                            };
                             tf.push((word, w));
                         }
                     }
@@ -1634,6 +1639,21 @@ type Tagged = (
 
 /// One petition's words, chosen anchor and every object it names.
 type Anchored = (Vec<(u32, f32)>, Option<String>, Vec<String>);
+
+/// Everyday petition vocabulary that names one thing in several ways (`data/dict/synonyms.txt`):
+/// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for
+/// the same certificate.
+static SYNONYMS: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+    include_str!("../data/dict/synonyms.txt")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| {
+            let mut words = l.split_whitespace();
+            let head = words.next().unwrap_or_default();
+            words.map(move |w| (w, head))
+        })
+        .collect()
+});
 
 /// Petitions per chunk of the tagging pass (bounds the memory of not-yet-interned words).
 const PASS_CHUNK: usize = 20_000;
@@ -3072,6 +3092,13 @@ mod tests {
         assert_eq!(found("中山路晚上施工太吵"), vec!["中山路"]);
         assert_eq!(split_suffix("域名", "都是"), Some("名都"));
         assert_eq!(split_suffix("域名", "是"), None);
+    }
+
+    #[test]
+    fn synonyms_name_one_thing() {
+        assert_eq!(SYNONYMS.get("房本"), Some(&"房产证"));
+        assert_eq!(SYNONYMS.get("物管费"), Some(&"物业费"));
+        assert_eq!(SYNONYMS.get("房产证"), None); // the head word stays itself
     }
 
     #[test]
