@@ -643,7 +643,7 @@ fn real_bursts() {
 /// Message-board data has no head counts: its 集体访 is unknown (无数据), never 0.
 #[test]
 fn collective_visits_unknown_without_head_counts() {
-    use crate::common::{run, stderr};
+    use crate::common::{run_pipeline, stderr};
     let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("留言编号,留言时间,留言主题,留言详情\n");
     for i in 0..30 {
@@ -655,14 +655,7 @@ fn collective_visits_unknown_without_head_counts() {
     let input = dir.path().join("board.csv");
     std::fs::write(&input, csv).unwrap();
     let out = dir.path().join("out");
-    let r = run(&[
-        "-q",
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let r = run_pipeline(&input, &out, &[]);
     assert!(r.status.success(), "{}", stderr(&r));
     let md = std::fs::read_to_string(out.join("brief.md")).unwrap();
     let row = md

@@ -15,6 +15,20 @@ pub fn run(args: &[&str]) -> Output {
     minqing().args(args).output().expect("binary runs")
 }
 
+/// `minqing -q run --input INPUT --out OUT [extra…]`.
+pub fn run_pipeline(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "-q",
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -133,7 +133,6 @@ fn sigkill_during_run_leaves_previous_outputs_usable() {
 /// Needs a small tmpfs (root, as in CI); skipped where mounting is not allowed.
 #[test]
 fn full_disk_keeps_previous_outputs() {
-    use crate::common::{run, stderr};
     use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
@@ -169,14 +168,7 @@ fn full_disk_keeps_previous_outputs() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let out = mnt.join("out");
-    let o = run(&[
-        "-q",
-        "run",
-        "--input",
-        a.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_pipeline(&a, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let brief = std::fs::read(out.join("brief.md")).unwrap();
     let runjson = std::fs::read(out.join("run.json")).unwrap();
@@ -193,15 +185,7 @@ fn full_disk_keeps_previous_outputs() {
         .write(true)
         .open(&filler)
         .and_then(|f| f.set_len(f.metadata()?.len().saturating_sub(8 * 1024)));
-    let o = run(&[
-        "-q",
-        "run",
-        "--input",
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--fresh",
-    ]);
+    let o = run_pipeline(&b, &out, &["--fresh"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
