@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows="${1:-100000}"
 work="${2:-reports/bench}"
-mq="${MINQING:-target/release/minqing}"
+mq="${MINQING:-${CARGO_TARGET_DIR:-target}/release/minqing}"
 corpus="$work/corpus-$rows-7.csv"
 [ -f "$corpus" ] || "$mq" -q sample --rows "$rows" --seed 7 --out "$corpus"
 venv="$work/peer-venv"
