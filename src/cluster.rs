@@ -271,6 +271,7 @@ const SUFFIXES: &[(&str, u8)] = &[
     ("名都", 0),
     ("山庄", 0),
     ("雅居", 0),
+    ("国际", 0),
     ("公司", 1),
     ("集团", 1),
     ("学校", 1),
@@ -421,6 +422,7 @@ const GENERIC: &[&str] = &[
     "公交站",
     "地铁站",
     "工地",
+    "国际",
     "新政",
     "补贴",
     "补助",
@@ -3089,6 +3091,9 @@ mod tests {
             .any(|a| a.ends_with("购房补贴")));
         assert!(found("补贴什么时候发").is_empty());
         assert!(found("A市公交线路太少").is_empty());
+        assert!(found("保利香槟国际二期交房")
+            .iter()
+            .any(|x| x.contains("香槟国际")));
         assert_eq!(found("中山路晚上施工太吵"), vec!["中山路"]);
         assert_eq!(split_suffix("域名", "都是"), Some("名都"));
         assert_eq!(split_suffix("域名", "是"), None);
