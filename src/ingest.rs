@@ -225,11 +225,26 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
+/// Receives the records of a source in batches, in file order, as they are converted. Streaming
+/// imports hand each batch on (to disk when the input is large) instead of holding the file.
+pub type BatchSink<'s> = &'s mut (dyn FnMut(Vec<Record>) -> Result<()> + Send + Sync);
+
 /// Reads one source into records and rejects.
 pub fn read_source(
     src: &SourceConfig,
     opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Vec<Record>, Vec<Reject>, SourceSummary)> {
+    read_source_with(src, opts, progress, None)
+}
+
+/// [`read_source`], handing the records to `sink` batch by batch when one is given (the returned
+/// record list is then empty). The rejects are returned either way.
+pub fn read_source_with(
+    src: &SourceConfig,
+    opts: &Options,
+    progress: &(dyn Fn(u64) + Sync),
+    sink: Option<BatchSink>,
 ) -> Result<(Vec<Record>, Vec<Reject>, SourceSummary)> {
     let path = &src.path;
     if !path.exists() {
@@ -246,6 +261,7 @@ pub fn read_source(
         ..Default::default()
     };
     let mut mapper = Mapper::new(src, opts, path, progress);
+    mapper.sink = sink;
     match format {
         Format::Csv => {
             summary.encoding = Some(read_csv(path, src.encoding.as_deref(), &mut mapper)?);
@@ -255,6 +271,9 @@ pub fn read_source(
         Format::Parquet => read_parquet(path, &mut mapper)?,
     }
     mapper.flush();
+    if let Some(e) = mapper.sink_error.take() {
+        return Err(e);
+    }
     if mapper.plan.is_none() {
         return Err(Error::BadInput {
             path: path.clone(),
@@ -263,7 +282,7 @@ pub fn read_source(
     }
     summary.rows_read = mapper.rows_read;
     summary.blank_rows = mapper.blank_rows;
-    summary.accepted = mapper.records.len() as u64;
+    summary.accepted = mapper.accepted;
     summary.rejected = mapper.rejects.len() as u64;
     summary.mapping = mapper.mapping.clone();
     summary.notes = mapper.notes.clone();
@@ -282,7 +301,7 @@ struct Plan {
     channel_default: Channel,
 }
 
-struct Mapper<'a> {
+struct Mapper<'a, 's> {
     src: &'a SourceConfig,
     opts: &'a Options,
     path: &'a Path,
@@ -297,13 +316,19 @@ struct Mapper<'a> {
     notes: Vec<String>,
     /// Rows waiting to be converted in parallel.
     pending: Vec<(u64, Vec<Cell>)>,
+    /// Rows converted into records so far.
+    accepted: u64,
+    /// Where converted batches go instead of `records`, when streaming.
+    sink: Option<BatchSink<'s>>,
+    /// The first error the sink returned: reading stops converting after it.
+    sink_error: Option<Error>,
 }
 
 /// Rows converted per parallel batch: large enough to keep both cores busy, small enough to keep
 /// the raw cells of a batch cheap in memory.
 const BATCH: usize = 8192;
 
-impl<'a> Mapper<'a> {
+impl<'a, 's> Mapper<'a, 's> {
     fn new(
         src: &'a SourceConfig,
         opts: &'a Options,
@@ -324,6 +349,9 @@ impl<'a> Mapper<'a> {
             mapping: Vec::new(),
             notes: Vec::new(),
             pending: Vec::new(),
+            accepted: 0,
+            sink: None,
+            sink_error: None,
         }
     }
 
@@ -335,13 +363,19 @@ impl<'a> Mapper<'a> {
         }
         let Some(plan) = self.plan.take() else { return };
         let pending = std::mem::take(&mut self.pending);
+        if self.sink_error.is_some() {
+            // The run is failing (e.g. the disk is full); converting more rows is wasted work.
+            self.plan = Some(plan);
+            return;
+        }
         let results: Vec<_> = pending
             .par_iter()
             .map(|(row, cells)| self.check_and_convert(&plan, *row, cells))
             .collect();
+        let mut batch = Vec::with_capacity(results.len());
         for ((row, cells), result) in pending.into_iter().zip(results) {
             match result {
-                Ok(r) => self.records.push(r),
+                Ok(r) => batch.push(r),
                 Err((column, reason)) => {
                     let id = plan
                         .fields
@@ -352,6 +386,15 @@ impl<'a> Mapper<'a> {
                     self.reject(row, &column, &id, reason);
                 }
             }
+        }
+        self.accepted += batch.len() as u64;
+        match self.sink.as_mut() {
+            Some(sink) => {
+                if let Err(e) = sink(batch) {
+                    self.sink_error = Some(e);
+                }
+            }
+            None => self.records.extend(batch),
         }
         self.plan = Some(plan);
     }
@@ -576,7 +619,7 @@ fn short(s: &str) -> String {
     }
 }
 
-impl RowSink for Mapper<'_> {
+impl RowSink for Mapper<'_, '_> {
     fn header(&mut self, header: Vec<String>) -> Result<()> {
         let headers: Vec<String> = header
             .iter()

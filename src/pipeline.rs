@@ -68,7 +68,14 @@ pub struct RunOptions {
     pub fresh: bool,
     /// Show personal data in the brief, charts and exports (explicit opt-in).
     pub show_personal_data: bool,
+    /// `minqing ingest` keeps about this many MiB of rows in memory while reading (None:
+    /// [`DEFAULT_SPILL_MB`]); beyond it rows wait on disk in the output folder until the store is
+    /// written. `minqing run` keeps every row for the analysis and never spills.
+    pub spill_mb: Option<usize>,
 }
+
+/// Default in-memory budget of `minqing ingest`, in MiB.
+pub const DEFAULT_SPILL_MB: usize = 512;
 
 /// Counts that reconcile: `read = accepted + rejected`, `accepted = stored_rows + duplicates`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -165,64 +172,82 @@ pub struct Imported {
 }
 
 /// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
-pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<Imported> {
+///
+/// With `keep_records` the whole store comes back in memory for the analysis stages. Without it
+/// (`minqing ingest`) the rows stream to the store through a bounded buffer that spills to disk
+/// beyond `[ingest] spill_mb`, so an import's memory does not grow with the input file.
+pub fn import(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    progress: Progress,
+    keep_records: bool,
+) -> Result<Imported> {
     crate::fsutil::remove_stale_temps(&opts.out_dir);
     let t_read = Instant::now();
     progress(Event::Start(Stage::Ingest));
-    let ingested = ingest::run(&cfg.sources, &cfg.ingest, &|n| progress(Event::Rows(n)))?;
-    let (incoming, dups) = ingest::dedup(ingested.records);
-    let mut rejects = ingested.rejects;
+    let budget = if keep_records {
+        usize::MAX
+    } else {
+        opts.spill_mb
+            .unwrap_or(DEFAULT_SPILL_MB)
+            .saturating_mul(1 << 20)
+    };
+    let mut spill = store::Spill::new(&opts.out_dir, budget);
+    let mut rejects = Vec::new();
+    let mut sources = Vec::new();
+    for src in &cfg.sources {
+        let mut sink = |batch: Vec<Record>| spill.push(batch);
+        let (_, rj, summary) = ingest::read_source_with(
+            src,
+            &cfg.ingest,
+            &|n| progress(Event::Rows(n)),
+            Some(&mut sink),
+        )?;
+        rejects.extend(rj);
+        sources.push(summary);
+    }
     let rejected = rejects.len() as u64;
-    let duplicates = dups.len() as u64;
-    rejects.extend(dups);
-    let read: u64 = ingested.sources.iter().map(|s| s.rows_read).sum();
-    let blank_rows: u64 = ingested.sources.iter().map(|s| s.blank_rows).sum();
+    let read: u64 = sources.iter().map(|s| s.rows_read).sum();
+    let blank_rows: u64 = sources.iter().map(|s| s.blank_rows).sum();
     progress(Event::Done(
         Stage::Ingest,
-        format!("{} rows read", thousands(read)),
+        format!(
+            "{} rows read{}",
+            thousands(read),
+            if spill.spilled() {
+                " (spilled to disk beyond --spill-mb)"
+            } else {
+                ""
+            }
+        ),
     ));
 
     let read_seconds = t_read.elapsed().as_secs_f64();
     let t_store = Instant::now();
     progress(Event::Start(Stage::Store));
-    let mut existing: BTreeMap<String, Record> = BTreeMap::new();
-    if !opts.fresh && store::path(&opts.out_dir).exists() {
-        for r in store::read(&opts.out_dir)? {
-            existing.insert(r.id.clone(), r);
-        }
-    }
-    let (mut new, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
-    let stored_rows = incoming.len() as u64;
-    for r in incoming {
-        match existing.get(&r.id) {
-            None => new += 1,
-            Some(old) if old == &r => unchanged += 1,
-            Some(_) => updated += 1,
-        }
-        existing.insert(r.id.clone(), r);
-    }
-    let mut records: Vec<Record> = existing.into_values().collect();
-    store::write(&opts.out_dir, &mut records)?;
+    let up = store::upsert(&opts.out_dir, spill, opts.fresh, keep_records)?;
+    let duplicates = up.duplicates.len() as u64;
+    rejects.extend(up.duplicates);
     ingest::write_rejects(&opts.out_dir.join("rejects.csv"), &rejects)?;
     let counts = IngestCounts {
         read,
         blank_rows,
         rejected,
         duplicates,
-        stored_rows,
-        new,
-        updated,
-        unchanged,
-        store_total: records.len() as u64,
+        stored_rows: up.stored_rows,
+        new: up.new,
+        updated: up.updated,
+        unchanged: up.unchanged,
+        store_total: up.total,
     };
     debug_assert!(counts.reconciles(), "{counts:?}");
     progress(Event::Done(Stage::Store, counts.line()));
     Ok(Imported {
         read_seconds,
         store_seconds: t_store.elapsed().as_secs_f64(),
-        records,
+        records: up.records,
         counts,
-        sources: ingested.sources,
+        sources,
     })
 }
 
@@ -236,7 +261,7 @@ pub struct RunSummary {
 pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let mut timer = Timer::default();
-    let imported = import(cfg, opts, progress)?;
+    let imported = import(cfg, opts, progress, true)?;
     timer.set("ingest", imported.read_seconds);
     timer.set("store", imported.store_seconds);
     let records = &imported.records;
@@ -378,7 +403,7 @@ pub fn ingest_only(
     progress: Progress,
 ) -> Result<RunSummary> {
     let started = chrono::Local::now();
-    let imported = import(cfg, opts, progress)?;
+    let imported = import(cfg, opts, progress, false)?;
     let mut timer = Timer::default();
     timer.set("ingest", imported.read_seconds);
     timer.set("store", imported.store_seconds);

@@ -210,27 +210,94 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
 
 /// Rows per Parquet row group: the store is written in slices of this size so only one slice
 /// is ever held twice (as records and as columns).
-const ROW_GROUP: usize = 100_000;
+pub const ROW_GROUP: usize = 100_000;
 
 /// Writes the store for `out_dir`, sorted by id, atomically.
 pub fn write(out_dir: &Path, records: &mut [Record]) -> Result<PathBuf> {
     records.sort_by(|a, b| a.id.cmp(&b.id));
+    write_batches(out_dir, |emit| {
+        for chunk in records.chunks(ROW_GROUP) {
+            emit(chunk)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes the store atomically from batches that `produce` emits, each sorted by id and following
+/// the previous one in id order; one Parquet row group per batch. Batches of [`ROW_GROUP`] rows
+/// (the last one shorter) give the same bytes as [`write`] of the same records, however they
+/// were produced.
+pub fn write_batches(
+    out_dir: &Path,
+    produce: impl FnOnce(&mut dyn FnMut(&[Record]) -> Result<()>) -> Result<()>,
+) -> Result<PathBuf> {
     let p = path(out_dir);
-    let schema = to_frame(&records[..0])?.schema().as_ref().clone();
-    crate::fsutil::write_atomic_with(&p, |w| {
+    let schema = to_frame(&[])?.schema().as_ref().clone();
+    // The file callback speaks io::Error; the typed error of `produce` is kept aside and
+    // returned as itself.
+    let mut failed: Option<Error> = None;
+    let written = crate::fsutil::write_atomic_with(&p, |w| {
         let to_io = |e: PolarsError| std::io::Error::other(e.to_string());
         let mut writer = ParquetWriter::new(w)
             .with_compression(ParquetCompression::Snappy)
             .batched(&schema)
             .map_err(to_io)?;
-        for chunk in records.chunks(ROW_GROUP) {
-            let df = to_frame(chunk).map_err(|e| std::io::Error::other(e.to_string()))?;
-            writer.write_batch(&df).map_err(to_io)?;
+        let mut emit = |batch: &[Record]| -> Result<()> {
+            writer.write_batch(&to_frame(batch)?)?;
+            Ok(())
+        };
+        if let Err(e) = produce(&mut emit) {
+            let msg = e.to_string();
+            failed = Some(e);
+            return Err(std::io::Error::other(msg));
         }
         writer.finish().map_err(to_io)?;
         Ok(())
-    })?;
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    written?;
     Ok(p)
+}
+
+/// The ids of a store file in file order (one column read; cheap next to the records).
+pub fn read_ids(p: &Path) -> Result<Vec<String>> {
+    let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
+    let df = ParquetReader::new(f)
+        .with_columns(Some(vec!["id".to_string()]))
+        .finish()?;
+    let ids = df.column("id")?.str()?;
+    Ok(ids
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
+/// Rows `offset .. offset + len` of a store file (only the row groups holding them are decoded).
+pub fn read_slice(p: &Path, offset: usize, len: usize) -> Result<Vec<Record>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
+    let df = ParquetReader::new(f)
+        .with_slice(Some((offset, len)))
+        .finish()?;
+    from_frame(&df, p)
+}
+
+/// Writes records as they are (no sorting) to a Parquet file: the spill format of a large
+/// import, read back with [`read_file`].
+pub fn write_part(p: &Path, records: &[Record]) -> Result<()> {
+    let mut df = to_frame(records)?;
+    let f = std::fs::File::create(p).map_err(Error::io("create", p))?;
+    let mut w = std::io::BufWriter::new(f);
+    ParquetWriter::new(&mut w)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .finish(&mut df)?;
+    use std::io::Write;
+    w.flush().map_err(Error::io("write", p))?;
+    Ok(())
 }
 
 /// Reads the store of a run folder; a missing store is an error naming the folder.
@@ -251,6 +318,294 @@ pub fn read_file(p: &Path) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let df = ParquetReader::new(f).finish()?;
     from_frame(&df, p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming upsert: how an import of any size becomes the store in bounded memory.
+//
+// The rows of this run's inputs are buffered by a [`Spill`]: in memory up to a budget, then in
+// Parquet part files inside a temporary folder of the run folder. The final store is sorted by
+// id and written in row groups of [`ROW_GROUP`] ids, so the sorted list of all ids (this run's
+// and the existing store's) cuts the store into ranges of exactly one row group each. Every
+// spilled row is routed to its range's file once; then each range is loaded alone, its duplicate
+// ids resolved ([`crate::ingest::dedup`]: all versions of an id share a range), merged with the
+// existing store's rows of that range (a contiguous slice of the sorted file) and written.
+// Memory: the ids, the in-memory budget and one range, whatever the size of the input.
+
+/// Rows of a part file before it is written (≈ 70 MB of Parquet for typical petitions).
+const PART_ROWS: usize = 100_000;
+
+/// Rough in-memory size of a record, for the spill budget.
+fn approx_bytes(r: &Record) -> usize {
+    // Measured: a record takes about twice its text in memory (allocations, capacity slack).
+    512 + 2
+        * (r.id.len()
+            + r.title.len()
+            + r.content.len()
+            + r.reply.as_ref().map_or(0, String::len)
+            + r.extra.as_ref().map_or(0, String::len)
+            + r.source.len())
+}
+
+/// This run's incoming rows, held in memory up to a budget and on disk beyond it.
+pub struct Spill {
+    out_dir: PathBuf,
+    budget: usize,
+    held: usize,
+    mem: Vec<Record>,
+    pending: Vec<Record>,
+    tmp: Option<tempfile::TempDir>,
+    files: Vec<PathBuf>,
+    ids: Vec<String>,
+}
+
+impl Spill {
+    /// A spill for `out_dir` keeping at most about `budget` bytes of rows in memory
+    /// (`usize::MAX`: never spill).
+    pub fn new(out_dir: &Path, budget: usize) -> Spill {
+        Spill {
+            out_dir: out_dir.to_path_buf(),
+            budget,
+            held: 0,
+            mem: Vec::new(),
+            pending: Vec::new(),
+            tmp: None,
+            files: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// Takes a batch of rows.
+    pub fn push(&mut self, batch: Vec<Record>) -> Result<()> {
+        for r in batch {
+            self.ids.push(r.id.clone());
+            let b = approx_bytes(&r);
+            if self.held + b <= self.budget {
+                self.held += b;
+                self.mem.push(r);
+            } else {
+                self.pending.push(r);
+                if self.pending.len() >= PART_ROWS {
+                    self.seal()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows taken so far.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no row was taken.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether some rows went to disk.
+    pub fn spilled(&self) -> bool {
+        !self.files.is_empty() || !self.pending.is_empty()
+    }
+
+    fn tmp_dir(&mut self) -> Result<PathBuf> {
+        if self.tmp.is_none() {
+            std::fs::create_dir_all(&self.out_dir)
+                .map_err(Error::io("create folder", &self.out_dir))?;
+            // `.minqing-tmp-` names are removed by the next run if this one is killed.
+            let t = tempfile::Builder::new()
+                .prefix(".minqing-tmp-spill-")
+                .tempdir_in(&self.out_dir)
+                .map_err(Error::io("create a temporary folder in", &self.out_dir))?;
+            self.tmp = Some(t);
+        }
+        Ok(self.tmp.as_ref().expect("just set").path().to_path_buf())
+    }
+
+    fn seal(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let dir = self.tmp_dir()?;
+        let p = dir.join(format!("part-{:05}.parquet", self.files.len()));
+        write_part(&p, &self.pending)?;
+        self.pending = Vec::new();
+        self.files.push(p);
+        Ok(())
+    }
+}
+
+/// What [`upsert`] did.
+#[derive(Debug, Default)]
+pub struct Upserted {
+    /// The whole store after the upsert, sorted by id (empty unless asked for).
+    pub records: Vec<Record>,
+    /// Losing versions of repeated ids.
+    pub duplicates: Vec<crate::ingest::Reject>,
+    /// Distinct ids among this run's rows, and of those: new, changed, identical to the store.
+    pub stored_rows: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Records in the store after the upsert.
+    pub total: u64,
+}
+
+/// The existing store's rows, as a sorted id list and a way to load a contiguous slice.
+enum Existing {
+    None,
+    File(PathBuf),
+    /// A store not sorted by id (written by something else): loaded whole and sorted.
+    Memory(Vec<Record>),
+}
+
+/// Writes the store of `out_dir` from this run's rows in `spill` plus (unless `fresh`) the
+/// existing store, resolving repeated ids; returns the whole store when `keep` is set.
+pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Result<Upserted> {
+    spill.seal()?;
+    let p = path(out_dir);
+    let (existing, existing_ids) = if fresh || !p.exists() {
+        (Existing::None, Vec::new())
+    } else {
+        let ids = read_ids(&p)?;
+        if ids.windows(2).all(|w| w[0] < w[1]) {
+            (Existing::File(p.clone()), ids)
+        } else {
+            let mut all = read_file(&p)?;
+            all.sort_by(|a, b| a.id.cmp(&b.id));
+            all.dedup_by(|a, b| a.id == b.id);
+            let ids = all.iter().map(|r| r.id.clone()).collect();
+            (Existing::Memory(all), ids)
+        }
+    };
+
+    // Range starts: every ROW_GROUP-th id of the sorted union of incoming and existing ids.
+    let mut incoming_ids = std::mem::take(&mut spill.ids);
+    incoming_ids.sort_unstable();
+    incoming_ids.dedup();
+    let mut starts: Vec<String> = Vec::new();
+    let mut total = 0u64;
+    {
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let next = match (incoming_ids.get(i), existing_ids.get(j)) {
+                (None, None) => break,
+                (Some(a), None) => {
+                    i += 1;
+                    a
+                }
+                (None, Some(b)) => {
+                    j += 1;
+                    b
+                }
+                (Some(a), Some(b)) => match a.cmp(b) {
+                    std::cmp::Ordering::Less => {
+                        i += 1;
+                        a
+                    }
+                    std::cmp::Ordering::Greater => {
+                        j += 1;
+                        b
+                    }
+                    std::cmp::Ordering::Equal => {
+                        i += 1;
+                        j += 1;
+                        a
+                    }
+                },
+            };
+            if total % ROW_GROUP as u64 == 0 {
+                starts.push(next.clone());
+            }
+            total += 1;
+        }
+    }
+    let stored_rows = incoming_ids.len() as u64;
+    drop(incoming_ids);
+    let ranges = starts.len();
+    let range_of = |id: &str| {
+        starts
+            .partition_point(|s| s.as_str() <= id)
+            .saturating_sub(1)
+    };
+
+    // Route every incoming row to its range: in memory for the rows held there, through one
+    // file per (range, part) for the spilled ones.
+    let mut mem: Vec<Vec<Record>> = (0..ranges).map(|_| Vec::new()).collect();
+    for r in std::mem::take(&mut spill.mem) {
+        let k = range_of(&r.id);
+        mem[k].push(r);
+    }
+    let mut routed: Vec<Vec<PathBuf>> = vec![Vec::new(); ranges];
+    let parts = std::mem::take(&mut spill.files);
+    for (pi, part) in parts.iter().enumerate() {
+        let rows = read_file(part)?;
+        let mut by_range: Vec<Vec<Record>> = (0..ranges).map(|_| Vec::new()).collect();
+        for r in rows {
+            let k = range_of(&r.id);
+            by_range[k].push(r);
+        }
+        let dir = spill.tmp_dir()?;
+        for (k, rows) in by_range.into_iter().enumerate() {
+            if !rows.is_empty() {
+                let f = dir.join(format!("range-{k:05}-{pi:05}.parquet"));
+                write_part(&f, &rows)?;
+                routed[k].push(f);
+            }
+        }
+        std::fs::remove_file(part).map_err(Error::io("remove", part))?;
+    }
+
+    let mut out = Upserted {
+        stored_rows,
+        total,
+        ..Default::default()
+    };
+    let slice_bounds = |k: usize| -> (usize, usize) {
+        let lo = existing_ids.partition_point(|id| id < &starts[k]);
+        let hi = match starts.get(k + 1) {
+            Some(s) => existing_ids.partition_point(|id| id < s),
+            None => existing_ids.len(),
+        };
+        (lo, hi)
+    };
+    write_batches(out_dir, |emit| {
+        for k in 0..ranges {
+            let mut incoming = std::mem::take(&mut mem[k]);
+            for f in &routed[k] {
+                incoming.extend(read_file(f)?);
+            }
+            let (winners, dups) = crate::ingest::dedup(incoming);
+            out.duplicates.extend(dups);
+            let (lo, hi) = slice_bounds(k);
+            let old = match &existing {
+                Existing::None => Vec::new(),
+                Existing::File(f) => read_slice(f, lo, hi - lo)?,
+                Existing::Memory(all) => all[lo..hi].to_vec(),
+            };
+            // Both sides are sorted by id: merge them, counting what changed.
+            let mut merged = Vec::with_capacity(winners.len() + old.len());
+            let mut old = old.into_iter().peekable();
+            for r in winners {
+                while let Some(o) = old.next_if(|o| o.id < r.id) {
+                    merged.push(o);
+                }
+                match old.next_if(|o| o.id == r.id) {
+                    None => out.new += 1,
+                    Some(o) if o == r => out.unchanged += 1,
+                    Some(_) => out.updated += 1,
+                }
+                merged.push(r);
+            }
+            merged.extend(old);
+            emit(&merged)?;
+            if keep {
+                out.records.extend(merged);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -48,6 +48,10 @@ pub struct IngestArgs {
     /// Rebuild the store from these inputs only.
     #[arg(long)]
     pub fresh: bool,
+    /// Keep about this many MiB of rows in memory while reading; the rest waits on disk in the
+    /// output folder until the store is written (bounded memory for any input size).
+    #[arg(long, default_value_t = minqing::pipeline::DEFAULT_SPILL_MB)]
+    pub spill_mb: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,6 +135,7 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
         out_dir: cfg.out_dir(a.out.as_deref()),
         fresh: a.fresh,
         show_personal_data: a.show_personal_data,
+        spill_mb: None,
     };
     let bars = Bars::new(term);
     let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
@@ -155,6 +160,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
         out_dir: a.out.clone(),
         fresh: a.fresh,
         show_personal_data: false,
+        spill_mb: Some(a.spill_mb),
     };
     let bars = Bars::new(term);
     let summary = pipeline::ingest_only(&cfg, &opts, &|e| bars.event(e))?;
