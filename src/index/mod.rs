@@ -319,6 +319,81 @@ pub(crate) fn open_index(dir: &Path) -> Result<Index> {
     Ok(index)
 }
 
+/// An index folder opened for reading only: searching an archived run on a read-only share must
+/// not need the lock file tantivy's reader creates while it opens segments. The lock is a no-op
+/// here; everything else is the plain memory-mapped folder (writes fail as the file system says).
+#[derive(Debug, Clone)]
+struct ReadOnlyDir(tantivy::directory::MmapDirectory);
+
+impl tantivy::Directory for ReadOnlyDir {
+    fn get_file_handle(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<
+        std::sync::Arc<dyn tantivy::directory::FileHandle>,
+        tantivy::directory::error::OpenReadError,
+    > {
+        self.0.get_file_handle(path)
+    }
+    fn delete(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<(), tantivy::directory::error::DeleteError> {
+        self.0.delete(path)
+    }
+    fn exists(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<bool, tantivy::directory::error::OpenReadError> {
+        self.0.exists(path)
+    }
+    fn open_write(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError>
+    {
+        self.0.open_write(path)
+    }
+    fn atomic_read(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+        self.0.atomic_read(path)
+    }
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.0.atomic_write(path, data)
+    }
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.0.sync_directory()
+    }
+    fn acquire_lock(
+        &self,
+        _lock: &tantivy::directory::Lock,
+    ) -> std::result::Result<tantivy::directory::DirectoryLock, tantivy::directory::error::LockError>
+    {
+        Ok(tantivy::directory::DirectoryLock::from(Box::new(())))
+    }
+    fn watch(
+        &self,
+        cb: tantivy::directory::WatchCallback,
+    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
+        self.0.watch(cb)
+    }
+}
+
+/// Opens an existing index for searching only, without lock files (see [`ReadOnlyDir`]).
+pub(crate) fn open_index_read_only(dir: &Path) -> Result<Index> {
+    let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot open the search index at `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    let index = Index::open(ReadOnlyDir(mmap))?;
+    register(&index);
+    Ok(index)
+}
+
 pub(crate) fn read_payload(index: &Index) -> Option<Payload> {
     let metas = index.load_metas().ok()?;
     serde_json::from_str(metas.payload.as_deref()?).ok()

@@ -202,13 +202,25 @@ pub struct IndexHandle {
 
 impl IndexHandle {
     pub fn open(dir: &Path) -> Result<IndexHandle> {
-        let index = open_index(dir)?;
+        let mut index = open_index(dir)?;
         let fields = fields_of(&index.schema())?;
         let fingerprint = read_payload(&index).map(|p| p.tokenizer);
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let open_reader = |index: &Index| -> tantivy::Result<IndexReader> {
+            index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+        };
+        let reader = match open_reader(&index) {
+            Ok(r) => r,
+            // The folder is not writable (an archived run on a read-only share): tantivy's
+            // reader could not create its lock file. Searching needs no lock there.
+            Err(tantivy::TantivyError::LockFailure(..)) => {
+                index = super::open_index_read_only(dir)?;
+                open_reader(&index)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(IndexHandle {
             index,
             reader,

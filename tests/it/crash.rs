@@ -203,3 +203,82 @@ fn full_disk_keeps_previous_outputs() {
     ]);
     assert!(s.status.success(), "{}", stderr(&s));
 }
+
+/// A read-only output folder: one clear error line, exit 1, the previous outputs untouched and
+/// still searchable. Remounts a tmpfs read-only (root, as in CI); skipped where not allowed.
+#[test]
+fn read_only_output_keeps_previous_outputs() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mount = |args: &[&str]| {
+        Command::new("mount")
+            .args(args)
+            .arg(&mnt)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !mount(&["-t", "tmpfs", "-o", "size=64m", "tmpfs"]) {
+        eprintln!("cannot mount a tmpfs here: read-only test skipped");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let a = dir.path().join("a.csv");
+    let o = run(&[
+        "-q",
+        "sample",
+        "--rows",
+        "400",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = mnt.join("out");
+    let o = run_pipeline(&a, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let brief = std::fs::read(out.join("brief.md")).unwrap();
+    let runjson = std::fs::read(out.join("run.json")).unwrap();
+    assert!(mount(&["-o", "remount,ro"]), "remount read-only");
+    for (what, o) in [
+        ("run", run_pipeline(&a, &out, &["--fresh"])),
+        (
+            "ingest",
+            run(&[
+                "-q",
+                "ingest",
+                "--input",
+                a.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--spill-mb",
+                "0",
+            ]),
+        ),
+    ] {
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.trim().lines().count(), 1, "{what}, one line: {err}");
+        assert!(
+            err.contains("read-only") || err.contains("Read-only") || err.contains("只读"),
+            "{what}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read(out.join("brief.md")).unwrap(), brief);
+    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), runjson);
+    let s = run(&[
+        "search",
+        "小区",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(s.status.success(), "search a read-only run: {}", stderr(&s));
+}
