@@ -3224,4 +3224,53 @@ mod tests {
             Some("凤城区人民医院")
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Group members partition the store: every petition is listed once, in a group or as
+        /// unclustered, every group's size is its member count, and the input order does not
+        /// change the grouping.
+        #[test]
+        fn members_partition_the_store(
+            picks in proptest::collection::vec((0usize..6, 0usize..5, 0usize..4), 1..40),
+            rotate in 0usize..40,
+        ) {
+            use std::sync::LazyLock;
+            static TOK: LazyLock<Tokenizer> =
+                LazyLock::new(|| Tokenizer::new(&Default::default()).unwrap());
+            let objects = ["丽景花园", "海棠小区", "宏达建筑公司", "中山路", "人才购房补贴", ""];
+            let problems = ["房产证办不下来", "物业费乱收", "拖欠农民工工资", "晚上施工噪音扰民", "停水三天"];
+            let records: Vec<Record> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, &(o, p, who))| {
+                    let mut r = crate::store::tests::rec(&format!("R{i:03}"));
+                    r.title = format!("{}{}", objects[o], problems[p]);
+                    r.content = format!("反映{}的问题：{}，请尽快处理", objects[o], problems[p]);
+                    r.petitioner = Some(format!("P{who}"));
+                    r
+                })
+                .collect();
+            let g = run(&records, &TOK, &Options::default(), None).unwrap();
+            let mut ids: Vec<&str> = g.members.iter().map(|m| m.id.as_str()).collect();
+            ids.dedup();
+            proptest::prop_assert_eq!(ids.len(), records.len());
+            proptest::prop_assert_eq!(g.members.len(), records.len());
+            for grp in &g.groups {
+                let n = g.members.iter().filter(|m| m.group_id == grp.id).count();
+                proptest::prop_assert_eq!(n, grp.size);
+            }
+            let grouped: usize = g.groups.iter().map(|x| x.size).sum();
+            let unclustered = g.members.iter().filter(|m| m.group_id == UNCLUSTERED).count();
+            proptest::prop_assert_eq!(grouped + unclustered, records.len());
+            let mut shuffled = records.clone();
+            let k = rotate % shuffled.len();
+            shuffled.rotate_left(k);
+            let again = run(&shuffled, &TOK, &Options::default(), None).unwrap();
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&again).unwrap(),
+                serde_json::to_string(&g).unwrap()
+            );
+        }
+    }
 }

@@ -357,4 +357,26 @@ mod tests {
             assert_eq!(&text[t.byte_start..t.byte_end].to_lowercase(), &t.text);
         }
     }
+
+    proptest::proptest! {
+        /// Tokenizing loses no character: jieba's words rejoin to the original text, and every
+        /// search-mode token's byte range lies on character boundaries and spells the token.
+        #[test]
+        fn tokens_cover_the_text(text in "[小区物业费房产证停水油烟机abcXYZ09０９，。！ \\t\\n🙂\\u{3000}-]{0,60}") {
+            let rejoined: String = TOK
+                .jieba()
+                .cut(&text, TOK.hmm())
+                .iter()
+                .map(|t| t.word)
+                .collect();
+            proptest::prop_assert_eq!(&rejoined, &text);
+            for t in TOK.index_tokens(&text) {
+                proptest::prop_assert!(text.is_char_boundary(t.byte_start) && text.is_char_boundary(t.byte_end));
+                proptest::prop_assert_eq!(text[t.byte_start..t.byte_end].to_lowercase(), t.text.clone());
+            }
+            for w in TOK.words(&text) {
+                proptest::prop_assert!(fold(&text).contains(&w), "{} not in {}", w, text);
+            }
+        }
+    }
 }
