@@ -70,3 +70,18 @@ pub fn rejects(out: &Path) -> Vec<Vec<String>> {
         .map(|x| x.unwrap().iter().map(str::to_string).collect())
         .collect()
 }
+
+/// `minqing sample --rows ROWS --seed SEED --out PATH` (a generated export with ground truth).
+pub fn sample(path: &Path, rows: &str, seed: &str) {
+    let o = run(&[
+        "-q",
+        "sample",
+        "--rows",
+        rows,
+        "--seed",
+        seed,
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

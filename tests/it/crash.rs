@@ -129,51 +129,82 @@ fn sigkill_during_run_leaves_previous_outputs_usable() {
     assert_eq!(outputs_readable(&out), 60_000);
 }
 
-/// A full output disk: one clear error naming the path, exit 1, and the previous outputs intact.
-/// Needs a small tmpfs (root, as in CI); skipped where mounting is not allowed.
-#[test]
-fn full_disk_keeps_previous_outputs() {
-    use std::process::Command;
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
-        .arg(&mnt)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !mounted {
-        eprintln!("cannot mount a tmpfs here: full-disk test skipped");
-        return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
+/// A tmpfs mounted at `<dir>/mnt` for the life of the value (root, as in CI); None where
+/// mounting is not allowed, and the test that needs it is skipped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let mnt = dir.join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let t = Tmpfs(mnt);
+        if t.remount(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]) {
+            Some(t)
+        } else {
+            eprintln!("cannot mount a tmpfs here: test skipped");
+            None
         }
     }
-    let _guard = Unmount(&mnt);
-    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    for (p, seed) in [(&a, "1"), (&b, "2")] {
-        let o = run(&[
-            "-q",
-            "sample",
-            "--rows",
-            "400",
-            "--seed",
-            seed,
-            "--out",
-            p.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
+
+    fn remount(&self, args: &[&str]) -> bool {
+        std::process::Command::new("mount")
+            .args(args)
+            .arg(&self.0)
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
-    let out = mnt.join("out");
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A failed write: exit 1, one error line containing one of `words`.
+fn one_line_error(o: &std::process::Output, words: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(words.iter().any(|w| err.contains(w)), "{err}");
+}
+
+/// The previous run's brief and run.json are byte-identical and its index still answers.
+fn previous_run_intact(out: &Path, brief: &[u8], runjson: &[u8]) {
+    assert_eq!(std::fs::read(out.join("brief.md")).unwrap(), brief);
+    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), runjson);
+    let s = run(&[
+        "search",
+        "小区",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(
+        s.status.success(),
+        "search the previous run: {}",
+        stderr(&s)
+    );
+}
+
+/// A full output disk: one clear error naming the path, exit 1, and the previous outputs intact.
+#[test]
+fn full_disk_keeps_previous_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(dir.path(), "24m") else {
+        return;
+    };
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    sample(&a, "400", "1");
+    sample(&b, "400", "2");
+    let out = mnt.0.join("out");
     let o = run_pipeline(&a, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let brief = std::fs::read(out.join("brief.md")).unwrap();
     let runjson = std::fs::read(out.join("run.json")).unwrap();
     // fill the disk, leaving a few kilobytes
-    let filler = mnt.join("filler");
+    let filler = mnt.0.join("filler");
     {
         use std::io::Write;
         let mut f = std::fs::File::create(&filler).unwrap();
@@ -185,100 +216,38 @@ fn full_disk_keeps_previous_outputs() {
         .write(true)
         .open(&filler)
         .and_then(|f| f.set_len(f.metadata()?.len().saturating_sub(8 * 1024)));
-    let o = run_pipeline(&b, &out, &["--fresh"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("space") || err.contains("空间"), "{err}");
-    // the previous run's outputs are untouched and still open
-    assert_eq!(std::fs::read(out.join("brief.md")).unwrap(), brief);
-    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), runjson);
-    let s = run(&[
-        "search",
-        "小区",
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert!(s.status.success(), "{}", stderr(&s));
+    one_line_error(&run_pipeline(&b, &out, &["--fresh"]), &["space", "空间"]);
+    previous_run_intact(&out, &brief, &runjson);
 }
 
 /// A read-only output folder: one clear error line, exit 1, the previous outputs untouched and
-/// still searchable. Remounts a tmpfs read-only (root, as in CI); skipped where not allowed.
+/// still searchable (an archived run on a read-only share).
 #[test]
 fn read_only_output_keeps_previous_outputs() {
-    use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let mount = |args: &[&str]| {
-        Command::new("mount")
-            .args(args)
-            .arg(&mnt)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !mount(&["-t", "tmpfs", "-o", "size=64m", "tmpfs"]) {
-        eprintln!("cannot mount a tmpfs here: read-only test skipped");
+    let Some(mnt) = Tmpfs::mount(dir.path(), "64m") else {
         return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _guard = Unmount(&mnt);
+    };
     let a = dir.path().join("a.csv");
-    let o = run(&[
-        "-q",
-        "sample",
-        "--rows",
-        "400",
-        "--out",
-        a.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = mnt.join("out");
+    sample(&a, "400", "1");
+    let out = mnt.0.join("out");
     let o = run_pipeline(&a, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let brief = std::fs::read(out.join("brief.md")).unwrap();
     let runjson = std::fs::read(out.join("run.json")).unwrap();
-    assert!(mount(&["-o", "remount,ro"]), "remount read-only");
-    for (what, o) in [
-        ("run", run_pipeline(&a, &out, &["--fresh"])),
-        (
-            "ingest",
-            run(&[
-                "-q",
-                "ingest",
-                "--input",
-                a.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--spill-mb",
-                "0",
-            ]),
-        ),
-    ] {
-        assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
-        let err = stderr(&o);
-        assert_eq!(err.trim().lines().count(), 1, "{what}, one line: {err}");
-        assert!(
-            err.contains("read-only") || err.contains("Read-only") || err.contains("只读"),
-            "{what}: {err}"
-        );
-    }
-    assert_eq!(std::fs::read(out.join("brief.md")).unwrap(), brief);
-    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), runjson);
-    let s = run(&[
-        "search",
-        "小区",
+    assert!(mnt.remount(&["-o", "remount,ro"]), "remount read-only");
+    let read_only = ["read-only", "Read-only", "只读"];
+    one_line_error(&run_pipeline(&a, &out, &["--fresh"]), &read_only);
+    let ingest = run(&[
+        "-q",
+        "ingest",
+        "--input",
+        a.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "--format",
-        "json",
+        "--spill-mb",
+        "0",
     ]);
-    assert!(s.status.success(), "search a read-only run: {}", stderr(&s));
+    one_line_error(&ingest, &read_only);
+    previous_run_intact(&out, &brief, &runjson);
 }

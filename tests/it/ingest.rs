@@ -379,17 +379,7 @@ fn large_import_streams_in_bounded_memory_with_identical_results() {
     let dir = tempfile::tempdir().unwrap();
     let gen = |rows: &str, seed: &str, name: &str| {
         let p = dir.path().join(name);
-        let o = run(&[
-            "-q",
-            "sample",
-            "--rows",
-            rows,
-            "--seed",
-            seed,
-            "--out",
-            p.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        sample(&p, rows, seed);
         p
     };
     // 300k rows span three store row groups; a second export of 5k rows repeats ids of the

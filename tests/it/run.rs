@@ -62,17 +62,7 @@ fn shuffled_input_gives_identical_outputs() {
     std::fs::create_dir_all(dir.path().join("y")).unwrap();
     let a = dir.path().join("x/petitions.csv");
     let b = dir.path().join("y/petitions.csv");
-    let o = run(&[
-        "-q",
-        "sample",
-        "--rows",
-        "600",
-        "--seed",
-        "11",
-        "--out",
-        a.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    sample(&a, "600", "11");
     shuffle_csv(&a, &b);
     let go = |input: &Path, out: &Path| {
         let o = run(&[
@@ -165,17 +155,7 @@ fn bundled_sample_is_regenerated_exactly() {
     let dir = tempfile::tempdir().unwrap();
     for ext in ["csv", "xlsx"] {
         let p = dir.path().join(format!("petitions.{ext}"));
-        let o = run(&[
-            "-q",
-            "sample",
-            "--rows",
-            "5000",
-            "--seed",
-            "20191229",
-            "--out",
-            p.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        sample(&p, "5000", "20191229");
         let bundled =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/sample/petitions.{ext}"));
         assert!(
