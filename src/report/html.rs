@@ -17,7 +17,7 @@ p{margin:8px 0;text-indent:2em}
 ul{margin:6px 0 6px 1.2em;padding-left:1em}
 table{border-collapse:collapse;width:100%;margin:8px 0 14px;font-size:13px;font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif}
 caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0;color:var(--ink)}
-th,td{border:1px solid var(--rule);padding:4px 6px;vertical-align:top;word-break:break-all}
+th,td{border:1px solid var(--rule);padding:4px 6px;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eef2f7;font-weight:bold;white-space:nowrap}
 td:first-child{white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}

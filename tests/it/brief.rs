@@ -692,3 +692,118 @@ fn brief_command_matches_the_run() {
         "{again}"
     );
 }
+
+/// The first Chromium-family browser on PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|p| p.is_file())
+}
+
+/// The HTML brief as a reader sees it (issue 5): a run on a small generated corpus, its
+/// brief.html screenshotted by headless Chromium. The PNG must be the full window and far
+/// bigger than a blank page. Skips (saying so) when no Chromium is on PATH or no CJK font is
+/// installed: `.ci/run` installs both where it can.
+#[test]
+fn brief_html_renders_in_headless_chromium() {
+    use crate::common::{run, run_pipeline, stderr};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let Some(browser) = chromium() else {
+        eprintln!("skipped: no chromium (chromium, chromium-browser, google-chrome) on PATH");
+        return;
+    };
+    // Without a CJK font every label renders as boxes: that is the machine, not the brief.
+    if let Ok(fc) = Command::new("fc-list")
+        .args([":lang=zh", "family"])
+        .output()
+    {
+        if !fc.status.success() || fc.stdout.is_empty() {
+            eprintln!("skipped: chromium found but no CJK font (apt-get install fonts-noto-cjk)");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("petitions.csv");
+    let o = run(&[
+        "-q",
+        "sample",
+        "--rows",
+        "600",
+        "--seed",
+        "11",
+        "--out",
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let o = run_pipeline(&input, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = out.join("brief.html");
+    assert!(html.is_file());
+
+    let png = dir.path().join("brief.png");
+    let log = dir.path().join("chromium.log");
+    let mut child = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1000,2400",
+        ])
+        // Own profile: parallel runs must not share a profile lock.
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Never hang the suite on a browser that does not exit.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} did not finish within 120 s:\n{}",
+                browser.display(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        status.success(),
+        "{} failed: {status}\n{log}",
+        browser.display()
+    );
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot ({e}):\n{log}"));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    // IHDR: width and height, big-endian, right after the signature and chunk header.
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert_eq!((be(16), be(20)), (1000, 2400), "screenshot size");
+    // A blank 1000×2400 page compresses to a few KB; the brief's text, tables and charts do not.
+    assert!(
+        bytes.len() > 60_000,
+        "screenshot only {} bytes: the brief rendered (nearly) empty",
+        bytes.len()
+    );
+}
