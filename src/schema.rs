@@ -150,6 +150,19 @@ pub struct Record {
 }
 
 impl Record {
+    /// The title, or the opening of the content when there is none (hotline and visit records
+    /// often have no title): what a table row shows to name the petition.
+    pub fn headline(&self) -> String {
+        if !self.title.trim().is_empty() {
+            return self.title.clone();
+        }
+        let mut s: String = self.content.chars().take(30).collect();
+        if s.len() < self.content.len() {
+            s.push('…');
+        }
+        s
+    }
+
     /// The region as a `/`-joined path of the levels present.
     pub fn region_path(&self) -> String {
         self.region

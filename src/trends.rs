@@ -923,7 +923,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
                     unit: r.responsible_unit.clone(),
                     due,
                     days_over: (end - due).num_days(),
-                    title: r.title.clone(),
+                    title: r.headline(),
                 }
             })
             .collect()
@@ -1236,7 +1236,7 @@ mod reference {
                         unit: r.responsible_unit.clone(),
                         due: due.date(),
                         days_over: (end.date() - due.date()).num_days(),
-                        title: r.title.clone(),
+                        title: r.headline(),
                     });
                 }
             }

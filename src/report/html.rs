@@ -77,7 +77,8 @@ pub fn render(doc: &Doc, charts: &[Chart]) -> String {
                     for r in rows {
                         o.push_str("<tr>");
                         for c in r {
-                            if is_num(c) {
+                            // 无数据 stands where a number would: aligned with the numbers.
+                            if is_num(c) || c == super::UNAVAILABLE {
                                 o.push_str(&format!("<td class=\"num\">{}</td>", esc(c)));
                             } else {
                                 o.push_str(&format!("<td>{}</td>", esc(c)));
