@@ -328,10 +328,18 @@ pub fn run(
             .unwrap_or_else(|| "#1f4e79".into())
     };
     let mut out = Vec::new();
+    // The periods the charts step through: weeks for a 周报, months for a 月报.
+    let per = if trends.period.is_week() {
+        "周"
+    } else if trends.period.is_month() {
+        "月"
+    } else {
+        "期"
+    };
 
     // 1. weekly volume by channel, stacked.
     {
-        let title = "近期各周信访量（按渠道）";
+        let title = &format!("近期各{per}信访量（按渠道）");
         let used: Vec<usize> = (0..6)
             .filter(|c| trends.weekly_by_channel.iter().any(|w| w[*c] > 0))
             .collect();
@@ -460,7 +468,7 @@ pub fn run(
 
     // 4. category × week heat table.
     {
-        let title = "分类 × 周 信访量热力表（件次）";
+        let title = &format!("分类 × {per} 信访量热力表（件次）");
         let cats: Vec<_> = trends.categories.iter().take(o.max_rows).collect();
         let n = trends.weeks.len().max(1);
         let (label_w, cell_w, cell_h, top) = (200.0, 58.0, 24.0, 64.0);
@@ -525,7 +533,7 @@ pub fn run(
 
     // 5. top groups' weekly sparklines.
     {
-        let title = "主要同质化类案近期走势（件次/周）";
+        let title = &format!("主要同质化类案近期走势（件次/{per}）");
         let gs: Vec<_> = trends.groups.iter().take(o.max_rows.min(10)).collect();
         let (label_w, spark_w, row_h, top) = (300.0, 360.0, 30.0, 44.0);
         let w = label_w + spark_w + 120.0;

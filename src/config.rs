@@ -132,6 +132,12 @@ impl PipelineConfig {
                 self.name
             )));
         }
+        if !matches!(self.report.period.as_str(), "week" | "month") {
+            return Err(bad(format!(
+                "`[report] period` must be \"week\" (周报) or \"month\" (月报), got `{}`",
+                self.report.period
+            )));
+        }
         for s in &self.sources {
             for field in s.columns.keys() {
                 if crate::schema::field_by_name(field).is_none() {

@@ -326,8 +326,8 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     ));
     stages.insert("index".into(), serde_json::to_value(&summary)?);
 
-    // The brief covers the latest complete week of the data.
-    if let Some(period) = trends::latest_complete_week(records) {
+    // The brief covers the latest complete week (or month, `[report] period`) of the data.
+    if let Some(period) = trends::latest_complete(records, &cfg.report.period) {
         progress(Event::Start(Stage::Trends));
         let t = Instant::now();
         let tr = trends::run(records, &groups, &period, &cfg.trends)?;

@@ -91,15 +91,74 @@ impl Period {
             label: format!("{from}至{to}"),
         }
     }
-    /// The period `n` lengths earlier.
+    /// The calendar month containing `d` (a 月报's period).
+    pub fn month_of(d: NaiveDate) -> Period {
+        let from = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).expect("valid month");
+        let next = from
+            .checked_add_months(chrono::Months::new(1))
+            .expect("valid month");
+        Period {
+            from,
+            to: next - Duration::days(1),
+            label: format!("{}-{:02}", d.year(), d.month()),
+        }
+    }
+    /// Whether the period is an ISO week (Monday to Sunday).
+    pub fn is_week(&self) -> bool {
+        self.from.weekday() == Weekday::Mon && self.days() == 7
+    }
+    /// Whether the period is one whole calendar month: its neighbours are then calendar months
+    /// too (上月 is the previous month, 同比 the same month a year earlier), not equal day counts.
+    pub fn is_month(&self) -> bool {
+        self.from.day() == 1 && self.to == Period::month_of(self.from).to
+    }
+    /// The period `n` periods earlier: weeks and calendar months step as such, other ranges by
+    /// their length in days.
     pub fn shifted(&self, n: i64) -> Period {
+        if self.is_month() {
+            let from = if n >= 0 {
+                self.from.checked_sub_months(chrono::Months::new(n as u32))
+            } else {
+                self.from
+                    .checked_add_months(chrono::Months::new((-n) as u32))
+            };
+            return Period::month_of(from.expect("month in range"));
+        }
         let d = Duration::days(self.days() * n);
         let (from, to) = (self.from - d, self.to - d);
-        if self.from.weekday() == Weekday::Mon && self.days() == 7 {
+        if self.is_week() {
             Period::iso_week_of(from)
         } else {
             Period::range(from, to)
         }
+    }
+    /// How many periods before this one `d` falls: 0 inside it, None after it.
+    pub fn periods_back(&self, d: NaiveDate) -> Option<i64> {
+        if d > self.to {
+            None
+        } else if d >= self.from {
+            Some(0)
+        } else if self.is_month() {
+            let m = |x: NaiveDate| x.year() as i64 * 12 + x.month0() as i64;
+            Some(m(self.from) - m(d))
+        } else {
+            Some(((self.from - d).num_days() - 1) / self.days() + 1)
+        }
+    }
+    /// The period a year earlier for 同比: the same month for a month, else 52 weeks earlier
+    /// (same weekdays).
+    pub fn year_ago(&self) -> Period {
+        if self.is_month() {
+            let from = self
+                .from
+                .checked_sub_months(chrono::Months::new(12))
+                .expect("month in range");
+            return Period::month_of(from);
+        }
+        Period::range(
+            self.from - Duration::days(364),
+            self.to - Duration::days(364),
+        )
     }
 }
 
@@ -113,6 +172,39 @@ pub fn latest_complete_week(records: &[Record]) -> Option<Period> {
     } else {
         Some(wk.shifted(1))
     }
+}
+
+/// The latest complete period of the kind a brief uses: `month` → calendar month, anything
+/// else → ISO week.
+pub fn latest_complete(records: &[Record], kind: &str) -> Option<Period> {
+    if kind == "month" {
+        latest_complete_month(records)
+    } else {
+        latest_complete_week(records)
+    }
+}
+
+/// The last calendar month fully covered by the data (the newest record's month unless that
+/// record falls on the month's last day is taken as incomplete).
+pub fn latest_complete_month(records: &[Record]) -> Option<Period> {
+    let max = records.iter().map(|r| r.received_at.date()).max()?;
+    let m = Period::month_of(max);
+    if max == m.to {
+        Some(m)
+    } else {
+        Some(m.shifted(1))
+    }
+}
+
+/// Parses `2019-08` (also `2019-8`, `201908`, `2019年8月`).
+pub fn parse_month(s: &str) -> Option<Period> {
+    let t = s.trim().trim_end_matches('月');
+    let (y, m) = match t.split_once(['-', '/', '年', '.']) {
+        Some((y, m)) => (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?),
+        None if t.len() == 6 && t.is_ascii() => (t[..4].parse().ok()?, t[4..].parse().ok()?),
+        None => return None,
+    };
+    Some(Period::month_of(NaiveDate::from_ymd_opt(y, m, 1)?))
 }
 
 /// Parses `2019-W33` (also `2019W33`, `2019-w3`).
@@ -401,8 +493,7 @@ struct Frames {
 /// Builds [`Frames`] for `period`.
 fn frames(records: &[Record], groups: &Groups, period: &Period, opts: &Options) -> Result<Frames> {
     let b = opts.baseline_weeks.max(1) as i64;
-    let days = period.days();
-    let yago = year_ago(period);
+    let yago = period.year_ago();
     let end = period.to.and_hms_opt(23, 59, 59).expect("valid time");
     let membership = Membership::new(&groups.members);
     let n = records.len();
@@ -454,14 +545,7 @@ fn frames(records: &[Record], groups: &Groups, period: &Period, opts: &Options) 
         backlog.push(bl);
         overdue.push(bl && !closed && due < end);
 
-        let bucket = if d > period.to {
-            None
-        } else if d >= period.from {
-            Some(0)
-        } else {
-            let k = ((period.from - d).num_days() - 1) / days + 1;
-            (k <= b).then_some(k as u32)
-        };
+        let bucket = period.periods_back(d).filter(|k| *k <= b).map(|k| k as u32);
         let in_yago = d >= yago.from && d <= yago.to;
         if bucket.is_none() && !in_yago {
             continue;
@@ -579,14 +663,6 @@ impl<'a> Membership<'a> {
             .get(id)
             .copied()
     }
-}
-
-/// The same period 52 weeks earlier (same weekdays).
-fn year_ago(period: &Period) -> Period {
-    Period::range(
-        period.from - Duration::days(364),
-        period.to - Duration::days(364),
-    )
 }
 
 /// Rows in the period (`bucket == 0`; null buckets are not).
@@ -769,11 +845,10 @@ fn add_backlog_sums(
 pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options) -> Result<Trends> {
     let b = opts.baseline_weeks.max(1);
     let nb = b + 1;
-    let days = period.days();
-    let yago = year_ago(period);
+    let yago = period.year_ago();
     let data_from = records.iter().map(|r| r.received_at.date()).min();
     let data_to = records.iter().map(|r| r.received_at.date()).max();
-    let has_prev = data_from.is_some_and(|d| d <= period.from - Duration::days(days));
+    let has_prev = data_from.is_some_and(|d| d <= period.shifted(1).from);
     let has_yago = data_from.is_some_and(|d| d <= yago.from);
 
     let Frames { all, win } = frames(records, groups, period, opts)?;
@@ -942,9 +1017,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         let cur = a.buckets.first().copied().unwrap_or(0);
         // Only trailing periods the data covers count towards the baseline.
         let covered = (1..=b)
-            .filter(|k| {
-                data_from.is_some_and(|d| d <= period.from - Duration::days(days * *k as i64))
-            })
+            .filter(|k| data_from.is_some_and(|d| d <= period.shifted(*k as i64).from))
             .count();
         let sum: u64 = (1..=covered)
             .map(|k| a.buckets.get(k).copied().unwrap_or(0))
@@ -1158,14 +1231,10 @@ mod reference {
     ) -> Result<Trends> {
         let b = opts.baseline_weeks.max(1);
         let nb = b + 1;
-        let len = period.days();
-        let yago = Period::range(
-            period.from - Duration::days(364),
-            period.to - Duration::days(364),
-        );
+        let yago = period.year_ago();
         let data_from = records.iter().map(|r| r.received_at.date()).min();
         let data_to = records.iter().map(|r| r.received_at.date()).max();
-        let has_prev = data_from.is_some_and(|d| d <= period.from - Duration::days(len));
+        let has_prev = data_from.is_some_and(|d| d <= period.shifted(1).from);
         let has_yago = data_from.is_some_and(|d| d <= yago.from);
 
         let group_of: HashMap<&str, (&str, bool)> = groups
@@ -1198,14 +1267,10 @@ mod reference {
 
         for r in records {
             let d = r.received_at.date();
-            let bucket = if d > period.to {
-                None
-            } else if d >= period.from {
-                Some(0)
-            } else {
-                let k = ((period.from - d).num_days() - 1) / len + 1;
-                (k as usize <= b).then_some(k as usize)
-            };
+            let bucket = period
+                .periods_back(d)
+                .filter(|k| *k as usize <= b)
+                .map(|k| k as usize);
             let in_yago = d >= yago.from && d <= yago.to;
             if let Some((g, _)) = group_of.get(r.id.as_str()) {
                 if *g != UNCLUSTERED && d < period.from {
@@ -1380,9 +1445,7 @@ mod reference {
             let cur = a.buckets.first().copied().unwrap_or(0);
             // Only trailing periods the data covers count towards the baseline.
             let covered = (1..=b)
-                .filter(|k| {
-                    data_from.is_some_and(|d| d <= period.from - Duration::days(len * *k as i64))
-                })
+                .filter(|k| data_from.is_some_and(|d| d <= period.shifted(*k as i64).from))
                 .count();
             let sum: u64 = (1..=covered)
                 .map(|k| a.buckets.get(k).copied().unwrap_or(0))
@@ -1547,6 +1610,32 @@ mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_step_by_calendar_month() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let jan = parse_month("2020-01").unwrap();
+        assert_eq!(jan.shifted(1).label, "2019-12");
+        assert_eq!(jan.shifted(1).to, d("2019-12-31"));
+        assert_eq!(
+            parse_month("2020-03").unwrap().shifted(1).to,
+            d("2020-02-29")
+        );
+        assert_eq!(jan.shifted(-1).label, "2020-02");
+        assert_eq!(jan.year_ago().label, "2019-01");
+        assert_eq!(jan.periods_back(d("2020-01-31")), Some(0));
+        assert_eq!(jan.periods_back(d("2019-12-01")), Some(1));
+        assert_eq!(jan.periods_back(d("2019-02-28")), Some(11));
+        assert_eq!(jan.periods_back(d("2020-02-01")), None);
+        // a 31-day range that is not a calendar month steps by 31 days
+        let r = Period::range(d("2020-01-05"), d("2020-02-04"));
+        assert!(!r.is_month());
+        assert_eq!(r.shifted(1).from, d("2019-12-05"));
+        assert_eq!(r.periods_back(d("2020-01-04")), Some(1));
+        // weeks keep 52-week 同比 (same weekdays)
+        let w = parse_week("2019-W33").unwrap();
+        assert_eq!(w.year_ago().from, d("2018-08-13"));
+    }
 
     #[test]
     fn group_trend_is_relative_to_the_briefed_period() {

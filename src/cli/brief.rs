@@ -14,9 +14,14 @@ pub struct BriefArgs {
     /// The run folder (holds the store and groups/groups.json).
     #[arg(long)]
     pub out: PathBuf,
-    /// ISO week, e.g. 2019-W33 (default: the latest complete week in the data).
-    #[arg(long, conflicts_with_all = ["from", "to"])]
+    /// ISO week, e.g. 2019-W33 (default: the latest complete week, or month when the run's
+    /// `[report] period` is "month").
+    #[arg(long, conflicts_with_all = ["from", "to", "month"])]
     pub week: Option<String>,
+    /// Calendar month for a 月报, e.g. 2019-08: 环比 against the previous month, 同比 against the
+    /// same month a year earlier.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub month: Option<String>,
     /// First day of a custom period (YYYY-MM-DD).
     #[arg(long, requires = "to")]
     pub from: Option<NaiveDate>,
@@ -70,13 +75,18 @@ pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
     let period = match (&a.week, a.from, a.to) {
         (Some(w), _, _) => trends::parse_week(w)
             .ok_or_else(|| Error::Usage(format!("`{w}` is not an ISO week like 2019-W33")))?,
+        _ if a.month.is_some() => {
+            let m = a.month.as_deref().unwrap_or_default();
+            trends::parse_month(m)
+                .ok_or_else(|| Error::Usage(format!("`{m}` is not a month like 2019-08")))?
+        }
         (None, Some(f), Some(to)) => {
             if to < f {
                 return Err(Error::Usage(format!("--to {to} is before --from {f}")));
             }
             Period::range(f, to)
         }
-        _ => trends::latest_complete_week(&records)
+        _ => trends::latest_complete(&records, &setup.report.period)
             .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
     };
     let tr = trends::run(&records, &groups, &period, &setup.trends)?;

@@ -30,6 +30,9 @@ pub struct Options {
     pub max_rows: usize,
     /// Petition ids listed per appendix row before "等 N 件".
     pub max_ids: usize,
+    /// The period `minqing run` briefs: `week` (the latest complete ISO week, 周报) or `month`
+    /// (the latest complete calendar month, 月报).
+    pub period: String,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             issuer: "信访形势研判".into(),
             max_rows: 15,
             max_ids: 200,
+            period: "week".into(),
         }
     }
 }
@@ -754,7 +758,7 @@ pub fn build(
                 n(method.duplicates),
                 n(t.records_in_period)
             ),
-            "口径：件次为信访件数，人次为各件人数之和；环比对比上一统计期，同比对比52周前同期，基数不存在时不计算；数据中缺失的指标记为“无数据”，不按零计。".into(),
+            "口径：件次为信访件数，人次为各件人数之和；环比对比上一统计期，同比对比上年同期（周报为52周前同一周，月报为上年同月），基数不存在时不计算；数据中缺失的指标记为“无数据”，不按零计。".into(),
             "及时受理率=受理日期距登记日期不超过规定工作日（周一至周五）的件数/有受理日期的件数；按期办结率=在办理期限前办结的件数/已办结件数（无办理期限的按登记日期加规定天数）；满意率=（满意+基本满意）/参评件数；参评率=参评件数/有满意度字段的件数；平均办理周期=登记至办结的平均天数；超期未办结=统计期末未办结且已过期限的件数。".into(),
         ];
         if !method.inputs.is_empty() {
@@ -781,7 +785,17 @@ pub fn build(
     }
 
     Doc {
-        title: format!("信访形势周报（{}）", t.period.label),
+        title: format!(
+            "信访形势{}（{}）",
+            if t.period.is_week() {
+                "周报"
+            } else if t.period.is_month() {
+                "月报"
+            } else {
+                "分析"
+            },
+            t.period.label
+        ),
         subtitle: format!(
             "{} · 统计期 {}至{}",
             opts.issuer, t.period.from, t.period.to

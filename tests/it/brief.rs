@@ -248,6 +248,60 @@ fn week_parsing() {
     assert_eq!(trends::latest_complete_week(&[]), None);
 }
 
+/// A 月报: the period is the calendar month, 上期 the previous calendar month, and the brief and
+/// charts say 月 where a 周报 says 周.
+#[test]
+fn monthly_brief_counts_calendar_months() {
+    let aug = trends::parse_month("2019-08").unwrap();
+    assert_eq!(
+        (aug.from, aug.to, aug.label.as_str()),
+        (day("2019-08-01"), day("2019-08-31"), "2019-08")
+    );
+    assert!(aug.is_month() && !aug.is_week());
+    for s in ["2019-8", "201908", "2019年8月", "2019/08"] {
+        assert_eq!(trends::parse_month(s).as_ref(), Some(&aug), "{s}");
+    }
+    assert!(trends::parse_month("2019-13").is_none() && trends::parse_month("x").is_none());
+    let (recs, groups) = fixture();
+    // Newest record is 2019-08-15 → August incomplete → July.
+    assert_eq!(
+        trends::latest_complete(&recs, "month").unwrap().label,
+        "2019-07"
+    );
+    let t = trends::run(&recs, &groups, &aug, &Default::default()).unwrap();
+    // August: C70 (08-05), C71 (08-07) and the ten W33 petitions. July: weeks W27–W31 of the
+    // twice-weekly 城乡建设 series (07-01 … 07-31) = 10. June is not fully covered (data starts
+    // 06-10), so July is the only baseline month and June gives no 环比 base for July.
+    assert_eq!(t.total.current, 12);
+    assert_eq!(t.total.previous, Some(10));
+    assert_eq!(t.total.year_ago, None);
+    let labels: Vec<&str> = t.weeks.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(
+        &labels[labels.len() - 3..],
+        ["2019-06", "2019-07", "2019-08"]
+    );
+    let jul = trends::run(&recs, &groups, &aug.shifted(1), &Default::default()).unwrap();
+    assert_eq!((jul.total.current, jul.total.previous), (10, None));
+
+    let dir = tempfile::tempdir().unwrap();
+    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), false).unwrap();
+    let w = report::run(
+        dir.path(),
+        &recs,
+        &groups,
+        &t,
+        &ch,
+        &Default::default(),
+        &Default::default(),
+        false,
+    )
+    .unwrap();
+    let md = std::fs::read_to_string(&w.markdown).unwrap();
+    assert!(md.contains("信访形势月报（2019-08）"), "{md}");
+    let svg = std::fs::read_to_string(dir.path().join("charts/weekly_channel.svg")).unwrap();
+    assert!(svg.contains("近期各月"), "{svg}");
+}
+
 #[test]
 fn numbers_match_hand_computation() {
     let (recs, groups) = fixture();
