@@ -166,6 +166,8 @@ pub struct Imported {
 
 /// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
 pub fn import(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<Imported> {
+    // Before anything is read or written, so a refused run folder is left exactly as it was.
+    crate::fsutil::check_run_folder(&opts.out_dir)?;
     crate::fsutil::remove_stale_temps(&opts.out_dir);
     let t_read = Instant::now();
     progress(Event::Start(Stage::Ingest));

@@ -249,7 +249,15 @@ pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
 /// Reads records from a store Parquet file.
 pub fn read_file(p: &Path) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
-    let df = ParquetReader::new(f).finish()?;
+    // polars' own message does not say which file; the store may be damaged or replaced.
+    let df = ParquetReader::new(f)
+        .finish()
+        .map_err(|e| Error::BadInput {
+            path: p.to_path_buf(),
+            message: format!(
+                "not a readable store: {e}; rerun with --fresh to rebuild it from the inputs"
+            ),
+        })?;
     from_frame(&df, p)
 }
 
