@@ -756,13 +756,21 @@ fn render_png(d: &Drawing, path: &Path) -> Result<()> {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
     const SCALE: f64 = 2.0;
     let px = |v: f64| (v * SCALE).round() as i32;
-    // the image encoder picks the format from the extension, so the temporary name ends in
-    // .png; its prefix lets the next run sweep it up if this one is killed mid-write
-    let tmp = path.with_file_name(format!(
-        ".minqing-tmp-{}",
-        path.file_name()
-            .map_or("chart.png".into(), |n| n.to_string_lossy())
-    ));
+    // The image encoder picks the format from the extension, so the temporary name ends in
+    // .png; its prefix lets the next run sweep it up if this one is killed mid-write. It is a
+    // fresh random name created exclusively, never a fixed one: a link planted at a fixed name
+    // would be followed and the chart written wherever it points.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp_file = tempfile::Builder::new()
+        .prefix(".minqing-tmp-")
+        .suffix(".png")
+        .tempfile_in(dir)
+        .map_err(crate::error::Error::io("create a temporary file in", dir))?
+        .into_temp_path();
+    let tmp: &Path = &tmp_file;
     let err = |e: String| crate::error::Error::Io {
         action: "draw",
         path: path.to_path_buf(),
@@ -770,7 +778,7 @@ fn render_png(d: &Drawing, path: &Path) -> Result<()> {
     };
     {
         let size = ((d.w * SCALE) as u32, (d.h * SCALE) as u32);
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let root = BitMapBackend::new(tmp, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         for sh in &d.shapes {
             let r = match sh {
@@ -829,7 +837,9 @@ fn render_png(d: &Drawing, path: &Path) -> Result<()> {
         }
         root.present().map_err(|e| err(e.to_string()))?;
     }
-    std::fs::rename(&tmp, path).map_err(crate::error::Error::io("rename", path))?;
+    tmp_file
+        .persist(path)
+        .map_err(|e| crate::error::Error::io("rename", path)(e.error))?;
     Ok(())
 }
 

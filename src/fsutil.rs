@@ -68,12 +68,49 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// The sub-folders minqing writes in a run folder.
+pub const RUN_SUBFOLDERS: [&str; 4] = ["store", "index", "groups", "charts"];
+
+/// Refuses a run folder in which writing would leave it: an output sub-folder that is a symbolic
+/// link (its files would land wherever the link points), or a link inside `index/`, where tantivy
+/// opens its lock files in place. Links at output *file* names need no check: every file is
+/// written to a fresh temporary file and renamed over the name, which replaces the link itself.
+/// The run folder itself may be a link: that is where the user sent the outputs.
+pub fn check_run_folder(out_dir: &Path) -> Result<()> {
+    let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let refuse = |p: &Path| {
+        let target = fs::read_link(p)
+            .map(|t| format!(" (to `{}`)", t.display()))
+            .unwrap_or_default();
+        Err(Error::Usage(format!(
+            "`{}` is a symbolic link{target}; minqing writes only inside the run folder: remove the link or choose another --out",
+            p.display()
+        )))
+    };
+    for name in RUN_SUBFOLDERS {
+        let p = out_dir.join(name);
+        if is_link(&p) {
+            return refuse(&p);
+        }
+    }
+    if let Ok(rd) = fs::read_dir(out_dir.join("index")) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                return refuse(&e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes temporary files and staging folders an interrupted earlier run left in `dir` and its
 /// direct sub-folders (they never carry a final name, so nothing reads them; this only frees space).
+/// Links are not followed: a linked sub-folder is not the run's to sweep.
 pub fn remove_stale_temps(dir: &Path) {
+    let is_dir = |e: &fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
     let mut dirs = vec![dir.to_path_buf()];
     if let Ok(rd) = fs::read_dir(dir) {
-        dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        dirs.extend(rd.flatten().filter(is_dir).map(|e| e.path()));
     }
     for d in dirs {
         let Ok(rd) = fs::read_dir(&d) else { continue };
@@ -82,7 +119,7 @@ pub fn remove_stale_temps(dir: &Path) {
             let name = name.to_string_lossy();
             if name.starts_with(".minqing-tmp-") || name.starts_with(".minqing-stage-") {
                 let p = e.path();
-                let _ = if p.is_dir() {
+                let _ = if is_dir(&e) {
                     fs::remove_dir_all(&p)
                 } else {
                     fs::remove_file(&p)

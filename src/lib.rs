@@ -28,3 +28,17 @@ pub mod trends;
 
 pub use error::{Error, Result};
 pub use schema::Record;
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// Cases per fuzz target: `MINQING_FUZZ_CASES` when set (long local runs), else `ci_default`,
+    /// sized so that all importer and query-parser fuzzing together takes a minute or two of
+    /// `cargo test --release` on a 2-core machine.
+    pub fn fuzz_cases(ci_default: u32) -> u32 {
+        std::env::var("MINQING_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(ci_default)
+    }
+}

@@ -20,10 +20,15 @@ fn main() -> ExitCode {
 }
 
 /// `minqing groups | head` closes stdout early; that is the reader's choice, not a crash, so a
-/// print that fails on a closed pipe ends the process quietly instead of panicking.
+/// print that fails on a closed pipe ends the process quietly instead of panicking. A panic the
+/// importer contains (a third-party parser failing on a corrupt file) becomes an error line of its
+/// own, so it is not printed here either.
 fn quiet_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if minqing::ingest::panic_is_contained() {
+            return;
+        }
         let msg = info
             .payload()
             .downcast_ref::<String>()

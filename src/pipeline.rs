@@ -175,13 +175,15 @@ pub struct Imported {
 ///
 /// With `keep_records` the whole store comes back in memory for the analysis stages. Without it
 /// (`minqing ingest`) the rows stream to the store through a bounded buffer that spills to disk
-/// beyond `[ingest] spill_mb`, so an import's memory does not grow with the input file.
+/// beyond `--spill-mb`, so an import's memory does not grow with the input file.
 pub fn import(
     cfg: &PipelineConfig,
     opts: &RunOptions,
     progress: Progress,
     keep_records: bool,
 ) -> Result<Imported> {
+    // Before anything is read or written, so a refused run folder is left exactly as it was.
+    crate::fsutil::check_run_folder(&opts.out_dir)?;
     crate::fsutil::remove_stale_temps(&opts.out_dir);
     let t_read = Instant::now();
     progress(Event::Start(Stage::Ingest));

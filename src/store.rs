@@ -266,7 +266,8 @@ pub fn read_ids(p: &Path) -> Result<Vec<String>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let df = ParquetReader::new(f)
         .with_columns(Some(vec!["id".to_string()]))
-        .finish()?;
+        .finish()
+        .map_err(unreadable(p))?;
     let ids = df.column("id")?.str()?;
     Ok(ids
         .iter()
@@ -282,7 +283,8 @@ pub fn read_slice(p: &Path, offset: usize, len: usize) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let df = ParquetReader::new(f)
         .with_slice(Some((offset, len)))
-        .finish()?;
+        .finish()
+        .map_err(unreadable(p))?;
     from_frame(&df, p)
 }
 
@@ -316,8 +318,18 @@ pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
 /// Reads records from a store Parquet file.
 pub fn read_file(p: &Path) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
-    let df = ParquetReader::new(f).finish()?;
+    let df = ParquetReader::new(f).finish().map_err(unreadable(p))?;
     from_frame(&df, p)
+}
+
+/// polars' own message does not say which file; the store may be damaged or replaced.
+fn unreadable(p: &Path) -> impl FnOnce(PolarsError) -> Error + '_ {
+    move |e| Error::BadInput {
+        path: p.to_path_buf(),
+        message: format!(
+            "not a readable store: {e}; rerun with --fresh to rebuild it from the inputs"
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

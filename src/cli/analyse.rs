@@ -115,6 +115,7 @@ fn groups_dir(out: &std::path::Path) -> PathBuf {
 }
 
 pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
+    minqing::fsutil::check_run_folder(&a.out)?;
     let (tok_opts, opts) = match &a.pipeline {
         Some(p) => {
             let cfg = minqing::config::PipelineConfig::load(p)?;

@@ -62,6 +62,7 @@ fn setup(out: &Path, t: &Term) -> minqing::pipeline::BriefSetup {
 }
 
 pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
+    minqing::fsutil::check_run_folder(&a.out)?;
     let records = minqing::store::read(&a.out)?;
     let mut setup = setup(&a.out, t);
     if setup.method.rows_stored == 0 {

@@ -81,7 +81,8 @@ pub fn dispatch(cli: Cli) -> minqing::Result<()> {
     }
 }
 
-/// The error and its causes on one line, each cause once.
+/// The error and its causes on one line, each cause once (line breaks inside a message — a quoted
+/// header, a file name — become spaces, so an error is always one line).
 pub fn chain(err: &minqing::Error) -> String {
     let mut out = err.to_string();
     let mut src = err.source();
@@ -93,7 +94,7 @@ pub fn chain(err: &minqing::Error) -> String {
         }
         src = s.source();
     }
-    out
+    out.replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]

@@ -527,9 +527,7 @@ fn query_survives(h: &IndexHandle, q: &str) {
 
 #[test]
 fn query_fuzz_corpus() {
-    let dir = tempfile::tempdir().unwrap();
-    build_corpus(dir.path());
-    let h = IndexHandle::open(dir.path()).unwrap();
+    let dir = QUERY_INDEX.path();
     let corpus = include_str!("../../tests/fuzz/query.txt");
     let mut n = 0;
     for line in corpus.lines().filter(|l| !l.starts_with('#')) {
@@ -538,23 +536,41 @@ fn query_fuzz_corpus() {
             .replace("\\t", "\t")
             .replace("\\r", "\r")
             .replace("\\u{0}", "\u{0}");
-        let _ = crate::index::query::parse_query(&q);
-        query_survives(&h, &q);
+        let q2 = q.clone();
+        within_limit(
+            move || {
+                let _ = crate::index::query::parse_query(&q2);
+                query_survives(&IndexHandle::open(dir).unwrap(), &q2);
+            },
+            &q,
+        );
         n += 1;
     }
     assert!(n > 30);
 }
 
+// Case counts are sized with the importer fuzzing (ingest/fuzz.rs) to about a minute of the test
+// run in all; MINQING_FUZZ_CASES=N runs N cases per target for a long local run.
 proptest::proptest! {
-    // bounded for CI (a few seconds); raise with PROPTEST_CASES=… locally
+    // Parsing takes microseconds: many cases.
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+        crate::testutil::fuzz_cases(50_000)
     ))]
 
     #[test]
     fn query_parser_never_panics(q in proptest::prelude::any::<String>()) {
-        let _ = crate::index::query::parse_query(&q);
+        let q2 = q.clone();
+        within_limit(move || {
+            let _ = crate::index::query::parse_query(&q2);
+        }, &q);
     }
+}
+
+proptest::proptest! {
+    // Each case also runs the query against an index.
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        crate::testutil::fuzz_cases(30_000)
+    ))]
 
     #[test]
     fn grammar_shaped_queries_never_panic(
@@ -567,10 +583,31 @@ proptest::proptest! {
         )
     ) {
         let q: String = parts.concat();
-        let _ = crate::index::query::parse_query(&q);
-        let dir = QUERY_INDEX.path();
-        let h = IndexHandle::open(dir).unwrap();
-        query_survives(&h, &q);
+        let q2 = q.clone();
+        within_limit(move || {
+            let _ = crate::index::query::parse_query(&q2);
+            let h = IndexHandle::open(QUERY_INDEX.path()).unwrap();
+            query_survives(&h, &q2);
+        }, &q);
+    }
+}
+
+/// Runs `f` on its own thread and fails the test naming `query` if it takes longer than a
+/// minute (an endless loop in the parser or the search); a panic propagates as it is.
+fn within_limit(f: impl FnOnce() + Send + 'static, query: &str) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(()) => h.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("query {query:?} did not finish within a minute (endless loop?)")
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod cluster;
 mod common;
 mod crash;
 mod ingest;
+mod paths;
 mod privacy;
 mod run;
 mod search;
