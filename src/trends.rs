@@ -417,6 +417,69 @@ fn is_closed_status(s: &str) -> bool {
         || s.contains("不予受理")
 }
 
+/// Each channel's count in the period with its bases (`weekly` oldest first, the period last);
+/// channels with nothing in the period or its bases are left out.
+fn channel_changes(
+    weekly: &[[u64; 6]],
+    year_ago: &[u64; 6],
+    has_prev: bool,
+    has_yago: bool,
+) -> Vec<(Channel, Change)> {
+    let nb = weekly.len();
+    Channel::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ch = Change {
+                current: weekly[nb - 1][i],
+                previous: (has_prev && nb > 1).then(|| weekly[nb - 2][i]),
+                year_ago: has_yago.then_some(year_ago[i]),
+            };
+            (*c, ch)
+        })
+        .filter(|(_, ch)| {
+            ch.current > 0 || ch.previous.unwrap_or(0) > 0 || ch.year_ago.unwrap_or(0) > 0
+        })
+        .collect()
+}
+
+/// Trailing periods the data fully covers: only they form a baseline.
+fn covered_periods(period: &Period, data_from: Option<NaiveDate>, b: usize) -> usize {
+    (1..=b)
+        .filter(|k| data_from.is_some_and(|d| d <= period.shifted(*k as i64).from))
+        .count()
+}
+
+/// The period's count (`buckets[0]`) with its 环比 and 同比 bases where the data has them.
+fn change_of(buckets: &[u64], year_ago: u64, has_prev: bool, has_yago: bool) -> Change {
+    let bk = |i: usize| buckets.get(i).copied().unwrap_or(0);
+    Change {
+        current: bk(0),
+        previous: has_prev.then(|| bk(1)),
+        year_ago: has_yago.then_some(year_ago),
+    }
+}
+
+/// The rising-issue test (module docs): the mean over the `covered` trailing periods, the
+/// Poisson upper tail of the period's count under it, and whether that flags the issue.
+fn rising_test(buckets: &[u64], covered: usize, opts: &Options) -> (f64, f64, bool) {
+    let cur = buckets.first().copied().unwrap_or(0);
+    let sum: u64 = (1..=covered)
+        .map(|k| buckets.get(k).copied().unwrap_or(0))
+        .sum();
+    let mean = if covered == 0 {
+        0.0
+    } else {
+        sum as f64 / covered as f64
+    };
+    let p = poisson_upper(cur, mean.max(opts.min_lambda));
+    (
+        mean,
+        p,
+        covered > 0 && cur >= opts.min_count && p < opts.p_threshold,
+    )
+}
+
 /// The due date: the data's, else received + `close_days`.
 fn due_of(r: &Record, opts: &Options) -> NaiveDateTime {
     r.due_at
@@ -1005,35 +1068,9 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
     };
     overdue.sort_by(|a, b| b.days_over.cmp(&a.days_over).then_with(|| a.id.cmp(&b.id)));
 
-    let change = |a: &Acc| -> Change {
-        let bk = |i: usize| a.buckets.get(i).copied().unwrap_or(0);
-        Change {
-            current: bk(0),
-            previous: has_prev.then(|| bk(1)),
-            year_ago: has_yago.then_some(a.year_ago),
-        }
-    };
-    let baseline = |a: &Acc| -> (f64, f64, bool) {
-        let cur = a.buckets.first().copied().unwrap_or(0);
-        // Only trailing periods the data covers count towards the baseline.
-        let covered = (1..=b)
-            .filter(|k| data_from.is_some_and(|d| d <= period.shifted(*k as i64).from))
-            .count();
-        let sum: u64 = (1..=covered)
-            .map(|k| a.buckets.get(k).copied().unwrap_or(0))
-            .sum();
-        let mean = if covered == 0 {
-            0.0
-        } else {
-            sum as f64 / covered as f64
-        };
-        let p = poisson_upper(cur, mean.max(opts.min_lambda));
-        (
-            mean,
-            p,
-            covered > 0 && cur >= opts.min_count && p < opts.p_threshold,
-        )
-    };
+    let covered = covered_periods(period, data_from, b);
+    let change = |a: &Acc| change_of(&a.buckets, a.year_ago, has_prev, has_yago);
+    let baseline = |a: &Acc| rising_test(&a.buckets, covered, opts);
     let weekly_of = |a: &Acc| -> Vec<u64> { a.buckets.iter().rev().copied().collect() };
     // Rows with no petition in the period or the baseline (year-ago only) are dropped.
     let rows = |m: BTreeMap<String, Acc>| -> Vec<Row> {
@@ -1104,23 +1141,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             .then_with(|| x.id.cmp(&y.id))
     });
 
-    let by_channel = Channel::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                *c,
-                Change {
-                    current: weekly[nb - 1][i],
-                    previous: has_prev.then(|| weekly[nb - 2][i]),
-                    year_ago: has_yago.then_some(year_ago_ch[i]),
-                },
-            )
-        })
-        .filter(|(_, ch)| {
-            ch.current > 0 || ch.previous.unwrap_or(0) > 0 || ch.year_ago.unwrap_or(0) > 0
-        })
-        .collect();
+    let by_channel = channel_changes(&weekly, &year_ago_ch, has_prev, has_yago);
 
     let headcount = Change {
         current: total.head_buckets[0],
@@ -1433,35 +1454,9 @@ mod reference {
             }
         }
 
-        let change = |a: &Acc| -> Change {
-            let bk = |i: usize| a.buckets.get(i).copied().unwrap_or(0);
-            Change {
-                current: bk(0),
-                previous: has_prev.then(|| bk(1)),
-                year_ago: has_yago.then_some(a.year_ago),
-            }
-        };
-        let baseline = |a: &Acc| -> (f64, f64, bool) {
-            let cur = a.buckets.first().copied().unwrap_or(0);
-            // Only trailing periods the data covers count towards the baseline.
-            let covered = (1..=b)
-                .filter(|k| data_from.is_some_and(|d| d <= period.shifted(*k as i64).from))
-                .count();
-            let sum: u64 = (1..=covered)
-                .map(|k| a.buckets.get(k).copied().unwrap_or(0))
-                .sum();
-            let mean = if covered == 0 {
-                0.0
-            } else {
-                sum as f64 / covered as f64
-            };
-            let p = poisson_upper(cur, mean.max(opts.min_lambda));
-            (
-                mean,
-                p,
-                covered > 0 && cur >= opts.min_count && p < opts.p_threshold,
-            )
-        };
+        let covered = covered_periods(period, data_from, b);
+        let change = |a: &Acc| change_of(&a.buckets, a.year_ago, has_prev, has_yago);
+        let baseline = |a: &Acc| rising_test(&a.buckets, covered, opts);
         let rows = |m: BTreeMap<String, Acc>| -> Vec<Row> {
             let mut v: Vec<Row> = m
                 .into_iter()
@@ -1553,23 +1548,7 @@ mod reference {
                 .then_with(|| a.name.cmp(&b.name))
         });
 
-        let by_channel = Channel::ALL
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                (
-                    *c,
-                    Change {
-                        current: weekly[nb - 1][i],
-                        previous: has_prev.then(|| weekly[nb - 2][i]),
-                        year_ago: has_yago.then_some(year_ago_ch[i]),
-                    },
-                )
-            })
-            .filter(|(_, ch)| {
-                ch.current > 0 || ch.previous.unwrap_or(0) > 0 || ch.year_ago.unwrap_or(0) > 0
-            })
-            .collect();
+        let by_channel = channel_changes(&weekly, &year_ago_ch, has_prev, has_yago);
 
         let headcount = Change {
             current: head.headcount,
