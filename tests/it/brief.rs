@@ -283,20 +283,7 @@ fn monthly_brief_counts_calendar_months() {
     let jul = trends::run(&recs, &groups, &aug.shifted(1), &Default::default()).unwrap();
     assert_eq!((jul.total.current, jul.total.previous), (10, None));
 
-    let dir = tempfile::tempdir().unwrap();
-    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), false).unwrap();
-    let w = report::run(
-        dir.path(),
-        &recs,
-        &groups,
-        &t,
-        &ch,
-        &Default::default(),
-        &Default::default(),
-        false,
-    )
-    .unwrap();
-    let md = std::fs::read_to_string(&w.markdown).unwrap();
+    let (md, _, dir) = render_period(&recs, &groups, &aug, &Default::default(), false);
     assert!(md.contains("信访形势月报（2019-08）"), "{md}");
     let svg = std::fs::read_to_string(dir.path().join("charts/weekly_channel.svg")).unwrap();
     assert!(svg.contains("近期各月"), "{svg}");
@@ -426,9 +413,6 @@ fn missing_data_is_unavailable_not_zero() {
 
 fn render(show: bool) -> (String, String, tempfile::TempDir) {
     let (recs, groups) = fixture();
-    let t = trends::run(&recs, &groups, &w33(), &Default::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), show).unwrap();
     let method = report::MethodNote {
         rows_read: 31,
         rows_stored: 30,
@@ -437,13 +421,27 @@ fn render(show: bool) -> (String, String, tempfile::TempDir) {
         inputs: vec!["fixture.csv".into()],
         parameters: vec![("trends.baseline_weeks".into(), "8".into())],
     };
+    render_period(&recs, &groups, &w33(), &method, show)
+}
+
+/// The brief of `period` over `recs` in a fresh folder: (brief.md, brief.html, folder).
+fn render_period(
+    recs: &[Record],
+    groups: &Groups,
+    period: &Period,
+    method: &report::MethodNote,
+    show: bool,
+) -> (String, String, tempfile::TempDir) {
+    let t = trends::run(recs, groups, period, &Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), show).unwrap();
     let w = report::run(
         dir.path(),
-        &recs,
-        &groups,
+        recs,
+        groups,
         &t,
         &ch,
-        &method,
+        method,
         &Default::default(),
         show,
     )
