@@ -1816,6 +1816,41 @@ mod differential {
         assert_eq!(cats + got.missing_category, got.records_in_period);
         let regs: u64 = got.regions[0].iter().map(|r| r.count.current).sum();
         assert_eq!(regs + got.missing_region, got.records_in_period);
+        // Every other breakdown adds up to the records of the period, counted from the records.
+        let in_period: Vec<&Record> = records
+            .iter()
+            .filter(|r| period.periods_back(r.received_at.date()) == Some(0))
+            .collect();
+        let n = in_period.len() as u64;
+        assert_eq!(got.records_in_period, n);
+        assert_eq!(got.total.current, n);
+        assert_eq!(got.by_channel.iter().map(|c| c.1.current).sum::<u64>(), n);
+        assert_eq!(
+            got.weekly_by_channel.last().map_or(0, |w| w.iter().sum()),
+            n
+        );
+        assert_eq!(got.kpi.petitions, n);
+        let heads: u64 = in_period.iter().map(|r| r.headcount as u64).sum();
+        assert_eq!(got.headcount.current, heads);
+        for lvl in 1..3 {
+            let with_level = in_period.iter().filter(|r| r.region[lvl].is_some()).count() as u64;
+            let rows: u64 = got.regions[lvl].iter().map(|r| r.count.current).sum();
+            assert_eq!(rows, with_level, "region level {lvl}");
+        }
+        let with_unit = in_period
+            .iter()
+            .filter(|r| r.responsible_unit.is_some())
+            .count() as u64;
+        assert_eq!(
+            got.units.iter().map(|r| r.count.current).sum::<u64>(),
+            with_unit
+        );
+        assert_eq!(
+            got.kpi_units.iter().map(|k| k.petitions).sum::<u64>(),
+            with_unit
+        );
+        let grouped: u64 = got.groups.iter().map(|g| g.in_period).sum();
+        assert!(grouped <= n);
     }
 
     proptest! {
