@@ -263,6 +263,10 @@ pub struct RunSummary {
 pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let mut timer = Timer::default();
+    // Refused before anything is written: the index stage would replace a folder it did not make
+    // (after the link checks, which name the more basic problem).
+    crate::fsutil::check_run_folder(&opts.out_dir)?;
+    index::refuse_foreign(&opts.out_dir.join("index"))?;
     let imported = import(cfg, opts, progress, true)?;
     timer.set("ingest", imported.read_seconds);
     timer.set("store", imported.store_seconds);

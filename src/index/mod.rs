@@ -561,6 +561,37 @@ fn commit(mut w: IndexWriter, payload: &Payload) -> Result<()> {
     Ok(())
 }
 
+/// A rebuild replaces the whole `dir`, so a folder there that minqing did not write (the user's
+/// own files, another program's tantivy index) is refused rather than deleted. A minqing index
+/// that is merely damaged or of an older schema is rebuilt.
+pub fn refuse_foreign(dir: &Path) -> Result<()> {
+    let foreign = if exists(dir) {
+        // Ours carry the payload (schema version, tokenizer fingerprint) in meta.json from the
+        // first commit on; an unreadable meta.json is a damaged index, rebuilt.
+        std::fs::read(dir.join("meta.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|meta| {
+                meta.get("payload")
+                    .and_then(|p| p.as_str())
+                    .and_then(|p| serde_json::from_str::<Payload>(p).ok())
+                    .is_none()
+            })
+    } else {
+        std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        })
+    };
+    if foreign {
+        return Err(Error::Usage(format!(
+            "`{}` holds files that are not a minqing search index; move them away or choose another --out (minqing would replace the folder)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Brings `dir` (e.g. `run_dir/index`) in line with `records`: delete-then-add only changed ids
 /// (per-document content hash incl. group id), delete ids no longer present, no-op when nothing
 /// changed, full re-index when the tokenizer fingerprint or schema version differs. One commit,
@@ -587,6 +618,7 @@ pub fn build(
     recs.reverse();
     let mut summary = IndexSummary::default();
 
+    refuse_foreign(dir)?;
     let existing = if exists(dir) {
         match open_index(dir) {
             Ok(ix) => match (read_payload(&ix), fields_of(&ix.schema())) {

@@ -335,3 +335,29 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A folder at `index/` that minqing did not write (the user's own files) is refused before the
+/// run writes anything, never replaced; an empty one is simply used.
+#[test]
+fn foreign_index_folder_is_refused_not_deleted() {
+    let s = Setup::new();
+    let out = s.path("run");
+    std::fs::create_dir_all(out.join("index")).unwrap();
+    std::fs::write(out.join("index/notes.txt"), "mine\n").unwrap();
+    let o = run_pipeline(&s.input(), &out, &[]);
+    assert_refused(&o, "not a minqing search index");
+    assert_eq!(
+        std::fs::read(out.join("index/notes.txt")).unwrap(),
+        b"mine\n"
+    );
+    assert!(
+        !out.join("store").exists(),
+        "the refused run wrote its store"
+    );
+    std::fs::remove_file(out.join("index/notes.txt")).unwrap();
+    let o = run_pipeline(&s.input(), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A second run over its own index is of course fine.
+    let o = run_pipeline(&s.input(), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
