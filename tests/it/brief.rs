@@ -765,7 +765,7 @@ fn chromium() -> Option<std::path::PathBuf> {
 /// installed: `.ci/run` installs both where it can.
 #[test]
 fn brief_html_renders_in_headless_chromium() {
-    use crate::common::{run, run_pipeline, stderr};
+    use crate::common::{run_pipeline, sample, stderr};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
@@ -785,17 +785,7 @@ fn brief_html_renders_in_headless_chromium() {
     }
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("petitions.csv");
-    let o = run(&[
-        "-q",
-        "sample",
-        "--rows",
-        "600",
-        "--seed",
-        "11",
-        "--out",
-        input.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    sample(&input, "600", "11");
     let out = dir.path().join("out");
     let o = run_pipeline(&input, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));

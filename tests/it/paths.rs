@@ -60,18 +60,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.csv");
-        let o = run(&[
-            "-q",
-            "sample",
-            "--rows",
-            "400",
-            "--seed",
-            "5",
-            "--out",
-            input.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        sample(&dir.path().join("in.csv"), "400", "5");
         std::fs::create_dir_all(dir.path().join("outside")).unwrap();
         std::fs::write(dir.path().join("outside/keep.txt"), "outside\n").unwrap();
         Setup { dir }
