@@ -68,12 +68,22 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         term.note("floor: read + one jieba pass on all cores …");
         let floor = minqing::bench::floor(&corpus)?;
         let out = a.work.join(format!("run-{n}"));
+        // A full run means one from nothing: a previous bench's index and groups in the folder
+        // would make the run incremental (an unchanged index is a no-op) and the figures wrong.
+        if out.exists() {
+            if !out.join("run.json").is_file() {
+                return Err(minqing::Error::Usage(format!(
+                    "`{}` is not a run folder of an earlier bench; move it away or choose another --work",
+                    out.display()
+                )));
+            }
+            std::fs::remove_dir_all(&out).map_err(minqing::Error::io("remove", &out))?;
+        }
         term.note("full run …");
         let t = Instant::now();
         child(&[
             "-q",
             "run",
-            "--fresh",
             "--input",
             corpus.to_str().unwrap_or_default(),
             "--out",

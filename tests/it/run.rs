@@ -164,3 +164,36 @@ fn bundled_sample_is_regenerated_exactly() {
         );
     }
 }
+
+/// `minqing bench` measures a run from nothing every time: a second bench in the same work folder
+/// must index and group everything again, not find the first bench's index up to date.
+#[test]
+fn bench_reruns_from_an_empty_run_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().to_str().unwrap();
+    for _ in 0..2 {
+        let o = run(&["-q", "bench", "--rows", "400", "--work", w, "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(report.to_string().contains("floor"), "{report}");
+        let run = run_json(&work.path().join("run-400"));
+        let index = &run["stages"]["index"];
+        assert_eq!(index["added"], 400, "{index}");
+        assert_eq!(index["unchanged"], 0, "{index}");
+    }
+    // a folder the bench did not make is never deleted
+    let stranger = tempfile::tempdir().unwrap();
+    std::fs::create_dir(stranger.path().join("run-400")).unwrap();
+    std::fs::write(stranger.path().join("run-400/notes.txt"), "mine").unwrap();
+    let o = run(&[
+        "-q",
+        "bench",
+        "--rows",
+        "400",
+        "--work",
+        stranger.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a run folder"), "{}", stderr(&o));
+    assert!(stranger.path().join("run-400/notes.txt").is_file());
+}
