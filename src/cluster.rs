@@ -48,6 +48,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
@@ -462,8 +463,8 @@ fn proper_tag(tag: &str) -> bool {
 /// Names of the data's own regions (from the region column: cities, districts, counties,
 /// streets, towns), with and without their level word (江城市 and 江城). They are where a petition
 /// comes from, never the object it is about.
-pub(crate) fn region_names(records: &[&Record]) -> HashSet<String> {
-    let mut out = HashSet::new();
+pub(crate) fn region_names(records: &[&Record]) -> FastSet<String> {
+    let mut out = FastSet::default();
     for r in records {
         for name in r.region.iter().flatten() {
             for level in ["街道", "市", "区", "县", "州", "盟", "旗", "镇", "乡"] {
@@ -550,7 +551,7 @@ static TWO_CHAR_SUFFIXES: LazyLock<Vec<(char, char, &'static str)>> = LazyLock::
         .collect()
 });
 
-static KIND_WORDS: LazyLock<HashSet<&'static str>> =
+static KIND_WORDS: LazyLock<FastSet<&'static str>> =
     LazyLock::new(|| GENERIC.iter().copied().collect());
 
 /// Whether `w` is one of the [`GENERIC`] kind words.
@@ -566,7 +567,7 @@ fn char_len(s: &str) -> usize {
 fn anchors_in<S: AsRef<str>>(
     tags: &[(S, S)],
     extra: &[String],
-    regions: &HashSet<String>,
+    regions: &FastSet<String>,
     tok: &Tokenizer,
 ) -> Vec<(String, u8)> {
     let tags: Vec<(&str, &str)> = tags.iter().map(|(w, t)| (w.as_ref(), t.as_ref())).collect();
@@ -726,7 +727,7 @@ fn glued(w: &str, tok: &Tokenizer) -> bool {
 }
 
 /// Strips region prefixes and rejects generic names; `None` when nothing specific is left.
-fn clean_anchor(raw: &str, regions: &HashSet<String>) -> Option<String> {
+fn clean_anchor(raw: &str, regions: &FastSet<String>) -> Option<String> {
     let mut a = raw.trim().to_string();
     // leading names of the data's regions (江城鹅塘职业技术学院 → 鹅塘职业技术学院), longest first
     'strip: loop {
@@ -1323,9 +1324,18 @@ struct Doc {
     top: Vec<u32>,
 }
 
+/// Whether `w` has an upper-case letter; Han characters (most of the text) are caseless and
+/// skip the Unicode case tables.
+fn has_upper(w: &str) -> bool {
+    w.chars().any(|c| {
+        c.is_ascii_uppercase() || (!c.is_ascii() && !crate::tokenize::is_han(c) && c.is_uppercase())
+    })
+}
+
 fn content_word(w: &str) -> bool {
     !w.is_empty()
-        && w.chars().any(|c| c.is_alphanumeric())
+        && w.chars()
+            .any(|c| crate::tokenize::is_han(c) || c.is_alphanumeric())
         && !w
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
@@ -1344,7 +1354,7 @@ struct Prepared {
     person: Vec<bool>,
 }
 
-fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
+fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Prepared {
     let regions = region_names(records);
     // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
     // so a million petitions never hold their word lists as strings all at once.
@@ -1357,8 +1367,8 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
     );
     let mut words = Interner::default();
     let mut pass_a: Vec<Tagged> = Vec::with_capacity(records.len());
-    for chunk in records.chunks(PASS_CHUNK) {
-        let raw: Vec<Pass> = chunk
+    let tag_chunk = |chunk: &[&'r Record]| -> Vec<Pass<'r>> {
+        chunk
             .par_iter()
             .map(|r| {
                 let title_tags = tok.tag_ref(&r.title);
@@ -1378,7 +1388,7 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                 ] {
                     for &(word, tag) in tags.iter() {
                         let word = word.trim();
-                        let word: Cow<str> = if word.chars().any(char::is_uppercase) {
+                        let word: Cow<str> = if has_upper(word) {
                             Cow::Owned(word.to_lowercase())
                         } else {
                             Cow::Borrowed(word)
@@ -1417,13 +1427,31 @@ fn prepare(records: &[&Record], tok: &Tokenizer, opts: &Options) -> Prepared {
                 person.dedup();
                 (merged, ta, ca, proper, person)
             })
-            .collect();
+            .collect()
+    };
+    // Interning is sequential: chunk k is interned while chunk k+1 is tagged on the other cores.
+    let intern = |raw: Vec<Pass<'r>>, words: &mut Interner, pass_a: &mut Vec<Tagged>| {
         for (tf, ta, ca, proper, person) in raw {
             let tf = tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect();
             let proper = proper.into_iter().map(|w| words.id(&w)).collect();
             let person = person.into_iter().map(|w| words.id(&w)).collect();
             pass_a.push((tf, ta, ca, proper, person));
         }
+    };
+    let mut tagged: Option<Vec<Pass>> = None;
+    for chunk in records.chunks(PASS_CHUNK) {
+        let (raw, ()) = rayon::join(
+            || tag_chunk(chunk),
+            || {
+                if let Some(prev) = tagged.take() {
+                    intern(prev, &mut words, &mut pass_a);
+                }
+            },
+        );
+        tagged = Some(raw);
+    }
+    if let Some(prev) = tagged.take() {
+        intern(prev, &mut words, &mut pass_a);
     }
     // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
     // (是丽发 / 新城 → 丽发新城).
@@ -1645,7 +1673,7 @@ type Anchored = (Vec<(u32, f32)>, Option<String>, Vec<String>);
 /// Everyday petition vocabulary that names one thing in several ways (`data/dict/synonyms.txt`):
 /// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for
 /// the same certificate.
-static SYNONYMS: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+static SYNONYMS: LazyLock<FastMap<&'static str, &'static str>> = LazyLock::new(|| {
     include_str!("../data/dict/synonyms.txt")
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -1683,47 +1711,6 @@ impl Interner {
     /// Petitions containing `w` as a word.
     fn df(&self, w: &str, df: &[u32]) -> u32 {
         self.index.get(w).map_or(0, |&i| df[i as usize])
-    }
-}
-
-/// A hash map with a fast, fixed (so deterministic) hasher for small integer and string keys:
-/// the grouping does tens of millions of lookups, where SipHash is a third of the time.
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-
-/// The Fx hash (as in rustc): multiply-rotate over machine words.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
-        }
-        let mut rest = 0u64;
-        for (i, b) in chunks.remainder().iter().enumerate() {
-            rest |= (*b as u64) << (8 * i);
-        }
-        self.add(rest ^ bytes.len() as u64);
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -2360,147 +2347,166 @@ pub fn run(
             is_repeat: false,
         })
         .collect();
-    for (pos, &c) in clusters.iter().enumerate() {
-        let gid = ids[pos].clone().unwrap_or_default();
-        let cent = &finals[c];
-        let mut ms = members_of[c].clone();
-        ms.sort_by(|&a, &b| {
-            sorted[a]
-                .received_at
-                .cmp(&sorted[b].received_at)
-                .then(a.cmp(&b))
-        });
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut people = 0usize;
-        let mut best_rep: Option<(usize, f32)> = None;
-        for &i in &ms {
-            let r = sorted[i];
-            let sim = cent.cos(&docs[i].vec);
-            let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
-                Some(p) => !seen.insert(p),
-                None => false,
-            };
-            if !repeat {
-                people += 1;
-            }
-            member_rows[i] = Member {
-                id: r.id.clone(),
-                group_id: gid.clone(),
-                similarity: (sim as f64 * 1e4).round() / 1e4,
-                is_repeat: repeat,
-            };
-            if best_rep.is_none_or(|(bi, bs)| sim > bs || (sim == bs && i < bi)) {
-                best_rep = Some((i, sim));
-            }
-        }
-        let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
-        let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
-        let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
-        let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
-        let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
-        let closed = recs.iter().filter(|r| is_closed(r)).count();
-        let open = recs.len() - closed;
-        let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
-        let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
-        let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
-        let regions = counts_desc(recs.iter().map(|r| r.region_path()));
-        // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
-        let anchor = cent.key.map(|k| {
-            let canon = &prep.anchors[k as usize];
-            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    // Each group's figures are independent of the others: computed in parallel, then filed in
+    // the clusters' canonical order.
+    let built: Vec<(Group, Vec<(usize, Member)>)> = clusters
+        .par_iter()
+        .enumerate()
+        .map(|(pos, &c)| {
+            let mut rows: Vec<(usize, Member)> = Vec::new();
+            let gid = ids[pos].clone().unwrap_or_default();
+            let cent = &finals[c];
+            let mut ms = members_of[c].clone();
+            ms.sort_by(|&a, &b| {
+                sorted[a]
+                    .received_at
+                    .cmp(&sorted[b].received_at)
+                    .then(a.cmp(&b))
+            });
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut people = 0usize;
+            let mut best_rep: Option<(usize, f32)> = None;
             for &i in &ms {
-                if let Some(r) = prep.raw[i]
-                    .as_deref()
-                    .filter(|r| r.contains(canon.as_str()))
-                {
-                    *names.entry(r).or_insert(0) += 1;
+                let r = sorted[i];
+                let sim = cent.cos(&docs[i].vec);
+                let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
+                    Some(p) => !seen.insert(p),
+                    None => false,
+                };
+                if !repeat {
+                    people += 1;
+                }
+                rows.push((
+                    i,
+                    Member {
+                        id: r.id.clone(),
+                        group_id: gid.clone(),
+                        similarity: (sim as f64 * 1e4).round() / 1e4,
+                        is_repeat: repeat,
+                    },
+                ));
+                if best_rep.is_none_or(|(bi, bs)| sim > bs || (sim == bs && i < bi)) {
+                    best_rep = Some((i, sim));
                 }
             }
-            names
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_else(|| canon.clone())
-        });
-        let recent = match last_week {
-            Some(lw) => {
-                let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
-                recs.iter()
-                    .filter(|r| week_of(&r.received_at) >= from)
-                    .count() as f64
+            let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
+            let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
+            let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
+            let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
+            let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
+            let closed = recs.iter().filter(|r| is_closed(r)).count();
+            let open = recs.len() - closed;
+            let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
+            let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
+            let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
+            let regions = counts_desc(recs.iter().map(|r| r.region_path()));
+            // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
+            let anchor = cent.key.map(|k| {
+                let canon = &prep.anchors[k as usize];
+                let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+                for &i in &ms {
+                    if let Some(r) = prep.raw[i]
+                        .as_deref()
+                        .filter(|r| r.contains(canon.as_str()))
+                    {
+                        *names.entry(r).or_insert(0) += 1;
+                    }
+                }
+                names
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                    .map(|(n, _)| n.to_string())
+                    .unwrap_or_else(|| canon.clone())
+            });
+            let recent = match last_week {
+                Some(lw) => {
+                    let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
+                    recs.iter()
+                        .filter(|r| week_of(&r.received_at) >= from)
+                        .count() as f64
+                }
+                None => 0.0,
+            };
+            let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
+                + opts.heat_w_people * (1.0 + people as f64).ln()
+                + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
+                + opts.heat_w_recent * (1.0 + recent).ln()
+                + opts.heat_w_likes * (1.0 + likes as f64).ln();
+            let mut batch = 0.0;
+            let mut reasons = Vec::new();
+            if let Some(a) = &anchor {
+                batch += opts.batch_w_anchor;
+                reasons.push(format!("同一对象：{a}"));
             }
-            None => 0.0,
-        };
-        let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
-            + opts.heat_w_people * (1.0 + people as f64).ln()
-            + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
-            + opts.heat_w_recent * (1.0 + recent).ln()
-            + opts.heat_w_likes * (1.0 + likes as f64).ln();
-        let mut batch = 0.0;
-        let mut reasons = Vec::new();
-        if let Some(a) = &anchor {
-            batch += opts.batch_w_anchor;
-            reasons.push(format!("同一对象：{a}"));
-        }
-        if let Some((u, n)) = units.first() {
-            if *n * 10 >= recs.len() * 6 {
-                batch += opts.batch_w_unit;
-                reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
+            if let Some((u, n)) = units.first() {
+                if *n * 10 >= recs.len() * 6 {
+                    batch += opts.batch_w_unit;
+                    reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
+                }
             }
+            if people >= 3 {
+                batch += opts.batch_w_people;
+                reasons.push(format!("{people} 名不同信访人"));
+            }
+            if open * 2 >= recs.len() {
+                batch += opts.batch_w_open;
+                reasons.push(format!("{open} 件未办结"));
+            }
+            let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+            member_ids.sort();
+            let mut key_terms: Vec<String> =
+                key_terms(cent, &prep.vocab, &prep.person, anchor.as_deref(), 12);
+            // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
+            // members' texts are masked the way the brief masks them, and a term must survive it
+            let sample: Vec<(String, String)> = recs
+                .iter()
+                .take(50)
+                .map(|r| {
+                    let raw = format!("{}\n{}", r.title, r.content);
+                    let masked = crate::mask::mask_text(&raw);
+                    (raw, masked)
+                })
+                .collect();
+            key_terms.retain(|t| {
+                !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
+                    || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
+            });
+            key_terms.truncate(8);
+            (
+                Group {
+                    id: gid,
+                    label: String::new(),
+                    anchor,
+                    key_terms,
+                    size: recs.len(),
+                    distinct_petitioners: people,
+                    total_headcount: headcount,
+                    first_seen,
+                    last_seen,
+                    weeks_active: weekly.len(),
+                    trend,
+                    regions,
+                    units,
+                    open,
+                    closed,
+                    heat: (heat * 1000.0).round() / 1000.0,
+                    batch_score: (batch * 1000.0_f64).round() / 1000.0,
+                    batch_reasons: reasons,
+                    representative: best_rep
+                        .map(|(i, _)| sorted[i].id.clone())
+                        .unwrap_or_default(),
+                    members: member_ids,
+                    weekly,
+                },
+                rows,
+            )
+        })
+        .collect();
+    for (g, rows) in built {
+        for (i, m) in rows {
+            member_rows[i] = m;
         }
-        if people >= 3 {
-            batch += opts.batch_w_people;
-            reasons.push(format!("{people} 名不同信访人"));
-        }
-        if open * 2 >= recs.len() {
-            batch += opts.batch_w_open;
-            reasons.push(format!("{open} 件未办结"));
-        }
-        let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
-        member_ids.sort();
-        let mut key_terms: Vec<String> =
-            key_terms(cent, &prep.vocab, &prep.person, anchor.as_deref(), 12);
-        // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
-        // members' texts are masked the way the brief masks them, and a term must survive it
-        let sample: Vec<(String, String)> = recs
-            .iter()
-            .take(50)
-            .map(|r| {
-                let raw = format!("{}\n{}", r.title, r.content);
-                let masked = crate::mask::mask_text(&raw);
-                (raw, masked)
-            })
-            .collect();
-        key_terms.retain(|t| {
-            !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
-                || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
-        });
-        key_terms.truncate(8);
-        groups.push(Group {
-            id: gid,
-            label: String::new(),
-            anchor,
-            key_terms,
-            size: recs.len(),
-            distinct_petitioners: people,
-            total_headcount: headcount,
-            first_seen,
-            last_seen,
-            weeks_active: weekly.len(),
-            trend,
-            regions,
-            units,
-            open,
-            closed,
-            heat: (heat * 1000.0).round() / 1000.0,
-            batch_score: (batch * 1000.0_f64).round() / 1000.0,
-            batch_reasons: reasons,
-            representative: best_rep
-                .map(|(i, _)| sorted[i].id.clone())
-                .unwrap_or_default(),
-            members: member_ids,
-            weekly,
-        });
+        groups.push(g);
     }
     make_labels(&mut groups, opts.label_terms);
     groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
@@ -3072,7 +3078,7 @@ mod tests {
     #[test]
     fn anchors_survive_jieba_cuts() {
         let tok = Tokenizer::new(&Default::default()).unwrap();
-        let none = HashSet::new();
+        let none = FastSet::default();
         let found = |text: &str| -> Vec<String> {
             anchors_in(&tok.tag(text), &[], &none, &tok)
                 .into_iter()
@@ -3116,7 +3122,7 @@ mod tests {
         assert!(!is_generic_name("5路", &[]));
         assert!(kind_only("职业技术学院"));
         assert!(!kind_only("鹅塘职业技术学院"));
-        let none = HashSet::new();
+        let none = FastSet::default();
         assert_eq!(
             clean_anchor("A市职业技术学院", &none).as_deref(),
             Some("A市职业技术学院")
@@ -3197,7 +3203,7 @@ mod tests {
         assert_eq!(m["花语小区"], "花语苑");
         assert_eq!(m["恒通培训"], "恒通教育");
         assert_eq!(m["嘉禾物流有限公司"], "嘉禾物流有限公司");
-        let none = HashSet::new();
+        let none = FastSet::default();
         // a kind of school keeps its city: A市经济学院 is one college, 经济学院 none
         assert_eq!(
             clean_anchor("A市经济学院", &none).as_deref(),
@@ -3212,13 +3218,13 @@ mod tests {
             Some("丽发新城")
         );
         assert_eq!(clean_anchor("小区", &none), None);
-        let regions: HashSet<String> = ["江城市", "江城"].map(String::from).into();
+        let regions: FastSet<String> = ["江城市", "江城"].map(String::from).into_iter().collect();
         assert_eq!(
             clean_anchor("江城鹅塘职业技术学院", &regions).as_deref(),
             Some("鹅塘职业技术学院")
         );
         assert_eq!(clean_anchor("投资人江城", &regions), None);
-        let regions: HashSet<String> = ["凤城区", "凤城"].map(String::from).into();
+        let regions: FastSet<String> = ["凤城区", "凤城"].map(String::from).into_iter().collect();
         assert_eq!(
             clean_anchor("凤城区人民医院", &regions).as_deref(),
             Some("凤城区人民医院")

@@ -264,15 +264,46 @@ pub fn read_source_with(
     };
     let mut mapper = Mapper::new(src, opts, path, progress);
     mapper.sink = sink;
-    match format {
-        Format::Csv => {
-            summary.encoding = Some(read_csv(path, src.encoding.as_deref(), &mut mapper)?);
-        }
-        Format::Xlsx | Format::Xls => read_workbook(path, src.sheet.as_deref(), &mut mapper)?,
-        Format::Jsonl => read_jsonl(path, &mut mapper)?,
-        Format::Parquet => read_parquet(path, &mut mapper)?,
+    let conv = Converter {
+        src,
+        opts,
+        file: display_name(path),
+    };
+    // Reading (one thread: parsing is sequential) overlaps converting (all cores): the reader
+    // hands batches to a converter thread and files what comes back, in order.
+    let read = std::thread::scope(|scope| {
+        let (to, batches) = std::sync::mpsc::sync_channel::<(RawBatch, std::sync::Arc<Plan>)>(1);
+        let (done, from) = std::sync::mpsc::sync_channel(2);
+        let conv = &conv;
+        scope.spawn(move || {
+            use rayon::prelude::*;
+            for (pending, plan) in batches {
+                let results: Vec<Converted> = pending
+                    .par_iter()
+                    .map(|(row, cells)| conv.check_and_convert(&plan, *row, cells))
+                    .collect();
+                if done.send((pending, plan, results)).is_err() {
+                    break;
+                }
+            }
+        });
+        mapper.pipe = Some(Pipe { to, from });
+        let read = match format {
+            Format::Csv => read_csv(path, src.encoding.as_deref(), &mut mapper).map(Some),
+            Format::Xlsx | Format::Xls => {
+                read_workbook(path, src.sheet.as_deref(), &mut mapper).map(|()| None)
+            }
+            Format::Jsonl => read_jsonl(path, &mut mapper).map(|()| None),
+            Format::Parquet => read_parquet(path, &mut mapper).map(|()| None),
+        };
+        mapper.finish();
+        // hanging up ends the converter thread
+        mapper.pipe = None;
+        read
+    });
+    if let Some(encoding) = read? {
+        summary.encoding = Some(encoding);
     }
-    mapper.flush();
     if let Some(e) = mapper.sink_error.take() {
         return Err(e);
     }
@@ -305,11 +336,10 @@ struct Plan {
 
 struct Mapper<'a, 's> {
     src: &'a SourceConfig,
-    opts: &'a Options,
     path: &'a Path,
     file: String,
     progress: &'a (dyn Fn(u64) + Sync),
-    plan: Option<Plan>,
+    plan: Option<std::sync::Arc<Plan>>,
     records: Vec<Record>,
     rejects: Vec<Reject>,
     rows_read: u64,
@@ -324,6 +354,22 @@ struct Mapper<'a, 's> {
     sink: Option<BatchSink<'s>>,
     /// The first error the sink returned: reading stops converting after it.
     sink_error: Option<Error>,
+    conv: Converter<'a>,
+    /// The converter thread, when reading and converting overlap.
+    pipe: Option<Pipe>,
+    /// Batches sent to the converter and not yet filed.
+    inflight: usize,
+}
+
+/// A row converted, or why it is rejected (column, reason).
+type Converted = std::result::Result<Record, (String, String)>;
+/// A batch of raw rows as the reader produced them.
+type RawBatch = Vec<(u64, Vec<Cell>)>;
+
+/// The two ends of the channel pair to the converter thread.
+struct Pipe {
+    to: std::sync::mpsc::SyncSender<(RawBatch, std::sync::Arc<Plan>)>,
+    from: std::sync::mpsc::Receiver<(RawBatch, std::sync::Arc<Plan>, Vec<Converted>)>,
 }
 
 /// Rows converted per parallel batch: large enough to keep both cores busy, small enough to keep
@@ -339,7 +385,6 @@ impl<'a, 's> Mapper<'a, 's> {
     ) -> Self {
         Mapper {
             src,
-            opts,
             path,
             file: display_name(path),
             progress,
@@ -354,26 +399,85 @@ impl<'a, 's> Mapper<'a, 's> {
             accepted: 0,
             sink: None,
             sink_error: None,
+            conv: Converter {
+                src,
+                opts,
+                file: display_name(path),
+            },
+            pipe: None,
+            inflight: 0,
         }
     }
 
-    /// Converts the pending rows (in parallel) and files each as a record or a reject, in order.
+    /// Hands the pending rows to the converter thread (or, without one, converts them here) and
+    /// files every batch that came back, in order. At most two batches are out at a time, so
+    /// reading the next rows overlaps converting the last ones without holding many in memory.
     fn flush(&mut self) {
         use rayon::prelude::*;
         if self.pending.is_empty() {
             return;
         }
-        let Some(plan) = self.plan.take() else { return };
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
         let pending = std::mem::take(&mut self.pending);
         if self.sink_error.is_some() {
             // The run is failing (e.g. the disk is full); converting more rows is wasted work.
-            self.plan = Some(plan);
             return;
         }
-        let results: Vec<_> = pending
-            .par_iter()
-            .map(|(row, cells)| self.check_and_convert(&plan, *row, cells))
-            .collect();
+        match &self.pipe {
+            Some(pipe) => {
+                // The converter only stops when this side hangs up, so sending cannot fail while
+                // it runs; if it panicked, `finish` surfaces that.
+                if pipe.to.send((pending, plan)).is_ok() {
+                    self.inflight += 1;
+                }
+                while self.inflight > 1 {
+                    if !self.receive() {
+                        break;
+                    }
+                }
+            }
+            None => {
+                let results: Vec<_> = pending
+                    .par_iter()
+                    .map(|(row, cells)| self.conv.check_and_convert(&plan, *row, cells))
+                    .collect();
+                self.file_batch(&plan, pending, results);
+            }
+        }
+    }
+
+    /// Files every batch still at the converter.
+    fn finish(&mut self) {
+        self.flush();
+        while self.inflight > 0 {
+            if !self.receive() {
+                break;
+            }
+        }
+    }
+
+    /// Files the next converted batch; false when the converter is gone.
+    fn receive(&mut self) -> bool {
+        let Some(got) = self.pipe.as_ref().map(|p| p.from.recv()) else {
+            return false;
+        };
+        match got {
+            Ok((pending, plan, results)) => {
+                self.inflight -= 1;
+                self.file_batch(&plan, pending, results);
+                true
+            }
+            Err(_) => {
+                self.inflight = 0;
+                false
+            }
+        }
+    }
+
+    /// Files each converted row as a record or a reject, in row order.
+    fn file_batch(&mut self, plan: &Plan, pending: Vec<(u64, Vec<Cell>)>, results: Vec<Converted>) {
         let mut batch = Vec::with_capacity(results.len());
         for ((row, cells), result) in pending.into_iter().zip(results) {
             match result {
@@ -389,6 +493,9 @@ impl<'a, 's> Mapper<'a, 's> {
                 }
             }
         }
+        if self.sink_error.is_some() {
+            return;
+        }
         self.accepted += batch.len() as u64;
         match self.sink.as_mut() {
             Some(sink) => {
@@ -398,9 +505,29 @@ impl<'a, 's> Mapper<'a, 's> {
             }
             None => self.records.extend(batch),
         }
-        self.plan = Some(plan);
     }
 
+    fn reject(&mut self, row: u64, column: &str, id: &str, reason: String) {
+        self.rejects.push(Reject {
+            file: self.file.clone(),
+            row,
+            column: column.to_string(),
+            reason,
+            kind: "reject".into(),
+            id: id.to_string(),
+        });
+    }
+}
+
+/// The read-only half of the mapping: converts rows on the converter thread while the reader
+/// goes on reading.
+struct Converter<'a> {
+    src: &'a SourceConfig,
+    opts: &'a Options,
+    file: String,
+}
+
+impl Converter<'_> {
     fn check_and_convert(
         &self,
         plan: &Plan,
@@ -419,17 +546,6 @@ impl<'a, 's> Mapper<'a, 's> {
             ));
         }
         self.convert(plan, row, cells)
-    }
-
-    fn reject(&mut self, row: u64, column: &str, id: &str, reason: String) {
-        self.rejects.push(Reject {
-            file: self.file.clone(),
-            row,
-            column: column.to_string(),
-            reason,
-            kind: "reject".into(),
-            id: id.to_string(),
-        });
     }
 
     fn convert(
@@ -712,12 +828,12 @@ impl RowSink for Mapper<'_, '_> {
         );
         mapping.sort();
         self.mapping = mapping.into_iter().map(|(_, h, f)| (h, f)).collect();
-        self.plan = Some(Plan {
+        self.plan = Some(std::sync::Arc::new(Plan {
             fields,
             extra,
             headers,
             channel_default,
-        });
+        }));
         Ok(())
     }
 
@@ -741,7 +857,8 @@ impl RowSink for Mapper<'_, '_> {
     }
 
     fn broken(&mut self, row: u64, reason: String) {
-        self.flush();
+        // rejects stay in row order: everything before this row is filed first
+        self.finish();
         self.rows_read += 1;
         self.reject(row, "", "", reason);
     }

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+mod fxhash;
 pub mod index;
 pub mod ingest;
 pub mod mask;

@@ -5,7 +5,6 @@
 //! The bundled dictionary and stopwords (`data/dict/`) are compiled into the binary, so a run needs
 //! no files beside it; a pipeline may add dictionaries and stopword lists of its own.
 
-use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +69,7 @@ pub struct Token {
 /// Jieba plus dictionaries and stopwords. Build once, share by reference (it is `Sync`).
 pub struct Tokenizer {
     jieba: Jieba,
-    stopwords: HashSet<String>,
+    stopwords: crate::fxhash::FastSet<String>,
     hmm: bool,
     fingerprint: String,
 }
@@ -93,7 +92,7 @@ impl Tokenizer {
             add_dict(&mut jieba, &text, p)?;
             fp.push_str(&text);
         }
-        let mut stopwords = HashSet::new();
+        let mut stopwords = crate::fxhash::FastSet::default();
         let mut lists: Vec<String> = Vec::new();
         if opts.bundled_stopwords {
             lists.push(BUNDLED_STOPWORDS.to_string());
@@ -251,7 +250,7 @@ pub fn fold(s: &str) -> String {
 }
 
 /// CJK Unified Ideographs and extension A: caseless letters, the bulk of petition text.
-fn is_han(c: char) -> bool {
+pub(crate) fn is_han(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
