@@ -957,7 +957,7 @@ fn pick_anchor(
 /// Maps each anchor onto the most frequent known anchor (≥ 3 chars) it contains
 /// (丽景花园二期 → 丽景花园; 武广新城伊景园滨河苑 → 伊景园 when that is the commoner name).
 /// Prefix matches win over inner substrings; ties go to the longer, then the smaller name.
-fn contained_known(a: &str, freq: &BTreeMap<&str, usize>) -> String {
+fn contained_known(a: &str, freq: &FastMap<&str, usize>) -> String {
     let idx: Vec<usize> = a
         .char_indices()
         .map(|(i, _)| i)
@@ -1001,7 +1001,7 @@ fn name_map(
     mentions: &[Vec<String>],
     extra: &[String],
 ) -> HashMap<String, String> {
-    let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut freq: FastMap<&str, usize> = FastMap::default();
     for a in chosen.iter().flatten() {
         *freq.entry(a.as_str()).or_insert(0) += 1;
     }
@@ -1272,8 +1272,9 @@ fn link_anchors(
             v
         })
         .collect();
-    let mut n: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut pair: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    // counted in hash maps: every use below orders explicitly (or looks up)
+    let mut n: FastMap<&str, usize> = FastMap::default();
+    let mut pair: FastMap<(&str, &str), usize> = FastMap::default();
     for set in &sets {
         for (i, a) in set.iter().enumerate() {
             *n.entry(a).or_insert(0) += 1;
@@ -1283,13 +1284,15 @@ fn link_anchors(
             }
         }
     }
-    let mut partners: BTreeMap<&str, Vec<(&str, usize)>> = BTreeMap::new();
+    let mut partners: FastMap<&str, Vec<(&str, usize)>> = FastMap::default();
     for ((a, b), c) in &pair {
         partners.entry(a).or_default().push((b, *c));
     }
     let mut order: Vec<(&str, usize)> = n.iter().map(|(a, c)| (*a, *c)).collect();
     order.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
     let mut parent: HashMap<&str, &str> = HashMap::new();
+    // the names some other name links to (the values of `parent`), for a constant-time check
+    let mut roots: FastSet<&str> = FastSet::default();
     for (b, nb) in order {
         let best = partners.get(b).and_then(|ps| {
             ps.iter()
@@ -1301,8 +1304,9 @@ fn link_anchors(
         });
         if let Some(a) = best {
             // a name that others already link to stays a root
-            if !parent.values().any(|p| *p == b) {
+            if !roots.contains(b) {
                 parent.insert(b, a);
+                roots.insert(a);
             }
         }
     }
@@ -1516,8 +1520,14 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
             (tf, pick_anchor(&ta, &ca, &known), mentions)
         })
         .collect();
-    let anchors_raw: Vec<Option<String>> = per.iter().map(|p| p.1.clone()).collect();
-    let mentions: Vec<Vec<String>> = per.iter().map(|p| p.2.clone()).collect();
+    let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(per.len());
+    let mut anchors_raw: Vec<Option<String>> = Vec::with_capacity(per.len());
+    let mut mentions: Vec<Vec<String>> = Vec::with_capacity(per.len());
+    for (tf, a, m) in per {
+        tfs.push(tf);
+        anchors_raw.push(a);
+        mentions.push(m);
+    }
     let mut names = name_map(&anchors_raw, &mentions, &opts.extra_suffixes);
     // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
     // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
@@ -1593,9 +1603,9 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         .iter()
         .map(|a| a.as_deref().map(|a| anchor_id[a]))
         .collect();
-    let raw_vecs: Vec<Vec<(u32, f32)>> = per
+    let raw_vecs: Vec<Vec<(u32, f32)>> = tfs
         .par_iter()
-        .map(|(tf, _, _)| {
+        .map(|tf| {
             let mut v: Vec<(u32, f32)> = tf
                 .iter()
                 .filter_map(|(w, c)| term[*w as usize].map(|(id, idf)| (id, (1.0 + c.ln()) * idf)))
