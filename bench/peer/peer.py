@@ -2,10 +2,12 @@
 pandas to load, jieba to segment, scikit-learn TF-IDF + MiniBatchKMeans to group, whoosh (with
 jieba's ChineseAnalyzer) to index. Idiomatic and vectorised where an analyst would vectorise.
 
-usage: python peer.py CORPUS.csv WORK_DIR   -> WORK_DIR/peer.json, WORK_DIR/peer_members.csv
+usage: python peer.py CORPUS.csv WORK_DIR [DICT]  -> WORK_DIR/peer.json, WORK_DIR/peer_members.csv
+(DICT: the domain dictionary to load into jieba; default: the repository's data/dict/petition.dict)
 """
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -16,10 +18,11 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 
-def main(corpus, work):
+def main(corpus, work, dict_path=None):
     os.makedirs(work, exist_ok=True)
     times = {}
-    dict_path = os.path.join(os.path.dirname(__file__), "..", "..", "data", "dict", "petition.dict")
+    if dict_path is None:
+        dict_path = os.path.join(os.path.dirname(__file__), "..", "..", "data", "dict", "petition.dict")
     if os.path.exists(dict_path):
         jieba.load_userdict(dict_path)  # the same domain dictionary minqing uses
     jieba.initialize()
@@ -75,10 +78,11 @@ def main(corpus, work):
     times["index"] = time.perf_counter() - t
 
     times["total"] = sum(times.values())
-    json.dump({"rows": int(len(df)), "clusters": int(k), "seconds": times},
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    json.dump({"rows": int(len(df)), "clusters": int(k), "seconds": times, "peak_rss_mib": peak_mib},
               open(os.path.join(work, "peer.json"), "w"), indent=2)
     print(json.dumps(times, indent=2))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)

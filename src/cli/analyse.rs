@@ -75,7 +75,7 @@ pub struct EvalArgs {
 }
 
 /// Reads an `id,group_id` CSV as a grouping (only the membership is used by `eval`).
-fn members_csv(p: &std::path::Path) -> Result<cluster::Groups> {
+pub(crate) fn members_csv(p: &std::path::Path) -> Result<cluster::Groups> {
     let bad = |message: String| minqing::Error::BadInput {
         path: p.to_path_buf(),
         message,

@@ -22,6 +22,159 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also run the peer, the stack an analyst would otherwise use (pandas, jieba,
+    /// scikit-learn TF-IDF + k-means, whoosh), on each corpus and print minqing's speed-up per
+    /// stage and both groupings' quality. On first use it is installed from PyPI into a
+    /// virtualenv in the work folder.
+    #[arg(long)]
+    pub peer: bool,
+    /// Run the peer with this Python (which must have pandas, pyarrow, jieba, scikit-learn and
+    /// whoosh) instead of the virtualenv, e.g. on a machine without PyPI access. Implies --peer.
+    #[arg(long, value_name = "PYTHON")]
+    pub peer_python: Option<PathBuf>,
+}
+
+/// The peer's script, built in so `minqing bench --peer` works outside the repository.
+const PEER_PY: &str = include_str!("../../bench/peer/peer.py");
+/// What the peer's virtualenv gets from PyPI.
+const PEER_PACKAGES: &[&str] = &["pandas", "pyarrow", "jieba", "scikit-learn", "whoosh"];
+/// Written into the virtualenv once the packages installed, so a half-finished install is
+/// redone rather than used.
+const PEER_READY: &str = ".minqing-peer-ready";
+
+/// Runs a set-up tool (python3, pip), failing with the end of what it printed.
+fn tool(program: &std::path::Path, args: &[&std::ffi::OsStr]) -> minqing::Result<()> {
+    let out = Command::new(program).args(args).output().map_err(|e| {
+        minqing::Error::Usage(format!(
+            "cannot run `{}` for the peer benchmark ({e}); install Python 3 with venv, or pass --peer-python",
+            program.display()
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(minqing::Error::Usage(format!(
+            "`{} {}` failed: {}",
+            program.display(),
+            args.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            tail(&out.stderr)
+        )));
+    }
+    Ok(())
+}
+
+/// The last lines of a child's error output, on one line.
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+/// The Python that runs the peer: `--peer-python`, else the work folder's virtualenv (created
+/// and filled from PyPI the first time).
+fn peer_python(a: &BenchArgs, term: &Term) -> minqing::Result<PathBuf> {
+    if let Some(p) = &a.peer_python {
+        return Ok(p.clone());
+    }
+    let venv = a.work.join("peer-venv");
+    let python = venv.join("bin").join("python");
+    if !venv.join(PEER_READY).is_file() {
+        term.note("installing the peer (pandas, jieba, scikit-learn, whoosh) from PyPI …");
+        tool(
+            std::path::Path::new("python3"),
+            &["-m".as_ref(), "venv".as_ref(), venv.as_os_str()],
+        )?;
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-m".as_ref(),
+            "pip".as_ref(),
+            "install".as_ref(),
+            "--quiet".as_ref(),
+        ];
+        args.extend(PEER_PACKAGES.iter().map(std::ffi::OsStr::new));
+        tool(&python, &args)?;
+        std::fs::write(venv.join(PEER_READY), PEER_PACKAGES.join("\n"))
+            .map_err(minqing::Error::io("write", venv.join(PEER_READY)))?;
+    }
+    Ok(python)
+}
+
+/// The peer on one corpus, beside minqing's run of it in `run_dir`.
+fn peer_run(
+    python: &std::path::Path,
+    work: &std::path::Path,
+    corpus: &std::path::Path,
+    n: usize,
+    run_dir: &std::path::Path,
+    minqing_stages: &[(String, f64)],
+) -> minqing::Result<serde_json::Value> {
+    let script = work.join("peer.py");
+    std::fs::write(&script, PEER_PY).map_err(minqing::Error::io("write", &script))?;
+    let dict = work.join("petition.dict");
+    std::fs::write(&dict, minqing::tokenize::BUNDLED_DICT)
+        .map_err(minqing::Error::io("write", &dict))?;
+    let out_dir = work.join(format!("peer-{n}"));
+    let t = Instant::now();
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(corpus)
+        .arg(&out_dir)
+        .arg(&dict)
+        .output()
+        .map_err(minqing::Error::io("run", python))?;
+    let wall = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(minqing::Error::Usage(format!(
+            "the peer failed on `{}`: {}",
+            corpus.display(),
+            tail(&out.stderr)
+        )));
+    }
+    let report = out_dir.join("peer.json");
+    let peer: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&report).map_err(minqing::Error::io("read", &report))?,
+    )?;
+    let secs = |k: &str| peer["seconds"][k].as_f64().unwrap_or(0.0);
+    let ours = |ks: &[&str]| -> f64 {
+        minqing_stages
+            .iter()
+            .filter(|(k, _)| ks.contains(&k.as_str()))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    // Both groupings scored by the same scorer against the generator's truth.
+    let records = minqing::store::read(run_dir)?;
+    let truth = "truth_group";
+    let theirs = minqing::cluster::eval(
+        &records,
+        &super::analyse::members_csv(&out_dir.join("peer_members.csv"))?,
+        truth,
+    )?;
+    let mine = minqing::cluster::eval(
+        &records,
+        &minqing::cluster::read(&run_dir.join("groups"))?,
+        truth,
+    )?;
+    let rows = [
+        ("load + clean", secs("ingest"), ours(&["ingest", "store"])),
+        (
+            "segment + group",
+            secs("tokenize") + secs("cluster"),
+            ours(&["cluster"]),
+        ),
+        ("index", secs("index"), ours(&["index"])),
+        ("whole (process)", wall, ours(&["whole run (process)"])),
+    ];
+    Ok(serde_json::json!({
+        "stages": rows.iter().map(|(k, p, m)| serde_json::json!({
+            "stage": k, "peer_seconds": p, "minqing_seconds": m, "minqing_faster": p / m.max(1e-9)
+        })).collect::<Vec<_>>(),
+        "peer_peak_rss_mib": peer["peak_rss_mib"],
+        "peer_bcubed_f1": theirs.bcubed_f1,
+        "minqing_bcubed_f1": mine.bcubed_f1,
+        "peer_bcubed_precision": theirs.bcubed_precision,
+        "peer_bcubed_recall": theirs.bcubed_recall,
+    }))
 }
 
 fn exe() -> minqing::Result<PathBuf> {
@@ -45,6 +198,12 @@ fn child(args: &[&str]) -> minqing::Result<()> {
 
 pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
     std::fs::create_dir_all(&a.work).map_err(minqing::Error::io("create", &a.work))?;
+    // Set up before the first run, so a missing Python fails fast.
+    let python = if a.peer || a.peer_python.is_some() {
+        Some(peer_python(&a, term)?)
+    } else {
+        None
+    };
     let mut results = Vec::new();
     for &n in &a.rows {
         let corpus = a.work.join(format!("corpus-{n}-{}.csv", a.seed));
@@ -107,7 +266,15 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             .iter()
             .map(|d| (d.to_string(), dir_size(&out.join(d))))
             .collect();
+        let peer = match &python {
+            Some(py) => {
+                term.note("peer …");
+                Some(peer_run(py, &a.work, &corpus, n, &out, &stages)?)
+            }
+            None => None,
+        };
         results.push(serde_json::json!({
+            "peer": peer,
             "rows": n,
             "corpus_bytes": bytes,
             "generate_seconds": generate_seconds,
@@ -152,6 +319,32 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             println!("peak memory: {} MiB", run["peak_rss_mib"]);
             for (k, v) in &sizes {
                 println!("{k}/: {:.1} MB", *v as f64 / 1e6);
+            }
+            if let Some(p) = &peer {
+                println!("peer (pandas + jieba + scikit-learn + whoosh), same corpus:");
+                println!(
+                    "{:<22} {:>9} {:>10} {:>15}",
+                    "stage", "peer s", "minqing s", "minqing faster"
+                );
+                for r in p["stages"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:<22} {:>9.2} {:>10.2} {:>14.1}×",
+                        r["stage"].as_str().unwrap_or_default(),
+                        r["peer_seconds"].as_f64().unwrap_or(0.0),
+                        r["minqing_seconds"].as_f64().unwrap_or(0.0),
+                        r["minqing_faster"].as_f64().unwrap_or(0.0)
+                    );
+                }
+                println!(
+                    "peak memory: peer {:.0} MiB, minqing {} MiB",
+                    p["peer_peak_rss_mib"].as_f64().unwrap_or(0.0),
+                    run["peak_rss_mib"]
+                );
+                println!(
+                    "B-cubed F1 against the generator's truth: peer {:.3}, minqing {:.3}",
+                    p["peer_bcubed_f1"].as_f64().unwrap_or(0.0),
+                    p["minqing_bcubed_f1"].as_f64().unwrap_or(0.0)
+                );
             }
             println!();
         }

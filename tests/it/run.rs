@@ -197,3 +197,96 @@ fn bench_reruns_from_an_empty_run_folder() {
     assert!(stderr(&o).contains("not a run folder"), "{}", stderr(&o));
     assert!(stranger.path().join("run-400/notes.txt").is_file());
 }
+
+/// Writes an executable stand-in for Python: `sh` running `body` with the peer's arguments
+/// (`peer.py CORPUS WORK DICT`).
+#[cfg(unix)]
+fn fake_python(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\nset -e\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// `minqing bench --peer` runs the peer on the same corpus and reports minqing's speed-up per
+/// stage from the peer's own timings, and both groupings scored against the truth. A stand-in
+/// Python plays the peer here (the real one needs PyPI); it checks what it is given.
+#[cfg(unix)]
+#[test]
+fn bench_puts_the_peer_side_by_side() {
+    let work = tempfile::tempdir().unwrap();
+    let py = fake_python(
+        work.path(),
+        "python",
+        r#"grep -q MiniBatchKMeans "$1"
+head -1 "$2" | grep -q truth_group
+test -s "$4"
+mkdir -p "$3"
+printf '{"rows": 400, "seconds": {"ingest": 0.5, "tokenize": 1.0, "cluster": 2.0, "index": 4.0, "total": 7.5}, "peak_rss_mib": 321.0}' > "$3/peer.json"
+printf 'id,group_id\n' > "$3/peer_members.csv""#,
+    );
+    let w = work.path().to_str().unwrap();
+    let o = run(&[
+        "-q",
+        "bench",
+        "--rows",
+        "400",
+        "--work",
+        w,
+        "--json",
+        "--peer-python",
+        py.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let peer = &report[0]["peer"];
+    let stage = |name: &str| {
+        peer["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {peer}"))
+            .clone()
+    };
+    let index = stage("index");
+    assert_eq!(index["peer_seconds"], 4.0);
+    let ours = index["minqing_seconds"].as_f64().unwrap();
+    assert!(ours > 0.0);
+    assert!((index["minqing_faster"].as_f64().unwrap() - 4.0 / ours).abs() < 1e-9);
+    assert_eq!(stage("segment + group")["peer_seconds"], 3.0);
+    assert!(stage("whole (process)")["peer_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(peer["peer_peak_rss_mib"], 321.0);
+    // a peer that groups nothing has perfect B-cubed precision and the least recall there is
+    assert_eq!(peer["peer_bcubed_precision"], 1.0);
+    assert!(peer["minqing_bcubed_f1"].as_f64().unwrap() > peer["peer_bcubed_f1"].as_f64().unwrap());
+    assert!(
+        !work.path().join("peer-venv").exists(),
+        "no install with --peer-python"
+    );
+
+    // a peer that cannot run says why, in one line
+    let broken = fake_python(
+        work.path(),
+        "broken-python",
+        "echo \"ModuleNotFoundError: No module named 'whoosh'\" >&2; exit 1",
+    );
+    let o = run(&[
+        "-q",
+        "bench",
+        "--rows",
+        "400",
+        "--work",
+        w,
+        "--peer-python",
+        broken.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("the peer failed") && err.contains("whoosh"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
