@@ -32,6 +32,11 @@ pub struct BenchArgs {
     /// whoosh) instead of the virtualenv, e.g. on a machine without PyPI access. Implies --peer.
     #[arg(long, value_name = "PYTHON")]
     pub peer_python: Option<PathBuf>,
+    /// Also time a weekly incremental run: the corpus's newest N rows (the corpus is in time
+    /// order) run onto a store already holding the rest, re-indexing, re-grouping with stable
+    /// ids and rendering the brief; reported against the full run.
+    #[arg(long, value_name = "N")]
+    pub incremental: Option<usize>,
 }
 
 /// The peer's script, built in so `minqing bench --peer` works outside the repository.
@@ -196,6 +201,115 @@ fn child(args: &[&str]) -> minqing::Result<()> {
     Ok(())
 }
 
+/// Splits `corpus` into its first rows and its last `newest` rows (two CSV files with the
+/// header), once; cells are copied as they are.
+fn split_corpus(
+    corpus: &std::path::Path,
+    newest: usize,
+    base: &std::path::Path,
+    new: &std::path::Path,
+) -> minqing::Result<usize> {
+    let bad = |e: csv::Error| minqing::Error::BadInput {
+        path: corpus.to_path_buf(),
+        message: e.to_string(),
+    };
+    let rows = {
+        let mut r = csv::Reader::from_path(corpus).map_err(bad)?;
+        r.byte_records().count()
+    };
+    if newest == 0 || newest >= rows {
+        return Err(minqing::Error::Usage(format!(
+            "--incremental {newest} must be between 1 and the corpus's {rows} rows minus one"
+        )));
+    }
+    let mut r = csv::Reader::from_path(corpus).map_err(bad)?;
+    let header = r.byte_headers().map_err(bad)?.clone();
+    let write = |path: &std::path::Path, rows: &mut dyn Iterator<Item = csv::ByteRecord>| {
+        minqing::fsutil::write_atomic_with(path, |f| {
+            let mut w = csv::Writer::from_writer(f);
+            w.write_byte_record(&header)?;
+            for row in rows {
+                w.write_byte_record(&row)?;
+            }
+            w.flush()?;
+            Ok(())
+        })
+    };
+    let mut records = r.byte_records().map_while(|x| x.ok());
+    write(base, &mut records.by_ref().take(rows - newest))?;
+    write(new, &mut records)?;
+    Ok(rows)
+}
+
+/// The stages and figures a run folder's `run.json` reports.
+fn stage_seconds(run: &serde_json::Value) -> Vec<(String, f64)> {
+    run["stage_seconds"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read_run(out: &std::path::Path) -> minqing::Result<serde_json::Value> {
+    Ok(serde_json::from_slice(
+        &std::fs::read(out.join("run.json"))
+            .map_err(minqing::Error::io("read", out.join("run.json")))?,
+    )?)
+}
+
+/// Removes a run folder an earlier bench made; refuses any other folder.
+fn clear_run_folder(out: &std::path::Path) -> minqing::Result<()> {
+    if out.exists() {
+        if !out.join("run.json").is_file() {
+            return Err(minqing::Error::Usage(format!(
+                "`{}` is not a run folder of an earlier bench; move it away or choose another --work",
+                out.display()
+            )));
+        }
+        std::fs::remove_dir_all(out).map_err(minqing::Error::io("remove", out))?;
+    }
+    Ok(())
+}
+
+/// The weekly incremental run on corpus `n`: the rest first (untimed), then the newest rows.
+fn incremental_run(
+    work: &std::path::Path,
+    corpus: &std::path::Path,
+    n: usize,
+    newest: usize,
+    full_wall: f64,
+    term: &Term,
+) -> minqing::Result<serde_json::Value> {
+    let base = work.join(format!("corpus-{n}-base-{newest}.csv"));
+    let new = work.join(format!("corpus-{n}-newest-{newest}.csv"));
+    if !(base.is_file() && new.is_file()) {
+        split_corpus(corpus, newest, &base, &new)?;
+    }
+    let out = work.join(format!("inc-{n}"));
+    clear_run_folder(&out)?;
+    term.note("incremental: the store before the week …");
+    let path = |p: &std::path::Path| p.to_str().unwrap_or_default().to_string();
+    child(&["-q", "run", "--input", &path(&base), "--out", &path(&out)])?;
+    term.note("incremental: the week's rows …");
+    let t = Instant::now();
+    child(&["-q", "run", "--input", &path(&new), "--out", &path(&out)])?;
+    let wall = t.elapsed().as_secs_f64();
+    let run = read_run(&out)?;
+    Ok(serde_json::json!({
+        "new_rows": newest,
+        "store_rows": run["counts"]["store_total"],
+        "stored_new": run["counts"]["new"],
+        "seconds": wall,
+        "of_full_run": wall / full_wall.max(1e-9),
+        "stages": stage_seconds(&run).into_iter().map(|(k, v)| serde_json::json!({"stage": k, "seconds": v})).collect::<Vec<_>>(),
+        "index": run["stages"]["index"],
+        "peak_rss_mib": run["peak_rss_mib"],
+    }))
+}
+
 pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
     std::fs::create_dir_all(&a.work).map_err(minqing::Error::io("create", &a.work))?;
     // Set up before the first run, so a missing Python fails fast.
@@ -229,15 +343,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let out = a.work.join(format!("run-{n}"));
         // A full run means one from nothing: a previous bench's index and groups in the folder
         // would make the run incremental (an unchanged index is a no-op) and the figures wrong.
-        if out.exists() {
-            if !out.join("run.json").is_file() {
-                return Err(minqing::Error::Usage(format!(
-                    "`{}` is not a run folder of an earlier bench; move it away or choose another --work",
-                    out.display()
-                )));
-            }
-            std::fs::remove_dir_all(&out).map_err(minqing::Error::io("remove", &out))?;
-        }
+        clear_run_folder(&out)?;
         term.note("full run …");
         let t = Instant::now();
         child(&[
@@ -249,18 +355,8 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             out.to_str().unwrap_or_default(),
         ])?;
         let wall = t.elapsed().as_secs_f64();
-        let run: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(out.join("run.json"))
-                .map_err(minqing::Error::io("read", out.join("run.json")))?,
-        )?;
-        let mut stages: Vec<(String, f64)> = run["stage_seconds"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let run = read_run(&out)?;
+        let mut stages = stage_seconds(&run);
         stages.push(("whole run (process)".into(), wall));
         let sizes: Vec<(String, u64)> = ["store", "index", "groups", "charts"]
             .iter()
@@ -273,7 +369,12 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             }
             None => None,
         };
+        let incremental = match a.incremental {
+            Some(k) => Some(incremental_run(&a.work, &corpus, n, k, wall, term)?),
+            None => None,
+        };
         results.push(serde_json::json!({
+            "incremental": incremental,
             "peer": peer,
             "rows": n,
             "corpus_bytes": bytes,
@@ -319,6 +420,28 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             println!("peak memory: {} MiB", run["peak_rss_mib"]);
             for (k, v) in &sizes {
                 println!("{k}/: {:.1} MB", *v as f64 / 1e6);
+            }
+            if let Some(inc) = &incremental {
+                println!(
+                    "weekly incremental ({} newest rows onto the other {}): {:.2} s = {:.0}% of the full run",
+                    thousands(inc["new_rows"].as_u64().unwrap_or(0)),
+                    thousands(n.saturating_sub(inc["new_rows"].as_u64().unwrap_or(0) as usize) as u64),
+                    inc["seconds"].as_f64().unwrap_or(0.0),
+                    100.0 * inc["of_full_run"].as_f64().unwrap_or(0.0)
+                );
+                let parts: Vec<String> = inc["stages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| {
+                        format!(
+                            "{} {:.2}",
+                            s["stage"].as_str().unwrap_or_default(),
+                            s["seconds"].as_f64().unwrap_or(0.0)
+                        )
+                    })
+                    .collect();
+                println!("  stages (s): {}", parts.join(", "));
             }
             if let Some(p) = &peer {
                 println!("peer (pandas + jieba + scikit-learn + whoosh), same corpus:");

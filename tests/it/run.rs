@@ -290,3 +290,55 @@ printf 'id,group_id\n' > "$3/peer_members.csv""#,
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// `minqing bench --incremental N` times the newest N rows of the corpus run onto a store of the
+/// rest, against the full run: only those rows are new, the store ends with every row, and the
+/// index adds exactly them.
+#[test]
+fn bench_times_a_weekly_incremental_run() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().to_str().unwrap();
+    let o = run(&[
+        "-q",
+        "bench",
+        "--rows",
+        "400",
+        "--work",
+        w,
+        "--json",
+        "--incremental",
+        "50",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let inc = &report[0]["incremental"];
+    assert_eq!(inc["new_rows"], 50, "{inc}");
+    assert_eq!(inc["stored_new"], 50, "{inc}");
+    assert_eq!(inc["store_rows"], 400, "{inc}");
+    assert_eq!(inc["index"]["added"], 50, "{inc}");
+    assert!(inc["of_full_run"].as_f64().unwrap() > 0.0);
+    // the split keeps every row once, the newest last
+    let rows = |name: &str| {
+        csv::Reader::from_path(work.path().join(name))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap()[0].to_string())
+            .collect::<Vec<_>>()
+    };
+    let all = rows("corpus-400-7.csv");
+    let mut joined = rows("corpus-400-base-50.csv");
+    joined.extend(rows("corpus-400-newest-50.csv"));
+    assert_eq!(joined, all);
+    let o = run(&[
+        "-q",
+        "bench",
+        "--rows",
+        "400",
+        "--work",
+        w,
+        "--incremental",
+        "400",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--incremental 400"), "{}", stderr(&o));
+}
