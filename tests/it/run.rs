@@ -175,7 +175,17 @@ fn bench_reruns_from_an_empty_run_folder() {
         let o = run(&["-q", "bench", "--rows", "400", "--work", w, "--json"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert!(report.to_string().contains("floor"), "{report}");
+        // the floor is the median of three passes
+        let samples: Vec<f64> = report[0]["floor_samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(samples.len(), 3, "{report}");
+        assert!(samples.windows(2).all(|w| w[0] <= w[1]), "{samples:?}");
+        assert_eq!(report[0]["floor"]["seconds"].as_f64().unwrap(), samples[1]);
+        assert_eq!(report[0]["floor"]["rows"], 400);
         let run = run_json(&work.path().join("run-400"));
         let index = &run["stages"]["index"];
         assert_eq!(index["added"], 400, "{index}");
