@@ -39,6 +39,46 @@ pub struct BenchArgs {
     pub incremental: Option<usize>,
 }
 
+/// The fixed query set of the search-latency benchmark (also read by the real-data index test).
+const QUERIES: &str = include_str!("../../bench/queries.txt");
+/// Timed rounds over the query set (after one untimed round that warms the caches).
+const QUERY_ROUNDS: usize = 5;
+
+/// Search latency on a run's index: every query of [`QUERIES`] as `minqing search` runs it (first
+/// 20 hits with snippets, and the total count), [`QUERY_ROUNDS`] times.
+fn query_latency(index_dir: &std::path::Path) -> minqing::Result<serde_json::Value> {
+    let queries: Vec<&str> = QUERIES
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    let tok = minqing::tokenize::Tokenizer::new(&Default::default())?;
+    let handle = minqing::index::IndexHandle::open(index_dir)?;
+    let mut ms: Vec<f64> = Vec::new();
+    let mut hits = 0u64;
+    for round in 0..=QUERY_ROUNDS {
+        for q in &queries {
+            let req = minqing::index::SearchRequest::new(*q);
+            let t = Instant::now();
+            let r = handle.search(&req, &tok)?;
+            if round > 0 {
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+            } else {
+                hits += r.total;
+            }
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    Ok(serde_json::json!({
+        "queries": queries.len(),
+        "timed": ms.len(),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "max_ms": ms.last().copied().unwrap_or(0.0),
+        "hits": hits,
+    }))
+}
+
 /// Floor passes per corpus; the median is the floor.
 const FLOOR_PASSES: usize = 3;
 
@@ -379,12 +419,15 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             }
             None => None,
         };
+        term.note("search latency …");
+        let latency = query_latency(&out.join("index"))?;
         let incremental = match a.incremental {
             Some(k) => Some(incremental_run(&a.work, &corpus, n, k, wall, term)?),
             None => None,
         };
         results.push(serde_json::json!({
             "incremental": incremental,
+            "query_latency": latency,
             "peer": peer,
             "rows": n,
             "corpus_bytes": bytes,
@@ -437,6 +480,14 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             for (k, v) in &sizes {
                 println!("{k}/: {:.1} MB", *v as f64 / 1e6);
             }
+            println!(
+                "search: {} queries × {} rounds (20 hits with snippets + total), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                latency["queries"],
+                QUERY_ROUNDS,
+                latency["p50_ms"].as_f64().unwrap_or(0.0),
+                latency["p99_ms"].as_f64().unwrap_or(0.0),
+                latency["max_ms"].as_f64().unwrap_or(0.0)
+            );
             if let Some(inc) = &incremental {
                 println!(
                     "weekly incremental ({} newest rows onto the other {}): {:.2} s = {:.0}% of the full run",

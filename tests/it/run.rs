@@ -186,6 +186,12 @@ fn bench_reruns_from_an_empty_run_folder() {
         assert!(samples.windows(2).all(|w| w[0] <= w[1]), "{samples:?}");
         assert_eq!(report[0]["floor"]["seconds"].as_f64().unwrap(), samples[1]);
         assert_eq!(report[0]["floor"]["rows"], 400);
+        // search latency over the fixed query set, which finds something in the corpus
+        let lat = &report[0]["query_latency"];
+        assert!(lat["queries"].as_u64().unwrap() >= 50, "{lat}");
+        assert_eq!(lat["timed"], lat["queries"].as_u64().unwrap() * 5);
+        assert!(lat["p50_ms"].as_f64().unwrap() <= lat["p99_ms"].as_f64().unwrap());
+        assert!(lat["hits"].as_u64().unwrap() > 0, "{lat}");
         let run = run_json(&work.path().join("run-400"));
         let index = &run["stages"]["index"];
         assert_eq!(index["added"], 400, "{index}");

@@ -458,72 +458,14 @@ fn bench_index_and_query() {
         noop.as_secs_f64()
     );
     let h = IndexHandle::open(&ix).unwrap();
-    let queries = [
-        "小区",
-        "物业",
-        "噪音",
-        "拆迁",
-        "房产证",
-        "公交",
-        "学校",
-        "工资",
-        "停车",
-        "油烟",
-        "扰民",
-        "补贴",
-        "业主",
-        "开发商",
-        "施工",
-        "垃圾",
-        "幼儿园",
-        "学位",
-        "公积金",
-        "农民工",
-        "社保",
-        "物业费",
-        "违建",
-        "搅拌站",
-        "12345",
-        "楼",
-        "电梯",
-        "漏水",
-        "学区房",
-        "延期交房",
-        "油烟 OR 噪音",
-        "小区 物业",
-        "物业 -电梯",
-        "\"小区物业\"",
-        "\"噪音扰民\"",
-        "\"拖欠工资\"",
-        "\"房产证办理\"",
-        "region:A3区 停车",
-        "status:办理中 垃圾",
-        "公交 OR 地铁 OR 出租车",
-        "拆迁 补偿 安置",
-        "\"A市A5区\"",
-        "学校 -幼儿园",
-        "医院",
-        "医保 OR 社保",
-        "噪音 扰民 夜间",
-        "违章建筑",
-        "网约车",
-        "人才 补贴",
-        "燃气",
-        "供暖",
-        "污水",
-        "\"农民工工资\"",
-        "加装电梯",
-        "绿化",
-        "路灯",
-        "城管",
-        "摊贩",
-        "快递",
-        "\"12345\"",
-    ];
+    let queries: Vec<&str> = include_str!("../../bench/queries.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
     let mut lat = Vec::new();
     for round in 0..3 {
-        for q in queries {
-            let mut req = SearchRequest::new(q);
+        for q in &queries {
+            let mut req = SearchRequest::new(*q);
             req.limit = 20;
             let t = Instant::now();
             let r = h.search(&req, &tok).unwrap();
