@@ -165,6 +165,13 @@ fn bundled_sample_is_regenerated_exactly() {
     }
 }
 
+/// `minqing -q bench --rows 400 --work WORK EXTRA…` (a small corpus: the plumbing, not the speed).
+fn bench400(work: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["-q", "bench", "--rows", "400", "--work", work];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// `minqing bench` measures a run from nothing every time: a second bench in the same work folder
 /// must index and group everything again, not find the first bench's index up to date.
 #[test]
@@ -172,7 +179,7 @@ fn bench_reruns_from_an_empty_run_folder() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path().to_str().unwrap();
     for _ in 0..2 {
-        let o = run(&["-q", "bench", "--rows", "400", "--work", w, "--json"]);
+        let o = bench400(w, &["--json"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         // the floor is the median of three passes
@@ -201,14 +208,7 @@ fn bench_reruns_from_an_empty_run_folder() {
     let stranger = tempfile::tempdir().unwrap();
     std::fs::create_dir(stranger.path().join("run-400")).unwrap();
     std::fs::write(stranger.path().join("run-400/notes.txt"), "mine").unwrap();
-    let o = run(&[
-        "-q",
-        "bench",
-        "--rows",
-        "400",
-        "--work",
-        stranger.path().to_str().unwrap(),
-    ]);
+    let o = bench400(stranger.path().to_str().unwrap(), &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not a run folder"), "{}", stderr(&o));
     assert!(stranger.path().join("run-400/notes.txt").is_file());
@@ -243,17 +243,7 @@ printf '{"rows": 400, "seconds": {"ingest": 0.5, "tokenize": 1.0, "cluster": 2.0
 printf 'id,group_id\n' > "$3/peer_members.csv""#,
     );
     let w = work.path().to_str().unwrap();
-    let o = run(&[
-        "-q",
-        "bench",
-        "--rows",
-        "400",
-        "--work",
-        w,
-        "--json",
-        "--peer-python",
-        py.to_str().unwrap(),
-    ]);
+    let o = bench400(w, &["--json", "--peer-python", py.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let peer = &report[0]["peer"];
@@ -288,16 +278,7 @@ printf 'id,group_id\n' > "$3/peer_members.csv""#,
         "broken-python",
         "echo \"ModuleNotFoundError: No module named 'whoosh'\" >&2; exit 1",
     );
-    let o = run(&[
-        "-q",
-        "bench",
-        "--rows",
-        "400",
-        "--work",
-        w,
-        "--peer-python",
-        broken.to_str().unwrap(),
-    ]);
+    let o = bench400(w, &["--peer-python", broken.to_str().unwrap()]);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
@@ -314,17 +295,7 @@ printf 'id,group_id\n' > "$3/peer_members.csv""#,
 fn bench_times_a_weekly_incremental_run() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path().to_str().unwrap();
-    let o = run(&[
-        "-q",
-        "bench",
-        "--rows",
-        "400",
-        "--work",
-        w,
-        "--json",
-        "--incremental",
-        "50",
-    ]);
+    let o = bench400(w, &["--json", "--incremental", "50"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let inc = &report[0]["incremental"];
@@ -345,16 +316,7 @@ fn bench_times_a_weekly_incremental_run() {
     let mut joined = rows("corpus-400-base-50.csv");
     joined.extend(rows("corpus-400-newest-50.csv"));
     assert_eq!(joined, all);
-    let o = run(&[
-        "-q",
-        "bench",
-        "--rows",
-        "400",
-        "--work",
-        w,
-        "--incremental",
-        "400",
-    ]);
+    let o = bench400(w, &["--incremental", "400"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--incremental 400"), "{}", stderr(&o));
 }
