@@ -37,6 +37,29 @@ pub struct BenchArgs {
     /// ids and rendering the brief; reported against the full run.
     #[arg(long, value_name = "N")]
     pub incremental: Option<usize>,
+    /// Full runs per corpus; each stage and the whole run are reported as the median.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+}
+
+/// Per stage, the median over the runs (each run lists the same stages in the same order; the
+/// lower middle for an even count).
+fn medians(samples: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
+    let Some(first) = samples.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let mut v: Vec<f64> = samples
+                .iter()
+                .filter_map(|s| s.get(i).map(|x| x.1))
+                .collect();
+            v.sort_by(f64::total_cmp);
+            (name.clone(), v[(v.len() - 1) / 2])
+        })
+        .collect()
 }
 
 /// The fixed query set of the search-latency benchmark (also read by the real-data index test).
@@ -391,23 +414,34 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let floor_samples: Vec<f64> = floors.iter().map(|f| f.seconds).collect();
         let floor = floors.swap_remove(FLOOR_PASSES / 2);
         let out = a.work.join(format!("run-{n}"));
-        // A full run means one from nothing: a previous bench's index and groups in the folder
-        // would make the run incremental (an unchanged index is a no-op) and the figures wrong.
-        clear_run_folder(&out)?;
-        term.note("full run …");
-        let t = Instant::now();
-        child(&[
-            "-q",
-            "run",
-            "--input",
-            corpus.to_str().unwrap_or_default(),
-            "--out",
-            out.to_str().unwrap_or_default(),
-        ])?;
-        let wall = t.elapsed().as_secs_f64();
-        let run = read_run(&out)?;
-        let mut stages = stage_seconds(&run);
-        stages.push(("whole run (process)".into(), wall));
+        // Each full run starts from nothing: a previous run's index and groups in the folder
+        // would make it incremental (an unchanged index is a no-op) and the figures wrong.
+        let mut samples: Vec<Vec<(String, f64)>> = Vec::new();
+        let mut run = serde_json::Value::Null;
+        for i in 0..a.repeat.max(1) {
+            clear_run_folder(&out)?;
+            term.note(format!("full run {}/{} …", i + 1, a.repeat.max(1)));
+            let t = Instant::now();
+            child(&[
+                "-q",
+                "run",
+                "--input",
+                corpus.to_str().unwrap_or_default(),
+                "--out",
+                out.to_str().unwrap_or_default(),
+            ])?;
+            let wall = t.elapsed().as_secs_f64();
+            run = read_run(&out)?;
+            let mut stages = stage_seconds(&run);
+            stages.push(("whole run (process)".into(), wall));
+            samples.push(stages);
+        }
+        let stages = medians(&samples);
+        let wall = stages.last().map_or(0.0, |s| s.1);
+        let whole_samples: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.last().map(|x| x.1))
+            .collect();
         let sizes: Vec<(String, u64)> = ["store", "index", "groups", "charts"]
             .iter()
             .map(|d| (d.to_string(), dir_size(&out.join(d))))
@@ -434,6 +468,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             "generate_seconds": generate_seconds,
             "floor": floor,
             "floor_samples": floor_samples,
+            "whole_run_samples": whole_samples,
             "stages": stages.iter().map(|(k, v)| serde_json::json!({
                 "stage": k, "seconds": v, "x_floor": v / floor.seconds.max(1e-9),
                 "rows_per_s": n as f64 / v.max(1e-9), "mb_per_s": bytes as f64 / 1e6 / v.max(1e-9)
@@ -462,6 +497,17 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
                     .collect::<Vec<_>>()
                     .join(" / ")
             );
+            if whole_samples.len() > 1 {
+                println!(
+                    "median of {} full runs (whole: {} s)",
+                    whole_samples.len(),
+                    whole_samples
+                        .iter()
+                        .map(|x| format!("{x:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                );
+            }
             println!(
                 "{:<22} {:>9} {:>8} {:>11} {:>8}",
                 "stage", "seconds", "×floor", "rows/s", "MB/s"
@@ -559,4 +605,20 @@ fn dir_size(p: &std::path::Path) -> u64 {
             }
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_per_stage() {
+        let run = |a: f64, b: f64| vec![("cluster".to_string(), a), ("index".to_string(), b)];
+        let m = medians(&[run(3.0, 1.0), run(1.0, 5.0), run(2.0, 4.0)]);
+        assert_eq!(m, vec![("cluster".into(), 2.0), ("index".into(), 4.0)]);
+        // an even count takes the lower middle, a single run itself
+        assert_eq!(medians(&[run(3.0, 1.0), run(1.0, 5.0)])[0].1, 1.0);
+        assert_eq!(medians(&[run(7.0, 8.0)]), run(7.0, 8.0));
+        assert!(medians(&[]).is_empty());
+    }
 }

@@ -179,7 +179,7 @@ fn bench_reruns_from_an_empty_run_folder() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path().to_str().unwrap();
     for _ in 0..2 {
-        let o = bench400(w, &["--json"]);
+        let o = bench400(w, &["--json", "--repeat", "3"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         // the floor is the median of three passes
@@ -193,6 +193,24 @@ fn bench_reruns_from_an_empty_run_folder() {
         assert!(samples.windows(2).all(|w| w[0] <= w[1]), "{samples:?}");
         assert_eq!(report[0]["floor"]["seconds"].as_f64().unwrap(), samples[1]);
         assert_eq!(report[0]["floor"]["rows"], 400);
+        // three full runs, each from nothing; the whole run is their median
+        let mut whole: Vec<f64> = report[0]["whole_run_samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(whole.len(), 3, "{report}");
+        whole.sort_by(f64::total_cmp);
+        let reported = report[0]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "whole run (process)")
+            .unwrap()["seconds"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(reported, whole[1]);
         // search latency over the fixed query set, which finds something in the corpus
         let lat = &report[0]["query_latency"];
         assert!(lat["queries"].as_u64().unwrap() >= 50, "{lat}");
