@@ -462,6 +462,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         results.push(serde_json::json!({
             "incremental": incremental,
             "query_latency": latency,
+            "index_x_segment": stages.iter().find(|(k, _)| k == "index").map(|(_, v)| v / floor.segment_seconds.max(1e-9)),
             "peer": peer,
             "rows": n,
             "corpus_bytes": bytes,
@@ -525,6 +526,13 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             println!("peak memory: {} MiB", run["peak_rss_mib"]);
             for (k, v) in &sizes {
                 println!("{k}/: {:.1} MB", *v as f64 / 1e6);
+            }
+            if let Some((_, ix)) = stages.iter().find(|(k, _)| k == "index") {
+                println!(
+                    "index: {:.1}× the bare jieba pass alone (segment {:.2} s, same text, same cores)",
+                    ix / floor.segment_seconds.max(1e-9),
+                    floor.segment_seconds
+                );
             }
             println!(
                 "search: {} queries × {} rounds (20 hits with snippets + total), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

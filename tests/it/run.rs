@@ -217,6 +217,10 @@ fn bench_reruns_from_an_empty_run_folder() {
         assert_eq!(lat["timed"], lat["queries"].as_u64().unwrap() * 5);
         assert!(lat["p50_ms"].as_f64().unwrap() <= lat["p99_ms"].as_f64().unwrap());
         assert!(lat["hits"].as_u64().unwrap() > 0, "{lat}");
+        assert!(
+            report[0]["index_x_segment"].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
         let run = run_json(&work.path().join("run-400"));
         let index = &run["stages"]["index"];
         assert_eq!(index["added"], 400, "{index}");
