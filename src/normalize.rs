@@ -114,6 +114,16 @@ pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     if t.is_empty() {
         return None;
     }
+    // Most cells are one of a few numeric shapes; read those directly (chrono re-parses each
+    // format string per call, and a `/` date only matched the sixth format tried).
+    if let Some(d) = numeric_datetime(t) {
+        return plausible(d);
+    }
+    by_formats(t)
+}
+
+/// [`parse_datetime`]'s full list of formats, tried in order (on cleaned, trimmed text).
+fn by_formats(t: &str) -> Option<NaiveDateTime> {
     for f in DATETIME_FORMATS {
         if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
             return plausible(d);
@@ -131,6 +141,96 @@ pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
         }
     }
     None
+}
+
+/// The common shapes of [`DATETIME_FORMATS`] / [`DATE_FORMATS`], read without chrono's format
+/// machinery: a 4-digit year, then `-M-D`, `/M/D`, `.M.D` or `年M月D日`, optionally followed by
+/// ` H:M` or ` H:M:S` (`T` only before `H:M:S` of a `-` date; no separator or a space after 日),
+/// with 1–2 digit fields. `None` when the text has any other shape or is not a valid date and
+/// time; then the format list decides (a property test checks both always agree).
+fn numeric_datetime(t: &str) -> Option<NaiveDateTime> {
+    let b = t.as_bytes();
+    let mut at = 0usize;
+    let digits = |at: &mut usize, min: usize, max: usize| -> Option<u32> {
+        let start = *at;
+        while *at < b.len() && *at - start < max && b[*at].is_ascii_digit() {
+            *at += 1;
+        }
+        if *at - start < min {
+            return None;
+        }
+        t[start..*at].parse().ok()
+    };
+    let year = digits(&mut at, 4, 4)?;
+    if b.get(at).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let eat = |at: &mut usize, s: &str| -> bool {
+        if t[*at..].starts_with(s) {
+            *at += s.len();
+            true
+        } else {
+            false
+        }
+    };
+    let (month, day, sep) = if eat(&mut at, "年") {
+        let m = digits(&mut at, 1, 2)?;
+        if !eat(&mut at, "月") {
+            return None;
+        }
+        let d = digits(&mut at, 1, 2)?;
+        if !eat(&mut at, "日") {
+            return None;
+        }
+        (m, d, '年')
+    } else {
+        let sep = *b.get(at)?;
+        if !matches!(sep, b'-' | b'/' | b'.') {
+            return None;
+        }
+        at += 1;
+        let m = digits(&mut at, 1, 2)?;
+        if b.get(at) != Some(&sep) {
+            return None;
+        }
+        at += 1;
+        let d = digits(&mut at, 1, 2)?;
+        (m, d, sep as char)
+    };
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    if at == b.len() {
+        return Some(date.and_time(NaiveTime::MIN));
+    }
+    // the separator before the time
+    let t_sep = match b[at] {
+        b' ' => {
+            at += 1;
+            ' '
+        }
+        b'T' if sep == '-' => {
+            at += 1;
+            'T'
+        }
+        _ if sep == '年' => '\0',
+        _ => return None,
+    };
+    let h = digits(&mut at, 1, 2)?;
+    if b.get(at) != Some(&b':') {
+        return None;
+    }
+    at += 1;
+    let mi = digits(&mut at, 1, 2)?;
+    let sec = if b.get(at) == Some(&b':') {
+        at += 1;
+        Some(digits(&mut at, 1, 2)?)
+    } else {
+        None
+    };
+    if at != b.len() || (t_sep == 'T' && sec.is_none()) {
+        return None;
+    }
+    let time = NaiveTime::from_hms_opt(h, mi, sec.unwrap_or(0))?;
+    Some(date.and_time(time))
 }
 
 /// Dates before 1949 or after 2200 are typos, not petitions.
@@ -320,6 +420,36 @@ mod tests {
     }
 
     proptest! {
+        /// The numeric fast path reads exactly what the format list reads, on date-like text
+        /// (valid and invalid fields, every separator, with and without time and seconds).
+        #[test]
+        fn numeric_dates_agree_with_the_formats(
+            t in "[0-9]{3,5}(-|/|\\.|年)[0-9]{1,3}(-|/|\\.|月)[0-9]{1,3}(日|号)?( |T|)?([0-9]{1,3}:[0-9]{1,3}(:[0-9]{1,3})?(\\.[0-9]{1,3})?)?"
+        ) {
+            // (both sides with the plausible-year check the format list applies on its first match)
+            if let Some(d) = numeric_datetime(&t) {
+                prop_assert_eq!(plausible(d), by_formats(&t), "{}", t);
+            }
+        }
+
+        /// ... and it takes the common forms (else it would be dead weight).
+        #[test]
+        fn numeric_fast_path_takes_the_export_forms(
+            y in 1990u32..2100, m in 1u32..=12, d in 1u32..=28, h in 0u32..24, mi in 0u32..60, s in 0u32..60
+        ) {
+            for t in [
+                format!("{y}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
+                format!("{y}/{m}/{d} {h}:{mi:02}:{s:02}"),
+                format!("{y}年{m}月{d}日"),
+                format!("{y}.{m}.{d} {h}:{mi}"),
+                format!("{y}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}"),
+            ] {
+                let fast = numeric_datetime(&t);
+                prop_assert!(fast.is_some(), "{}", t);
+                prop_assert_eq!(fast.and_then(plausible), by_formats(&t), "{}", t);
+            }
+        }
+
         #[test]
         fn cleaning_is_idempotent(s in "\\PC*") {
             let once = clean_text(&s);
