@@ -2357,166 +2357,147 @@ pub fn run(
             is_repeat: false,
         })
         .collect();
-    // Each group's figures are independent of the others: computed in parallel, then filed in
-    // the clusters' canonical order.
-    let built: Vec<(Group, Vec<(usize, Member)>)> = clusters
-        .par_iter()
-        .enumerate()
-        .map(|(pos, &c)| {
-            let mut rows: Vec<(usize, Member)> = Vec::new();
-            let gid = ids[pos].clone().unwrap_or_default();
-            let cent = &finals[c];
-            let mut ms = members_of[c].clone();
-            ms.sort_by(|&a, &b| {
-                sorted[a]
-                    .received_at
-                    .cmp(&sorted[b].received_at)
-                    .then(a.cmp(&b))
-            });
-            let mut seen: HashSet<&str> = HashSet::new();
-            let mut people = 0usize;
-            let mut best_rep: Option<(usize, f32)> = None;
-            for &i in &ms {
-                let r = sorted[i];
-                let sim = cent.cos(&docs[i].vec);
-                let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
-                    Some(p) => !seen.insert(p),
-                    None => false,
-                };
-                if !repeat {
-                    people += 1;
-                }
-                rows.push((
-                    i,
-                    Member {
-                        id: r.id.clone(),
-                        group_id: gid.clone(),
-                        similarity: (sim as f64 * 1e4).round() / 1e4,
-                        is_repeat: repeat,
-                    },
-                ));
-                if best_rep.is_none_or(|(bi, bs)| sim > bs || (sim == bs && i < bi)) {
-                    best_rep = Some((i, sim));
-                }
-            }
-            let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
-            let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
-            let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
-            let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
-            let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
-            let closed = recs.iter().filter(|r| is_closed(r)).count();
-            let open = recs.len() - closed;
-            let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
-            let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
-            let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
-            let regions = counts_desc(recs.iter().map(|r| r.region_path()));
-            // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
-            let anchor = cent.key.map(|k| {
-                let canon = &prep.anchors[k as usize];
-                let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-                for &i in &ms {
-                    if let Some(r) = prep.raw[i]
-                        .as_deref()
-                        .filter(|r| r.contains(canon.as_str()))
-                    {
-                        *names.entry(r).or_insert(0) += 1;
-                    }
-                }
-                names
-                    .into_iter()
-                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-                    .map(|(n, _)| n.to_string())
-                    .unwrap_or_else(|| canon.clone())
-            });
-            let recent = match last_week {
-                Some(lw) => {
-                    let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
-                    recs.iter()
-                        .filter(|r| week_of(&r.received_at) >= from)
-                        .count() as f64
-                }
-                None => 0.0,
+    for (pos, &c) in clusters.iter().enumerate() {
+        let gid = ids[pos].clone().unwrap_or_default();
+        let cent = &finals[c];
+        let mut ms = members_of[c].clone();
+        ms.sort_by(|&a, &b| {
+            sorted[a]
+                .received_at
+                .cmp(&sorted[b].received_at)
+                .then(a.cmp(&b))
+        });
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut people = 0usize;
+        let mut best_rep: Option<(usize, f32)> = None;
+        for &i in &ms {
+            let r = sorted[i];
+            let sim = cent.cos(&docs[i].vec);
+            let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
+                Some(p) => !seen.insert(p),
+                None => false,
             };
-            let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
-                + opts.heat_w_people * (1.0 + people as f64).ln()
-                + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
-                + opts.heat_w_recent * (1.0 + recent).ln()
-                + opts.heat_w_likes * (1.0 + likes as f64).ln();
-            let mut batch = 0.0;
-            let mut reasons = Vec::new();
-            if let Some(a) = &anchor {
-                batch += opts.batch_w_anchor;
-                reasons.push(format!("同一对象：{a}"));
+            if !repeat {
+                people += 1;
             }
-            if let Some((u, n)) = units.first() {
-                if *n * 10 >= recs.len() * 6 {
-                    batch += opts.batch_w_unit;
-                    reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
+            member_rows[i] = Member {
+                id: r.id.clone(),
+                group_id: gid.clone(),
+                similarity: (sim as f64 * 1e4).round() / 1e4,
+                is_repeat: repeat,
+            };
+            if best_rep.is_none_or(|(bi, bs)| sim > bs || (sim == bs && i < bi)) {
+                best_rep = Some((i, sim));
+            }
+        }
+        let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
+        let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
+        let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
+        let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
+        let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
+        let closed = recs.iter().filter(|r| is_closed(r)).count();
+        let open = recs.len() - closed;
+        let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
+        let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
+        let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
+        let regions = counts_desc(recs.iter().map(|r| r.region_path()));
+        // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
+        let anchor = cent.key.map(|k| {
+            let canon = &prep.anchors[k as usize];
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+            for &i in &ms {
+                if let Some(r) = prep.raw[i]
+                    .as_deref()
+                    .filter(|r| r.contains(canon.as_str()))
+                {
+                    *names.entry(r).or_insert(0) += 1;
                 }
             }
-            if people >= 3 {
-                batch += opts.batch_w_people;
-                reasons.push(format!("{people} 名不同信访人"));
+            names
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_else(|| canon.clone())
+        });
+        let recent = match last_week {
+            Some(lw) => {
+                let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
+                recs.iter()
+                    .filter(|r| week_of(&r.received_at) >= from)
+                    .count() as f64
             }
-            if open * 2 >= recs.len() {
-                batch += opts.batch_w_open;
-                reasons.push(format!("{open} 件未办结"));
-            }
-            let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
-            member_ids.sort();
-            let mut key_terms: Vec<String> =
-                key_terms(cent, &prep.vocab, &prep.person, anchor.as_deref(), 12);
-            // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
-            // members' texts are masked the way the brief masks them, and a term must survive it
-            let sample: Vec<(String, String)> = recs
-                .iter()
-                .take(50)
-                .map(|r| {
-                    let raw = format!("{}\n{}", r.title, r.content);
-                    let masked = crate::mask::mask_text(&raw);
-                    (raw, masked)
-                })
-                .collect();
-            key_terms.retain(|t| {
-                !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
-                    || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
-            });
-            key_terms.truncate(8);
-            (
-                Group {
-                    id: gid,
-                    label: String::new(),
-                    anchor,
-                    key_terms,
-                    size: recs.len(),
-                    distinct_petitioners: people,
-                    total_headcount: headcount,
-                    first_seen,
-                    last_seen,
-                    weeks_active: weekly.len(),
-                    trend,
-                    regions,
-                    units,
-                    open,
-                    closed,
-                    heat: (heat * 1000.0).round() / 1000.0,
-                    batch_score: (batch * 1000.0_f64).round() / 1000.0,
-                    batch_reasons: reasons,
-                    representative: best_rep
-                        .map(|(i, _)| sorted[i].id.clone())
-                        .unwrap_or_default(),
-                    members: member_ids,
-                    weekly,
-                },
-                rows,
-            )
-        })
-        .collect();
-    for (g, rows) in built {
-        for (i, m) in rows {
-            member_rows[i] = m;
+            None => 0.0,
+        };
+        let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
+            + opts.heat_w_people * (1.0 + people as f64).ln()
+            + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
+            + opts.heat_w_recent * (1.0 + recent).ln()
+            + opts.heat_w_likes * (1.0 + likes as f64).ln();
+        let mut batch = 0.0;
+        let mut reasons = Vec::new();
+        if let Some(a) = &anchor {
+            batch += opts.batch_w_anchor;
+            reasons.push(format!("同一对象：{a}"));
         }
-        groups.push(g);
+        if let Some((u, n)) = units.first() {
+            if *n * 10 >= recs.len() * 6 {
+                batch += opts.batch_w_unit;
+                reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
+            }
+        }
+        if people >= 3 {
+            batch += opts.batch_w_people;
+            reasons.push(format!("{people} 名不同信访人"));
+        }
+        if open * 2 >= recs.len() {
+            batch += opts.batch_w_open;
+            reasons.push(format!("{open} 件未办结"));
+        }
+        let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+        member_ids.sort();
+        let mut key_terms: Vec<String> =
+            key_terms(cent, &prep.vocab, &prep.person, anchor.as_deref(), 12);
+        // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
+        // members' texts are masked the way the brief masks them, and a term must survive it
+        let sample: Vec<(String, String)> = recs
+            .iter()
+            .take(50)
+            .map(|r| {
+                let raw = format!("{}\n{}", r.title, r.content);
+                let masked = crate::mask::mask_text(&raw);
+                (raw, masked)
+            })
+            .collect();
+        key_terms.retain(|t| {
+            !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
+                || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
+        });
+        key_terms.truncate(8);
+        groups.push(Group {
+            id: gid,
+            label: String::new(),
+            anchor,
+            key_terms,
+            size: recs.len(),
+            distinct_petitioners: people,
+            total_headcount: headcount,
+            first_seen,
+            last_seen,
+            weeks_active: weekly.len(),
+            trend,
+            regions,
+            units,
+            open,
+            closed,
+            heat: (heat * 1000.0).round() / 1000.0,
+            batch_score: (batch * 1000.0_f64).round() / 1000.0,
+            batch_reasons: reasons,
+            representative: best_rep
+                .map(|(i, _)| sorted[i].id.clone())
+                .unwrap_or_default(),
+            members: member_ids,
+            weekly,
+        });
     }
     make_labels(&mut groups, opts.label_terms);
     groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
