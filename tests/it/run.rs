@@ -165,6 +165,15 @@ fn bundled_sample_is_regenerated_exactly() {
     }
 }
 
+/// A JSON array of numbers.
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 /// `minqing -q bench --rows 400 --work WORK EXTRA…` (a small corpus: the plumbing, not the speed).
 fn bench400(work: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["-q", "bench", "--rows", "400", "--work", work];
@@ -183,23 +192,13 @@ fn bench_reruns_from_an_empty_run_folder() {
         assert!(o.status.success(), "{}", stderr(&o));
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         // the floor is the median of three passes
-        let samples: Vec<f64> = report[0]["floor_samples"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect();
+        let samples = floats(&report[0]["floor_samples"]);
         assert_eq!(samples.len(), 3, "{report}");
         assert!(samples.windows(2).all(|w| w[0] <= w[1]), "{samples:?}");
         assert_eq!(report[0]["floor"]["seconds"].as_f64().unwrap(), samples[1]);
         assert_eq!(report[0]["floor"]["rows"], 400);
         // three full runs, each from nothing; the whole run is their median
-        let mut whole: Vec<f64> = report[0]["whole_run_samples"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect();
+        let mut whole = floats(&report[0]["whole_run_samples"]);
         assert_eq!(whole.len(), 3, "{report}");
         whole.sort_by(f64::total_cmp);
         let reported = report[0]["stages"]
