@@ -262,22 +262,23 @@ pub fn read_source_with(
         format: Some(format),
         ..Default::default()
     };
-    let mut mapper = Mapper::new(src, opts, path, progress);
-    mapper.sink = sink;
     let conv = Converter {
         src,
         opts,
         file: display_name(path),
     };
     // Reading (one thread: parsing is sequential) overlaps converting (all cores): the reader
-    // hands batches to a converter thread and files what comes back, in order.
-    let read = std::thread::scope(|scope| {
-        let (to, batches) = std::sync::mpsc::sync_channel::<(RawBatch, std::sync::Arc<Plan>)>(1);
+    // hands batches to a converter thread and files what comes back, in order. The mapper lives
+    // inside the scope, so even a panic while reading drops its end of the channel and lets the
+    // converter thread stop.
+    let (mut mapper, read) = std::thread::scope(|scope| {
+        let (to, batches) = std::sync::mpsc::sync_channel::<Option<ToConvert>>(1);
         let (done, from) = std::sync::mpsc::sync_channel(2);
         let conv = &conv;
         scope.spawn(move || {
             use rayon::prelude::*;
-            for (pending, plan) in batches {
+            // `None` (or a hung-up reader) ends the thread
+            while let Ok(Some((pending, plan))) = batches.recv() {
                 let results: Vec<Converted> = pending
                     .par_iter()
                     .map(|(row, cells)| conv.check_and_convert(&plan, *row, cells))
@@ -287,7 +288,7 @@ pub fn read_source_with(
                 }
             }
         });
-        mapper.pipe = Some(Pipe { to, from });
+        let mut mapper = Mapper::new(src, path, progress, sink, Pipe { to, from });
         let read = match format {
             Format::Csv => read_csv(path, src.encoding.as_deref(), &mut mapper).map(Some),
             Format::Xlsx | Format::Xls => {
@@ -297,9 +298,7 @@ pub fn read_source_with(
             Format::Parquet => read_parquet(path, &mut mapper).map(|()| None),
         };
         mapper.finish();
-        // hanging up ends the converter thread
-        mapper.pipe = None;
-        read
+        (mapper, read)
     });
     if let Some(encoding) = read? {
         summary.encoding = Some(encoding);
@@ -354,9 +353,8 @@ struct Mapper<'a, 's> {
     sink: Option<BatchSink<'s>>,
     /// The first error the sink returned: reading stops converting after it.
     sink_error: Option<Error>,
-    conv: Converter<'a>,
-    /// The converter thread, when reading and converting overlap.
-    pipe: Option<Pipe>,
+    /// The channels to and from the converter thread.
+    pipe: Pipe,
     /// Batches sent to the converter and not yet filed.
     inflight: usize,
 }
@@ -366,9 +364,12 @@ type Converted = std::result::Result<Record, (String, String)>;
 /// A batch of raw rows as the reader produced them.
 type RawBatch = Vec<(u64, Vec<Cell>)>;
 
-/// The two ends of the channel pair to the converter thread.
+/// A batch on its way to the converter, with the plan to convert it by.
+type ToConvert = (RawBatch, std::sync::Arc<Plan>);
+
+/// The two ends of the channel pair to the converter thread (`None` sent = stop).
 struct Pipe {
-    to: std::sync::mpsc::SyncSender<(RawBatch, std::sync::Arc<Plan>)>,
+    to: std::sync::mpsc::SyncSender<Option<ToConvert>>,
     from: std::sync::mpsc::Receiver<(RawBatch, std::sync::Arc<Plan>, Vec<Converted>)>,
 }
 
@@ -379,9 +380,10 @@ const BATCH: usize = 8192;
 impl<'a, 's> Mapper<'a, 's> {
     fn new(
         src: &'a SourceConfig,
-        opts: &'a Options,
         path: &'a Path,
         progress: &'a (dyn Fn(u64) + Sync),
+        sink: Option<BatchSink<'s>>,
+        pipe: Pipe,
     ) -> Self {
         Mapper {
             src,
@@ -397,23 +399,17 @@ impl<'a, 's> Mapper<'a, 's> {
             notes: Vec::new(),
             pending: Vec::new(),
             accepted: 0,
-            sink: None,
+            sink,
             sink_error: None,
-            conv: Converter {
-                src,
-                opts,
-                file: display_name(path),
-            },
-            pipe: None,
+            pipe,
             inflight: 0,
         }
     }
 
-    /// Hands the pending rows to the converter thread (or, without one, converts them here) and
-    /// files every batch that came back, in order. At most two batches are out at a time, so
-    /// reading the next rows overlaps converting the last ones without holding many in memory.
+    /// Hands the pending rows to the converter thread and files every batch that came back, in
+    /// order. At most two batches are out at a time, so reading the next rows overlaps
+    /// converting the last ones without holding many in memory.
     fn flush(&mut self) {
-        use rayon::prelude::*;
         if self.pending.is_empty() {
             return;
         }
@@ -425,45 +421,29 @@ impl<'a, 's> Mapper<'a, 's> {
             // The run is failing (e.g. the disk is full); converting more rows is wasted work.
             return;
         }
-        match &self.pipe {
-            Some(pipe) => {
-                // The converter only stops when this side hangs up, so sending cannot fail while
-                // it runs; if it panicked, `finish` surfaces that.
-                if pipe.to.send((pending, plan)).is_ok() {
-                    self.inflight += 1;
-                }
-                while self.inflight > 1 {
-                    if !self.receive() {
-                        break;
-                    }
-                }
-            }
-            None => {
-                let results: Vec<_> = pending
-                    .par_iter()
-                    .map(|(row, cells)| self.conv.check_and_convert(&plan, *row, cells))
-                    .collect();
-                self.file_batch(&plan, pending, results);
-            }
+        // Sending only fails when the converter thread is gone (it panicked); the scope it runs
+        // in surfaces that panic.
+        if self.pipe.to.send(Some((pending, plan))).is_ok() {
+            self.inflight += 1;
         }
+        while self.inflight > 1 && self.receive() {}
     }
 
-    /// Files every batch still at the converter.
-    fn finish(&mut self) {
+    /// Files every row read so far, the pending ones included.
+    fn drain(&mut self) {
         self.flush();
-        while self.inflight > 0 {
-            if !self.receive() {
-                break;
-            }
-        }
+        while self.inflight > 0 && self.receive() {}
+    }
+
+    /// Files everything and stops the converter thread.
+    fn finish(&mut self) {
+        self.drain();
+        let _ = self.pipe.to.send(None);
     }
 
     /// Files the next converted batch; false when the converter is gone.
     fn receive(&mut self) -> bool {
-        let Some(got) = self.pipe.as_ref().map(|p| p.from.recv()) else {
-            return false;
-        };
-        match got {
+        match self.pipe.from.recv() {
             Ok((pending, plan, results)) => {
                 self.inflight -= 1;
                 self.file_batch(&plan, pending, results);
@@ -858,7 +838,7 @@ impl RowSink for Mapper<'_, '_> {
 
     fn broken(&mut self, row: u64, reason: String) {
         // rejects stay in row order: everything before this row is filed first
-        self.finish();
+        self.drain();
         self.rows_read += 1;
         self.reject(row, "", "", reason);
     }
