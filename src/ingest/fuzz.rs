@@ -466,9 +466,7 @@ fn base_workbook(
         "地区",
         "备注",
     ];
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string(0, c as u16, *h)?;
-    }
+    ws.write_row(0, 0, headers)?;
     let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
     ws.write_number(1, 0, 1001.0)?;
     ws.write_string(1, 1, "小区停水")?;
@@ -1171,9 +1169,7 @@ fn write_corpus() {
         "xlsx/header_only.xlsx",
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "标题", "内容", "登记日期"].iter().enumerate() {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "标题", "内容", "登记日期"])?;
             Ok(())
         }),
     );
@@ -1189,9 +1185,7 @@ fn write_corpus() {
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
             ws.write_string(1, 0, "  ")?;
-            for (c, h) in ["编号", "登记日期", "内容"].iter().enumerate() {
-                ws.write_string(4, 2 + c as u16, *h)?;
-            }
+            ws.write_row(4, 2, ["编号", "登记日期", "内容"])?;
             ws.write_number(5, 2, 1.0)?;
             ws.write_string(5, 3, "2019-01-01")?;
             ws.write_string(5, 4, "停水")?;
@@ -1207,9 +1201,7 @@ fn write_corpus() {
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
             ws.merge_range(0, 0, 0, 3, "信访件登记表（合并标题行）", &Format::new())?;
-            for (c, h) in ["编号", "标题", "内容", "登记日期"].iter().enumerate() {
-                ws.write_string(1, c as u16, *h)?;
-            }
+            ws.write_row(1, 0, ["编号", "标题", "内容", "登记日期"])?;
             ws.merge_range(2, 1, 3, 2, "两行合并的内容", &Format::new())?;
             ws.write_number(2, 0, 1.0)?;
             ws.write_string(2, 3, "2019-01-01")?;
@@ -1225,9 +1217,7 @@ fn write_corpus() {
         "xlsx/numbers_as_dates.xlsx",
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "登记日期", "内容", "办结日期"].iter().enumerate() {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "登记日期", "内容", "办结日期"])?;
             let fmt = Format::new().set_num_format("yyyy-mm-dd");
             for (i, v) in [
                 43524.0,
@@ -1269,9 +1259,7 @@ fn write_corpus() {
         "xlsx/formulas.xlsx",
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "登记日期", "内容", "人数"].iter().enumerate() {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "登记日期", "内容", "人数"])?;
             ws.write_formula(1, 0, "=ROW()")?;
             ws.write_formula(1, 1, "=DATE(2019,2,28)")?;
             ws.write_formula(1, 2, "=\"公式\"&\"内容\"")?;
@@ -1299,12 +1287,7 @@ fn write_corpus() {
         "xlsx/types_and_escapes.xlsx",
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "登记日期", "内容", "是否越级", "满意度"]
-                .iter()
-                .enumerate()
-            {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "登记日期", "内容", "是否越级", "满意度"])?;
             ws.write_boolean(1, 0, true)?;
             ws.write_string(1, 1, "2019-01-01")?;
             ws.write_string(1, 2, "控制字符\u{1}\u{7}\u{1b}和_x0000_转义\r\n换行")?;
@@ -1355,9 +1338,7 @@ fn write_corpus() {
         "xlsx/far_corner_cell.xlsx",
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "登记日期", "内容"].iter().enumerate() {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "登记日期", "内容"])?;
             ws.write_number(1, 0, 1.0)?;
             ws.write_string(1, 1, "2019-01-01")?;
             ws.write_string(1, 2, "正常的一行")?;
@@ -1369,9 +1350,7 @@ fn write_corpus() {
         "xlsx/last_row.xlsx",
         &workbook(None, |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "登记日期", "内容"].iter().enumerate() {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "登记日期", "内容"])?;
             ws.write_number(1_048_575, 0, 2.0)?;
             ws.write_string(1_048_575, 1, "2019-01-01")?;
             ws.write_string(1_048_575, 2, "最后一行")?;
@@ -1383,9 +1362,7 @@ fn write_corpus() {
         "xlsx/shared_string_amplification.xlsx",
         &workbook(Some(9), |wb| {
             let ws = wb.add_worksheet();
-            for (c, h) in ["编号", "登记日期", "内容"].iter().enumerate() {
-                ws.write_string(0, c as u16, *h)?;
-            }
+            ws.write_row(0, 0, ["编号", "登记日期", "内容"])?;
             let long = "重复".repeat(3000);
             for r in 1..150u32 {
                 ws.write_number(r, 0, r as f64)?;

@@ -77,6 +77,17 @@ impl Setup {
     fn outside(&self) -> PathBuf {
         self.path("outside")
     }
+
+    /// Writes a pipeline file at `rel`: the top-level `keys`, then one source, the input.
+    fn pipeline(&self, rel: &str, keys: &str) -> PathBuf {
+        let pipe = self.path(rel);
+        let text = format!(
+            "{keys}[[source]]\npath = {:?}\n",
+            self.input().display().to_string()
+        );
+        std::fs::write(&pipe, text).unwrap();
+        pipe
+    }
 }
 
 /// One line on stderr, exit 1, naming `needle`.
@@ -102,15 +113,10 @@ fn pipeline_out_key_cannot_redirect_cli_out() {
     .iter()
     .enumerate()
     {
-        let pipe = s.path(&format!("pipes/p{i}.toml"));
-        std::fs::write(
-            &pipe,
-            format!(
-                "name = \"t{i}\"\nout = {out_key:?}\n[[source]]\npath = {:?}\n",
-                s.input().display().to_string()
-            ),
-        )
-        .unwrap();
+        let pipe = s.pipeline(
+            &format!("pipes/p{i}.toml"),
+            &format!("name = \"t{i}\"\nout = {out_key:?}\n"),
+        );
         let out = s.path(&format!("runs/r{i}"));
         let o = minqing()
             .args(["-q", "run", pipe.to_str().unwrap(), "--out"])
@@ -129,15 +135,7 @@ fn pipeline_out_key_cannot_redirect_cli_out() {
         assert!(!Path::new("/tmp/minqing-escaped").exists());
     }
     // Without --out, `out` (relative to the pipeline file) is the run folder.
-    let pipe = s.path("pipes/own.toml");
-    std::fs::write(
-        &pipe,
-        format!(
-            "name = \"own\"\nout = \"../runs/own\"\n[[source]]\npath = {:?}\n",
-            s.input().display().to_string()
-        ),
-    )
-    .unwrap();
+    let pipe = s.pipeline("pipes/own.toml", "name = \"own\"\nout = \"../runs/own\"\n");
     let o = run(&["-q", "run", pipe.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(s.path("runs/own/brief.html").is_file());
@@ -149,15 +147,7 @@ fn pipeline_out_key_cannot_redirect_cli_out() {
 fn pipeline_name_cannot_be_a_path() {
     let s = Setup::new();
     for name in ["../outside/x", "/tmp/minqing-x", "a/b", "..", ""] {
-        let pipe = s.path("p.toml");
-        std::fs::write(
-            &pipe,
-            format!(
-                "name = {name:?}\n[[source]]\npath = {:?}\n",
-                s.input().display().to_string()
-            ),
-        )
-        .unwrap();
+        let pipe = s.pipeline("p.toml", &format!("name = {name:?}\n"));
         let o = minqing()
             .args(["-q", "run", pipe.to_str().unwrap()])
             .current_dir(s.path(""))
