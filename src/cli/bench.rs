@@ -113,13 +113,15 @@ const PEER_PACKAGES: &[&str] = &["pandas", "pyarrow", "jieba", "scikit-learn", "
 /// redone rather than used.
 const PEER_READY: &str = ".minqing-peer-ready";
 
-/// Runs a set-up tool (python3, pip), failing with the end of what it printed.
-fn tool(program: &std::path::Path, args: &[&std::ffi::OsStr]) -> minqing::Result<()> {
+/// Runs `program args…` to its end, failing with the command line and the last lines it printed
+/// on stderr; `hint` follows the error when the program cannot be started at all.
+fn checked(
+    program: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    hint: &str,
+) -> minqing::Result<()> {
     let out = Command::new(program).args(args).output().map_err(|e| {
-        minqing::Error::Usage(format!(
-            "cannot run `{}` for the peer benchmark ({e}); install Python 3 with venv, or pass --peer-python",
-            program.display()
-        ))
+        minqing::Error::Usage(format!("cannot run `{}` ({e}){hint}", program.display()))
     })?;
     if !out.status.success() {
         return Err(minqing::Error::Usage(format!(
@@ -134,6 +136,10 @@ fn tool(program: &std::path::Path, args: &[&std::ffi::OsStr]) -> minqing::Result
     }
     Ok(())
 }
+
+/// What to do when the peer's set-up tools are missing.
+const PYTHON_HINT: &str =
+    " for the peer benchmark; install Python 3 with venv, or pass --peer-python";
 
 /// The last lines of a child's error output, on one line.
 fn tail(bytes: &[u8]) -> String {
@@ -152,9 +158,10 @@ fn peer_python(a: &BenchArgs, term: &Term) -> minqing::Result<PathBuf> {
     let python = venv.join("bin").join("python");
     if !venv.join(PEER_READY).is_file() {
         term.note("installing the peer (pandas, jieba, scikit-learn, whoosh) from PyPI …");
-        tool(
+        checked(
             std::path::Path::new("python3"),
             &["-m".as_ref(), "venv".as_ref(), venv.as_os_str()],
+            PYTHON_HINT,
         )?;
         let mut args: Vec<&std::ffi::OsStr> = vec![
             "-m".as_ref(),
@@ -163,7 +170,7 @@ fn peer_python(a: &BenchArgs, term: &Term) -> minqing::Result<PathBuf> {
             "--quiet".as_ref(),
         ];
         args.extend(PEER_PACKAGES.iter().map(std::ffi::OsStr::new));
-        tool(&python, &args)?;
+        checked(&python, &args, PYTHON_HINT)?;
         std::fs::write(venv.join(PEER_READY), PEER_PACKAGES.join("\n"))
             .map_err(minqing::Error::io("write", venv.join(PEER_READY)))?;
     }
@@ -252,19 +259,10 @@ fn exe() -> minqing::Result<PathBuf> {
     std::env::current_exe().map_err(minqing::Error::io("locate", "minqing"))
 }
 
+/// `minqing ARGS…` in a child process (a run is timed as a whole process).
 fn child(args: &[&str]) -> minqing::Result<()> {
-    let out = Command::new(exe()?)
-        .args(args)
-        .output()
-        .map_err(minqing::Error::io("run", "minqing"))?;
-    if !out.status.success() {
-        return Err(minqing::Error::Usage(format!(
-            "`minqing {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    checked(&exe()?, &args, "")
 }
 
 /// Splits `corpus` into its first rows and its last `newest` rows (two CSV files with the
