@@ -1336,13 +1336,10 @@ fn has_upper(w: &str) -> bool {
     })
 }
 
+/// A word the tokenizer keeps ([`crate::tokenize::is_content`]) that is more than one character,
+/// unless it is a single Latin letter.
 fn content_word(w: &str) -> bool {
-    !w.is_empty()
-        && w.chars()
-            .any(|c| crate::tokenize::is_han(c) || c.is_alphanumeric())
-        && !w
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '%')
+    crate::tokenize::is_content(w)
         && (char_len(w) != 1 || w.chars().all(|c| c.is_ascii_alphabetic()))
 }
 

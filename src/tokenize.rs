@@ -255,7 +255,7 @@ pub(crate) fn is_han(c: char) -> bool {
 }
 
 /// A word worth keeping: has a letter or CJK character and is not a bare number.
-fn is_content(w: &str) -> bool {
+pub(crate) fn is_content(w: &str) -> bool {
     !w.is_empty()
         && w.chars().any(|c| is_han(c) || c.is_alphanumeric())
         && !w
