@@ -363,6 +363,9 @@ pub struct Trends {
     pub records_in_period: u64,
     pub missing_category: u64,
     pub missing_region: u64,
+    /// The rising-issue test's minimum count ([`Options::min_count`]), for the brief's method
+    /// note.
+    pub rising_min_count: u64,
 }
 
 /// A group's trend as of the briefed period (not the data's last week): new when first seen in
@@ -1174,6 +1177,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         records_in_period: total.buckets[0],
         missing_category: miss_cat,
         missing_region: miss_reg,
+        rising_min_count: opts.min_count,
     })
 }
 
@@ -1582,6 +1586,7 @@ mod reference {
             records_in_period,
             missing_category: miss_cat,
             missing_region: miss_reg,
+            rising_min_count: opts.min_count,
         })
     }
 }

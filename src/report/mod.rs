@@ -422,7 +422,7 @@ pub fn build(
             .collect();
         let mut b = vec![Block::Para(format!(
             "判定方法：本期件次不少于{}且在前{}期基线均值下的泊松上尾概率小于阈值的，列为明显上升；此前从未出现、本期首次出现的类案列为新增。",
-            3,
+            t.rising_min_count,
             t.weeks.len().saturating_sub(1)
         ))];
         if items.is_empty() && news.is_empty() {

@@ -283,7 +283,14 @@ fn monthly_brief_counts_calendar_months() {
     let jul = trends::run(&recs, &groups, &aug.shifted(1), &Default::default()).unwrap();
     assert_eq!((jul.total.current, jul.total.previous), (10, None));
 
-    let (md, _, dir) = render_period(&recs, &groups, &aug, &Default::default(), false);
+    let (md, _, dir) = render_period(
+        &recs,
+        &groups,
+        &aug,
+        &Default::default(),
+        &Default::default(),
+        false,
+    );
     assert!(md.contains("信访形势月报（2019-08）"), "{md}");
     let svg = std::fs::read_to_string(dir.path().join("charts/weekly_channel.svg")).unwrap();
     assert!(svg.contains("近期各月"), "{svg}");
@@ -421,7 +428,7 @@ fn render(show: bool) -> (String, String, tempfile::TempDir) {
         inputs: vec!["fixture.csv".into()],
         parameters: vec![("trends.baseline_weeks".into(), "8".into())],
     };
-    render_period(&recs, &groups, &w33(), &method, show)
+    render_period(&recs, &groups, &w33(), &method, &Default::default(), show)
 }
 
 /// The brief of `period` over `recs` in a fresh folder: (brief.md, brief.html, folder).
@@ -430,9 +437,10 @@ fn render_period(
     groups: &Groups,
     period: &Period,
     method: &report::MethodNote,
+    opts: &trends::Options,
     show: bool,
 ) -> (String, String, tempfile::TempDir) {
-    let t = trends::run(recs, groups, period, &Default::default()).unwrap();
+    let t = trends::run(recs, groups, period, opts).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), show).unwrap();
     let w = report::run(
@@ -449,6 +457,26 @@ fn render_period(
     let md = std::fs::read_to_string(&w.markdown).unwrap();
     let html = std::fs::read_to_string(&w.html).unwrap();
     (md, html, dir)
+}
+
+/// The method note of the hot-issue section states the minimum count the pipeline set, not the
+/// default.
+#[test]
+fn method_note_states_the_configured_minimum_count() {
+    let (recs, groups) = fixture();
+    let note = |min_count: u64| {
+        let opts = trends::Options {
+            min_count,
+            ..Default::default()
+        };
+        let (md, _, _dir) =
+            render_period(&recs, &groups, &w33(), &Default::default(), &opts, false);
+        md
+    };
+    assert!(note(3).contains("本期件次不少于3且"));
+    let five = note(5);
+    assert!(five.contains("本期件次不少于5且"), "{five}");
+    assert!(!five.contains("本期件次不少于3"));
 }
 
 #[test]
