@@ -66,6 +66,9 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Rebuild the store from this run's inputs only, instead of upserting into the existing one.
     pub fresh: bool,
+    /// Regroup every petition instead of grouping only the new ones onto the last grouping
+    /// (`--fresh` regroups too).
+    pub regroup: bool,
     /// Show personal data in the brief, charts and exports (explicit opt-in).
     pub show_personal_data: bool,
     /// `minqing ingest` keeps about this many MiB of rows in memory while reading (None:
@@ -163,17 +166,21 @@ pub struct BriefSetup {
 
 /// The result of importing into a run folder.
 pub struct Imported {
-    /// Seconds spent reading the inputs and writing the store.
+    /// Seconds spent reading the inputs and merging (without `keep_records`: and writing) the
+    /// store.
     pub read_seconds: f64,
     pub store_seconds: f64,
-    pub records: Vec<Record>,
+    /// With `keep_records`: the whole store, sorted by id, not yet written
+    /// ([`store::write_kept`]).
+    pub upserted: store::Upserted,
     pub counts: IngestCounts,
     pub sources: Vec<SourceSummary>,
 }
 
 /// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
 ///
-/// With `keep_records` the whole store comes back in memory for the analysis stages. Without it
+/// With `keep_records` the whole store comes back in memory for the analysis stages, and the
+/// caller writes it ([`store::write_kept`]). Without it
 /// (`minqing ingest`) the rows stream to the store through a bounded buffer that spills to disk
 /// beyond `--spill-mb`, so an import's memory does not grow with the input file.
 pub fn import(
@@ -227,9 +234,9 @@ pub fn import(
     let read_seconds = t_read.elapsed().as_secs_f64();
     let t_store = Instant::now();
     progress(Event::Start(Stage::Store));
-    let up = store::upsert(&opts.out_dir, spill, opts.fresh, keep_records)?;
+    let mut up = store::upsert(&opts.out_dir, spill, opts.fresh, keep_records)?;
     let duplicates = up.duplicates.len() as u64;
-    rejects.extend(up.duplicates);
+    rejects.extend(std::mem::take(&mut up.duplicates));
     ingest::write_rejects(&opts.out_dir.join("rejects.csv"), &rejects)?;
     let counts = IngestCounts {
         read,
@@ -247,7 +254,7 @@ pub fn import(
     Ok(Imported {
         read_seconds,
         store_seconds: t_store.elapsed().as_secs_f64(),
-        records: up.records,
+        upserted: up,
         counts,
         sources,
     })
@@ -270,8 +277,47 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     let imported = import(cfg, opts, progress, true)?;
     timer.set("ingest", imported.read_seconds);
     timer.set("store", imported.store_seconds);
-    let records = &imported.records;
     let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    // The store is written while the records are grouped and indexed (both read the records
+    // in memory, nothing reads the store file): its Parquet encoding fills the cores the
+    // grouping's and indexing's sequential steps leave idle.
+    let (analysed, written) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let t = Instant::now();
+            store::write_kept(&opts.out_dir, &imported.upserted).map(|_| t.elapsed().as_secs_f64())
+        });
+        let analysed = analyse(cfg, opts, progress, &imported, &mut timer, &mut stages);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(crate::error::Error::Usage(
+                "writing the store failed".into(),
+            ))
+        });
+        (analysed, written)
+    });
+    analysed?;
+    timer.set("store", imported.store_seconds + written?);
+    let outputs = vec![
+        rel(&opts.out_dir, &store::path(&opts.out_dir)),
+        "rejects.csv".to_string(),
+        "index/".to_string(),
+        "groups/".to_string(),
+        "charts/".to_string(),
+        "brief.html".to_string(),
+        "brief.md".to_string(),
+    ];
+    finish(cfg, opts, started, imported, timer, stages, outputs)
+}
+
+/// Everything after the import: group, index, and the brief of the latest complete period.
+fn analyse(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    progress: Progress,
+    imported: &Imported,
+    timer: &mut Timer,
+    stages: &mut BTreeMap<String, serde_json::Value>,
+) -> Result<()> {
+    let records = &imported.upserted.records;
 
     // One tokenizer for the index and the grouping, so search and grouping see the same words.
     let tokenizer = Tokenizer::new(&cfg.tokenize)?;
@@ -280,41 +326,60 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     progress(Event::Start(Stage::Cluster));
     let t = Instant::now();
     let groups_dir = opts.out_dir.join("groups");
-    // Last run's groups keep their ids this week.
-    let previous = if opts.fresh {
-        None
-    } else {
-        cluster::read(&groups_dir).ok()
-    };
-    let groups = cluster::run(records, &tokenizer, &cfg.cluster, previous.as_ref())?;
+    // New petitions join last run's groups (whose ids stay) unless a full regroup is due.
+    let grouped = cluster::update(
+        records,
+        &tokenizer,
+        &cfg.cluster,
+        &groups_dir,
+        opts.fresh || opts.regroup,
+    )?;
+    let groups = grouped.groups;
     cluster::write(&groups_dir, &groups, records, opts.show_personal_data)?;
+    grouped.state.write(&groups_dir)?;
     timer.add("cluster", t);
-    let grouped = groups
+    let grouped_n = groups
         .members
         .iter()
         .filter(|m| m.group_id != cluster::UNCLUSTERED)
         .count();
+    let how = match &grouped.mode {
+        cluster::Mode::Incremental { new } => format!(
+            "{} new petitions grouped onto the last grouping",
+            thousands(*new as u64)
+        ),
+        cluster::Mode::Full(why) => format!("all regrouped: {why}"),
+    };
     progress(Event::Done(
         Stage::Cluster,
         format!(
-            "{} case groups holding {} of {} petitions",
+            "{} case groups holding {} of {} petitions ({how})",
             thousands(groups.groups.len() as u64),
-            thousands(grouped as u64),
+            thousands(grouped_n as u64),
             thousands(records.len() as u64)
         ),
     ));
     stages.insert(
         "cluster".into(),
-        serde_json::json!({"groups": groups.groups.len(), "grouped_petitions": grouped, "unclustered": records.len() - grouped}),
+        serde_json::json!({
+            "groups": groups.groups.len(),
+            "grouped_petitions": grouped_n,
+            "unclustered": records.len() - grouped_n,
+            "mode": match &grouped.mode {
+                cluster::Mode::Incremental { .. } => "incremental",
+                cluster::Mode::Full(_) => "full",
+            },
+            "how": how,
+        }),
     );
 
     progress(Event::Start(Stage::Index));
     let t = Instant::now();
-    let group_of: HashMap<String, String> = groups
+    let group_of: HashMap<&str, &str> = groups
         .members
         .iter()
         .filter(|m| m.group_id != cluster::UNCLUSTERED)
-        .map(|m| (m.id.clone(), m.group_id.clone()))
+        .map(|m| (m.id.as_str(), m.group_id.as_str()))
         .collect();
     let summary = index::build(&opts.out_dir.join("index"), records, &tokenizer, &group_of)?;
     timer.add("index", t);
@@ -367,7 +432,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
 
         progress(Event::Start(Stage::Report));
         let t = Instant::now();
-        let method = method_note(cfg, &imported);
+        let method = method_note(cfg, imported);
         let written = report::run(
             &opts.out_dir,
             records,
@@ -390,16 +455,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         stages.insert("report".into(), serde_json::json!({"period": period.label}));
     }
 
-    let outputs = vec![
-        rel(&opts.out_dir, &store::path(&opts.out_dir)),
-        "rejects.csv".to_string(),
-        "index/".to_string(),
-        "groups/".to_string(),
-        "charts/".to_string(),
-        "brief.html".to_string(),
-        "brief.md".to_string(),
-    ];
-    finish(cfg, opts, started, imported, timer, stages, outputs)
+    Ok(())
 }
 
 /// Import only (`minqing ingest`): store, rejects and run.json.

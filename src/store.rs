@@ -450,8 +450,11 @@ impl Spill {
 /// What [`upsert`] did.
 #[derive(Debug, Default)]
 pub struct Upserted {
-    /// The whole store after the upsert, sorted by id (empty unless asked for).
+    /// The whole store after the upsert, sorted by id (empty unless asked for; then not yet
+    /// written: [`write_kept`]).
     pub records: Vec<Record>,
+    /// Where each row group of the kept records ends.
+    pub batches: Vec<usize>,
     /// Losing versions of repeated ids.
     pub duplicates: Vec<crate::ingest::Reject>,
     /// Distinct ids among this run's rows, and of those: new, changed, identical to the store.
@@ -581,7 +584,10 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
         };
         (lo, hi)
     };
-    write_batches(out_dir, |emit| {
+    // With `keep`, the merged store comes back in memory and is written later by
+    // [`write_kept`] (a run writes it while it groups and indexes); otherwise it is written
+    // range by range as it is merged, so an import's memory stays bounded.
+    let mut merge = |emit: &mut dyn FnMut(&[Record]) -> Result<()>| -> Result<()> {
         for k in 0..ranges {
             let mut incoming = std::mem::take(&mut mem[k]);
             for f in &routed[k] {
@@ -610,14 +616,34 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
                 merged.push(r);
             }
             merged.extend(old);
-            emit(&merged)?;
             if keep {
                 out.records.extend(merged);
+                out.batches.push(out.records.len());
+            } else {
+                emit(&merged)?;
             }
         }
         Ok(())
-    })?;
+    };
+    if keep {
+        merge(&mut |_| Ok(()))?;
+    } else {
+        write_batches(out_dir, |emit| merge(emit))?;
+    }
     Ok(out)
+}
+
+/// Writes the store that [`upsert`] with `keep` returned (one row group per merged range, the
+/// same bytes a streaming upsert writes).
+pub fn write_kept(out_dir: &Path, up: &Upserted) -> Result<PathBuf> {
+    write_batches(out_dir, |emit| {
+        let mut from = 0;
+        for &to in &up.batches {
+            emit(&up.records[from..to])?;
+            from = to;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

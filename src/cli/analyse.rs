@@ -132,13 +132,14 @@ pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
         None
     };
     let t0 = std::time::Instant::now();
-    let groups = cluster::run(&records, &tok, &opts, previous.as_ref())?;
+    let (groups, state) = cluster::run_full(&records, &tok, &opts, previous.as_ref());
     let unclustered = groups
         .members
         .iter()
         .filter(|m| m.group_id == UNCLUSTERED)
         .count();
     cluster::write(&dir, &groups, &records, a.show_personal_data)?;
+    state.write(&dir)?;
     t.note(format!(
         "{} petitions → {} groups, {} unclustered ({:.1}%), {:.1}s; written to {}",
         records.len(),

@@ -362,7 +362,20 @@ fn incremental_run(
     child(&["-q", "run", "--input", &path(&new), "--out", &path(&out)])?;
     let wall = t.elapsed().as_secs_f64();
     let run = read_run(&out)?;
+    // The incremental grouping against a full grouping of the same store, on the generator's
+    // truth: what grouping only the week's rows costs in quality.
+    let records = minqing::store::read(&out)?;
+    let score = |dir: &std::path::Path| -> minqing::Result<f64> {
+        let groups = minqing::cluster::read(&dir.join("groups"))?;
+        Ok(minqing::cluster::eval(&records, &groups, "truth_group")?.bcubed_f1)
+    };
+    let quality = serde_json::json!({
+        "incremental_bcubed_f1": score(&out)?,
+        "full_bcubed_f1": score(&work.join(format!("run-{n}")))?,
+    });
     Ok(serde_json::json!({
+        "grouping": run["stages"]["cluster"]["how"],
+        "quality": quality,
         "new_rows": newest,
         "store_rows": run["counts"]["store_total"],
         "stored_new": run["counts"]["new"],
@@ -547,6 +560,14 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
                     thousands(n.saturating_sub(inc["new_rows"].as_u64().unwrap_or(0) as usize) as u64),
                     inc["seconds"].as_f64().unwrap_or(0.0),
                     100.0 * inc["of_full_run"].as_f64().unwrap_or(0.0)
+                );
+                println!(
+                    "  grouping: {}; B-cubed F1 {:.3} (a full grouping of the same rows: {:.3})",
+                    inc["grouping"].as_str().unwrap_or("?"),
+                    inc["quality"]["incremental_bcubed_f1"]
+                        .as_f64()
+                        .unwrap_or(0.0),
+                    inc["quality"]["full_bcubed_f1"].as_f64().unwrap_or(0.0)
                 );
                 let parts: Vec<String> = inc["stages"]
                     .as_array()

@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Rebuild the store from these inputs only instead of upserting into the existing store.
     #[arg(long)]
     pub fresh: bool,
+    /// Regroup every petition instead of grouping only the new ones onto the last grouping.
+    #[arg(long)]
+    pub regroup: bool,
     /// Show names, phone and ID numbers in the brief, charts and exports (masked by default).
     #[arg(long)]
     pub show_personal_data: bool,
@@ -134,6 +137,7 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
     let opts = RunOptions {
         out_dir: cfg.out_dir(a.out.as_deref()),
         fresh: a.fresh,
+        regroup: a.regroup,
         show_personal_data: a.show_personal_data,
         spill_mb: None,
     };
@@ -159,6 +163,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
     let opts = RunOptions {
         out_dir: a.out.clone(),
         fresh: a.fresh,
+        regroup: false,
         show_personal_data: false,
         spill_mb: Some(a.spill_mb),
     };

@@ -30,7 +30,7 @@
 mod query;
 mod search;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -43,6 +43,7 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer as TantivyTokenizer};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
+use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
 use crate::tokenize::{fold_char, Tokenizer};
 
@@ -485,10 +486,10 @@ fn to_doc(
 
 /// Ids and hashes of the live documents, from fast fields (batch reads: per-document column
 /// lookups are slow on large segments).
-fn live_hashes(index: &Index) -> Result<HashMap<String, u64>> {
+fn live_hashes(index: &Index) -> Result<FastMap<String, u64>> {
     let reader = index.reader()?;
     let searcher = reader.searcher();
-    let mut out = HashMap::new();
+    let mut out = FastMap::default();
     let corrupt = |e: std::io::Error| Error::Usage(format!("corrupt index id column: {e}"));
     for seg in searcher.segment_readers() {
         let ff = seg.fast_fields();
@@ -600,22 +601,29 @@ pub fn build(
     dir: &Path,
     records: &[Record],
     tokenizer: &Tokenizer,
-    group_of: &HashMap<String, String>,
+    group_of: &HashMap<&str, &str>,
 ) -> Result<IndexSummary> {
     let payload = Payload {
         schema: SCHEMA_VERSION,
         tokenizer: tokenizer.fingerprint().to_string(),
     };
     // Last record wins if an id repeats (the store never repeats ids).
-    let mut seen = HashSet::new();
-    let mut recs: Vec<(&Record, Option<&str>, u64)> = Vec::with_capacity(records.len());
+    let mut seen: FastSet<&str> = FastSet::default();
+    let mut picked: Vec<&Record> = Vec::with_capacity(records.len());
     for r in records.iter().rev() {
         if seen.insert(r.id.as_str()) {
-            let g = group_of.get(&r.id).map(String::as_str);
-            recs.push((r, g, doc_hash(r, g)));
+            picked.push(r);
         }
     }
-    recs.reverse();
+    picked.reverse();
+    // Hashing every text is most of a weekly run's index stage when little changed.
+    let recs: Vec<(&Record, Option<&str>, u64)> = picked
+        .into_par_iter()
+        .map(|r| {
+            let g = group_of.get(r.id.as_str()).copied();
+            (r, g, doc_hash(r, g))
+        })
+        .collect();
     let mut summary = IndexSummary::default();
 
     refuse_foreign(dir)?;

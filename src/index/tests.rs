@@ -428,7 +428,7 @@ fn incremental_add_update_delete_noop() {
     // An edit, a removal, and a group assignment.
     recs[0].content = "饭店已经搬走了".into();
     recs.remove(7);
-    let groups: HashMap<String, String> = [("5".to_string(), "G0001".to_string())].into();
+    let groups: HashMap<&str, &str> = [("5", "G0001")].into();
     let s = build(dir.path(), &recs, &TOK, &groups).unwrap();
     assert_eq!(
         (s.docs, s.added, s.updated, s.deleted, s.unchanged),

@@ -425,3 +425,224 @@ fn generated_truth_scores_over_seeds() {
         "B-cubed F1 per seed {f1s:?}, mean {mean:.3}"
     );
 }
+
+// ---- incremental grouping (`cluster::update` onto `groups/state.bin`)
+
+/// The fixture's first weeks (estates and noise) and the whole fixture.
+fn weeks() -> (Vec<Record>, Vec<Record>) {
+    // (the fixture's second half is larger than its first: `grow()` lets it be added)
+    let recs = fixture();
+    let week1 = recs
+        .iter()
+        .filter(|r| r.received_at.format("%d").to_string().as_str() < "20")
+        .cloned()
+        .collect();
+    (week1, recs)
+}
+
+/// Default options, but a second week may be as large as the first (the fixture's is).
+fn grow() -> Options {
+    Options {
+        regroup_after: 1.0,
+        ..Default::default()
+    }
+}
+
+/// Groups `recs` into `dir` the way `minqing run` does, keeping the state for the next run.
+fn update_in(dir: &std::path::Path, recs: &[Record], opts: &Options) -> cluster::Grouped {
+    let g = cluster::update(recs, &TOK, opts, dir, false).unwrap();
+    cluster::write(dir, &g.groups, recs, false).unwrap();
+    g.state.write(dir).unwrap();
+    g
+}
+
+/// Which of `ids` share a group (unclustered ones share nothing).
+fn pairs_among(g: &Groups, ids: &[String]) -> Vec<(String, String)> {
+    let m = group_of(g);
+    let mut out = Vec::new();
+    for (i, a) in ids.iter().enumerate() {
+        for b in &ids[i + 1..] {
+            if same(&m, a, b) {
+                out.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// A second week is grouped onto the first: earlier petitions keep their groups, ids and
+/// similarities, and the new petitions fall into the same groups among themselves as a full
+/// grouping of everything puts them (three problems at one new estate apart, the repeat
+/// petitioner's follow-ups with his group).
+#[test]
+fn a_new_week_is_grouped_onto_the_last_grouping() {
+    let (week1, all) = weeks();
+    let dir = tempfile::tempdir().unwrap();
+    let g1 = update_in(dir.path(), &week1, &Options::default());
+    assert!(
+        matches!(&g1.mode, cluster::Mode::Full(why) if why.contains("no earlier grouping")),
+        "{:?}",
+        g1.mode
+    );
+    let g2 = update_in(dir.path(), &all, &grow());
+    let new = all.len() - week1.len();
+    assert_eq!(g2.mode, cluster::Mode::Incremental { new });
+    assert_eq!(g2.groups.members.len(), all.len());
+    let before: BTreeMap<&str, &cluster::Member> = g1
+        .groups
+        .members
+        .iter()
+        .map(|m| (m.id.as_str(), m))
+        .collect();
+    for m in &g2.groups.members {
+        if let Some(b) = before.get(m.id.as_str()) {
+            assert_eq!(
+                (&m.group_id, m.similarity),
+                (&b.group_id, b.similarity),
+                "{}",
+                m.id
+            );
+        }
+    }
+    let new_ids: Vec<String> = all
+        .iter()
+        .filter(|r| !before.contains_key(r.id.as_str()))
+        .map(|r| r.id.clone())
+        .collect();
+    let full = cluster::run(&all, &TOK, &Options::default(), None).unwrap();
+    let incremental_pairs = pairs_among(&g2.groups, &new_ids);
+    assert!(!incremental_pairs.is_empty());
+    assert_eq!(incremental_pairs, pairs_among(&full, &new_ids));
+    // new groups are numbered after every earlier id, and figures cover every member
+    for g in &g2.groups.groups {
+        if !g1.groups.groups.iter().any(|x| x.id == g.id) {
+            assert!(
+                g.id[1..].parse::<u32>().unwrap() > g1.groups.last_id,
+                "{}",
+                g.id
+            );
+        }
+        assert_eq!(g.size, g.members.len());
+    }
+    // the repeat petitioner's follow-up in his group is a repeat, his first petition is not
+    let t0: Vec<&cluster::Member> = g2
+        .groups
+        .members
+        .iter()
+        .filter(|x| {
+            x.group_id != UNCLUSTERED
+                && all
+                    .iter()
+                    .any(|r| r.id == x.id && r.petitioner.as_deref() == Some("T0"))
+        })
+        .collect();
+    assert!(t0.len() >= 2, "{t0:?}");
+    assert!(
+        !t0[0].is_repeat && t0[1..].iter().all(|x| x.is_repeat),
+        "{t0:?}"
+    );
+}
+
+/// A run that brings nothing new reproduces the full grouping exactly, and the same week in
+/// any row order gives byte-identical groups and state.
+#[test]
+fn incremental_runs_are_deterministic() {
+    let (week1, all) = weeks();
+    let a = tempfile::tempdir().unwrap();
+    let full = update_in(a.path(), &all, &Options::default());
+    let state = std::fs::read(a.path().join(cluster::STATE_FILE)).unwrap();
+    let again = update_in(a.path(), &all, &Options::default());
+    assert_eq!(again.mode, cluster::Mode::Incremental { new: 0 });
+    assert_eq!(again.groups, full.groups);
+    assert!(state == std::fs::read(a.path().join(cluster::STATE_FILE)).unwrap());
+
+    let (c, d) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    update_in(c.path(), &week1, &Options::default());
+    update_in(d.path(), &week1, &Options::default());
+    let mut shuffled = all.clone();
+    shuffled.reverse();
+    shuffled.swap(0, 7);
+    update_in(c.path(), &all, &grow());
+    let g = update_in(d.path(), &shuffled, &grow());
+    assert!(matches!(g.mode, cluster::Mode::Incremental { .. }));
+    for f in [
+        "groups.json",
+        "members.csv",
+        "groups.csv",
+        cluster::STATE_FILE,
+    ] {
+        let x = std::fs::read(c.path().join(f)).unwrap();
+        assert!(x == std::fs::read(d.path().join(f)).unwrap(), "{f} differs");
+    }
+}
+
+/// Whatever cannot be grouped incrementally is regrouped in full, and says why: a changed
+/// text, changed settings, too much growth, a damaged or foreign state file.
+#[test]
+fn full_regroup_when_the_state_cannot_be_used() {
+    let (week1, all) = weeks();
+    let why = |recs: &[Record], opts: &Options, damage: &dyn Fn(&std::path::Path)| {
+        let dir = tempfile::tempdir().unwrap();
+        update_in(dir.path(), &week1, &Options::default());
+        damage(dir.path());
+        match update_in(dir.path(), recs, opts).mode {
+            cluster::Mode::Full(why) => why,
+            m => panic!("{m:?}"),
+        }
+    };
+    let none = |_: &std::path::Path| {};
+    let mut edited = all.clone();
+    edited[0].content.push_str("补充：问题仍未解决。");
+    let w = why(&edited, &grow(), &none);
+    assert!(w.contains(&edited[0].id) && w.contains("changed"), "{w}");
+    let w = why(
+        &all,
+        &Options {
+            anchored_threshold: 0.3,
+            ..grow()
+        },
+        &none,
+    );
+    assert!(w.contains("settings"), "{w}");
+    let w = why(
+        &all,
+        &Options {
+            regroup_after: 0.1,
+            ..Default::default()
+        },
+        &none,
+    );
+    assert!(w.contains("regroup_after"), "{w}");
+    let w = why(&week1[1..], &grow(), &none);
+    assert!(w.contains("no longer in the store"), "{w}");
+    let state = |d: &std::path::Path| d.join(cluster::STATE_FILE);
+    let w = why(&all, &grow(), &|d| {
+        std::fs::write(state(d), b"not a state").unwrap()
+    });
+    assert!(w.contains("state"), "{w}");
+    let w = why(&all, &grow(), &|d| {
+        let b = std::fs::read(state(d)).unwrap();
+        std::fs::write(state(d), &b[..b.len() / 2]).unwrap();
+    });
+    assert!(w.contains("truncated"), "{w}");
+    // a forced regroup
+    let dir = tempfile::tempdir().unwrap();
+    update_in(dir.path(), &week1, &Options::default());
+    let g = cluster::update(&all, &TOK, &grow(), dir.path(), true).unwrap();
+    assert!(matches!(g.mode, cluster::Mode::Full(_)));
+}
+
+/// Every cut of a state file is refused cleanly: no panic, no huge allocation, a full regroup.
+#[test]
+fn every_truncated_state_is_refused() {
+    let (week1, _) = weeks();
+    let dir = tempfile::tempdir().unwrap();
+    update_in(dir.path(), &week1, &Options::default());
+    let p = dir.path().join(cluster::STATE_FILE);
+    let bytes = std::fs::read(&p).unwrap();
+    for cut in (0..bytes.len()).step_by(7) {
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let g = cluster::update(&week1, &TOK, &Options::default(), dir.path(), false).unwrap();
+        assert!(matches!(g.mode, cluster::Mode::Full(_)), "cut at {cut}");
+    }
+}

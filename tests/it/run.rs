@@ -325,6 +325,37 @@ fn bench_times_a_weekly_incremental_run() {
     assert_eq!(inc["store_rows"], 400, "{inc}");
     assert_eq!(inc["index"]["added"], 50, "{inc}");
     assert!(inc["of_full_run"].as_f64().unwrap() > 0.0);
+    // only the week's rows were grouped, onto the last grouping, at the full grouping's quality
+    assert!(
+        inc["grouping"]
+            .as_str()
+            .unwrap()
+            .starts_with("50 new petitions grouped onto the last grouping"),
+        "{inc}"
+    );
+    let f1 = |k: &str| inc["quality"][k].as_f64().unwrap();
+    assert!(
+        f1("incremental_bcubed_f1") > f1("full_bcubed_f1") - 0.05,
+        "{inc}"
+    );
+    // `--regroup` regroups the whole store
+    let inc_dir = work.path().join("inc-400");
+    let o = run(&[
+        "-q",
+        "run",
+        "--input",
+        work.path()
+            .join("corpus-400-newest-50.csv")
+            .to_str()
+            .unwrap(),
+        "--out",
+        inc_dir.to_str().unwrap(),
+        "--regroup",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = &run_json(&inc_dir)["stages"]["cluster"];
+    assert_eq!(c["mode"], "full", "{c}");
+    assert!(c["how"].as_str().unwrap().contains("asked for"), "{c}");
     // the split keeps every row once, the newest last
     let rows = |name: &str| {
         csv::Reader::from_path(work.path().join(name))

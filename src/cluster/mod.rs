@@ -52,6 +52,9 @@ use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
+mod incremental;
+pub use incremental::{update, Grouped, Mode, State, STATE_FILE};
+
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -106,6 +109,11 @@ pub struct Options {
     pub batch_w_unit: f64,
     pub batch_w_people: f64,
     pub batch_w_open: f64,
+    /// A run groups only its new petitions onto the last grouping (`groups/state.bin`) while
+    /// the petitions added since the last full grouping stay within this share of it; beyond
+    /// it (and whenever earlier petitions' text or these settings changed) everything is
+    /// regrouped. 0 = always regroup in full. Default 0.25.
+    pub regroup_after: f64,
 }
 
 impl Default for Options {
@@ -134,6 +142,7 @@ impl Default for Options {
             batch_w_unit: 0.25,
             batch_w_people: 0.25,
             batch_w_open: 0.15,
+            regroup_after: 0.25,
         }
     }
 }
@@ -1257,7 +1266,7 @@ fn link_anchors(
     chosen: &[Option<String>],
     mentions: &[Vec<String>],
     names: &HashMap<String, String>,
-) -> Vec<Option<String>> {
+) -> (Vec<Option<String>>, HashMap<String, String>) {
     let sets: Vec<Vec<&str>> = chosen
         .iter()
         .zip(mentions)
@@ -1310,18 +1319,24 @@ fn link_anchors(
             }
         }
     }
-    chosen
+    let linked = chosen
         .iter()
         .map(|c| {
             c.as_deref()
                 .map(|c| parent.get(c).copied().unwrap_or(c).to_string())
         })
-        .collect()
+        .collect();
+    let parent = parent
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    (linked, parent)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Vectors
 
+#[derive(Default)]
 struct Doc {
     key: Option<u32>,
     vec: Vec<(u32, f32)>,
@@ -1353,81 +1368,182 @@ struct Prepared {
     proper: Vec<bool>,
     /// Per vocabulary term: whether it is a person's name.
     person: Vec<bool>,
+    /// Per vocabulary term: its inverse document frequency.
+    idf: Vec<f32>,
+    /// Every object name seen (chosen or mentioned), normalised, with the anchor it resolves to
+    /// (`None`: a name that names no one object, see `generic` below); sorted by name.
+    resolve: Vec<(String, Option<u32>)>,
+    /// Chosen anchor names with their petition counts (what [`contained_known`] folds onto).
+    chosen: Vec<(String, u32)>,
+    /// Corpus anchor names looked up again in raw text, with their petition counts.
+    known: Vec<(String, u32)>,
+    /// (anchor, term) pairs where the term names the object rather than the grievance.
+    object_terms: Vec<(u32, u32)>,
+}
+
+/// One petition's tagging: (word, weight) merged and sorted by word, title anchors, content
+/// anchors, words tagged as names, words tagged as person names.
+type Pass<'r> = (
+    Vec<(Cow<'r, str>, f32)>,
+    Vec<(String, u8)>,
+    Vec<(String, u8)>,
+    Vec<Cow<'r, str>>,
+    Vec<Cow<'r, str>>,
+);
+
+/// Tags one petition's title and the head of its content once, and reads its words, names and
+/// token-level anchors from the tags.
+fn tag_record<'r>(
+    r: &'r Record,
+    tok: &'r Tokenizer,
+    opts: &Options,
+    regions: &FastSet<String>,
+) -> Pass<'r> {
+    let title_tags = tok.tag_ref(&r.title);
+    let content = match r.content.char_indices().nth(opts.max_content_chars) {
+        Some((cut, _)) if opts.max_content_chars > 0 => &r.content[..cut],
+        _ => r.content.as_str(),
+    };
+    let content_tags = tok.tag_ref(content);
+    let ta = anchors_in(&title_tags, &opts.extra_suffixes, regions, tok);
+    let ca = anchors_in(&content_tags, &opts.extra_suffixes, regions, tok);
+    let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
+    let mut proper: Vec<Cow<str>> = Vec::new();
+    let mut person: Vec<Cow<str>> = Vec::new();
+    for (tags, w) in [
+        (&title_tags, opts.title_weight as f32),
+        (&content_tags, 1.0),
+    ] {
+        for &(word, tag) in tags.iter() {
+            let word = word.trim();
+            let word: Cow<str> = if has_upper(word) {
+                Cow::Owned(word.to_lowercase())
+            } else {
+                Cow::Borrowed(word)
+            };
+            if content_word(&word) && !tok.is_stopword(&word) {
+                if (proper_tag(tag) || !tok.jieba().has_word(&word))
+                    && char_len(&word) >= 2
+                    && !regions.contains(word.as_ref())
+                {
+                    proper.push(word.clone());
+                }
+                if tag.starts_with("nr") {
+                    person.push(word.clone());
+                }
+                // one word for one thing, whatever the petitioner calls it
+                let word = match SYNONYMS.get(word.as_ref()) {
+                    Some(c) => Cow::Borrowed(*c),
+                    None => word,
+                };
+                tf.push((word, w));
+            }
+        }
+    }
+    // one entry per word, weights summed (in word order, like a sorted map)
+    tf.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(Cow<str>, f32)> = Vec::with_capacity(tf.len());
+    for (word, w) in tf {
+        match merged.last_mut() {
+            Some(last) if last.0 == word => last.1 += w,
+            _ => merged.push((word, w)),
+        }
+    }
+    proper.sort_unstable();
+    proper.dedup();
+    person.sort_unstable();
+    person.dedup();
+    (merged, ta, ca, proper, person)
+}
+
+/// For each last character of a known name, the lengths of the known names ending in it,
+/// longest first (the lookup in [`lookup_known`] tries only these).
+fn known_lens<'k>(known: impl Iterator<Item = &'k String>) -> FastMap<char, Vec<usize>> {
+    let mut lens: FastMap<char, Vec<usize>> = FastMap::default();
+    for name in known {
+        if let Some(c) = name.chars().last() {
+            let k = char_len(name);
+            if (3..=12).contains(&k) {
+                lens.entry(c).or_default().push(k);
+            }
+        }
+    }
+    for v in lens.values_mut() {
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.dedup();
+    }
+    lens
+}
+
+/// One petition's chosen anchor and every object it names (normalised, sorted): the
+/// token-level anchors plus the corpus's known names found again in the raw text.
+fn anchor_of(
+    r: &Record,
+    mut ta: Vec<(String, u8)>,
+    mut ca: Vec<(String, u8)>,
+    known: &FastMap<String, u32>,
+    lens: &FastMap<char, Vec<usize>>,
+    opts: &Options,
+) -> (Option<String>, Vec<String>) {
+    ta.extend(lookup_known(&r.title, known, lens, &opts.extra_suffixes));
+    let head = match r.content.char_indices().nth(600) {
+        Some((cut, _)) => &r.content[..cut],
+        None => r.content.as_str(),
+    };
+    ca.extend(lookup_known(head, known, lens, &opts.extra_suffixes));
+    let mut mentions: Vec<String> = ta
+        .iter()
+        .chain(ca.iter())
+        .map(|(a, _)| normalise_anchor(a))
+        .collect();
+    mentions.sort_unstable();
+    mentions.dedup();
+    (pick_anchor(&ta, &ca, known), mentions)
+}
+
+/// A petition's vector from its (term, weight) pairs (sorted by term): the words that name its
+/// object dropped when anything else is left, L2-normalised, with its `k` top terms.
+fn finish_doc(
+    mut vec: Vec<(u32, f32)>,
+    key: Option<u32>,
+    object_term: impl Fn(u32, u32) -> bool,
+    k: usize,
+) -> Doc {
+    if let Some(key) = key {
+        let grievance: Vec<(u32, f32)> = vec
+            .iter()
+            .copied()
+            .filter(|(t, _)| !object_term(key, *t))
+            .collect();
+        if !grievance.is_empty() {
+            vec = grievance;
+        }
+    }
+    let norm = vec.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vec.iter_mut().for_each(|(_, x)| *x /= norm);
+    }
+    let top = top_terms(&vec, k);
+    Doc { key, vec, top }
+}
+
+/// The `k` heaviest terms of a vector (ties: smaller term first).
+fn top_terms(vec: &[(u32, f32)], k: usize) -> Vec<u32> {
+    let mut by_w = vec.to_vec();
+    by_w.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    by_w.iter().take(k).map(|(t, _)| *t).collect()
 }
 
 fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Prepared {
     let regions = region_names(records);
     // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
     // so a million petitions never hold their word lists as strings all at once.
-    type Pass<'r> = (
-        Vec<(Cow<'r, str>, f32)>,
-        Vec<(String, u8)>,
-        Vec<(String, u8)>,
-        Vec<Cow<'r, str>>,
-        Vec<Cow<'r, str>>,
-    );
     let mut words = Interner::default();
     let mut pass_a: Vec<Tagged> = Vec::with_capacity(records.len());
     let tag_chunk = |chunk: &[&'r Record]| -> Vec<Pass<'r>> {
         chunk
             .par_iter()
-            .map(|r| {
-                let title_tags = tok.tag_ref(&r.title);
-                let content = match r.content.char_indices().nth(opts.max_content_chars) {
-                    Some((cut, _)) if opts.max_content_chars > 0 => &r.content[..cut],
-                    _ => r.content.as_str(),
-                };
-                let content_tags = tok.tag_ref(content);
-                let ta = anchors_in(&title_tags, &opts.extra_suffixes, &regions, tok);
-                let ca = anchors_in(&content_tags, &opts.extra_suffixes, &regions, tok);
-                let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
-                let mut proper: Vec<Cow<str>> = Vec::new();
-                let mut person: Vec<Cow<str>> = Vec::new();
-                for (tags, w) in [
-                    (&title_tags, opts.title_weight as f32),
-                    (&content_tags, 1.0),
-                ] {
-                    for &(word, tag) in tags.iter() {
-                        let word = word.trim();
-                        let word: Cow<str> = if has_upper(word) {
-                            Cow::Owned(word.to_lowercase())
-                        } else {
-                            Cow::Borrowed(word)
-                        };
-                        if content_word(&word) && !tok.is_stopword(&word) {
-                            if (proper_tag(tag) || !tok.jieba().has_word(&word))
-                                && char_len(&word) >= 2
-                                && !regions.contains(word.as_ref())
-                            {
-                                proper.push(word.clone());
-                            }
-                            if tag.starts_with("nr") {
-                                person.push(word.clone());
-                            }
-                            // one word for one thing, whatever the petitioner calls it
-                            let word = match SYNONYMS.get(word.as_ref()) {
-                                Some(c) => Cow::Borrowed(*c),
-                                None => word,
-                            };
-                            tf.push((word, w));
-                        }
-                    }
-                }
-                // one entry per word, weights summed (in word order, like a sorted map)
-                tf.sort_by(|a, b| a.0.cmp(&b.0));
-                let mut merged: Vec<(Cow<str>, f32)> = Vec::with_capacity(tf.len());
-                for (word, w) in tf {
-                    match merged.last_mut() {
-                        Some(last) if last.0 == word => last.1 += w,
-                        _ => merged.push((word, w)),
-                    }
-                }
-                proper.sort_unstable();
-                proper.dedup();
-                person.sort_unstable();
-                person.dedup();
-                (merged, ta, ca, proper, person)
-            })
+            .map(|r| tag_record(r, tok, opts, &regions))
             .collect()
     };
     // Interning is sequential: chunk k is interned while chunk k+1 is tagged on the other cores.
@@ -1470,19 +1586,7 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         }
     }
     known.retain(|_, n| *n >= 2);
-    let mut lens: FastMap<char, Vec<usize>> = FastMap::default();
-    for name in known.keys() {
-        if let Some(c) = name.chars().last() {
-            let k = char_len(name);
-            if (3..=12).contains(&k) {
-                lens.entry(c).or_default().push(k);
-            }
-        }
-    }
-    for v in lens.values_mut() {
-        v.sort_unstable_by(|a, b| b.cmp(a));
-        v.dedup();
-    }
+    let lens = known_lens(known.keys());
     let mut proper_df = vec![0u32; words.len()];
     let mut person_df = vec![0u32; words.len()];
     let mut df = vec![0u32; words.len()];
@@ -1500,21 +1604,9 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
     let per: Vec<Anchored> = pass_a
         .into_par_iter()
         .zip(records.par_iter())
-        .map(|((tf, mut ta, mut ca, _, _), r)| {
-            ta.extend(lookup_known(&r.title, &known, &lens, &opts.extra_suffixes));
-            let head = match r.content.char_indices().nth(600) {
-                Some((cut, _)) => &r.content[..cut],
-                None => r.content.as_str(),
-            };
-            ca.extend(lookup_known(head, &known, &lens, &opts.extra_suffixes));
-            let mut mentions: Vec<String> = ta
-                .iter()
-                .chain(ca.iter())
-                .map(|(a, _)| normalise_anchor(a))
-                .collect();
-            mentions.sort_unstable();
-            mentions.dedup();
-            (tf, pick_anchor(&ta, &ca, &known), mentions)
+        .map(|((tf, ta, ca, _, _), r)| {
+            let (a, m) = anchor_of(r, ta, ca, &known, &lens, opts);
+            (tf, a, m)
         })
         .collect();
     let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(per.len());
@@ -1526,6 +1618,11 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         mentions.push(m);
     }
     let mut names = name_map(&anchors_raw, &mentions, &opts.extra_suffixes);
+    let all_names: Vec<String> = {
+        let mut v: Vec<String> = names.keys().cloned().collect();
+        v.sort_unstable();
+        v
+    };
     // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
     // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
     // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
@@ -1557,15 +1654,44 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         .iter()
         .map(|a| a.as_ref().and_then(|a| names.get(a).cloned()))
         .collect();
-    let canon = link_anchors(&canon, &mentions, &names);
+    let (canon, parent) = link_anchors(&canon, &mentions, &names);
     let mut anchor_names: Vec<String> = canon.iter().flatten().cloned().collect();
     anchor_names.sort();
     anchor_names.dedup();
+    // Names only ever mentioned get a key too, after the chosen ones (whose keys stay as they
+    // were): a later week's petition may choose them (kept for the incremental grouping).
+    let mut mentioned: Vec<String> = names
+        .values()
+        .map(|c| parent.get(c).unwrap_or(c).clone())
+        .filter(|c| anchor_names.binary_search(c).is_err())
+        .collect();
+    mentioned.sort();
+    mentioned.dedup();
+    anchor_names.extend(mentioned);
     let anchor_id: HashMap<&str, u32> = anchor_names
         .iter()
         .enumerate()
         .map(|(i, a)| (a.as_str(), i as u32))
         .collect();
+    let resolve: Vec<(String, Option<u32>)> = all_names
+        .into_iter()
+        .map(|n| {
+            let key = names
+                .get(&n)
+                .map(|c| anchor_id[parent.get(c).unwrap_or(c).as_str()]);
+            (n, key)
+        })
+        .collect();
+    let mut chosen: BTreeMap<&str, u32> = BTreeMap::new();
+    for a in anchors_raw.iter().flatten() {
+        *chosen.entry(a.as_str()).or_insert(0) += 1;
+    }
+    let chosen: Vec<(String, u32)> = chosen
+        .into_iter()
+        .map(|(a, n)| (a.to_string(), n))
+        .collect();
+    let mut known: Vec<(String, u32)> = known.into_iter().collect();
+    known.sort_unstable();
 
     // the vocabulary: words in ≥ 2 petitions, in string order (term ids do not depend on the
     // order words were first seen)
@@ -1589,10 +1715,13 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         .collect();
     let vocab_df: Vec<u32> = vocab_ids.iter().map(|w| df[*w as usize]).collect();
     let n = records.len() as f32;
-    let mut term: Vec<Option<(u32, f32)>> = vec![None; words.len()];
+    let idf: Vec<f32> = vocab_df
+        .iter()
+        .map(|&d| ((n + 1.0) / (d as f32 + 1.0)).ln() + 1.0)
+        .collect();
+    let mut term: Vec<Option<u32>> = vec![None; words.len()];
     for (i, w) in vocab_ids.iter().enumerate() {
-        let d = df[*w as usize] as f32;
-        term[*w as usize] = Some((i as u32, ((n + 1.0) / (d + 1.0)).ln() + 1.0));
+        term[*w as usize] = Some(i as u32);
     }
     drop(words);
     let k = opts.candidate_terms.max(1);
@@ -1602,14 +1731,7 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         .collect();
     let raw_vecs: Vec<Vec<(u32, f32)>> = tfs
         .par_iter()
-        .map(|tf| {
-            let mut v: Vec<(u32, f32)> = tf
-                .iter()
-                .filter_map(|(w, c)| term[*w as usize].map(|(id, idf)| (id, (1.0 + c.ln()) * idf)))
-                .collect();
-            v.sort_unstable_by_key(|x| x.0);
-            v
-        })
+        .map(|tf| weigh(tf.iter().map(|(w, c)| (term[*w as usize], *c)), &idf))
         .collect();
     // Terms that name the object rather than the grievance: in ≥ 80% of their petitions they
     // come with one anchor (the estate's own name, its developer, its property company).
@@ -1623,35 +1745,22 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
             }
         }
     }
+    let mut object_terms: Vec<(u32, u32)> = df_at
+        .into_iter()
+        .filter(|((_, t), at)| *at >= 2 && *at * 5 >= vocab_df[*t as usize] * 4)
+        .map(|(kt, _)| kt)
+        .collect();
+    object_terms.sort_unstable();
     let docs = raw_vecs
         .into_par_iter()
         .zip(keys.par_iter())
-        .map(|(mut vec, key)| {
-            if let Some(key) = key {
-                let grievance: Vec<(u32, f32)> = vec
-                    .iter()
-                    .copied()
-                    .filter(|(t, _)| {
-                        let at = df_at.get(&(*key, *t)).copied().unwrap_or(0);
-                        !(at >= 2 && at * 5 >= vocab_df[*t as usize] * 4)
-                    })
-                    .collect();
-                if !grievance.is_empty() {
-                    vec = grievance;
-                }
-            }
-            let norm = vec.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                vec.iter_mut().for_each(|(_, x)| *x /= norm);
-            }
-            let mut by_w = vec.clone();
-            by_w.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            let top = by_w.iter().take(k).map(|(t, _)| *t).collect();
-            Doc {
-                key: *key,
+        .map(|(vec, key)| {
+            finish_doc(
                 vec,
-                top,
-            }
+                *key,
+                |a, t| object_terms.binary_search(&(a, t)).is_ok(),
+                k,
+            )
         })
         .collect();
     Prepared {
@@ -1661,7 +1770,22 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         docs,
         vocab,
         anchors: anchor_names,
+        idf,
+        resolve,
+        chosen,
+        known,
+        object_terms,
     }
+}
+
+/// A petition's TF-IDF weights, sublinear TF: (vocabulary term or none, summed count) in, (term,
+/// weight) sorted by term out; words outside the vocabulary are dropped.
+fn weigh(tf: impl Iterator<Item = (Option<u32>, f32)>, idf: &[f32]) -> Vec<(u32, f32)> {
+    let mut v: Vec<(u32, f32)> = tf
+        .filter_map(|(t, c)| t.map(|t| (t, (1.0 + c.ln()) * idf[t as usize])))
+        .collect();
+    v.sort_unstable_by_key(|x| x.0);
+    v
 }
 
 /// One petition after tagging: (word id, weight) sorted by word, title anchors, content
@@ -1681,7 +1805,7 @@ type Anchored = (Vec<(u32, f32)>, Option<String>, Vec<String>);
 /// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for
 /// the same certificate.
 static SYNONYMS: LazyLock<FastMap<&'static str, &'static str>> = LazyLock::new(|| {
-    include_str!("../data/dict/synonyms.txt")
+    include_str!("../../data/dict/synonyms.txt")
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .flat_map(|l| {
@@ -1740,6 +1864,15 @@ impl Centroid {
             *s += w;
         }
         self.size += 1;
+    }
+    /// A centroid from a kept sum (sorted by term) of `size` vectors.
+    fn from_sum(key: Option<u32>, sum: &[(u32, f32)], size: usize) -> Self {
+        Centroid {
+            key,
+            sum: sum.iter().copied().collect(),
+            norm2: sum.iter().map(|(_, s)| s * s).sum(),
+            size,
+        }
     }
     fn cos(&self, v: &[(u32, f32)]) -> f32 {
         if self.norm2 <= 0.0 {
@@ -2009,9 +2142,7 @@ fn merge_groups(
         !a.is_empty() && !b.is_empty() && !a.iter().any(|t| b.binary_search(t).is_ok())
     };
     let live: Vec<usize> = (0..n).filter(|&c| sizes[c] > 0).collect();
-    const TOP: usize = 8;
-    const MAX_POSTING: usize = 300;
-    let tops: Vec<Vec<u32>> = live.iter().map(|&c| cents[c].top(TOP)).collect();
+    let tops: Vec<Vec<u32>> = live.iter().map(|&c| cents[c].top(MERGE_TOP)).collect();
     let mut post: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (li, t) in tops.iter().enumerate() {
         for term in t {
@@ -2026,7 +2157,7 @@ fn merge_groups(
             let mut cand: Vec<usize> = Vec::new();
             for term in &tops[li] {
                 if let Some(p) = post.get(term) {
-                    if p.len() <= MAX_POSTING {
+                    if p.len() <= MERGE_MAX_POSTING {
                         cand.extend(p.iter().copied().filter(|&o| o > li));
                     }
                 }
@@ -2094,6 +2225,11 @@ fn merge_groups(
     }
     cents.iter().map(|c| c.key).collect()
 }
+
+/// Top centroid terms through which the merge pass finds candidate pairs, and the longest
+/// posting list it scans (a term in more groups' tops says nothing about any pair).
+const MERGE_TOP: usize = 8;
+const MERGE_MAX_POSTING: usize = 300;
 
 /// How many top centroid terms are looked at for a group's names.
 const NAME_TOP: usize = 6;
@@ -2210,13 +2346,23 @@ fn id_num(id: &str) -> Option<u32> {
     id.strip_prefix('G')?.parse().ok()
 }
 
-/// Groups the records. `previous` (last run's grouping) keeps group ids stable.
+/// Groups the records from scratch. `previous` (last run's grouping) keeps group ids stable.
 pub fn run(
     records: &[Record],
     tokenizer: &Tokenizer,
     opts: &Options,
     previous: Option<&Groups>,
 ) -> Result<Groups> {
+    Ok(run_full(records, tokenizer, opts, previous).0)
+}
+
+/// [`run`], plus the state a later run groups its new petitions onto ([`update`]).
+pub fn run_full(
+    records: &[Record],
+    tokenizer: &Tokenizer,
+    opts: &Options,
+    previous: Option<&Groups>,
+) -> (Groups, State) {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let prep = prepare(&sorted, tokenizer, opts);
@@ -2251,10 +2397,9 @@ pub fn run(
     let handling = handling_ids(&sorted);
     let keys = merge_groups(docs, &mut assign, &keys, &prep.proper, &handling, opts);
     // recompute centroids of the final membership for similarities and labels
-    let mut finals: Vec<Centroid> = cents
+    let mut finals: Vec<Centroid> = keys
         .iter()
-        .zip(&keys)
-        .map(|(_, k)| Centroid {
+        .map(|k| Centroid {
             key: *k,
             ..Default::default()
         })
@@ -2276,8 +2421,6 @@ pub fn run(
         .filter(|&c| members_of[c].len() >= min_size)
         .collect();
     clusters.sort_by_key(|&c| members_of[c][0]);
-
-    let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
 
     // ---- stable ids
     let prev_of: HashMap<&str, &str> = previous
@@ -2332,19 +2475,95 @@ pub fn run(
         })
         .unwrap_or(0);
     // new ids in order of first petition time, then smallest id
-    let mut fresh: Vec<usize> = (0..clusters.len()).filter(|&p| ids[p].is_none()).collect();
-    fresh.sort_by_key(|&p| {
-        let m = &members_of[clusters[p]];
-        let first = m.iter().map(|&i| sorted[i].received_at).min();
-        (first, m[0])
-    });
-    for p in fresh {
+    let fresh: Vec<usize> = (0..clusters.len()).filter(|&p| ids[p].is_none()).collect();
+    for p in first_seen_order(&sorted, fresh, |p| &members_of[clusters[p]]) {
         last_id += 1;
         ids[p] = Some(format!("G{last_id:04}"));
     }
 
     // ---- groups
-    let mut groups: Vec<Group> = Vec::new();
+    let slots: Vec<Slot> = clusters
+        .iter()
+        .zip(ids)
+        .map(|(&c, id)| {
+            let cent = std::mem::take(&mut finals[c]);
+            // every name members use for the object, for display and for later weeks
+            let names = cent.key.map_or_else(BTreeMap::new, |k| {
+                let canon = &prep.anchors[k as usize];
+                let mut names: BTreeMap<String, u32> = BTreeMap::new();
+                for &i in &members_of[c] {
+                    if let Some(r) = prep.raw[i]
+                        .as_deref()
+                        .filter(|r| r.contains(canon.as_str()))
+                    {
+                        *names.entry(r.to_string()).or_insert(0) += 1;
+                    }
+                }
+                names
+            });
+            Slot {
+                id: id.unwrap_or_default(),
+                members: std::mem::take(&mut members_of[c]),
+                cent,
+                names,
+            }
+        })
+        .collect();
+    let sim = |i: usize, slot: &Slot| slot.cent.cos(&docs[i].vec);
+    let (groups, sims) = assemble(
+        &sorted,
+        &slots,
+        &sim,
+        &prep.vocab,
+        &prep.person,
+        &prep.anchors,
+        last_id,
+        opts,
+        false,
+    );
+    let state = State::after_full(&sorted, tokenizer, opts, prep, slots, &groups, sims);
+    (groups, state)
+}
+
+/// Cluster positions `ps` in the order new ids are handed out: by first petition time, then
+/// smallest member index.
+fn first_seen_order<'m>(
+    sorted: &[&Record],
+    mut ps: Vec<usize>,
+    members: impl Fn(usize) -> &'m Vec<usize>,
+) -> Vec<usize> {
+    ps.sort_by_key(|&p| {
+        let m = members(p);
+        let first = m.iter().map(|&i| sorted[i].received_at).min();
+        (first, m.iter().min().copied())
+    });
+    ps
+}
+
+/// One group ready for its figures: id, members (indices into the id-sorted records), final
+/// centroid, and the names its members use for its object with their counts.
+pub(crate) struct Slot {
+    id: String,
+    members: Vec<usize>,
+    cent: Centroid,
+    names: BTreeMap<String, u32>,
+}
+
+/// Every group's figures and every petition's member row, labels made unique, groups sorted
+/// by heat. `sim(i, slot)` is member `i`'s similarity to its group.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    sorted: &[&Record],
+    slots: &[Slot],
+    sim: &(dyn Fn(usize, &Slot) -> f32 + Sync),
+    vocab: &[String],
+    person: &[bool],
+    anchors: &[String],
+    last_id: u32,
+    opts: &Options,
+    parallel: bool,
+) -> (Groups, Vec<f32>) {
+    let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
     let mut member_rows: Vec<Member> = sorted
         .iter()
         .map(|r| Member {
@@ -2354,155 +2573,186 @@ pub fn run(
             is_repeat: false,
         })
         .collect();
-    for (pos, &c) in clusters.iter().enumerate() {
-        let gid = ids[pos].clone().unwrap_or_default();
-        let cent = &finals[c];
-        let mut ms = members_of[c].clone();
-        ms.sort_by(|&a, &b| {
-            sorted[a]
-                .received_at
-                .cmp(&sorted[b].received_at)
-                .then(a.cmp(&b))
-        });
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut people = 0usize;
-        let mut best_rep: Option<(usize, f32)> = None;
-        for &i in &ms {
-            let r = sorted[i];
-            let sim = cent.cos(&docs[i].vec);
-            let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
-                Some(p) => !seen.insert(p),
-                None => false,
-            };
-            if !repeat {
-                people += 1;
-            }
-            member_rows[i] = Member {
-                id: r.id.clone(),
-                group_id: gid.clone(),
-                similarity: (sim as f64 * 1e4).round() / 1e4,
-                is_repeat: repeat,
-            };
-            if best_rep.is_none_or(|(bi, bs)| sim > bs || (sim == bs && i < bi)) {
-                best_rep = Some((i, sim));
-            }
+    let mut sims = vec![0.0f32; sorted.len()];
+    let one = |slot: &Slot| figures(sorted, slot, sim, vocab, person, anchors, last_week, opts);
+    // The full run keeps this sequential: on the thread pool it left the index stage that
+    // follows 15% slower at 1M rows for no measurable gain here. An incremental run has
+    // little else to do, and the figures are most of its grouping time.
+    let figured: Vec<Figured> = if parallel {
+        slots.par_iter().map(one).collect()
+    } else {
+        slots.iter().map(one).collect()
+    };
+    let mut groups: Vec<Group> = Vec::with_capacity(slots.len());
+    for (g, rows) in figured {
+        for (i, m, s) in rows {
+            member_rows[i] = m;
+            sims[i] = s;
         }
-        let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
-        let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
-        let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
-        let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
-        let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
-        let closed = recs.iter().filter(|r| is_closed(r)).count();
-        let open = recs.len() - closed;
-        let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
-        let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
-        let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
-        let regions = counts_desc(recs.iter().map(|r| r.region_path()));
-        // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
-        let anchor = cent.key.map(|k| {
-            let canon = &prep.anchors[k as usize];
-            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-            for &i in &ms {
-                if let Some(r) = prep.raw[i]
-                    .as_deref()
-                    .filter(|r| r.contains(canon.as_str()))
-                {
-                    *names.entry(r).or_insert(0) += 1;
-                }
-            }
-            names
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_else(|| canon.clone())
-        });
-        let recent = match last_week {
-            Some(lw) => {
-                let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
-                recs.iter()
-                    .filter(|r| week_of(&r.received_at) >= from)
-                    .count() as f64
-            }
-            None => 0.0,
-        };
-        let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
-            + opts.heat_w_people * (1.0 + people as f64).ln()
-            + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
-            + opts.heat_w_recent * (1.0 + recent).ln()
-            + opts.heat_w_likes * (1.0 + likes as f64).ln();
-        let mut batch = 0.0;
-        let mut reasons = Vec::new();
-        if let Some(a) = &anchor {
-            batch += opts.batch_w_anchor;
-            reasons.push(format!("同一对象：{a}"));
-        }
-        if let Some((u, n)) = units.first() {
-            if *n * 10 >= recs.len() * 6 {
-                batch += opts.batch_w_unit;
-                reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
-            }
-        }
-        if people >= 3 {
-            batch += opts.batch_w_people;
-            reasons.push(format!("{people} 名不同信访人"));
-        }
-        if open * 2 >= recs.len() {
-            batch += opts.batch_w_open;
-            reasons.push(format!("{open} 件未办结"));
-        }
-        let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
-        member_ids.sort();
-        let mut key_terms: Vec<String> =
-            key_terms(cent, &prep.vocab, &prep.person, anchor.as_deref(), 12);
-        // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
-        // members' texts are masked the way the brief masks them, and a term must survive it
-        let sample: Vec<(String, String)> = recs
-            .iter()
-            .take(50)
-            .map(|r| {
-                let raw = format!("{}\n{}", r.title, r.content);
-                let masked = crate::mask::mask_text(&raw);
-                (raw, masked)
-            })
-            .collect();
-        key_terms.retain(|t| {
-            !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
-                || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
-        });
-        key_terms.truncate(8);
-        groups.push(Group {
-            id: gid,
-            label: String::new(),
-            anchor,
-            key_terms,
-            size: recs.len(),
-            distinct_petitioners: people,
-            total_headcount: headcount,
-            first_seen,
-            last_seen,
-            weeks_active: weekly.len(),
-            trend,
-            regions,
-            units,
-            open,
-            closed,
-            heat: (heat * 1000.0).round() / 1000.0,
-            batch_score: (batch * 1000.0_f64).round() / 1000.0,
-            batch_reasons: reasons,
-            representative: best_rep
-                .map(|(i, _)| sorted[i].id.clone())
-                .unwrap_or_default(),
-            members: member_ids,
-            weekly,
-        });
+        groups.push(g);
     }
     make_labels(&mut groups, opts.label_terms);
     groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
-    Ok(Groups {
-        groups,
-        members: member_rows,
-        last_id,
-    })
+    (
+        Groups {
+            groups,
+            members: member_rows,
+            last_id,
+        },
+        sims,
+    )
+}
+
+/// A group with its members' rows (record index, row, similarity).
+type Figured = (Group, Vec<(usize, Member, f32)>);
+
+/// One group's figures (size, people, trend, heat, lead unit, key terms…) and its members' rows.
+#[allow(clippy::too_many_arguments)]
+fn figures(
+    sorted: &[&Record],
+    slot: &Slot,
+    sim: &(dyn Fn(usize, &Slot) -> f32 + Sync),
+    vocab: &[String],
+    person: &[bool],
+    anchors: &[String],
+    last_week: Option<NaiveDate>,
+    opts: &Options,
+) -> Figured {
+    let gid = slot.id.clone();
+    let cent = &slot.cent;
+    let mut ms = slot.members.clone();
+    ms.sort_by(|&a, &b| {
+        sorted[a]
+            .received_at
+            .cmp(&sorted[b].received_at)
+            .then(a.cmp(&b))
+    });
+    let mut rows = Vec::with_capacity(ms.len());
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut people = 0usize;
+    let mut best_rep: Option<(usize, f32)> = None;
+    for &i in &ms {
+        let r = sorted[i];
+        let s = sim(i, slot);
+        let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(p) => !seen.insert(p),
+            None => false,
+        };
+        if !repeat {
+            people += 1;
+        }
+        rows.push((
+            i,
+            Member {
+                id: r.id.clone(),
+                group_id: gid.clone(),
+                similarity: (s as f64 * 1e4).round() / 1e4,
+                is_repeat: repeat,
+            },
+            s,
+        ));
+        if best_rep.is_none_or(|(bi, bs)| s > bs || (s == bs && i < bi)) {
+            best_rep = Some((i, s));
+        }
+    }
+    let recs: Vec<&Record> = ms.iter().map(|&i| sorted[i]).collect();
+    let first_seen = recs.iter().map(|r| r.received_at).min().unwrap_or_default();
+    let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
+    let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
+    let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
+    let closed = recs.iter().filter(|r| is_closed(r)).count();
+    let open = recs.len() - closed;
+    let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
+    let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
+    let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
+    let regions = counts_desc(recs.iter().map(|r| r.region_path()));
+    // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
+    let anchor = cent.key.map(|k| {
+        slot.names
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| anchors[k as usize].clone())
+    });
+    let recent = match last_week {
+        Some(lw) => {
+            let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
+            recs.iter()
+                .filter(|r| week_of(&r.received_at) >= from)
+                .count() as f64
+        }
+        None => 0.0,
+    };
+    let heat = opts.heat_w_size * (1.0 + recs.len() as f64).ln()
+        + opts.heat_w_people * (1.0 + people as f64).ln()
+        + opts.heat_w_headcount * (1.0 + headcount as f64).ln()
+        + opts.heat_w_recent * (1.0 + recent).ln()
+        + opts.heat_w_likes * (1.0 + likes as f64).ln();
+    let mut batch = 0.0;
+    let mut reasons = Vec::new();
+    if let Some(a) = &anchor {
+        batch += opts.batch_w_anchor;
+        reasons.push(format!("同一对象：{a}"));
+    }
+    if let Some((u, n)) = units.first() {
+        if *n * 10 >= recs.len() * 6 {
+            batch += opts.batch_w_unit;
+            reasons.push(format!("{u} 承办 {n}/{} 件", recs.len()));
+        }
+    }
+    if people >= 3 {
+        batch += opts.batch_w_people;
+        reasons.push(format!("{people} 名不同信访人"));
+    }
+    if open * 2 >= recs.len() {
+        batch += opts.batch_w_open;
+        reasons.push(format!("{open} 件未办结"));
+    }
+    let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+    member_ids.sort();
+    let mut key_terms: Vec<String> = key_terms(cent, vocab, person, anchor.as_deref(), 12);
+    // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
+    // members' texts are masked the way the brief masks them, and a term must survive it
+    let sample: Vec<(String, String)> = recs
+        .iter()
+        .take(50)
+        .map(|r| {
+            let raw = format!("{}\n{}", r.title, r.content);
+            let masked = crate::mask::mask_text(&raw);
+            (raw, masked)
+        })
+        .collect();
+    key_terms.retain(|t| {
+        !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
+            || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
+    });
+    key_terms.truncate(8);
+    let group = Group {
+        id: gid,
+        label: String::new(),
+        anchor,
+        key_terms,
+        size: recs.len(),
+        distinct_petitioners: people,
+        total_headcount: headcount,
+        first_seen,
+        last_seen,
+        weeks_active: weekly.len(),
+        trend,
+        regions,
+        units,
+        open,
+        closed,
+        heat: (heat * 1000.0).round() / 1000.0,
+        batch_score: (batch * 1000.0_f64).round() / 1000.0,
+        batch_reasons: reasons,
+        representative: best_rep
+            .map(|(i, _)| sorted[i].id.clone())
+            .unwrap_or_default(),
+        members: member_ids,
+        weekly,
+    };
+    (group, rows)
 }
 
 fn counts_by_week(recs: &[&Record]) -> Vec<(NaiveDate, usize)> {
@@ -3153,7 +3403,7 @@ mod tests {
             .iter()
             .map(|x| (x.to_string(), x.to_string()))
             .collect();
-        let linked = link_anchors(&chosen, &mentions, &names);
+        let linked = link_anchors(&chosen, &mentions, &names).0;
         assert_eq!(linked[6].as_deref(), Some("北辰家园"));
         // 海棠小区 is named with 宏达 once only: it stays itself
         assert_eq!(linked[9].as_deref(), Some("海棠小区"));

@@ -1,0 +1,1098 @@
+//! Weekly runs group only their new petitions onto the last grouping.
+//!
+//! A full grouping ([`run_full`]) keeps `groups/state.bin`: the vocabulary with its IDF, how
+//! every object name seen resolves to an anchor, the terms that name an object rather than a
+//! grievance, every group's centroid and the names its members use, each petition's group,
+//! similarity and a fingerprint of its text, and the vectors of the unclustered petitions.
+//!
+//! The next run ([`update`]) then tags and vectorises only the petitions the store did not hold
+//! before, with the kept vocabulary and IDF, and
+//! 1. joins each to the most similar group of its own object (anchor-free petitions: of the
+//!    anchor-free groups sharing a top term) when the cosine reaches the threshold — scored
+//!    against the centroids as they stood, so the result does not depend on the new rows' order;
+//! 2. runs the leader and reassignment passes over the rest together with the earlier
+//!    unclustered petitions they could meet (same object, or a shared top term); a group found
+//!    there that holds at least one new petition and `min_size` members gets a new id;
+//! 3. recomputes every group's figures (trend, heat, status counts move every week) from the
+//!    store's records.
+//!
+//! Earlier petitions never change group between full groupings, and groups do not merge: the
+//! result depends on the order the weeks arrived in. A full regroup resets that and runs
+//! whenever the state is missing or unreadable, the pipeline's grouping or tokenizer settings
+//! changed, an earlier petition's text changed or left the store, the petitions added since the
+//! last full grouping exceed [`Options::regroup_after`] of it, or `--regroup` / `--fresh` asks.
+
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::*;
+use crate::fxhash::FxHasher;
+
+/// The file in `groups/` that holds the [`State`].
+pub const STATE_FILE: &str = "state.bin";
+
+/// First bytes of the state file; the number is the format version.
+const MAGIC: &[u8; 8] = b"MQGRP001";
+
+/// What a grouping keeps for the next run (see the module documentation).
+pub struct State {
+    settings: String,
+    /// Petitions at the last full grouping, and added incrementally since.
+    built: u64,
+    added: u64,
+    vocab: Vec<String>,
+    idf: Vec<f32>,
+    person: Vec<bool>,
+    proper: Vec<bool>,
+    anchors: Vec<String>,
+    resolve: Vec<(String, Option<u32>)>,
+    chosen: Vec<(String, u32)>,
+    known: Vec<(String, u32)>,
+    object_terms: Vec<(u32, u32)>,
+    last_id: u32,
+    groups: Vec<KeptGroup>,
+    /// Sorted by id.
+    members: Vec<KeptMember>,
+    loose: Vec<Loose>,
+}
+
+struct KeptGroup {
+    id: String,
+    key: Option<u32>,
+    /// Centroid sum, sorted by term.
+    sum: Vec<(u32, f32)>,
+    names: BTreeMap<String, u32>,
+}
+
+struct KeptMember {
+    id: String,
+    fingerprint: u64,
+    /// Index into `groups`, or [`NO_GROUP`].
+    group: u32,
+    similarity: f32,
+}
+
+/// An unclustered petition's vector (`member` indexes `members`).
+struct Loose {
+    member: u32,
+    key: Option<u32>,
+    vec: Vec<(u32, f32)>,
+    raw: Option<String>,
+}
+
+const NO_GROUP: u32 = u32::MAX;
+
+/// How a run grouped its records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Everything regrouped, and why.
+    Full(String),
+    /// Only this many new petitions grouped onto the last grouping.
+    Incremental { new: usize },
+}
+
+/// The result of [`update`].
+pub struct Grouped {
+    pub groups: Groups,
+    pub state: State,
+    pub mode: Mode,
+}
+
+/// A petition's text as the grouping reads it, hashed: a change means its vector is stale.
+fn fingerprint(r: &Record) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(r.title.as_bytes());
+    h.write_u32(0xffff_ffff);
+    h.write(r.content.as_bytes());
+    for part in r.region.iter().flatten() {
+        h.write_u32(0xffff_fffe);
+        h.write(part.as_bytes());
+    }
+    h.finish()
+}
+
+/// The settings a state is only valid under.
+fn settings(opts: &Options, tok: &Tokenizer) -> String {
+    let mut o = opts.clone();
+    o.regroup_after = Options::default().regroup_after;
+    crate::fsutil::sha256_bytes(
+        format!(
+            "{}\n{o:?}\n{}",
+            String::from_utf8_lossy(MAGIC),
+            tok.fingerprint()
+        )
+        .as_bytes(),
+    )
+}
+
+impl State {
+    /// The state of a full grouping.
+    pub(super) fn after_full(
+        sorted: &[&Record],
+        tok: &Tokenizer,
+        opts: &Options,
+        prep: Prepared,
+        slots: Vec<Slot>,
+        groups: &Groups,
+        sims: Vec<f32>,
+    ) -> State {
+        let slot_of: HashMap<&str, u32> = slots
+            .iter()
+            .enumerate()
+            .map(|(s, slot)| (slot.id.as_str(), s as u32))
+            .collect();
+        let members: Vec<KeptMember> = sorted
+            .par_iter()
+            .zip(&groups.members)
+            .zip(&sims)
+            .map(|((r, m), &similarity)| KeptMember {
+                id: r.id.clone(),
+                fingerprint: fingerprint(r),
+                group: slot_of
+                    .get(m.group_id.as_str())
+                    .copied()
+                    .unwrap_or(NO_GROUP),
+                similarity,
+            })
+            .collect();
+        let loose = members
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.group == NO_GROUP && !prep.docs[*i].vec.is_empty())
+            .map(|(i, _)| Loose {
+                member: i as u32,
+                key: prep.docs[i].key,
+                vec: prep.docs[i].vec.clone(),
+                raw: prep.raw[i].clone(),
+            })
+            .collect();
+        State {
+            settings: settings(opts, tok),
+            built: sorted.len() as u64,
+            added: 0,
+            groups: slots.into_iter().map(KeptGroup::from).collect(),
+            members,
+            loose,
+            vocab: prep.vocab,
+            idf: prep.idf,
+            person: prep.person,
+            proper: prep.proper,
+            anchors: prep.anchors,
+            resolve: prep.resolve,
+            chosen: prep.chosen,
+            known: prep.known,
+            object_terms: prep.object_terms,
+            last_id: groups.last_id,
+        }
+    }
+
+    /// Writes the state into `groups_dir` (atomically).
+    pub fn write(&self, groups_dir: &Path) -> Result<()> {
+        let mut e = Enc(Vec::with_capacity(64 << 20));
+        e.0.extend_from_slice(MAGIC);
+        e.str(&self.settings);
+        e.u64(self.built);
+        e.u64(self.added);
+        e.u32(self.last_id);
+        e.len(self.vocab.len());
+        for (i, w) in self.vocab.iter().enumerate() {
+            e.str(w);
+            e.f32(self.idf[i]);
+            e.u32(u32::from(self.person[i]) | u32::from(self.proper[i]) << 1);
+        }
+        e.strs(&self.anchors);
+        e.len(self.resolve.len());
+        for (n, k) in &self.resolve {
+            e.str(n);
+            e.key(*k);
+        }
+        for list in [&self.chosen, &self.known] {
+            e.len(list.len());
+            for (n, c) in list {
+                e.str(n);
+                e.u32(*c);
+            }
+        }
+        e.len(self.object_terms.len());
+        for (a, t) in &self.object_terms {
+            e.u32(*a);
+            e.u32(*t);
+        }
+        e.len(self.groups.len());
+        for g in &self.groups {
+            e.str(&g.id);
+            e.key(g.key);
+            e.pairs(&g.sum);
+            e.len(g.names.len());
+            for (n, c) in &g.names {
+                e.str(n);
+                e.u32(*c);
+            }
+        }
+        e.len(self.members.len());
+        for m in &self.members {
+            e.str(&m.id);
+            e.u64(m.fingerprint);
+            e.u32(m.group);
+            e.f32(m.similarity);
+        }
+        e.len(self.loose.len());
+        for l in &self.loose {
+            e.u32(l.member);
+            e.key(l.key);
+            e.pairs(&l.vec);
+            e.str(l.raw.as_deref().unwrap_or(""));
+        }
+        crate::fsutil::write_atomic(&groups_dir.join(STATE_FILE), &e.0)
+    }
+
+    /// Reads the state of `groups_dir`: `Ok(None)` when there is none, `Err` (a reason for
+    /// the terminal) when it cannot be used.
+    fn read(groups_dir: &Path) -> std::result::Result<Option<State>, String> {
+        let p = groups_dir.join(STATE_FILE);
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", p.display())),
+        };
+        let mut d = Dec { b: &bytes, at: 0 };
+        if d.take(MAGIC.len())? != MAGIC {
+            return Err(format!(
+                "{} is not a grouping state of this version",
+                p.display()
+            ));
+        }
+        let settings = d.str()?;
+        let built = d.u64()?;
+        let added = d.u64()?;
+        let last_id = d.u32()?;
+        let n = d.len(9)?;
+        let (mut vocab, mut idf) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut person, mut proper) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            vocab.push(d.str()?);
+            idf.push(d.f32()?);
+            let flags = d.u32()?;
+            person.push(flags & 1 != 0);
+            proper.push(flags & 2 != 0);
+        }
+        let anchors = d.strs()?;
+        let n = d.len(8)?;
+        let mut resolve = Vec::with_capacity(n);
+        for _ in 0..n {
+            resolve.push((d.str()?, d.key()?));
+        }
+        let mut counted = || -> std::result::Result<Vec<(String, u32)>, String> {
+            let n = d.len(8)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push((d.str()?, d.u32()?));
+            }
+            Ok(v)
+        };
+        let chosen = counted()?;
+        let known = counted()?;
+        let n = d.len(8)?;
+        let mut object_terms = Vec::with_capacity(n);
+        for _ in 0..n {
+            object_terms.push((d.u32()?, d.u32()?));
+        }
+        let n = d.len(16)?;
+        let mut groups = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = d.str()?;
+            let key = d.key()?;
+            let sum = d.pairs()?;
+            let k = d.len(8)?;
+            let mut names = BTreeMap::new();
+            for _ in 0..k {
+                names.insert(d.str()?, d.u32()?);
+            }
+            groups.push(KeptGroup {
+                id,
+                key,
+                sum,
+                names,
+            });
+        }
+        let n = d.len(20)?;
+        let mut members = Vec::with_capacity(n);
+        for _ in 0..n {
+            members.push(KeptMember {
+                id: d.str()?,
+                fingerprint: d.u64()?,
+                group: d.u32()?,
+                similarity: d.f32()?,
+            });
+        }
+        let n = d.len(16)?;
+        let mut loose = Vec::with_capacity(n);
+        for _ in 0..n {
+            let member = d.u32()?;
+            let key = d.key()?;
+            let vec = d.pairs()?;
+            let raw = Some(d.str()?).filter(|s| !s.is_empty());
+            loose.push(Loose {
+                member,
+                key,
+                vec,
+                raw,
+            });
+        }
+        if d.at != bytes.len() {
+            return Err(format!("{} has trailing bytes", p.display()));
+        }
+        // the indices the rest of the code trusts
+        let bad_key = |k: &Option<u32>| k.is_some_and(|k| k as usize >= anchors.len());
+        let bad_term = |t: u32| t as usize >= vocab.len();
+        if resolve.iter().any(|(_, k)| bad_key(k))
+            || object_terms
+                .iter()
+                .any(|(a, t)| *a as usize >= anchors.len() || bad_term(*t))
+            || groups
+                .iter()
+                .any(|g| bad_key(&g.key) || g.sum.iter().any(|(t, _)| bad_term(*t)))
+            || members
+                .iter()
+                .any(|m| m.group != NO_GROUP && m.group as usize >= groups.len())
+            || members.windows(2).any(|w| w[0].id >= w[1].id)
+            || loose.iter().any(|l| {
+                l.member as usize >= members.len()
+                    || bad_key(&l.key)
+                    || l.vec.iter().any(|(t, _)| bad_term(*t))
+            })
+        {
+            return Err(format!("{} is inconsistent", p.display()));
+        }
+        Ok(Some(State {
+            settings,
+            built,
+            added,
+            vocab,
+            idf,
+            person,
+            proper,
+            anchors,
+            resolve,
+            chosen,
+            known,
+            object_terms,
+            last_id,
+            groups,
+            members,
+            loose,
+        }))
+    }
+}
+
+impl From<Slot> for KeptGroup {
+    fn from(s: Slot) -> Self {
+        let mut sum: Vec<(u32, f32)> = s.cent.sum.into_iter().collect();
+        sum.sort_unstable_by_key(|x| x.0);
+        KeptGroup {
+            id: s.id,
+            key: s.cent.key,
+            sum,
+            names: s.names,
+        }
+    }
+}
+
+/// Groups `records` onto the state kept in `groups_dir` when it can (see the module
+/// documentation), else from scratch; `regroup` forces the latter.
+pub fn update(
+    records: &[Record],
+    tok: &Tokenizer,
+    opts: &Options,
+    groups_dir: &Path,
+    regroup: bool,
+) -> Result<Grouped> {
+    let why = if regroup {
+        "a full regroup was asked for".to_string()
+    } else if opts.regroup_after <= 0.0 {
+        "[cluster] regroup_after = 0".to_string()
+    } else {
+        match State::read(groups_dir) {
+            Ok(Some(state)) if state.settings == settings(opts, tok) => {
+                match incremental(records, tok, opts, state) {
+                    Ok((groups, state, new)) => {
+                        return Ok(Grouped {
+                            groups,
+                            state,
+                            mode: Mode::Incremental { new },
+                        })
+                    }
+                    Err(why) => why,
+                }
+            }
+            Ok(Some(_)) => "the pipeline's grouping or tokenizer settings changed".to_string(),
+            Ok(None) => "no earlier grouping to add to".to_string(),
+            Err(why) => why,
+        }
+    };
+    let previous = read(groups_dir).ok();
+    let (groups, state) = run_full(records, tok, opts, previous.as_ref());
+    Ok(Grouped {
+        groups,
+        state,
+        mode: Mode::Full(why),
+    })
+}
+
+/// The incremental grouping; `Err` says why a full regroup is needed instead.
+fn incremental(
+    records: &[Record],
+    tok: &Tokenizer,
+    opts: &Options,
+    mut st: State,
+) -> std::result::Result<(Groups, State, usize), String> {
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    // Which records the state holds: both lists are sorted by id.
+    let mut kept_of: Vec<Option<usize>> = vec![None; sorted.len()];
+    let mut j = 0;
+    for (i, r) in sorted.iter().enumerate() {
+        if let Some(m) = st.members.get(j).filter(|m| m.id < r.id) {
+            return Err(format!(
+                "petition {} of the last grouping is no longer in the store",
+                m.id
+            ));
+        }
+        if st.members.get(j).is_some_and(|m| m.id == r.id) {
+            kept_of[i] = Some(j);
+            j += 1;
+        }
+    }
+    if let Some(m) = st.members.get(j) {
+        return Err(format!(
+            "petition {} of the last grouping is no longer in the store",
+            m.id
+        ));
+    }
+    if let Some(i) = (0..sorted.len())
+        .find(|&i| kept_of[i].is_some_and(|j| st.members[j].fingerprint != fingerprint(sorted[i])))
+    {
+        return Err(format!(
+            "the text of petition {} changed since it was grouped",
+            sorted[i].id
+        ));
+    }
+    let new: Vec<usize> = (0..sorted.len())
+        .filter(|&i| kept_of[i].is_none())
+        .collect();
+    let added = st.added + new.len() as u64;
+    if added as f64 > opts.regroup_after * st.built as f64 {
+        return Err(format!(
+            "{added} petitions added since the last full grouping of {} (more than [cluster] regroup_after = {})",
+            st.built, opts.regroup_after
+        ));
+    }
+    let k = opts.candidate_terms.max(1);
+
+    // ---- the new petitions' vectors, with the kept vocabulary, IDF and object names
+    let regions = region_names(&sorted);
+    let known: FastMap<String, u32> = st.known.iter().cloned().collect();
+    let lens = known_lens(known.keys());
+    let vocab_id: FastMap<&str, u32> = st
+        .vocab
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.as_str(), i as u32))
+        .collect();
+    // Words outside the kept vocabulary come back as text (with whether jieba tagged them a
+    // name, a person's name): a new week brings new words, and a rising issue is often nothing
+    // but new words (a new programme, a new estate's developer).
+    type NewWords = Vec<(String, f32, bool, bool)>;
+    type Words = Vec<(Option<u32>, f32)>;
+    let tagged: Vec<(Words, NewWords, Option<String>)> = new
+        .par_iter()
+        .map(|&i| {
+            let r = sorted[i];
+            let (tf, ta, ca, proper, person) = tag_record(r, tok, opts, &regions);
+            let mut known_words = Vec::with_capacity(tf.len());
+            let mut new_words = Vec::new();
+            for (w, c) in &tf {
+                match vocab_id.get(w.as_ref()) {
+                    Some(&t) => known_words.push((Some(t), *c)),
+                    None => {
+                        new_words.push((w.to_string(), *c, proper.contains(w), person.contains(w)))
+                    }
+                }
+            }
+            (
+                known_words,
+                new_words,
+                anchor_of(r, ta, ca, &known, &lens, opts).0,
+            )
+        })
+        .collect();
+    drop(vocab_id);
+    // A new word seen in ≥ 2 of the new petitions joins the vocabulary (the full grouping's
+    // rule, counted over this week), with its IDF over everything grouped so far.
+    let mut counts: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new(); // df, proper, person
+    for (_, words, _) in &tagged {
+        for (w, _, proper, person) in words {
+            let e = counts.entry(w.as_str()).or_insert((0, 0, 0));
+            e.0 += 1;
+            e.1 += u32::from(*proper);
+            e.2 += u32::from(*person);
+        }
+    }
+    let total = (st.built + added) as f32;
+    let mut new_term: FastMap<String, u32> = FastMap::default();
+    for (w, (df, proper, person)) in counts {
+        if df >= 2 {
+            new_term.insert(w.to_string(), st.vocab.len() as u32);
+            st.vocab.push(w.to_string());
+            st.idf.push(((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0);
+            st.proper.push(proper * 2 >= df);
+            st.person.push(person * 2 >= df);
+        }
+    }
+    let tagged: Vec<(Weights, Option<String>)> = tagged
+        .into_iter()
+        .map(|(mut words, fresh, a)| {
+            words.extend(
+                fresh
+                    .into_iter()
+                    .map(|(w, c, _, _)| (new_term.get(&w).copied(), c)),
+            );
+            (weigh(words.into_iter(), &st.idf), a)
+        })
+        .collect();
+    let chosen_freq: FastMap<String, usize> = st
+        .chosen
+        .iter()
+        .map(|(n, c)| (n.clone(), *c as usize))
+        .collect();
+    let mut anchor_key: FastMap<String, u32> = st
+        .anchors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.clone(), i as u32))
+        .collect();
+    let mut new_names: BTreeMap<String, Option<u32>> = BTreeMap::new();
+    let mut raw: FastMap<usize, String> = FastMap::default();
+    let mut docs: Vec<Doc> = Vec::with_capacity(new.len());
+    for (&i, (v, a)) in new.iter().zip(tagged) {
+        let key = a.as_deref().and_then(|a| {
+            let known = |n: &str| -> Option<Option<u32>> {
+                st.resolve
+                    .binary_search_by(|(x, _)| x.as_str().cmp(n))
+                    .ok()
+                    .map(|p| st.resolve[p].1)
+                    .or_else(|| new_names.get(n).copied())
+                    .or_else(|| anchor_key.get(n).map(|&k| Some(k)))
+            };
+            if let Some(k) = known(a) {
+                return k;
+            }
+            // a variant of a known name (丽景花园三期 → 丽景花园)
+            let folded = {
+                let freq: FastMap<&str, usize> =
+                    chosen_freq.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+                contained_known(a, &freq)
+            };
+            let k = match known(&folded) {
+                Some(k) if folded != a => k,
+                _ => {
+                    // an object no earlier petition named: a new anchor
+                    let k = st.anchors.len() as u32;
+                    st.anchors.push(a.to_string());
+                    anchor_key.insert(a.to_string(), k);
+                    Some(k)
+                }
+            };
+            new_names.insert(a.to_string(), k);
+            k
+        });
+        if let Some(a) = a {
+            raw.insert(i, a);
+        }
+        docs.push(finish_doc(
+            v,
+            key,
+            |a, t| st.object_terms.binary_search(&(a, t)).is_ok(),
+            k,
+        ));
+    }
+
+    // ---- 1. join the groups as they stood
+    let mut sizes = vec![0usize; st.groups.len()];
+    for m in &st.members {
+        if m.group != NO_GROUP {
+            sizes[m.group as usize] += 1;
+        }
+    }
+    let mut cents: Vec<Centroid> = st
+        .groups
+        .iter()
+        .zip(&sizes)
+        .map(|(g, &size)| Centroid::from_sum(g.key, &g.sum, size))
+        .collect();
+    let mut idx = CandIndex::default();
+    for (c, cent) in cents.iter().enumerate() {
+        idx.insert(c, cent.key, &cent.top_terms(k * 2));
+    }
+    let joined: Vec<Option<usize>> = docs
+        .par_iter()
+        .map(|d| {
+            if d.vec.is_empty() {
+                return None;
+            }
+            let mut cand = Vec::new();
+            idx.candidates(d, &mut cand);
+            let th = threshold(d, opts, 0) as f32;
+            best(&cents, &cand, d)
+                .filter(|(_, s)| *s >= th)
+                .map(|(c, _)| c)
+        })
+        .collect();
+    // group of each record (index into `cents`, which grows by the new groups below)
+    let mut group_of: Vec<Option<usize>> = kept_of
+        .iter()
+        .map(|j| {
+            j.map(|j| st.members[j].group)
+                .filter(|&g| g != NO_GROUP)
+                .map(|g| g as usize)
+        })
+        .collect();
+    for ((&i, d), c) in new.iter().zip(&docs).zip(&joined) {
+        if let Some(c) = *c {
+            cents[c].add(&d.vec);
+            group_of[i] = Some(c);
+            if let (Some(a), Some(key)) = (raw.get(&i), cents[c].key) {
+                if a.contains(st.anchors[key as usize].as_str()) {
+                    *st.groups[c].names.entry(a.clone()).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+
+    // ---- 2. the rest, with the earlier unclustered petitions they could meet
+    let left: Vec<usize> = (0..new.len())
+        .filter(|&n| joined[n].is_none() && !docs[n].vec.is_empty())
+        .collect();
+    let left_keys: FastSet<u32> = left.iter().filter_map(|&n| docs[n].key).collect();
+    let left_terms: FastSet<u32> = left
+        .iter()
+        .filter(|&&n| docs[n].key.is_none())
+        .flat_map(|&n| docs[n].top.iter().copied())
+        .collect();
+    let record_of: Vec<usize> = {
+        let mut v = vec![0; st.members.len()];
+        for (i, j) in kept_of.iter().enumerate() {
+            if let Some(j) = j {
+                v[*j] = i;
+            }
+        }
+        v
+    };
+    // (record, doc, raw name, new?) in record order
+    let mut pool: Vec<(usize, Doc, Option<String>, bool)> = Vec::new();
+    for l in std::mem::take(&mut st.loose) {
+        // kept as it was: normalising again would move its floats by an ulp every week
+        let d = Doc {
+            key: l.key,
+            top: top_terms(&l.vec, k),
+            vec: l.vec,
+        };
+        let meets = match d.key {
+            Some(key) => left_keys.contains(&key),
+            None => d.top.iter().any(|t| left_terms.contains(t)),
+        };
+        let i = record_of[l.member as usize];
+        if meets {
+            pool.push((i, d, l.raw, false));
+        } else {
+            st.loose.push(Loose {
+                member: i as u32,
+                key: d.key,
+                vec: d.vec,
+                raw: l.raw,
+            });
+        }
+    }
+    let mut docs: Vec<Option<Doc>> = docs.into_iter().map(Some).collect();
+    for &n in &left {
+        let i = new[n];
+        pool.push((i, docs[n].take().unwrap_or_default(), raw.remove(&i), true));
+    }
+    pool.sort_by_key(|p| p.0);
+    let pool_docs: Vec<Doc> = pool.iter_mut().map(|p| std::mem::take(&mut p.1)).collect();
+    let pool_cents = leader(&pool_docs, opts);
+    let pool_assign = reassign(&pool_docs, &pool_cents, opts, 0, k);
+    let mut pool_members: Vec<Vec<usize>> = vec![Vec::new(); pool_cents.len()];
+    for (p, a) in pool_assign.iter().enumerate() {
+        if let Some((c, _)) = a {
+            pool_members[*c].push(p);
+        }
+    }
+    let min_size = opts.min_size.max(1);
+    let found: Vec<usize> = (0..pool_cents.len())
+        .filter(|&c| {
+            pool_members[c].len() >= min_size && pool_members[c].iter().any(|&p| pool[p].3)
+        })
+        .collect();
+    let found = first_seen_order(&sorted, found, |c| &pool_members[c]);
+    // A group found here may be one that a full grouping's merge pass would have joined to an
+    // existing group (the same case in other words, or its anchor-free half): the same rule
+    // decides here, against the existing groups only.
+    let into: Vec<Option<usize>> = {
+        let cluster_cents: Vec<Centroid> = found
+            .iter()
+            .map(|&c| {
+                let mut cent = Centroid {
+                    key: pool_cents[c].key,
+                    ..Default::default()
+                };
+                for &p in &pool_members[c] {
+                    cent.add(&pool_docs[p].vec);
+                }
+                cent
+            })
+            .collect();
+        let cluster_members: Vec<Vec<usize>> = found
+            .iter()
+            .map(|&c| pool_members[c].iter().map(|&p| pool[p].0).collect())
+            .collect();
+        merge_into_existing(
+            &sorted,
+            &cents,
+            &group_of,
+            &cluster_cents,
+            &cluster_members,
+            &st.proper,
+            opts,
+        )
+    };
+    let mut in_found = vec![false; pool.len()];
+    let mut found_slots: Vec<(usize, usize)> = Vec::new(); // (slot, pool cluster)
+    for (c, into) in found.into_iter().zip(into) {
+        let slot = match into {
+            Some(slot) => slot,
+            None => {
+                st.last_id += 1;
+                cents.push(Centroid {
+                    key: pool_cents[c].key,
+                    ..Default::default()
+                });
+                st.groups.push(KeptGroup {
+                    id: format!("G{:04}", st.last_id),
+                    key: pool_cents[c].key,
+                    sum: Vec::new(),
+                    names: BTreeMap::new(),
+                });
+                cents.len() - 1
+            }
+        };
+        for &p in &pool_members[c] {
+            in_found[p] = true;
+            cents[slot].add(&pool_docs[p].vec);
+            group_of[pool[p].0] = Some(slot);
+            if let (Some(a), Some(key)) = (&pool[p].2, cents[slot].key) {
+                if a.contains(st.anchors[key as usize].as_str()) {
+                    *st.groups[slot].names.entry(a.clone()).or_insert(0) += 1;
+                }
+            }
+        }
+        found_slots.push((slot, c));
+    }
+    // ---- similarities: kept for earlier members, to the final centroid for the rest
+    let mut sims: Vec<f32> = vec![0.0; sorted.len()];
+    for (i, j) in kept_of.iter().enumerate() {
+        if let Some(j) = j {
+            sims[i] = st.members[*j].similarity;
+        }
+    }
+    for ((&i, d), c) in new.iter().zip(&docs).zip(&joined) {
+        if let (Some(d), Some(c)) = (d, c) {
+            sims[i] = cents[*c].cos(&d.vec);
+        }
+    }
+    for (slot, c) in found_slots {
+        for &p in &pool_members[c] {
+            sims[pool[p].0] = cents[slot].cos(&pool_docs[p].vec);
+        }
+    }
+    for ((p, d), found) in pool.into_iter().zip(pool_docs).zip(in_found) {
+        if !found {
+            st.loose.push(Loose {
+                member: p.0 as u32,
+                key: d.key,
+                vec: d.vec,
+                raw: p.2,
+            });
+        }
+    }
+    st.loose.sort_by_key(|l| l.member);
+
+    // ---- figures of every group, then the state for next week
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); cents.len()];
+    for (i, g) in group_of.iter().enumerate() {
+        if let Some(g) = g {
+            members_of[*g].push(i);
+        }
+    }
+    let slots: Vec<Slot> = st
+        .groups
+        .iter_mut()
+        .zip(cents)
+        .zip(members_of)
+        .map(|((g, cent), members)| Slot {
+            id: g.id.clone(),
+            members,
+            cent,
+            names: std::mem::take(&mut g.names),
+        })
+        .collect();
+    let sim = |i: usize, _: &Slot| sims[i];
+    let (groups, _) = assemble(
+        &sorted,
+        &slots,
+        &sim,
+        &st.vocab,
+        &st.person,
+        &st.anchors,
+        st.last_id,
+        opts,
+        true,
+    );
+    st.groups = slots.into_iter().map(KeptGroup::from).collect();
+    let old_members = std::mem::take(&mut st.members);
+    st.members = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, r)| KeptMember {
+            id: r.id.clone(),
+            fingerprint: kept_of[i].map_or_else(|| fingerprint(r), |j| old_members[j].fingerprint),
+            group: group_of[i].map_or(NO_GROUP, |g| g as u32),
+            similarity: sims[i],
+        })
+        .collect();
+    let mut resolve: Vec<(String, Option<u32>)> = std::mem::take(&mut st.resolve);
+    resolve.extend(new_names);
+    resolve.sort_by(|a, b| a.0.cmp(&b.0));
+    resolve.dedup_by(|a, b| a.0 == b.0);
+    st.resolve = resolve;
+    let mut chosen: BTreeMap<String, u32> = std::mem::take(&mut st.chosen).into_iter().collect();
+    for a in raw.into_values() {
+        *chosen.entry(a).or_insert(0) += 1;
+    }
+    st.chosen = chosen.into_iter().collect();
+    st.added = added;
+    Ok((groups, st, new.len()))
+}
+
+/// For each newly found cluster (centroid, member records), the existing group a full
+/// grouping's merge pass would have joined it to: objects compatible (the same anchor, or one
+/// side without one), names not disjoint, centroid cosine at least [`Options::merge_threshold`]
+/// ([`Options::merge_threshold_same_office`] at one object handled by one office); the most
+/// similar such group.
+fn merge_into_existing(
+    sorted: &[&Record],
+    cents: &[Centroid],
+    group_of: &[Option<usize>],
+    found: &[Centroid],
+    found_members: &[Vec<usize>],
+    proper: &[bool],
+    opts: &Options,
+) -> Vec<Option<usize>> {
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let sparse = |c: &Centroid| {
+        let mut v: Vec<(u32, f32)> = c.sum.iter().map(|(t, w)| (*t, *w)).collect();
+        v.sort_unstable_by_key(|x| x.0);
+        SparseCentroid::new(c.key, v)
+    };
+    let existing: Vec<SparseCentroid> = cents.par_iter().map(sparse).collect();
+    let names_of = |c: &SparseCentroid| -> Vec<u32> {
+        let mut v: Vec<u32> = c
+            .top(NAME_TOP)
+            .into_iter()
+            .filter(|t| proper[*t as usize])
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let disjoint = |a: &[u32], b: &[u32]| {
+        !a.is_empty() && !b.is_empty() && !a.iter().any(|t| b.binary_search(t).is_ok())
+    };
+    let mut post: FastMap<u32, Vec<usize>> = FastMap::default();
+    let mut by_key: FastMap<u32, Vec<usize>> = FastMap::default();
+    for (g, c) in existing.iter().enumerate() {
+        for t in c.top(MERGE_TOP) {
+            post.entry(t).or_default().push(g);
+        }
+        if let Some(k) = c.key {
+            by_key.entry(k).or_default().push(g);
+        }
+    }
+    // most common (category, unit) of some records; None when the data has neither
+    let office = |recs: &mut dyn Iterator<Item = usize>| -> Option<(String, String)> {
+        let mut votes: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for i in recs {
+            let r = sorted[i];
+            let cat = r.category.as_deref().map_or("", str::trim);
+            let unit = r.responsible_unit.as_deref().map_or("", str::trim);
+            *votes.entry((cat, unit)).or_insert(0) += 1;
+        }
+        votes
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|((c, u), _)| (c.to_string(), u.to_string()))
+            .filter(|(c, u)| !c.is_empty() || !u.is_empty())
+    };
+    let compatible = |a: Option<u32>, b: Option<u32>| a.is_none() || b.is_none() || a == b;
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); cents.len()];
+    for (i, g) in group_of.iter().enumerate() {
+        if let Some(g) = g {
+            members_of[*g].push(i);
+        }
+    }
+    found
+        .iter()
+        .zip(found_members)
+        .map(|(c, members)| {
+            let a = sparse(c);
+            let mut cand: Vec<usize> = Vec::new();
+            for t in a.top(MERGE_TOP) {
+                if let Some(p) = post.get(&t).filter(|p| p.len() <= MERGE_MAX_POSTING) {
+                    cand.extend(p);
+                }
+            }
+            if let Some(v) = a.key.and_then(|k| by_key.get(&k)) {
+                cand.extend(v);
+            }
+            cand.sort_unstable();
+            cand.dedup();
+            let names = names_of(&a);
+            let mine = office(&mut members.iter().copied());
+            let mut best: Option<(usize, f32)> = None;
+            for g in cand {
+                let b = &existing[g];
+                if !compatible(a.key, b.key) || disjoint(&names, &names_of(b)) {
+                    continue;
+                }
+                let s = a.cos(b);
+                let same_office = a.key.is_some()
+                    && a.key == b.key
+                    && mine.is_some()
+                    && mine == office(&mut members_of[g].iter().copied());
+                let need = if same_office {
+                    opts.merge_threshold_same_office
+                } else {
+                    opts.merge_threshold
+                } as f32;
+                if s >= need && best.is_none_or(|(_, bs)| s > bs) {
+                    best = Some((g, s));
+                }
+            }
+            best.map(|(g, _)| g)
+        })
+        .collect()
+}
+
+/// A petition's (term, weight) pairs.
+type Weights = Vec<(u32, f32)>;
+
+/// Little-endian encoder of the state file.
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u32(&mut self, x: u32) {
+        self.0.extend_from_slice(&x.to_le_bytes());
+    }
+    fn u64(&mut self, x: u64) {
+        self.0.extend_from_slice(&x.to_le_bytes());
+    }
+    fn f32(&mut self, x: f32) {
+        self.0.extend_from_slice(&x.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u32(n as u32);
+    }
+    fn key(&mut self, k: Option<u32>) {
+        self.u32(k.unwrap_or(u32::MAX));
+    }
+    fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn strs(&mut self, v: &[String]) {
+        self.len(v.len());
+        for s in v {
+            self.str(s);
+        }
+    }
+    fn pairs(&mut self, v: &[(u32, f32)]) {
+        self.len(v.len());
+        for (t, w) in v {
+            self.u32(*t);
+            self.f32(*w);
+        }
+    }
+}
+
+/// Decoder of the state file; every read is bounds-checked (a damaged file is an error, never
+/// a panic or a huge allocation).
+struct Dec<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or("the grouping state is truncated")?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> std::result::Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
+    }
+    fn u64(&mut self) -> std::result::Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or_default(),
+        ))
+    }
+    fn f32(&mut self) -> std::result::Result<f32, String> {
+        Ok(f32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
+    }
+    /// A count of items of at least `min_bytes` each: never more than the bytes left allow.
+    fn len(&mut self, min_bytes: usize) -> std::result::Result<usize, String> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_bytes.max(1)) > self.b.len() - self.at {
+            return Err("the grouping state is truncated".into());
+        }
+        Ok(n)
+    }
+    fn key(&mut self) -> std::result::Result<Option<u32>, String> {
+        Ok(Some(self.u32()?).filter(|&k| k != u32::MAX))
+    }
+    fn str(&mut self) -> std::result::Result<String, String> {
+        let n = self.len(1)?;
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| "the grouping state is damaged".into())
+    }
+    fn strs(&mut self) -> std::result::Result<Vec<String>, String> {
+        let n = self.len(4)?;
+        (0..n).map(|_| self.str()).collect()
+    }
+    fn pairs(&mut self) -> std::result::Result<Vec<(u32, f32)>, String> {
+        let n = self.len(8)?;
+        (0..n).map(|_| Ok((self.u32()?, self.f32()?))).collect()
+    }
+}
