@@ -3069,8 +3069,13 @@ pub fn write(
         .map_err(|e| Error::Usage(format!("csv: {e}")))?;
     crate::fsutil::write_atomic(&groups_dir.join("members.csv"), &bytes)?;
 
-    let json = serde_json::to_vec_pretty(groups)?;
-    crate::fsutil::write_atomic(&groups_dir.join("groups.json"), &json)?;
+    // Compact and streamed: at a million petitions the member list alone is 100+ MB, which
+    // indentation would double (the file is for programs; groups.csv is for people).
+    crate::fsutil::write_atomic_with(&groups_dir.join("groups.json"), |w| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, w);
+        serde_json::to_writer(&mut w, groups).map_err(std::io::Error::other)?;
+        std::io::Write::flush(&mut w)
+    })?;
     Ok(())
 }
 
