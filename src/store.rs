@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::schema::{Channel, Record, Satisfaction};
@@ -145,30 +146,30 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
         let c = df.column(name)?.cast(&DataType::UInt32)?;
         Ok(c.u32()?.iter().collect())
     };
-    let id = strs("id")?;
+    let mut id = strs("id")?;
     let received = times("received_at")?;
     let channel = strs("channel")?;
-    let title = strs("title")?;
-    let content = strs("content")?;
-    let r1 = strs("region1")?;
-    let r2 = strs("region2")?;
-    let r3 = strs("region3")?;
-    let petitioner = strs("petitioner")?;
+    let mut title = strs("title")?;
+    let mut content = strs("content")?;
+    let mut r1 = strs("region1")?;
+    let mut r2 = strs("region2")?;
+    let mut r3 = strs("region3")?;
+    let mut petitioner = strs("petitioner")?;
     let headcount = u32s("headcount")?;
-    let category = strs("category")?;
-    let unit = strs("responsible_unit")?;
-    let status = strs("status")?;
+    let mut category = strs("category")?;
+    let mut unit = strs("responsible_unit")?;
+    let mut status = strs("status")?;
     let accepted = times("accepted_at")?;
     let due = times("due_at")?;
     let closed = times("closed_at")?;
     let sat = strs("satisfaction")?;
-    let reply = strs("reply")?;
+    let mut reply = strs("reply")?;
     let replied = times("replied_at")?;
     let likes = u32s("likes")?;
     let dislikes = u32s("dislikes")?;
     let bypass: Vec<Option<bool>> = df.column("bypass")?.bool()?.iter().collect();
-    let source = strs("source")?;
-    let extra = strs("extra")?;
+    let mut source = strs("source")?;
+    let mut extra = strs("extra")?;
     let bad = |row: usize, column: &str| Error::BadCell {
         path: path.to_path_buf(),
         row: row as u64 + 1,
@@ -178,31 +179,31 @@ pub fn from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Record>> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(Record {
-            id: id[i].clone().ok_or_else(|| bad(i, "id"))?,
+            id: id[i].take().ok_or_else(|| bad(i, "id"))?,
             received_at: received[i].ok_or_else(|| bad(i, "received_at"))?,
             channel: channel[i]
                 .as_deref()
                 .and_then(Channel::parse)
                 .ok_or_else(|| bad(i, "channel"))?,
-            title: title[i].clone().unwrap_or_default(),
-            content: content[i].clone().unwrap_or_default(),
-            region: [r1[i].clone(), r2[i].clone(), r3[i].clone()],
-            petitioner: petitioner[i].clone(),
+            title: title[i].take().unwrap_or_default(),
+            content: content[i].take().unwrap_or_default(),
+            region: [r1[i].take(), r2[i].take(), r3[i].take()],
+            petitioner: petitioner[i].take(),
             headcount: headcount[i].unwrap_or(1),
-            category: category[i].clone(),
-            responsible_unit: unit[i].clone(),
-            status: status[i].clone(),
+            category: category[i].take(),
+            responsible_unit: unit[i].take(),
+            status: status[i].take(),
             accepted_at: accepted[i],
             due_at: due[i],
             closed_at: closed[i],
             satisfaction: sat[i].as_deref().and_then(Satisfaction::parse),
-            reply: reply[i].clone(),
+            reply: reply[i].take(),
             replied_at: replied[i],
             likes: likes[i],
             dislikes: dislikes[i],
             bypass: bypass[i],
-            source: source[i].clone().unwrap_or_default(),
-            extra: extra[i].clone(),
+            source: source[i].take().unwrap_or_default(),
+            extra: extra[i].take(),
         });
     }
     Ok(out)
@@ -587,48 +588,65 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
     // With `keep`, the merged store comes back in memory and is written later by
     // [`write_kept`] (a run writes it while it groups and indexes); otherwise it is written
     // range by range as it is merged, so an import's memory stays bounded.
-    let mut merge = |emit: &mut dyn FnMut(&[Record]) -> Result<()>| -> Result<()> {
-        for k in 0..ranges {
-            let mut incoming = std::mem::take(&mut mem[k]);
-            for f in &routed[k] {
-                incoming.extend(read_file(f)?);
-            }
-            let (winners, dups) = crate::ingest::dedup(incoming);
-            out.duplicates.extend(dups);
-            let (lo, hi) = slice_bounds(k);
-            let old = match &existing {
-                Existing::None => Vec::new(),
-                Existing::File(f) => read_slice(f, lo, hi - lo)?,
-                Existing::Memory(all) => all[lo..hi].to_vec(),
-            };
-            // Both sides are sorted by id: merge them, counting what changed.
-            let mut merged = Vec::with_capacity(winners.len() + old.len());
-            let mut old = old.into_iter().peekable();
-            for r in winners {
-                while let Some(o) = old.next_if(|o| o.id < r.id) {
-                    merged.push(o);
-                }
-                match old.next_if(|o| o.id == r.id) {
-                    None => out.new += 1,
-                    Some(o) if o == r => out.unchanged += 1,
-                    Some(_) => out.updated += 1,
-                }
-                merged.push(r);
-            }
-            merged.extend(old);
-            if keep {
-                out.records.extend(merged);
-                out.batches.push(out.records.len());
-            } else {
-                emit(&merged)?;
-            }
+    // One range: its incoming rows deduplicated and merged into the stored ones (both sorted by
+    // id), with the losing duplicates and (new, updated, unchanged) counts.
+    type Merged = (Vec<Record>, Vec<crate::ingest::Reject>, [u64; 3]);
+    let merge_range = |k: usize, mut incoming: Vec<Record>| -> Result<Merged> {
+        for f in &routed[k] {
+            incoming.extend(read_file(f)?);
         }
-        Ok(())
+        let (winners, dups) = crate::ingest::dedup(incoming);
+        let (lo, hi) = slice_bounds(k);
+        let old = match &existing {
+            Existing::None => Vec::new(),
+            Existing::File(f) => read_slice(f, lo, hi - lo)?,
+            Existing::Memory(all) => all[lo..hi].to_vec(),
+        };
+        let mut counts = [0u64; 3];
+        let mut merged = Vec::with_capacity(winners.len() + old.len());
+        let mut old = old.into_iter().peekable();
+        for r in winners {
+            while let Some(o) = old.next_if(|o| o.id < r.id) {
+                merged.push(o);
+            }
+            match old.next_if(|o| o.id == r.id) {
+                None => counts[0] += 1,
+                Some(o) if o == r => counts[2] += 1,
+                Some(_) => counts[1] += 1,
+            }
+            merged.push(r);
+        }
+        merged.extend(old);
+        Ok((merged, dups, counts))
+    };
+    let tally = |out: &mut Upserted, dups: Vec<crate::ingest::Reject>, c: [u64; 3]| {
+        out.duplicates.extend(dups);
+        out.new += c[0];
+        out.updated += c[1];
+        out.unchanged += c[2];
     };
     if keep {
-        merge(&mut |_| Ok(()))?;
+        // Everything is kept in memory anyway: the ranges are read and merged on all cores.
+        let done: Vec<Result<Merged>> = mem
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, incoming)| merge_range(k, incoming))
+            .collect();
+        for d in done {
+            let (merged, dups, c) = d?;
+            tally(&mut out, dups, c);
+            out.records.extend(merged);
+            out.batches.push(out.records.len());
+        }
     } else {
-        write_batches(out_dir, |emit| merge(emit))?;
+        write_batches(out_dir, |emit| {
+            for (k, incoming) in mem.into_iter().enumerate() {
+                let (merged, dups, c) = merge_range(k, incoming)?;
+                tally(&mut out, dups, c);
+                emit(&merged)?;
+            }
+            Ok(())
+        })?;
     }
     Ok(out)
 }
