@@ -43,15 +43,7 @@ pub struct State {
     /// Petitions at the last full grouping, and added incrementally since.
     built: u64,
     added: u64,
-    vocab: Vec<String>,
-    idf: Vec<f32>,
-    person: Vec<bool>,
-    proper: Vec<bool>,
-    anchors: Vec<String>,
-    resolve: Vec<(String, Option<u32>)>,
-    chosen: Vec<(String, u32)>,
-    known: Vec<(String, u32)>,
-    object_terms: Vec<(u32, u32)>,
+    lex: Lexicon,
     last_id: u32,
     groups: Vec<KeptGroup>,
     /// Sorted by id.
@@ -176,15 +168,7 @@ impl State {
             groups: slots.into_iter().map(KeptGroup::from).collect(),
             members,
             loose,
-            vocab: prep.vocab,
-            idf: prep.idf,
-            person: prep.person,
-            proper: prep.proper,
-            anchors: prep.anchors,
-            resolve: prep.resolve,
-            chosen: prep.chosen,
-            known: prep.known,
-            object_terms: prep.object_terms,
+            lex: prep.lex,
             last_id: groups.last_id,
         }
     }
@@ -197,27 +181,27 @@ impl State {
         e.u64(self.built);
         e.u64(self.added);
         e.u32(self.last_id);
-        e.len(self.vocab.len());
-        for (i, w) in self.vocab.iter().enumerate() {
+        e.len(self.lex.vocab.len());
+        for (i, w) in self.lex.vocab.iter().enumerate() {
             e.str(w);
-            e.f32(self.idf[i]);
-            e.u32(u32::from(self.person[i]) | u32::from(self.proper[i]) << 1);
+            e.f32(self.lex.idf[i]);
+            e.u32(u32::from(self.lex.person[i]) | u32::from(self.lex.proper[i]) << 1);
         }
-        e.strs(&self.anchors);
-        e.len(self.resolve.len());
-        for (n, k) in &self.resolve {
+        e.strs(&self.lex.anchors);
+        e.len(self.lex.resolve.len());
+        for (n, k) in &self.lex.resolve {
             e.str(n);
             e.key(*k);
         }
-        for list in [&self.chosen, &self.known] {
+        for list in [&self.lex.chosen, &self.lex.known] {
             e.len(list.len());
             for (n, c) in list {
                 e.str(n);
                 e.u32(*c);
             }
         }
-        e.len(self.object_terms.len());
-        for (a, t) in &self.object_terms {
+        e.len(self.lex.object_terms.len());
+        for (a, t) in &self.lex.object_terms {
             e.u32(*a);
             e.u32(*t);
         }
@@ -371,15 +355,17 @@ impl State {
             settings,
             built,
             added,
-            vocab,
-            idf,
-            person,
-            proper,
-            anchors,
-            resolve,
-            chosen,
-            known,
-            object_terms,
+            lex: Lexicon {
+                vocab,
+                idf,
+                proper,
+                person,
+                anchors,
+                resolve,
+                chosen,
+                known,
+                object_terms,
+            },
             last_id,
             groups,
             members,
@@ -494,9 +480,10 @@ fn incremental(
 
     // ---- the new petitions' vectors, with the kept vocabulary, IDF and object names
     let regions = region_names(&sorted);
-    let known: FastMap<String, u32> = st.known.iter().cloned().collect();
+    let known: FastMap<String, u32> = st.lex.known.iter().cloned().collect();
     let lens = known_lens(known.keys());
     let vocab_id: FastMap<&str, u32> = st
+        .lex
         .vocab
         .iter()
         .enumerate()
@@ -545,11 +532,13 @@ fn incremental(
     let mut new_term: FastMap<String, u32> = FastMap::default();
     for (w, (df, proper, person)) in counts {
         if df >= 2 {
-            new_term.insert(w.to_string(), st.vocab.len() as u32);
-            st.vocab.push(w.to_string());
-            st.idf.push(((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0);
-            st.proper.push(proper * 2 >= df);
-            st.person.push(person * 2 >= df);
+            new_term.insert(w.to_string(), st.lex.vocab.len() as u32);
+            st.lex.vocab.push(w.to_string());
+            st.lex
+                .idf
+                .push(((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0);
+            st.lex.proper.push(proper * 2 >= df);
+            st.lex.person.push(person * 2 >= df);
         }
     }
     let tagged: Vec<(Weights, Option<String>)> = tagged
@@ -560,15 +549,17 @@ fn incremental(
                     .into_iter()
                     .map(|(w, c, _, _)| (new_term.get(&w).copied(), c)),
             );
-            (weigh(words.into_iter(), &st.idf), a)
+            (weigh(words.into_iter(), &st.lex.idf), a)
         })
         .collect();
     let chosen_freq: FastMap<String, usize> = st
+        .lex
         .chosen
         .iter()
         .map(|(n, c)| (n.clone(), *c as usize))
         .collect();
     let mut anchor_key: FastMap<String, u32> = st
+        .lex
         .anchors
         .iter()
         .enumerate()
@@ -580,10 +571,11 @@ fn incremental(
     for (&i, (v, a)) in new.iter().zip(tagged) {
         let key = a.as_deref().and_then(|a| {
             let known = |n: &str| -> Option<Option<u32>> {
-                st.resolve
+                st.lex
+                    .resolve
                     .binary_search_by(|(x, _)| x.as_str().cmp(n))
                     .ok()
-                    .map(|p| st.resolve[p].1)
+                    .map(|p| st.lex.resolve[p].1)
                     .or_else(|| new_names.get(n).copied())
                     .or_else(|| anchor_key.get(n).map(|&k| Some(k)))
             };
@@ -600,8 +592,8 @@ fn incremental(
                 Some(k) if folded != a => k,
                 _ => {
                     // an object no earlier petition named: a new anchor
-                    let k = st.anchors.len() as u32;
-                    st.anchors.push(a.to_string());
+                    let k = st.lex.anchors.len() as u32;
+                    st.lex.anchors.push(a.to_string());
                     anchor_key.insert(a.to_string(), k);
                     Some(k)
                 }
@@ -615,7 +607,7 @@ fn incremental(
         docs.push(finish_doc(
             v,
             key,
-            |a, t| st.object_terms.binary_search(&(a, t)).is_ok(),
+            |a, t| st.lex.object_terms.binary_search(&(a, t)).is_ok(),
             k,
         ));
     }
@@ -665,7 +657,7 @@ fn incremental(
             cents[c].add(&d.vec);
             group_of[i] = Some(c);
             if let (Some(a), Some(key)) = (raw.get(&i), cents[c].key) {
-                if a.contains(st.anchors[key as usize].as_str()) {
+                if a.contains(st.lex.anchors[key as usize].as_str()) {
                     *st.groups[c].names.entry(a.clone()).or_insert(0) += 1;
                 }
             }
@@ -765,7 +757,7 @@ fn incremental(
             &group_of,
             &cluster_cents,
             &cluster_members,
-            &st.proper,
+            &st.lex.proper,
             opts,
         )
     };
@@ -794,7 +786,7 @@ fn incremental(
             cents[slot].add(&pool_docs[p].vec);
             group_of[pool[p].0] = Some(slot);
             if let (Some(a), Some(key)) = (&pool[p].2, cents[slot].key) {
-                if a.contains(st.anchors[key as usize].as_str()) {
+                if a.contains(st.lex.anchors[key as usize].as_str()) {
                     *st.groups[slot].names.entry(a.clone()).or_insert(0) += 1;
                 }
             }
@@ -854,9 +846,9 @@ fn incremental(
         &sorted,
         &slots,
         &sim,
-        &st.vocab,
-        &st.person,
-        &st.anchors,
+        &st.lex.vocab,
+        &st.lex.person,
+        &st.lex.anchors,
         st.last_id,
         opts,
         true,
@@ -873,16 +865,17 @@ fn incremental(
             similarity: sims[i],
         })
         .collect();
-    let mut resolve: Vec<(String, Option<u32>)> = std::mem::take(&mut st.resolve);
+    let mut resolve: Vec<(String, Option<u32>)> = std::mem::take(&mut st.lex.resolve);
     resolve.extend(new_names);
     resolve.sort_by(|a, b| a.0.cmp(&b.0));
     resolve.dedup_by(|a, b| a.0 == b.0);
-    st.resolve = resolve;
-    let mut chosen: BTreeMap<String, u32> = std::mem::take(&mut st.chosen).into_iter().collect();
+    st.lex.resolve = resolve;
+    let mut chosen: BTreeMap<String, u32> =
+        std::mem::take(&mut st.lex.chosen).into_iter().collect();
     for a in raw.into_values() {
         *chosen.entry(a).or_insert(0) += 1;
     }
-    st.chosen = chosen.into_iter().collect();
+    st.lex.chosen = chosen.into_iter().collect();
     st.added = added;
     Ok((groups, st, new.len()))
 }
@@ -910,18 +903,8 @@ fn merge_into_existing(
         SparseCentroid::new(c.key, v)
     };
     let existing: Vec<SparseCentroid> = cents.par_iter().map(sparse).collect();
-    let names_of = |c: &SparseCentroid| -> Vec<u32> {
-        let mut v: Vec<u32> = c
-            .top(NAME_TOP)
-            .into_iter()
-            .filter(|t| proper[*t as usize])
-            .collect();
-        v.sort_unstable();
-        v
-    };
-    let disjoint = |a: &[u32], b: &[u32]| {
-        !a.is_empty() && !b.is_empty() && !a.iter().any(|t| b.binary_search(t).is_ok())
-    };
+    let names_of = |c: &SparseCentroid| c.names(proper);
+    let disjoint = names_disjoint;
     let mut post: FastMap<u32, Vec<usize>> = FastMap::default();
     let mut by_key: FastMap<u32, Vec<usize>> = FastMap::default();
     for (g, c) in existing.iter().enumerate() {

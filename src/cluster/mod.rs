@@ -1360,18 +1360,25 @@ fn content_word(w: &str) -> bool {
 
 struct Prepared {
     docs: Vec<Doc>,
-    vocab: Vec<String>,
-    anchors: Vec<String>,
     /// Each petition's anchor as written (before normalisation), for display.
     raw: Vec<Option<String>>,
+    lex: Lexicon,
+}
+
+/// What a grouping learnt about the corpus's words and object names; a later week's petitions
+/// are read with it (it is kept in the [`State`]).
+struct Lexicon {
+    vocab: Vec<String>,
+    /// Per vocabulary term: its inverse document frequency.
+    idf: Vec<f32>,
     /// Per vocabulary term: whether it is a name (company, person, place).
     proper: Vec<bool>,
     /// Per vocabulary term: whether it is a person's name.
     person: Vec<bool>,
-    /// Per vocabulary term: its inverse document frequency.
-    idf: Vec<f32>,
+    /// Canonical object names; an anchor key indexes this.
+    anchors: Vec<String>,
     /// Every object name seen (chosen or mentioned), normalised, with the anchor it resolves to
-    /// (`None`: a name that names no one object, see `generic` below); sorted by name.
+    /// (`None`: a name that names no one object, see `generic` in [`prepare`]); sorted by name.
     resolve: Vec<(String, Option<u32>)>,
     /// Chosen anchor names with their petition counts (what [`contained_known`] folds onto).
     chosen: Vec<(String, u32)>,
@@ -1765,16 +1772,18 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         .collect();
     Prepared {
         raw: anchors_raw,
-        proper,
-        person,
         docs,
-        vocab,
-        anchors: anchor_names,
-        idf,
-        resolve,
-        chosen,
-        known,
-        object_terms,
+        lex: Lexicon {
+            vocab,
+            idf,
+            proper,
+            person,
+            anchors: anchor_names,
+            resolve,
+            chosen,
+            known,
+            object_terms,
+        },
     }
 }
 
@@ -2128,19 +2137,9 @@ fn merge_groups(
     // The names among a group's top terms (宏达, 海纳): two groups that each have names, none
     // shared, are about different companies or places even when their wording agrees
     // (unpaid wages at two contractors).
-    let names_of = |c: &SparseCentroid| -> Vec<u32> {
-        let mut v: Vec<u32> = c
-            .top(NAME_TOP)
-            .into_iter()
-            .filter(|t| proper[*t as usize])
-            .collect();
-        v.sort_unstable();
-        v
-    };
+    let names_of = |c: &SparseCentroid| c.names(proper);
     let mut names: Vec<Vec<u32>> = cents.iter().map(names_of).collect();
-    let disjoint = |a: &[u32], b: &[u32]| {
-        !a.is_empty() && !b.is_empty() && !a.iter().any(|t| b.binary_search(t).is_ok())
-    };
+    let disjoint = names_disjoint;
     let live: Vec<usize> = (0..n).filter(|&c| sizes[c] > 0).collect();
     let tops: Vec<Vec<u32>> = live.iter().map(|&c| cents[c].top(MERGE_TOP)).collect();
     let mut post: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
@@ -2234,6 +2233,12 @@ const MERGE_MAX_POSTING: usize = 300;
 /// How many top centroid terms are looked at for a group's names.
 const NAME_TOP: usize = 6;
 
+/// Two groups whose top terms each carry names (sorted, [`SparseCentroid::names`]), none
+/// shared, are about different companies or places.
+fn names_disjoint(a: &[u32], b: &[u32]) -> bool {
+    !a.is_empty() && !b.is_empty() && !a.iter().any(|t| b.binary_search(t).is_ok())
+}
+
 /// Each record's (category, responsible unit) as small ids, 0 where the data has none.
 fn handling_ids(records: &[&Record]) -> Vec<(u32, u32)> {
     let mut ids: HashMap<&str, u32> = HashMap::new();
@@ -2304,6 +2309,16 @@ impl SparseCentroid {
             }
         }
         *self = SparseCentroid::new(self.key.or(o.key), out);
+    }
+    /// The names among the top terms (sorted): see [`names_disjoint`].
+    fn names(&self, proper: &[bool]) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .top(NAME_TOP)
+            .into_iter()
+            .filter(|t| proper[*t as usize])
+            .collect();
+        v.sort_unstable();
+        v
     }
     fn top(&self, k: usize) -> Vec<u32> {
         let mut v = self.v.clone();
@@ -2395,7 +2410,7 @@ pub fn run_full(
     let mut assign = assign;
     let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
     let handling = handling_ids(&sorted);
-    let keys = merge_groups(docs, &mut assign, &keys, &prep.proper, &handling, opts);
+    let keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
     // recompute centroids of the final membership for similarities and labels
     let mut finals: Vec<Centroid> = keys
         .iter()
@@ -2489,7 +2504,7 @@ pub fn run_full(
             let cent = std::mem::take(&mut finals[c]);
             // every name members use for the object, for display and for later weeks
             let names = cent.key.map_or_else(BTreeMap::new, |k| {
-                let canon = &prep.anchors[k as usize];
+                let canon = &prep.lex.anchors[k as usize];
                 let mut names: BTreeMap<String, u32> = BTreeMap::new();
                 for &i in &members_of[c] {
                     if let Some(r) = prep.raw[i]
@@ -2514,9 +2529,9 @@ pub fn run_full(
         &sorted,
         &slots,
         &sim,
-        &prep.vocab,
-        &prep.person,
-        &prep.anchors,
+        &prep.lex.vocab,
+        &prep.lex.person,
+        &prep.lex.anchors,
         last_id,
         opts,
         false,
