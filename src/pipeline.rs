@@ -332,7 +332,13 @@ fn analyse(
         &tokenizer,
         &cfg.cluster,
         &groups_dir,
-        opts.fresh || opts.regroup,
+        if opts.fresh {
+            cluster::Regroup::FromScratch
+        } else if opts.regroup {
+            cluster::Regroup::Always
+        } else {
+            cluster::Regroup::IfDue
+        },
     )?;
     let groups = grouped.groups;
     cluster::write(&groups_dir, &groups, records, opts.show_personal_data)?;

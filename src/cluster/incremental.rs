@@ -131,22 +131,20 @@ impl State {
         groups: &Groups,
         sims: Vec<f32>,
     ) -> State {
-        let slot_of: HashMap<&str, u32> = slots
-            .iter()
-            .enumerate()
-            .map(|(s, slot)| (slot.id.as_str(), s as u32))
-            .collect();
+        let mut group = vec![NO_GROUP; sorted.len()];
+        for (s, slot) in slots.iter().enumerate() {
+            for &i in &slot.members {
+                group[i] = s as u32;
+            }
+        }
         let members: Vec<KeptMember> = sorted
             .par_iter()
-            .zip(&groups.members)
+            .zip(group)
             .zip(&sims)
-            .map(|((r, m), &similarity)| KeptMember {
+            .map(|((r, group), &similarity)| KeptMember {
                 id: r.id.clone(),
                 fingerprint: fingerprint(r),
-                group: slot_of
-                    .get(m.group_id.as_str())
-                    .copied()
-                    .unwrap_or(NO_GROUP),
+                group,
                 similarity,
             })
             .collect();
@@ -387,16 +385,29 @@ impl From<Slot> for KeptGroup {
     }
 }
 
-/// Groups `records` onto the state kept in `groups_dir` when it can (see the module
-/// documentation), else from scratch; `regroup` forces the latter.
+/// How [`update`] may group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regroup {
+    /// Only the new petitions, unless a full regroup is due (see the module documentation).
+    IfDue,
+    /// Every petition; groups keep their ids by member overlap (`--regroup`).
+    Always,
+    /// Every petition, ids from G0001 (`--fresh`: the store too is rebuilt from the inputs).
+    FromScratch,
+}
+
+/// Groups `records` onto the state kept in `groups_dir` when `how` and the state allow (see
+/// the module documentation), else every petition.
 pub fn update(
     records: &[Record],
     tok: &Tokenizer,
     opts: &Options,
     groups_dir: &Path,
-    regroup: bool,
+    how: Regroup,
 ) -> Result<Grouped> {
-    let why = if regroup {
+    let why = if how == Regroup::FromScratch {
+        "the run starts afresh (--fresh)".to_string()
+    } else if how == Regroup::Always {
         "a full regroup was asked for".to_string()
     } else if opts.regroup_after <= 0.0 {
         "[cluster] regroup_after = 0".to_string()
@@ -419,7 +430,11 @@ pub fn update(
             Err(why) => why,
         }
     };
-    let previous = read(groups_dir).ok();
+    // last run's groups keep their ids, unless the run starts afresh
+    let previous = match how {
+        Regroup::FromScratch => None,
+        _ => read(groups_dir).ok(),
+    };
     let (groups, state) = run_full(records, tok, opts, previous.as_ref());
     Ok(Grouped {
         groups,
@@ -458,9 +473,10 @@ fn incremental(
             m.id
         ));
     }
-    if let Some(i) = (0..sorted.len())
-        .find(|&i| kept_of[i].is_some_and(|j| st.members[j].fingerprint != fingerprint(sorted[i])))
-    {
+    // every earlier text hashed: on both cores
+    if let Some(i) = (0..sorted.len()).into_par_iter().find_first(|&i| {
+        kept_of[i].is_some_and(|j| st.members[j].fingerprint != fingerprint(sorted[i]))
+    }) {
         return Err(format!(
             "the text of petition {} changed since it was grouped",
             sorted[i].id
@@ -552,11 +568,11 @@ fn incremental(
             (weigh(words.into_iter(), &st.lex.idf), a)
         })
         .collect();
-    let chosen_freq: FastMap<String, usize> = st
+    let chosen_freq: FastMap<&str, usize> = st
         .lex
         .chosen
         .iter()
-        .map(|(n, c)| (n.clone(), *c as usize))
+        .map(|(n, c)| (n.as_str(), *c as usize))
         .collect();
     let mut anchor_key: FastMap<String, u32> = st
         .lex
@@ -583,11 +599,7 @@ fn incremental(
                 return k;
             }
             // a variant of a known name (丽景花园三期 → 丽景花园)
-            let folded = {
-                let freq: FastMap<&str, usize> =
-                    chosen_freq.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-                contained_known(a, &freq)
-            };
+            let folded = contained_known(a, &chosen_freq);
             let k = match known(&folded) {
                 Some(k) if folded != a => k,
                 _ => {
@@ -611,6 +623,14 @@ fn incremental(
             k,
         ));
     }
+    // every new petition's chosen name counts for next week's folding (before the leftovers
+    // take theirs into the pool below)
+    let mut chosen: BTreeMap<String, u32> =
+        std::mem::take(&mut st.lex.chosen).into_iter().collect();
+    for a in raw.values() {
+        *chosen.entry(a.clone()).or_insert(0) += 1;
+    }
+    st.lex.chosen = chosen.into_iter().collect();
 
     // ---- 1. join the groups as they stood
     let mut sizes = vec![0usize; st.groups.len()];
@@ -656,10 +676,12 @@ fn incremental(
         if let Some(c) = *c {
             cents[c].add(&d.vec);
             group_of[i] = Some(c);
-            if let (Some(a), Some(key)) = (raw.get(&i), cents[c].key) {
-                if a.contains(st.lex.anchors[key as usize].as_str()) {
-                    *st.groups[c].names.entry(a.clone()).or_insert(0) += 1;
-                }
+            if let Some(key) = cents[c].key {
+                count_name(
+                    &mut st.groups[c].names,
+                    raw.get(&i).map(String::as_str),
+                    &st.lex.anchors[key as usize],
+                );
             }
         }
     }
@@ -785,10 +807,12 @@ fn incremental(
             in_found[p] = true;
             cents[slot].add(&pool_docs[p].vec);
             group_of[pool[p].0] = Some(slot);
-            if let (Some(a), Some(key)) = (&pool[p].2, cents[slot].key) {
-                if a.contains(st.lex.anchors[key as usize].as_str()) {
-                    *st.groups[slot].names.entry(a.clone()).or_insert(0) += 1;
-                }
+            if let Some(key) = cents[slot].key {
+                count_name(
+                    &mut st.groups[slot].names,
+                    pool[p].2.as_deref(),
+                    &st.lex.anchors[key as usize],
+                );
             }
         }
         found_slots.push((slot, c));
@@ -870,12 +894,6 @@ fn incremental(
     resolve.sort_by(|a, b| a.0.cmp(&b.0));
     resolve.dedup_by(|a, b| a.0 == b.0);
     st.lex.resolve = resolve;
-    let mut chosen: BTreeMap<String, u32> =
-        std::mem::take(&mut st.lex.chosen).into_iter().collect();
-    for a in raw.into_values() {
-        *chosen.entry(a).or_insert(0) += 1;
-    }
-    st.lex.chosen = chosen.into_iter().collect();
     st.added = added;
     Ok((groups, st, new.len()))
 }
@@ -1077,5 +1095,53 @@ impl<'a> Dec<'a> {
     fn pairs(&mut self) -> std::result::Result<Vec<(u32, f32)>, String> {
         let n = self.len(8)?;
         (0..n).map(|_| Ok((self.u32()?, self.f32()?))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every new petition's chosen object name counts towards next week's folding of
+    /// variants, whether it joined a group or went to the leftover pool.
+    #[test]
+    fn every_new_chosen_name_is_counted() {
+        let rows: Vec<Record> = crate::sample::generate(&crate::sample::Options {
+            rows: 800,
+            seed: 3,
+            ..Default::default()
+        })
+        .map(|s| {
+            let mut r = crate::store::tests::rec(&s.id);
+            r.title = s.title;
+            r.content = s.content;
+            r
+        })
+        .collect();
+        let tok = Tokenizer::new(&Default::default()).unwrap();
+        let opts = Options {
+            regroup_after: 1.0,
+            ..Default::default()
+        };
+        let week1 = &rows[..600];
+        let (_, state) = run_full(week1, &tok, &opts, None);
+        let before: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
+        // the new petitions' chosen names, read the way the incremental run reads them
+        let known: FastMap<String, u32> = state.lex.known.iter().cloned().collect();
+        let lens = known_lens(known.keys());
+        let regions = region_names(&rows.iter().collect::<Vec<_>>());
+        let named = rows[600..]
+            .iter()
+            .filter(|r| {
+                let (_, ta, ca, _, _) = tag_record(r, &tok, &opts, &regions);
+                anchor_of(r, ta, ca, &known, &lens, &opts).0.is_some()
+            })
+            .count() as u32;
+        assert!(named > 0);
+        let (groups, state, new) = incremental(&rows, &tok, &opts, state).unwrap();
+        assert_eq!(new, 200);
+        assert_eq!(groups.members.len(), rows.len());
+        let after: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
+        assert_eq!(after - before, named);
     }
 }

@@ -53,7 +53,7 @@ use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
 mod incremental;
-pub use incremental::{update, Grouped, Mode, State, STATE_FILE};
+pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.
 #[derive(Debug, Clone, Deserialize)]
@@ -2503,19 +2503,16 @@ pub fn run_full(
         .map(|(&c, id)| {
             let cent = std::mem::take(&mut finals[c]);
             // every name members use for the object, for display and for later weeks
-            let names = cent.key.map_or_else(BTreeMap::new, |k| {
-                let canon = &prep.lex.anchors[k as usize];
-                let mut names: BTreeMap<String, u32> = BTreeMap::new();
+            let mut names: BTreeMap<String, u32> = BTreeMap::new();
+            if let Some(k) = cent.key {
                 for &i in &members_of[c] {
-                    if let Some(r) = prep.raw[i]
-                        .as_deref()
-                        .filter(|r| r.contains(canon.as_str()))
-                    {
-                        *names.entry(r.to_string()).or_insert(0) += 1;
-                    }
+                    count_name(
+                        &mut names,
+                        prep.raw[i].as_deref(),
+                        &prep.lex.anchors[k as usize],
+                    );
                 }
-                names
-            });
+            }
             Slot {
                 id: id.unwrap_or_default(),
                 members: std::mem::take(&mut members_of[c]),
@@ -2538,6 +2535,14 @@ pub fn run_full(
     );
     let state = State::after_full(&sorted, tokenizer, opts, prep, slots, &groups, sims);
     (groups, state)
+}
+
+/// Counts a member's name for its group's object (`canon`): the names that contain the
+/// canonical one (伊景园滨河苑 for 伊景园), of which the group displays the commonest.
+fn count_name(names: &mut BTreeMap<String, u32>, raw: Option<&str>, canon: &str) {
+    if let Some(r) = raw.filter(|r| r.contains(canon)) {
+        *names.entry(r.to_string()).or_insert(0) += 1;
+    }
 }
 
 /// Cluster positions `ps` in the order new ids are handed out: by first petition time, then

@@ -450,7 +450,7 @@ fn grow() -> Options {
 
 /// Groups `recs` into `dir` the way `minqing run` does, keeping the state for the next run.
 fn update_in(dir: &std::path::Path, recs: &[Record], opts: &Options) -> cluster::Grouped {
-    let g = cluster::update(recs, &TOK, opts, dir, false).unwrap();
+    let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue).unwrap();
     cluster::write(dir, &g.groups, recs, false).unwrap();
     g.state.write(dir).unwrap();
     g
@@ -628,8 +628,25 @@ fn full_regroup_when_the_state_cannot_be_used() {
     // a forced regroup
     let dir = tempfile::tempdir().unwrap();
     update_in(dir.path(), &week1, &Options::default());
-    let g = cluster::update(&all, &TOK, &grow(), dir.path(), true).unwrap();
+    let g = cluster::update(&all, &TOK, &grow(), dir.path(), cluster::Regroup::Always).unwrap();
     assert!(matches!(g.mode, cluster::Mode::Full(_)));
+    // it keeps the earlier ids; a fresh start (`--fresh`) numbers from G0001
+    let week1_ids = update_in(tempfile::tempdir().unwrap().path(), &week1, &grow()).groups;
+    let fresh = cluster::update(
+        &all,
+        &TOK,
+        &grow(),
+        dir.path(),
+        cluster::Regroup::FromScratch,
+    )
+    .unwrap();
+    assert!(matches!(&fresh.mode, cluster::Mode::Full(w) if w.contains("--fresh")));
+    assert_eq!(fresh.groups.last_id as usize, fresh.groups.groups.len());
+    assert_eq!(
+        fresh.groups,
+        cluster::run(&all, &TOK, &grow(), None).unwrap()
+    );
+    assert!(g.groups.last_id >= week1_ids.last_id);
 }
 
 /// Every cut of a state file is refused cleanly: no panic, no huge allocation, a full regroup.
@@ -642,7 +659,14 @@ fn every_truncated_state_is_refused() {
     let bytes = std::fs::read(&p).unwrap();
     for cut in (0..bytes.len()).step_by(7) {
         std::fs::write(&p, &bytes[..cut]).unwrap();
-        let g = cluster::update(&week1, &TOK, &Options::default(), dir.path(), false).unwrap();
+        let g = cluster::update(
+            &week1,
+            &TOK,
+            &Options::default(),
+            dir.path(),
+            cluster::Regroup::IfDue,
+        )
+        .unwrap();
         assert!(matches!(g.mode, cluster::Mode::Full(_)), "cut at {cut}");
     }
 }
