@@ -241,15 +241,23 @@ fn write_table(w: &mut dyn Write, hits: &[Hit], offset: usize) -> std::io::Resul
             .score
             .map(|s| format!("  score {s:.3}"))
             .unwrap_or_default();
+        // a precedent in a case group leads to the group (`minqing group ID`)
+        let group = h
+            .group_id
+            .as_deref()
+            .filter(|g| !g.is_empty())
+            .map(|g| format!("  类案 {g}"))
+            .unwrap_or_default();
         writeln!(
             w,
-            "\n{:>3}. {}  {}  {}  {}  {}{}",
+            "\n{:>3}. {}  {}  {}  {}  {}{}{}",
             offset + k + 1,
             h.id,
             h.received_at.format("%Y-%m-%d"),
             if h.region.is_empty() { "-" } else { &h.region },
             dash(&h.category),
             dash(&h.status),
+            group,
             score
         )?;
         if !h.title.text.is_empty() {

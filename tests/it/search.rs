@@ -498,3 +498,40 @@ fn bench_index_and_query() {
     let sim = h.similar(&format!("B{:08}", n - 1), 10, &tok).unwrap();
     eprintln!("similar: {} hits in {:?}", sim.len(), t.elapsed());
 }
+
+/// A hit that belongs to a case group names it, so a precedent leads to its group.
+#[test]
+fn table_names_the_case_group_of_a_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("p.csv");
+    sample(&input, "300", "5");
+    let out = dir.path().join("o");
+    let o = run_pipeline(&input, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let group_of: HashMap<String, String> = csv::Reader::from_path(out.join("groups/members.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    let o = search(&out, &["小区", "--limit", "50"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    let mut named = 0;
+    for line in s
+        .lines()
+        .filter(|l| l.contains(". ") && l.contains("score"))
+    {
+        let id = line.split_whitespace().nth(1).unwrap();
+        match group_of[id].as_str() {
+            "-" => assert!(!line.contains("类案"), "{line}"),
+            g => {
+                assert!(line.contains(&format!("类案 {g}")), "{line}");
+                named += 1;
+            }
+        }
+    }
+    assert!(named > 0, "{s}");
+}
