@@ -164,6 +164,57 @@ pub struct BriefSetup {
     pub report: report::Options,
 }
 
+impl BriefSetup {
+    /// The setup a run recorded in `RUN_DIR/run.json` (`None`: no run.json, or an older run's
+    /// without one).
+    pub fn read(run_dir: &Path) -> Option<BriefSetup> {
+        let bytes = std::fs::read(run_dir.join("run.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        serde_json::from_value(v.get("brief")?.clone()).ok()
+    }
+}
+
+/// A brief rendered for one period.
+pub struct Brief {
+    pub period: trends::Period,
+    /// Petitions received in the period.
+    pub records_in_period: u64,
+    pub charts: Vec<charts::Chart>,
+    pub written: report::Written,
+}
+
+/// Renders the brief of `period` over `records` and `groups` the way a run renders its own:
+/// trends, charts and report, written into `dest` (`brief.html`, `brief.md`, `charts/`).
+/// `minqing brief` writes into the run folder; `minqing serve` into a scratch folder, for the
+/// petitions a reader may see.
+pub fn brief(
+    dest: &Path,
+    records: &[Record],
+    groups: &cluster::Groups,
+    setup: &BriefSetup,
+    period: &trends::Period,
+    show_personal_data: bool,
+) -> Result<Brief> {
+    let tr = trends::run(records, groups, period, &setup.trends)?;
+    let charts = charts::run(&tr, &dest.join("charts"), &setup.charts, show_personal_data)?;
+    let written = report::run(
+        dest,
+        records,
+        groups,
+        &tr,
+        &charts,
+        &setup.method,
+        &setup.report,
+        show_personal_data,
+    )?;
+    Ok(Brief {
+        period: period.clone(),
+        records_in_period: tr.records_in_period,
+        charts,
+        written,
+    })
+}
+
 /// The result of importing into a run folder.
 pub struct Imported {
     /// Seconds spent reading the inputs and merging (without `keep_records`: and writing) the

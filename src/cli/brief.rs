@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use minqing::cluster::Groups;
 use minqing::trends::{self, Period};
-use minqing::{charts, report, Error};
+use minqing::Error;
 
 use super::Term;
 
@@ -44,13 +44,7 @@ fn read_groups(dir: &Path) -> minqing::Result<Groups> {
 
 /// The options and method note the run recorded in run.json (older runs: defaults).
 fn setup(out: &Path, t: &Term) -> minqing::pipeline::BriefSetup {
-    let p = out.join("run.json");
-    let recorded = std::fs::read(&p)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("brief").cloned())
-        .and_then(|v| serde_json::from_value(v).ok());
-    recorded.unwrap_or_else(|| {
+    minqing::pipeline::BriefSetup::read(out).unwrap_or_else(|| {
         t.note("run.json has no brief setup (an older run): default options");
         minqing::pipeline::BriefSetup {
             method: Default::default(),
@@ -90,31 +84,22 @@ pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
         _ => trends::latest_complete(&records, &setup.report.period)
             .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
     };
-    let tr = trends::run(&records, &groups, &period, &setup.trends)?;
-    let ch = charts::run(
-        &tr,
-        &a.out.join("charts"),
-        &setup.charts,
-        a.show_personal_data,
-    )?;
-    let w = report::run(
+    let b = minqing::pipeline::brief(
         &a.out,
         &records,
         &groups,
-        &tr,
-        &ch,
-        &setup.method,
-        &setup.report,
+        &setup,
+        &period,
         a.show_personal_data,
     )?;
     t.note(format!(
         "brief for {} ({} petitions in the period)",
-        period.label, tr.records_in_period
+        b.period.label, b.records_in_period
     ));
-    for c in &ch {
+    for c in &b.charts {
         println!("{}", c.svg_path.display());
     }
-    println!("{}", w.markdown.display());
-    println!("{}", w.html.display());
+    println!("{}", b.written.markdown.display());
+    println!("{}", b.written.html.display());
     Ok(())
 }

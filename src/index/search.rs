@@ -21,7 +21,8 @@ use tantivy::{
     DocAddress, DocId, Index, IndexReader, Order, ReloadPolicy, Score, TantivyDocument, Term,
 };
 
-use super::query::{build_query, channel_query, parse_query, region_query, Atom};
+use super::query::{build_query, channel_query, parse_query, region_query, Atom, Clause};
+use super::scope::Scope;
 use super::{fields_of, open_index, read_payload, Fields};
 use crate::error::{Error, Result};
 use crate::tokenize::{fold, Tokenizer};
@@ -50,6 +51,12 @@ pub struct SearchRequest {
     pub channel: Option<String>,
     pub category: Option<String>,
     pub status: Option<String>,
+    /// Responsible unit, exact.
+    pub unit: Option<String>,
+    /// Case group id (`G0007`), exact.
+    pub group: Option<String>,
+    /// Only petitions this reader may see (hits, total, facets and weeks alike).
+    pub scope: Option<Scope>,
     pub sort: Sort,
     pub limit: usize,
     pub offset: usize,
@@ -71,6 +78,9 @@ impl SearchRequest {
             channel: None,
             category: None,
             status: None,
+            unit: None,
+            group: None,
+            scope: None,
             sort: Sort::Relevance,
             limit: 20,
             offset: 0,
@@ -87,6 +97,8 @@ impl SearchRequest {
             || self.channel.is_some()
             || self.category.is_some()
             || self.status.is_some()
+            || self.unit.is_some()
+            || self.group.is_some()
     }
 }
 
@@ -165,6 +177,10 @@ pub struct FacetCounts {
     pub category: Vec<(String, u64)>,
     pub channel: Vec<(String, u64)>,
     pub status: Vec<(String, u64)>,
+    /// By responsible unit.
+    pub unit: Vec<(String, u64)>,
+    /// By case group id ([`NONE_LABEL`]: in no group).
+    pub group: Vec<(String, u64)>,
 }
 
 /// Hits in one ISO week.
@@ -287,7 +303,15 @@ impl IndexHandle {
         if let Some(c) = req.channel.as_deref() {
             parts.push(filter(channel_query(f, c, &req.query)?));
         }
-        for (field, v) in [(f.category, &req.category), (f.status, &req.status)] {
+        if let Some(q) = req.scope.as_ref().and_then(|s| s.query(f)) {
+            parts.push(filter(q));
+        }
+        for (field, v) in [
+            (f.category, &req.category),
+            (f.status, &req.status),
+            (f.unit, &req.unit),
+            (f.group_id, &req.group),
+        ] {
             if let Some(v) = v.as_deref() {
                 parts.push(filter(Box::new(TermQuery::new(
                     Term::from_field_text(field, v),
@@ -334,15 +358,7 @@ impl IndexHandle {
                 (p.into_iter().map(|(_, a)| (None, a)).collect(), n, Some(s))
             }
         };
-        let marks: Vec<String> = clauses
-            .iter()
-            .filter(|c| !c.negated)
-            .flat_map(|c| c.alternatives.iter())
-            .filter_map(|a| match a {
-                Atom::Text { text, .. } => Some(text.clone()),
-                Atom::Field { .. } => None,
-            })
-            .collect();
+        let marks = marked_terms(&clauses);
         let mut hits = Vec::new();
         if req.limit > 0 {
             for (score, addr) in page {
@@ -413,6 +429,17 @@ impl IndexHandle {
     /// BM25 OR-query over the `words` field, each term boosted by `1 + ln(tf)`. Scores are divided
     /// by the petition's own score under the same query, so 1.0 means "as close as itself".
     pub fn similar(&self, id: &str, limit: usize, tok: &Tokenizer) -> Result<Vec<Hit>> {
+        self.similar_in(id, limit, tok, None)
+    }
+
+    /// [`IndexHandle::similar`] among the petitions `scope` admits.
+    pub fn similar_in(
+        &self,
+        id: &str,
+        limit: usize,
+        tok: &Tokenizer,
+        scope: Option<&Scope>,
+    ) -> Result<Vec<Hit>> {
         let f = &self.fields;
         let searcher = self.reader.searcher();
         let id_term = Term::from_field_text(f.id, id);
@@ -497,7 +524,7 @@ impl IndexHandle {
             Bound::Unbounded,
             Bound::Included(Term::from_field_date(f.received_at, received)),
         );
-        let query = BooleanQuery::new(vec![
+        let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![
             (Occur::Must, terms()),
             (
                 Occur::Must,
@@ -507,7 +534,11 @@ impl IndexHandle {
                 Occur::MustNot,
                 Box::new(TermQuery::new(id_term, IndexRecordOption::Basic)),
             ),
-        ]);
+        ];
+        if let Some(q) = scope.and_then(|s| s.query(f)) {
+            parts.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))));
+        }
+        let query = BooleanQuery::new(parts);
         let limit = limit.min(searcher.num_docs() as usize).max(1);
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         let marks: Vec<String> = weighted.iter().map(|(w, _, _)| w.clone()).collect();
@@ -530,6 +561,19 @@ pub fn search(dir: &Path, req: &SearchRequest, tok: &Tokenizer) -> Result<Search
 /// Most similar earlier petitions to `id` (see [`IndexHandle::similar`]).
 pub fn similar(dir: &Path, id: &str, limit: usize, tok: &Tokenizer) -> Result<Vec<Hit>> {
     IndexHandle::open(dir)?.similar(id, limit, tok)
+}
+
+/// The texts a search highlights: every positive word or phrase of the query.
+pub fn marked_terms(clauses: &[Clause]) -> Vec<String> {
+    clauses
+        .iter()
+        .filter(|c| !c.negated)
+        .flat_map(|c| c.alternatives.iter())
+        .filter_map(|a| match a {
+            Atom::Text { text, .. } => Some(text.clone()),
+            Atom::Field { .. } => None,
+        })
+        .collect()
 }
 
 /// Every occurrence of every term in `text` (folded comparison), merged, as char offsets.
@@ -641,11 +685,18 @@ struct StatsCollector {
     weeks: bool,
 }
 
-const FACET_COLUMNS: [&str; 4] = ["region_path", "category", "channel", "status"];
+const FACET_COLUMNS: [&str; 6] = [
+    "region_path",
+    "category",
+    "channel",
+    "status",
+    "responsible_unit",
+    "group_id",
+];
 
 #[derive(Default)]
 struct Stats {
-    facets: [HashMap<String, u64>; 4],
+    facets: [HashMap<String, u64>; 6],
     /// Monday (days since CE) → hits.
     weeks: HashMap<i32, u64>,
 }
@@ -770,6 +821,8 @@ impl Stats {
             category: sorted(&self.facets[1]),
             channel: sorted(&self.facets[2]),
             status: sorted(&self.facets[3]),
+            unit: sorted(&self.facets[4]),
+            group: sorted(&self.facets[5]),
         }
     }
 

@@ -9,3 +9,4 @@ mod paths;
 mod privacy;
 mod run;
 mod search;
+mod serve;
