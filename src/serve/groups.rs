@@ -198,6 +198,8 @@ pub async fn list(
                 prev => (page > 1).then(|| page_href(page - 1)),
                 next => (page < pages).then(|| page_href(page + 1)),
                 grouped => snap.groups.groups.len(),
+                // Data without responsible units has no lead unit to suggest.
+                has_units => groups.groups.iter().any(|g| !g.units.is_empty()),
             },
         )?;
         Ok(Html(html))
@@ -282,11 +284,28 @@ pub async fn page(
                 }
             })
             .collect();
-        let weeks: Vec<(String, u64, Option<String>)> = g
-            .weekly
-            .iter()
-            .map(|(d, n)| (d.format("%Y-%m-%d").to_string(), *n as u64, None))
-            .collect();
+        // Every week from the first to the last, quiet ones as zero: the axis is time.
+        let counts: std::collections::HashMap<chrono::NaiveDate, usize> =
+            g.weekly.iter().copied().collect();
+        let mut weeks: Vec<(String, u64, Option<String>)> = Vec::new();
+        if let (Some(first), Some(last)) = (g.weekly.first(), g.weekly.last()) {
+            let mut d = first.0;
+            while d <= last.0 {
+                weeks.push((
+                    d.format("%Y-%m-%d").to_string(),
+                    counts.get(&d).copied().unwrap_or(0) as u64,
+                    None,
+                ));
+                d += chrono::Duration::days(7);
+            }
+        }
+        // Columns the data has (real exports often lack regions, units or statuses).
+        let has = |f: &dyn Fn(&crate::schema::Record) -> bool| recs.iter().any(|r| f(r));
+        let columns = minijinja::context! {
+            region => has(&|r| r.region.iter().any(Option::is_some)),
+            unit => has(&|r| r.responsible_unit.is_some()),
+            status => has(&|r| r.status.is_some() || r.closed_at.is_some()),
+        };
         let page_href = |n: usize| format!("{}?page={n}", group_href(&g.id));
         let html = app.render(
             "group.html",
@@ -316,6 +335,7 @@ pub async fn page(
                     representative_href => petition_href(&g.representative),
                 },
                 scoped,
+                columns,
                 chart => bar_chart(&weeks, 880.0, 160.0),
                 members,
                 page,

@@ -203,7 +203,8 @@ impl Params {
         req.unit = self.unit.clone();
         req.group = self.group.clone();
         req.scope = (!reader.scope.is_unrestricted()).then(|| reader.scope.clone());
-        req.sort = if self.sort.as_deref() == Some("date") {
+        // Without words there is no relevance: newest first.
+        req.sort = if self.sort.as_deref() == Some("date") || self.q.is_empty() {
             Sort::Date
         } else {
             Sort::Relevance
@@ -370,7 +371,8 @@ fn facets(snap: &Snapshot, p: &Params, res: &SearchResults) -> Vec<Facet> {
                 .collect();
             Facet { name, values }
         })
-        .filter(|f| !f.values.is_empty())
+        // A field the data does not have (every hit "not filled in") tells the reader nothing.
+        .filter(|f| f.values.iter().any(|v| v.href.is_some() || v.active))
         .collect()
 }
 
@@ -420,23 +422,39 @@ pub async fn page(
             syntax => SYNTAX,
         };
         if p.is_empty() {
+            // Browsing without words: the latest week and month of the data.
+            let recent: Vec<(String, String)> = snap
+                .span
+                .map(|(_, last)| {
+                    [("最近一周", 6), ("最近四周", 27), ("最近一年", 364)]
+                        .iter()
+                        .map(|(name, days)| {
+                            let from = last - Duration::days(*days);
+                            (
+                                name.to_string(),
+                                Params::default().with_dates(Some(from), Some(last)).href("/"),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let html = app.render(
                 "search.html",
-                minijinja::context! { asked => false, error => None::<String>, ..base.clone() },
+                minijinja::context! { asked => false, error => None::<String>, recent, ..base.clone() },
             )?;
             return Ok(Html(html).into_response());
         }
         let Some(index) = &snap.index else {
             let html = app.render(
                 "search.html",
-                minijinja::context! { asked => false, error => Some("该运行目录还没有检索索引：请先运行 minqing run。"), ..base.clone() },
+                minijinja::context! { asked => false, error => Some("该运行目录还没有检索索引：请先运行 minqing run。"), recent => Vec::<(String, String)>::new(), ..base.clone() },
             )?;
             return Ok(Html(html).into_response());
         };
         let failed = |msg: String| -> Result<Response, PageError> {
             let html = app.render(
                 "search.html",
-                minijinja::context! { asked => false, error => Some(msg), ..base.clone() },
+                minijinja::context! { asked => false, error => Some(msg), recent => Vec::<(String, String)>::new(), ..base.clone() },
             )?;
             Ok((StatusCode::BAD_REQUEST, Html(html)).into_response())
         };

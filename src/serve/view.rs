@@ -257,13 +257,22 @@ pub fn bar_chart(items: &[(String, u64, Option<String>)], w: f64, h: f64) -> Bar
             }
         })
         .collect();
-    // First, last and a few between, never crowded.
+    // First, last and a few between, never crowded; the first starts at its bar's left edge and
+    // the last ends at its bar's right edge, so neither runs off the chart.
     let every = (items.len() as f64 / 6.0).ceil().max(1.0) as usize;
+    let last = items.len().saturating_sub(1);
     let ticks = items
         .iter()
         .enumerate()
-        .filter(|(i, _)| i % every == 0 || *i + 1 == items.len())
-        .map(|(i, (label, _, _))| (round1(left + (i as f64 + 0.5) * slot), label.clone()))
+        .filter(|(i, _)| (i % every == 0 && last - i >= every) || *i == last)
+        .map(|(i, (label, _, _))| {
+            let x = match i {
+                0 if last > 0 => left + gap / 2.0,
+                i if i == last && last > 0 => left + (i as f64 + 1.0) * slot - gap / 2.0,
+                i => left + (i as f64 + 0.5) * slot,
+            };
+            (round1(x), label.clone())
+        })
         .collect();
     BarChart {
         w,
