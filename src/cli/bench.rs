@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// Seconds of load of --serve.
     #[arg(long, default_value_t = 30.0, value_name = "S")]
     pub seconds: f64,
+    /// Mean pause of a --serve session between pages (a person reading), in ms; 0 = back to
+    /// back.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub think_ms: u64,
 }
 
 /// Per stage, the median over the runs (each run lists the same stages in the same order; the
@@ -406,6 +410,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
                 seed: a.seed,
                 sessions: a.sessions,
                 seconds: a.seconds,
+                think_ms: a.think_ms,
                 json: a.json,
             },
             term,

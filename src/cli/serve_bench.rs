@@ -2,8 +2,10 @@
 //! bench corpus's run folder; N concurrent signed-in sessions, each searching the fixed query
 //! set as the front page does (facets, weekly histogram, 20 highlighted hits), opening the
 //! petition of a hit (record, same petitioner's, similar earlier ones), and every fifth round the
-//! case-group list and a group. Reported per page: requests, throughput, p50/p99/max latency;
-//! and the server's memory. A measurement, not a test: nothing here fails on a slow machine.
+//! case-group list and a group, pausing between pages as a reader does (`--think-ms`; 0 =
+//! back to back, which measures the most the server can answer). Reported per page: requests,
+//! throughput, p50/p99/max latency; and the server's memory. A measurement, not a test: nothing
+//! here fails on a slow machine.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -28,6 +30,9 @@ pub struct Load<'a> {
     pub seed: u64,
     pub sessions: usize,
     pub seconds: f64,
+    /// Mean pause between a session's requests (a person reading the page), in ms; each pause
+    /// is drawn between half and one and a half times it. 0 = back to back (saturation).
+    pub think_ms: u64,
     pub json: bool,
 }
 
@@ -194,6 +199,7 @@ pub fn bench(load: Load, term: &Term) -> minqing::Result<()> {
         results.push(serde_json::json!({
             "rows": n,
             "sessions": load.sessions,
+            "think_ms": load.think_ms,
             "seconds": wall,
             "requests": total,
             "per_second": total as f64 / wall,
@@ -212,9 +218,10 @@ pub fn bench(load: Load, term: &Term) -> minqing::Result<()> {
     }
     for r in &results {
         println!(
-            "minqing serve, {} rows, {} sessions for {:.0} s on {} cores: {} requests ({:.1}/s), {} errors; started in {:.1} s; server memory {} MiB idle, {} MiB at the end, {} MiB peak",
+            "minqing serve, {} rows, {} sessions (pause {} ms) for {:.0} s on {} cores: {} requests ({:.1}/s), {} errors; started in {:.1} s; server memory {} MiB idle, {} MiB at the end, {} MiB peak",
             thousands(r["rows"].as_u64().unwrap_or(0)),
             r["sessions"],
+            r["think_ms"],
             r["seconds"].as_f64().unwrap_or(0.0),
             r["cores"],
             r["requests"],
@@ -275,6 +282,7 @@ async fn drive(
     let errors = Arc::new(Mutex::new(0usize));
     let mut tasks = Vec::new();
     for (k, cookie) in cookies.into_iter().enumerate() {
+        let think = load.think_ms;
         let (client, url, queries, samples, errors) = (
             client.clone(),
             url.to_string(),
@@ -286,6 +294,18 @@ async fn drive(
             let mut round = 0usize;
             // Each session starts at its own place in the query list.
             let mut i = k * 7;
+            // A small xorshift per session: pauses differ between sessions, the same every run.
+            let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (k as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let mut pause = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                Duration::from_millis(think / 2 + rng % (think + 1))
+            };
+            if think > 0 {
+                // Sessions arrive spread out, not all in the same millisecond.
+                tokio::time::sleep(pause()).await;
+            }
             while Instant::now() < deadline {
                 let q = &queries[i % queries.len()];
                 i += 1;

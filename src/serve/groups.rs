@@ -260,10 +260,19 @@ pub async fn page(
                 .ok()
                 .map(|i| &snap.groups.members[i])
         };
-        // Oldest first: how the group grew.
-        let mut recs: Vec<&crate::schema::Record> =
-            g.members.iter().filter_map(|m| snap.record(m)).collect();
-        recs.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
+        // Oldest first: how the group grew. A restricted reader's part of the group is sorted
+        // here; the whole group's order was sorted when the snapshot loaded.
+        let recs: Vec<&crate::schema::Record> = if scoped {
+            let mut recs: Vec<&crate::schema::Record> =
+                g.members.iter().filter_map(|m| snap.record(m)).collect();
+            recs.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
+            recs
+        } else {
+            snap.members_by_date(&g.id)
+                .iter()
+                .map(|&i| &snap.records[i as usize])
+                .collect()
+        };
         let members: Vec<MemberRow> = recs
             .iter()
             .skip((page - 1) * MEMBERS_PAGE)
@@ -368,16 +377,22 @@ pub async fn export(
             .iter()
             .find(|g| g.id == id)
             .ok_or_else(|| PageError::NotFound(NOT_FOUND.into()))?;
-        let mut recs: Vec<usize> = g.members.iter().filter_map(|m| snap.position(m)).collect();
-        recs.sort_by(|&a, &b| {
-            let (a, b) = (&snap.records[a], &snap.records[b]);
-            a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id))
-        });
+        let scoped = !reader.scope.is_unrestricted();
+        let recs: Vec<usize> = if scoped {
+            let mut recs: Vec<usize> =
+                g.members.iter().filter_map(|m| snap.position(m)).collect();
+            recs.sort_by_key(|&i| (snap.records[i].received_at, i));
+            recs
+        } else {
+            snap.members_by_date(&g.id)
+                .iter()
+                .map(|&i| i as usize)
+                .collect()
+        };
         let rows: Vec<Vec<String>> = recs
             .iter()
             .map(|&i| export::petition_row(&snap.records[i], snap.group_of(i)))
             .collect();
-        let scoped = !reader.scope.is_unrestricted();
         let list = |v: &[(String, usize)]| {
             v.iter()
                 .map(|(a, n)| format!("{a}({n})"))

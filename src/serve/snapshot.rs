@@ -171,6 +171,10 @@ pub struct Snapshot {
     /// Per record, its group's position in `groups.groups` (`u32::MAX`: none).
     member_group: Vec<u32>,
     group_at: HashMap<String, usize>,
+    /// Per group (as in `groups.groups`), its members' positions, oldest first: a group page
+    /// of the largest group (21,000 members at 1M petitions) then reads 100 of them, instead of
+    /// looking up and sorting all on every request.
+    by_date: Vec<Vec<u32>>,
     /// Petitioner → record positions, oldest first.
     by_petitioner: HashMap<String, Vec<u32>>,
     pub index: Option<IndexHandle>,
@@ -215,6 +219,15 @@ impl Snapshot {
                 member_group[i] = g as u32;
             }
         }
+        let mut by_date: Vec<Vec<u32>> = vec![Vec::new(); groups.groups.len()];
+        for (i, &g) in member_group.iter().enumerate() {
+            if g != u32::MAX {
+                by_date[g as usize].push(i as u32);
+            }
+        }
+        for v in &mut by_date {
+            v.sort_by_key(|&i| (records[i as usize].received_at, i));
+        }
         let mut by_petitioner: HashMap<String, Vec<u32>> = HashMap::new();
         for (i, r) in records.iter().enumerate() {
             if let Some(p) = r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
@@ -249,6 +262,7 @@ impl Snapshot {
             groups: std::sync::Arc::new(groups),
             member_group,
             group_at,
+            by_date,
             by_petitioner,
             index,
             setup: BriefSetup::read(run_dir),
@@ -279,10 +293,54 @@ impl Snapshot {
         self.group_at.get(id).map(|&i| &self.groups.groups[i])
     }
 
+    /// A group's members (positions in `records`), oldest first.
+    pub fn members_by_date(&self, id: &str) -> &[u32] {
+        self.group_at
+            .get(id)
+            .and_then(|&i| self.by_date.get(i))
+            .map_or(&[], |v| v.as_slice())
+    }
+
     /// The same petitioner's petitions (positions, oldest first).
     pub fn by_petitioner(&self, petitioner: &str) -> &[u32] {
         self.by_petitioner
             .get(petitioner)
             .map_or(&[], |v| v.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_in_progress_while_its_outputs_are_newer_than_run_json_or_half_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        std::fs::create_dir_all(run.join("store")).unwrap();
+        std::fs::write(run.join("store/petitions.parquet"), b"old").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(run.join("run.json"), b"{}").unwrap();
+        assert!(!run_in_progress(run));
+        let before = stamps(run);
+        // A run has written its store, not yet its run.json.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(run.join("store/petitions.parquet"), b"new").unwrap();
+        assert!(run_in_progress(run));
+        assert_ne!(stamps(run), before);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(run.join("run.json"), b"{}").unwrap();
+        assert!(!run_in_progress(run));
+        // A file being written under a temporary name.
+        std::fs::write(run.join("store/.minqing-tmp-abc"), b"").unwrap();
+        assert!(run_in_progress(run));
+    }
+
+    #[test]
+    fn an_empty_folder_loads_as_an_empty_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Snapshot::load(dir.path(), 1).unwrap();
+        assert!(s.records.is_empty() && s.index.is_none() && s.run.is_none());
+        assert!(s.record("x").is_none() && s.group("G0001").is_none());
     }
 }
