@@ -66,8 +66,16 @@ pub struct EvalArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Ground-truth column (kept in the records' extra columns), e.g. truth_group.
-    #[arg(long)]
-    pub truth: String,
+    #[arg(long, required_unless_present = "key", conflicts_with = "key")]
+    pub truth: Option<String>,
+    /// A hand-labelled answer key instead: a CSV whose first two columns are the petition id
+    /// (`留言编号` or `id`) and its case label (a label used once = a singleton). Scored over
+    /// the key's petitions only; the worst misses and false groups are listed with titles.
+    #[arg(long, value_name = "CSV")]
+    pub key: Option<PathBuf>,
+    /// How many missed and how many false groups to list with `--key`.
+    #[arg(long, default_value_t = 10)]
+    pub show: usize,
     /// Score another tool's grouping instead of the run's: a CSV with `id,group_id`
     /// (`-` or empty = in no group), e.g. the peer benchmark's (bench/peer/run.sh).
     #[arg(long, value_name = "CSV")]
@@ -315,13 +323,17 @@ pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     Ok(())
 }
 
-pub fn eval(a: EvalArgs, _t: &Term) -> Result<()> {
+pub fn eval(a: EvalArgs, t: &Term) -> Result<()> {
     let all = match &a.members {
         Some(p) => members_csv(p)?,
         None => cluster::read(&groups_dir(&a.out))?,
     };
     let records = minqing::store::read(&a.out)?;
-    let s = cluster::eval(&records, &all, &a.truth)?;
+    if let Some(key) = &a.key {
+        return eval_key(&records, &all, key, a.show, t);
+    }
+    let truth = a.truth.as_deref().unwrap_or_default();
+    let s = cluster::eval(&records, &all, truth)?;
     println!("n\t{}", s.n);
     println!("bcubed_precision\t{:.4}", s.bcubed_precision);
     println!("bcubed_recall\t{:.4}", s.bcubed_recall);
@@ -331,5 +343,117 @@ pub fn eval(a: EvalArgs, _t: &Term) -> Result<()> {
     println!("pairwise_f1\t{:.4}", s.pairwise_f1);
     println!("ari\t{:.4}", s.ari);
     println!("nmi\t{:.4}", s.nmi);
+    print_group_scores(&s.groups);
+    Ok(())
+}
+
+fn print_group_scores(g: &cluster::GroupScores) {
+    println!(
+        "group_precision\t{:.4}\t({} of {} predicted groups are real cases)",
+        g.precision, g.real, g.predicted_groups
+    );
+    println!(
+        "group_recall\t{:.4}\t({} of {} true groups found)",
+        g.recall, g.found, g.true_groups
+    );
+    println!("group_f1\t{:.4}", g.f1);
+    println!("grouped_items\t{}", g.grouped);
+    println!("bcubed_grouped_precision\t{:.4}", g.bcubed_precision);
+    println!("bcubed_grouped_recall\t{:.4}", g.bcubed_recall);
+    println!("bcubed_grouped_f1\t{:.4}", g.bcubed_f1);
+}
+
+/// Reads a key CSV: the first column is the petition id, the second its label.
+fn read_key(p: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let bad = |message: String| Error::BadInput {
+        path: p.to_path_buf(),
+        message,
+    };
+    let mut rdr = csv::Reader::from_path(p).map_err(|e| bad(e.to_string()))?;
+    if rdr.headers().map_err(|e| bad(e.to_string()))?.len() < 2 {
+        return Err(bad(
+            "a key needs two columns: petition id and group label".into()
+        ));
+    }
+    let mut rows = Vec::new();
+    for (n, row) in rdr.records().enumerate() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let (id, label) = (
+            row.get(0).unwrap_or("").trim(),
+            row.get(1).unwrap_or("").trim(),
+        );
+        if id.is_empty() || label.is_empty() {
+            return Err(Error::BadCell {
+                path: p.to_path_buf(),
+                row: n as u64 + 2,
+                column: if id.is_empty() { "id" } else { "group_id" }.to_string(),
+                message: "empty".into(),
+            });
+        }
+        rows.push((id.to_string(), label.to_string()));
+    }
+    Ok(rows)
+}
+
+fn eval_key(
+    records: &[minqing::Record],
+    all: &Groups,
+    key: &std::path::Path,
+    show: usize,
+    t: &Term,
+) -> Result<()> {
+    let rows = read_key(key)?;
+    let e = cluster::eval::eval_key(records, all, &rows);
+    if !e.unmatched.is_empty() {
+        t.note(&format!(
+            "{} of {} key ids are not in the store and were not scored (first: {})",
+            e.unmatched.len(),
+            rows.len(),
+            e.unmatched[0]
+        ));
+    }
+    if e.items.is_empty() {
+        return Err(Error::BadInput {
+            path: key.to_path_buf(),
+            message: "no key id is in the run's store".into(),
+        });
+    }
+    println!("scored\t{}", e.items.len());
+    print_group_scores(&e.report.scores);
+    let title: std::collections::HashMap<&str, &minqing::Record> =
+        records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let list = |head: &str, groups: &[Vec<usize>]| {
+        println!();
+        println!(
+            "{head} ({}; the largest {} shown)",
+            groups.len(),
+            groups.len().min(show)
+        );
+        for g in groups.iter().take(show) {
+            println!("  {} petitions", g.len());
+            for &i in g {
+                let (id, truth, pred) = &e.items[i];
+                let r = title.get(id.as_str());
+                println!(
+                    "    {id}  {}  key {truth}  ours {pred}  {}",
+                    r.map_or(String::new(), |r| r
+                        .received_at
+                        .format("%Y-%m-%d")
+                        .to_string()),
+                    r.map_or(String::new(), |r| minqing::mask::text_for_output(
+                        &r.title, false
+                    ))
+                );
+            }
+        }
+    };
+    list(
+        "missed cases: true groups no group of ours matches",
+        &e.report.missed,
+    );
+    list(
+        "false groups: groups of ours that match no true case",
+        &e.report.false_groups,
+    );
     Ok(())
 }

@@ -52,7 +52,9 @@ use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
+pub mod eval;
 mod incremental;
+pub use eval::{eval, group_scores, EvalScores, GroupScores};
 pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.
@@ -3112,182 +3114,9 @@ pub fn read(groups_dir: &Path) -> Result<Groups> {
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Evaluation
-
-/// Scores of a grouping against ground truth. Unclustered petitions count as singletons.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalScores {
-    /// Petitions with a truth value (the ones scored).
-    pub n: usize,
-    pub bcubed_precision: f64,
-    pub bcubed_recall: f64,
-    pub bcubed_f1: f64,
-    pub pairwise_precision: f64,
-    pub pairwise_recall: f64,
-    pub pairwise_f1: f64,
-    pub ari: f64,
-    pub nmi: f64,
-}
-
-/// Scores `groups` against the truth column `truth_column` of the records' `extra`. Records
-/// without a truth value are skipped; a truth value of `-` or empty is a singleton.
-pub fn eval(records: &[Record], groups: &Groups, truth_column: &str) -> Result<EvalScores> {
-    let pred: HashMap<&str, &str> = groups
-        .members
-        .iter()
-        .map(|m| (m.id.as_str(), m.group_id.as_str()))
-        .collect();
-    let mut sorted: Vec<&Record> = records.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut truth: Vec<String> = Vec::new();
-    let mut predicted: Vec<String> = Vec::new();
-    for r in sorted {
-        let Some(t) = r.extra_value(truth_column) else {
-            continue;
-        };
-        let t = if t.trim().is_empty() || t.trim() == UNCLUSTERED {
-            format!("\u{0}single:{}", r.id)
-        } else {
-            t
-        };
-        let p = match pred.get(r.id.as_str()) {
-            Some(g) if *g != UNCLUSTERED => g.to_string(),
-            _ => format!("\u{0}single:{}", r.id),
-        };
-        truth.push(t);
-        predicted.push(p);
-    }
-    if truth.is_empty() {
-        return Err(Error::Usage(format!(
-            "no record has a value in column `{truth_column}`"
-        )));
-    }
-    Ok(scores(&truth, &predicted))
-}
-
-fn scores(truth: &[String], pred: &[String]) -> EvalScores {
-    let n = truth.len();
-    let ids = |v: &[String]| -> Vec<usize> {
-        let mut m: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut out = Vec::with_capacity(v.len());
-        for s in v {
-            let l = m.len();
-            out.push(*m.entry(s.as_str()).or_insert(l));
-        }
-        out
-    };
-    let t = ids(truth);
-    let p = ids(pred);
-    let mut cont: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    let mut ts: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut ps: BTreeMap<usize, usize> = BTreeMap::new();
-    for i in 0..n {
-        *cont.entry((t[i], p[i])).or_insert(0) += 1;
-        *ts.entry(t[i]).or_insert(0) += 1;
-        *ps.entry(p[i]).or_insert(0) += 1;
-    }
-    // B-cubed
-    let (mut bp, mut br) = (0.0, 0.0);
-    for (&(a, b), &c) in &cont {
-        let c = c as f64;
-        bp += c * c / ps[&b] as f64;
-        br += c * c / ts[&a] as f64;
-    }
-    bp /= n as f64;
-    br /= n as f64;
-    let f = |p: f64, r: f64| {
-        if p + r > 0.0 {
-            2.0 * p * r / (p + r)
-        } else {
-            0.0
-        }
-    };
-    let c2 = |x: usize| (x * x.saturating_sub(1) / 2) as f64;
-    let same_both: f64 = cont.values().map(|&c| c2(c)).sum();
-    let same_pred: f64 = ps.values().map(|&c| c2(c)).sum();
-    let same_truth: f64 = ts.values().map(|&c| c2(c)).sum();
-    let pp = if same_pred > 0.0 {
-        same_both / same_pred
-    } else {
-        1.0
-    };
-    let pr = if same_truth > 0.0 {
-        same_both / same_truth
-    } else {
-        1.0
-    };
-    let total = c2(n);
-    let expected = if total > 0.0 {
-        same_pred * same_truth / total
-    } else {
-        0.0
-    };
-    let max_idx = (same_pred + same_truth) / 2.0;
-    let ari = if (max_idx - expected).abs() < 1e-12 {
-        1.0
-    } else {
-        (same_both - expected) / (max_idx - expected)
-    };
-    let nf = n as f64;
-    let h = |m: &BTreeMap<usize, usize>| -> f64 {
-        m.values()
-            .map(|&c| {
-                let q = c as f64 / nf;
-                -q * q.ln()
-            })
-            .sum()
-    };
-    let (ht, hp) = (h(&ts), h(&ps));
-    let mi: f64 = cont
-        .iter()
-        .map(|(&(a, b), &c)| {
-            let c = c as f64;
-            c / nf * ((c * nf) / (ts[&a] as f64 * ps[&b] as f64)).ln()
-        })
-        .sum();
-    let nmi = if ht + hp > 0.0 {
-        2.0 * mi / (ht + hp)
-    } else {
-        1.0
-    };
-    EvalScores {
-        n,
-        bcubed_precision: bp,
-        bcubed_recall: br,
-        bcubed_f1: f(bp, br),
-        pairwise_precision: pp,
-        pairwise_recall: pr,
-        pairwise_f1: f(pp, pr),
-        ari,
-        nmi,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scores_hand_computed() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        // truth {a,a,b,b}, pred {x,x,x,y}
-        let sc = scores(&s(&["a", "a", "b", "b"]), &s(&["x", "x", "x", "y"]));
-        // B3 precision: items 1,2: 2/3 each, item 3: 1/3, item 4: 1 → (2/3+2/3+1/3+1)/4 = 2/3
-        assert!((sc.bcubed_precision - 2.0 / 3.0).abs() < 1e-9, "{sc:?}");
-        // B3 recall: 1,1,1/2,1/2 → 3/4
-        assert!((sc.bcubed_recall - 0.75).abs() < 1e-9);
-        // pairs: pred pairs 3 (12,13,23), truth pairs 2 (12,34), both 1 → P 1/3, R 1/2, F 0.4
-        assert!((sc.pairwise_f1 - 0.4).abs() < 1e-9);
-        // ARI: index 1, expected 3*2/6=1, max 2.5 → 0
-        assert!(sc.ari.abs() < 1e-9);
-        let perfect = scores(&s(&["a", "a", "b"]), &s(&["x", "x", "y"]));
-        assert!(
-            (perfect.bcubed_f1 - 1.0).abs() < 1e-9
-                && (perfect.ari - 1.0).abs() < 1e-9
-                && (perfect.nmi - 1.0).abs() < 1e-9
-        );
-    }
 
     #[test]
     fn block_leader_is_independent_of_cores() {
