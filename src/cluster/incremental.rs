@@ -584,8 +584,8 @@ fn incremental(
     let mut new_names: BTreeMap<String, Option<u32>> = BTreeMap::new();
     let mut raw: FastMap<usize, String> = FastMap::default();
     let mut docs: Vec<Doc> = Vec::with_capacity(new.len());
-    for (&i, (v, a)) in new.iter().zip(tagged) {
-        let key = a.as_deref().and_then(|a| {
+    for (&i, (v, a_raw)) in new.iter().zip(tagged) {
+        let key = a_raw.as_deref().and_then(|a| {
             let known = |n: &str| -> Option<Option<u32>> {
                 st.lex
                     .resolve
@@ -613,15 +613,15 @@ fn incremental(
             new_names.insert(a.to_string(), k);
             k
         });
-        if let Some(a) = a {
-            raw.insert(i, a);
-        }
         docs.push(finish_doc(
             v,
             key,
             |a, t| st.lex.object_terms.binary_search(&(a, t)).is_ok(),
             k,
         ));
+        if let Some(a) = a_raw {
+            raw.insert(i, a);
+        }
     }
     // every new petition's chosen name counts for next week's folding (before the leftovers
     // take theirs into the pool below)

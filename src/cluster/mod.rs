@@ -54,6 +54,7 @@ use crate::tokenize::Tokenizer;
 
 pub mod eval;
 mod incremental;
+mod links;
 pub use eval::{eval, group_scores, EvalScores, GroupScores};
 pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 
@@ -63,7 +64,7 @@ pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 pub struct Options {
     /// How many times a title word counts compared with a content word. Default 2.0.
     pub title_weight: f64,
-    /// Cosine to the group centroid needed to join a group of the same object anchor. Default 0.15
+    /// Cosine to the group centroid needed to join a group of the same object anchor. Default 0.3
     /// (petitions of one object are compared on their grievance words only, see `prepare`).
     pub anchored_threshold: f64,
     /// Cosine to the group centroid needed to join a group when no anchor was found. Default 0.45.
@@ -78,7 +79,8 @@ pub struct Options {
     /// Lowest threshold the adaptation may reach. Default 0.15.
     pub min_threshold: f64,
     /// Only the first this many characters of the content are read (petitions name the object
-    /// and the grievance early; caps the cost on very long letters). 0 = all. Default 600.
+    /// and the grievance early; caps the cost on very long letters, whose many words would
+    /// drown the grievance the title names). 0 = all. Default 300.
     pub max_content_chars: usize,
     /// Top-weighted terms per petition used to find candidate groups without anchor. Default 6.
     pub candidate_terms: usize,
@@ -88,8 +90,23 @@ pub struct Options {
     pub merge_threshold: f64,
     /// The merge threshold for two groups at one object whose petitions have the same problem
     /// category and responsible unit (the most common of each): the unit that would settle them
-    /// together already sees them as one kind of case. Default 0.2.
+    /// together already sees them as one kind of case. Default 0.3.
     pub merge_threshold_same_office: f64,
+    /// Cosine between two petitions of the same petitioner (words of both, object names
+    /// included) at which the later is a repeat on the same matter and joins the earlier's
+    /// group (see `links`). Default 0.3.
+    pub repeat_threshold: f64,
+    /// A three-character title fragment found in at most this many titles is a rare name
+    /// fragment (see `links`). Default 10.
+    pub rare_name_max_df: usize,
+    /// Rare name fragments two titles must share to be compared as one object. 0 = off.
+    /// Default 2.
+    pub rare_name_shared: usize,
+    /// Cosine two petitions sharing rare name fragments need to be one case. Default 0.3.
+    pub rare_name_threshold: f64,
+    /// Two groups of at most this many petitions merge when at least half of the pairs across
+    /// them are repeats or rare-name links (see `links`). Default 4.
+    pub link_merge_max: usize,
     /// Extra object suffixes (in addition to the built-in ones), e.g. `["社区", "大厦"]`.
     pub extra_suffixes: Vec<String>,
     /// Terms in a label after the anchor (anchor-free groups get one more). Default 2.
@@ -122,16 +139,21 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             title_weight: 2.0,
-            anchored_threshold: 0.15,
+            anchored_threshold: 0.3,
             unanchored_threshold: 0.45,
             min_size: 2,
             target_unclustered_rate: 1.0,
             threshold_step: 0.05,
             min_threshold: 0.15,
-            max_content_chars: 600,
+            max_content_chars: 300,
             candidate_terms: 6,
             merge_threshold: 0.35,
-            merge_threshold_same_office: 0.2,
+            merge_threshold_same_office: 0.3,
+            repeat_threshold: 0.3,
+            rare_name_max_df: 10,
+            rare_name_shared: 2,
+            rare_name_threshold: 0.3,
+            link_merge_max: 4,
             extra_suffixes: Vec::new(),
             label_terms: 2,
             heat_w_size: 1.0,
@@ -1401,27 +1423,61 @@ type Pass<'r> = (
 );
 
 /// Tags one petition's title and the head of its content once, and reads its words, names and
-/// token-level anchors from the tags.
+/// token-level anchors from the tags. Text with anonymised region codes is tagged a second
+/// time without them for its words (see [`without_codes`]); its anchors come from the text as
+/// written, whose codes mark where a name starts.
 fn tag_record<'r>(
     r: &'r Record,
     tok: &'r Tokenizer,
     opts: &Options,
     regions: &FastSet<String>,
 ) -> Pass<'r> {
-    let title_tags = tok.tag_ref(&r.title);
     let content = match r.content.char_indices().nth(opts.max_content_chars) {
         Some((cut, _)) if opts.max_content_chars > 0 => &r.content[..cut],
         _ => r.content.as_str(),
     };
-    let content_tags = tok.tag_ref(content);
+    let (title_tags, content_tags) = (tok.tag_ref(&r.title), tok.tag_ref(content));
     let ta = anchors_in(&title_tags, &opts.extra_suffixes, regions, tok);
     let ca = anchors_in(&content_tags, &opts.extra_suffixes, regions, tok);
+    let (tf, proper, person) = match (without_codes(&r.title), without_codes(content)) {
+        (Cow::Borrowed(_), Cow::Borrowed(_)) => {
+            read_tags(&title_tags, &content_tags, tok, opts, regions)
+        }
+        (title, content) => {
+            let (tf, proper, person) =
+                read_tags(&tok.tag_ref(&title), &tok.tag_ref(&content), tok, opts, regions);
+            let own = |v: Vec<Cow<str>>| -> Vec<Cow<'r, str>> {
+                v.into_iter().map(|w| Cow::Owned(w.into_owned())).collect()
+            };
+            (
+                tf.into_iter()
+                    .map(|(w, c)| (Cow::Owned(w.into_owned()), c))
+                    .collect(),
+                own(proper),
+                own(person),
+            )
+        }
+    };
+    (tf, ta, ca, proper, person)
+}
+
+/// One petition's words (merged, sorted), names and person names, from its tags.
+type Words<'t> = (Vec<(Cow<'t, str>, f32)>, Vec<Cow<'t, str>>, Vec<Cow<'t, str>>);
+
+/// [`tag_record`]'s words, with the lifetime of the tagged text.
+fn read_tags<'t>(
+    title_tags: &[(&'t str, &'t str)],
+    content_tags: &[(&'t str, &'t str)],
+    tok: &Tokenizer,
+    opts: &Options,
+    regions: &FastSet<String>,
+) -> Words<'t> {
     let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
     let mut proper: Vec<Cow<str>> = Vec::new();
     let mut person: Vec<Cow<str>> = Vec::new();
     for (tags, w) in [
-        (&title_tags, opts.title_weight as f32),
-        (&content_tags, 1.0),
+        (title_tags, opts.title_weight as f32),
+        (content_tags, 1.0),
     ] {
         for &(word, tag) in tags.iter() {
             let word = word.trim();
@@ -1462,7 +1518,53 @@ fn tag_record<'r>(
     proper.dedup();
     person.sort_unstable();
     person.dedup();
-    (merged, ta, ca, proper, person)
+    (merged, proper, person)
+}
+
+/// The text without anonymised region codes (`A市`, `A6区`, `K9县`: a Latin letter, up to two
+/// digits, a level), each replaced by a comma. An export anonymised this way writes them before
+/// nearly every name, and jieba glues the level to the next word (`A2区怡海星城` → `区怡` /
+/// `海星城`), which breaks both the object's name and the words compared.
+fn without_codes(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    let is_code_at = |i: usize| -> Option<usize> {
+        if !b[i].is_ascii_alphabetic() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < b.len() && j <= i + 2 && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let rest = &text[j..];
+        ["省", "市", "区", "县"]
+            .iter()
+            .find(|l| rest.starts_with(**l))
+            .map(|l| j + l.len())
+    };
+    if !b.iter().any(u8::is_ascii_alphabetic) {
+        return Cow::Borrowed(text);
+    }
+    let mut out: Option<String> = None;
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(end) = is_code_at(i) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[last..i]);
+            o.push('，');
+            last = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[last..]);
+            Cow::Owned(o)
+        }
+    }
 }
 
 /// For each last character of a known name, the lengths of the known names ending in it,
@@ -2412,7 +2514,39 @@ pub fn run_full(
     let mut assign = assign;
     let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
     let handling = handling_ids(&sorted);
-    let keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
+    let mut keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
+    if let Ok(p) = std::env::var("MINQING_DEBUG_DOCS") {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
+        for (i, d) in docs.iter().enumerate() {
+            let terms: Vec<String> = d.vec.iter().map(|(t, w)| format!("{}:{:.3}", prep.lex.vocab[*t as usize], w)).collect();
+            writeln!(f, "{}\t{}\t{}\t{}\t{}", sorted[i].id, d.key.map(|k| prep.lex.anchors[k as usize].as_str()).unwrap_or("-"), prep.raw[i].as_deref().unwrap_or("-"), assign[i].map(|a| a.0 as i64).unwrap_or(-1), terms.join(" ")).unwrap();
+        }
+    }
+    // pair evidence: repeats and rare shared names the centroid passes left apart
+    {
+        let pairs = links::candidates(&sorted, &|_| true, opts);
+        let held = links::holding(&pairs, &|i, j| links::cos(&docs[i].vec, &docs[j].vec), opts);
+        let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
+        let mut sizes = vec![0usize; keys.len()];
+        for g in group.iter().flatten() {
+            sizes[*g] += 1;
+        }
+        let mut fresh = |i: usize| {
+            keys.push(docs[i].key);
+            keys.len() - 1
+        };
+        links::join(
+            &held,
+            &mut group,
+            &mut sizes,
+            &mut fresh,
+            opts.link_merge_max,
+        );
+        for (a, g) in assign.iter_mut().zip(group) {
+            *a = g.map(|g| (g, 0.0));
+        }
+    }
     // recompute centroids of the final membership for similarities and labels
     let mut finals: Vec<Centroid> = keys
         .iter()
@@ -2426,7 +2560,7 @@ pub fn run_full(
             finals[*c].add(&d.vec);
         }
     }
-    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); cents.len()];
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
     for (i, a) in assign.iter().enumerate() {
         if let Some((c, _)) = a {
             members_of[*c].push(i);
@@ -2434,7 +2568,7 @@ pub fn run_full(
     }
     let min_size = opts.min_size.max(1);
     // clusters in a canonical order: by smallest member index (= smallest id)
-    let mut clusters: Vec<usize> = (0..cents.len())
+    let mut clusters: Vec<usize> = (0..keys.len())
         .filter(|&c| members_of[c].len() >= min_size)
         .collect();
     clusters.sort_by_key(|&c| members_of[c][0]);
