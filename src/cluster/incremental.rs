@@ -639,6 +639,7 @@ fn incremental(
             sizes[m.group as usize] += 1;
         }
     }
+
     let mut cents: Vec<Centroid> = st
         .groups
         .iter()

@@ -154,15 +154,38 @@ pub(super) fn cos(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
     dot
 }
 
-/// The candidate pairs that hold: cosine at least the threshold of their reason. Sorted most
-/// similar first (ties: by indices), the order [`join`] takes them in.
+/// Whether two petitions can be about one object: each names none, or both name the same
+/// one (`key`), or their names share a three-character fragment (润万滨江天著 and 万润滨江天著, a
+/// spelling of one estate). Two different estates' mahjong parlours are two cases however
+/// alike the words.
+pub(super) fn same_object(
+    a: (Option<u32>, Option<&str>),
+    b: (Option<u32>, Option<&str>),
+) -> bool {
+    match (a.1, b.1) {
+        (Some(x), Some(y)) => {
+            (a.0.is_some() && a.0 == b.0) || {
+                let gy = title_grams(y);
+                title_grams(x).iter().any(|g| gy.binary_search(g).is_ok())
+            }
+        }
+        _ => true,
+    }
+}
+
+/// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
+/// shared fragments about one object ([`same_object`] through `compatible`; a repeat is one
+/// petitioner's matter, whatever object each letter happens to name first). Sorted most similar first (ties: by
+/// indices), the order [`join`] takes them in.
 pub(super) fn holding(
     pairs: &[(usize, usize, Why)],
     sim: &(dyn Fn(usize, usize) -> f32 + Sync),
+    compatible: &(dyn Fn(usize, usize) -> bool + Sync),
     opts: &Options,
 ) -> Vec<(usize, usize, f32)> {
     let mut out: Vec<(usize, usize, f32)> = pairs
         .par_iter()
+        .filter(|&&(i, j, why)| why == Why::Repeat || compatible(i, j))
         .filter_map(|&(i, j, why)| {
             let th = match why {
                 Why::Repeat => opts.repeat_threshold,
@@ -276,6 +299,15 @@ mod tests {
         assert_eq!(g.len(), 3);
         assert_eq!(title_grams("a市温斯顿"), title_grams("A市温斯顿"));
         assert!(title_grams("退费").is_empty());
+    }
+
+    #[test]
+    fn objects_agree_by_key_or_a_shared_fragment() {
+        assert!(same_object((Some(1), Some("丁字中学")), (Some(1), Some("丁字中学校"))));
+        assert!(same_object((Some(1), Some("润万滨江天著")), (Some(2), Some("万润滨江天著"))));
+        assert!(!same_object((Some(1), Some("南苑花园")), (Some(2), Some("雍景园"))));
+        assert!(!same_object((Some(1), Some("丁字中学")), (None, Some("第一中学"))));
+        assert!(same_object((Some(1), Some("丁字中学")), (None, None)));
     }
 
     #[test]

@@ -2526,7 +2526,13 @@ pub fn run_full(
     // pair evidence: repeats and rare shared names the centroid passes left apart
     {
         let pairs = links::candidates(&sorted, &|_| true, opts);
-        let held = links::holding(&pairs, &|i, j| links::cos(&docs[i].vec, &docs[j].vec), opts);
+        let object = |i: usize| (docs[i].key, prep.raw[i].as_deref());
+        let held = links::holding(
+            &pairs,
+            &|i, j| links::cos(&docs[i].vec, &docs[j].vec),
+            &|i, j| links::same_object(object(i), object(j)),
+            opts,
+        );
         let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
         let mut sizes = vec![0usize; keys.len()];
         for g in group.iter().flatten() {
