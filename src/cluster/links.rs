@@ -6,11 +6,13 @@
 //!   reworded title ([`Options::repeat_threshold`]); the same petitioner on another matter
 //!   stays apart, because the comparison is on the words of the two petitions;
 //! - **a rare shared name**: two titles that share a name fragment almost no other title
-//!   carries (an estate, a training school, a P2P platform, a foot-massage parlour — often no
+//!   carries (an estate, a training school, a lending platform, a parlour — often no
 //!   suffix the object finder knows, or two spellings of it) and whose words agree
-//!   ([`Options::rare_name_threshold`]). A fragment is a run of three characters of a title; it
-//!   is rare in at most [`Options::rare_name_max_df`] titles, and a pair needs
-//!   [`Options::rare_name_shared`] of them.
+//!   ([`Options::rare_name_threshold`]), about one object (the same anchor, or names sharing a
+//!   fragment). A fragment is three adjacent characters of a title, taken in any order (a name
+//!   with two characters swapped keeps its fragments); it is rare in at most
+//!   [`Options::rare_name_max_df`] titles, and a pair needs [`Options::rare_name_shared`] of
+//!   them.
 //!
 //! A link joins two petitions left alone, or one left alone to the group of the other; it never
 //! merges two groups (that is the merge pass's rule, with its checks on objects and names).
@@ -45,9 +47,13 @@ pub(super) fn title_grams(title: &str) -> Vec<u64> {
     let mut run: Vec<char> = Vec::new();
     let flush = |run: &mut Vec<char>, out: &mut Vec<u64>| {
         for w in run.windows(3) {
+            // the window's characters in order of code point: a name with two characters
+            // swapped (金桂园 / 桂金园) keeps its fragments
+            let mut w = [w[0], w[1], w[2]];
+            w.sort_unstable();
             let mut h = FxHasher::default();
             for c in w {
-                h.write_u32(*c as u32);
+                h.write_u32(c as u32);
             }
             out.push(h.finish());
         }
@@ -155,13 +161,10 @@ pub(super) fn cos(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
 }
 
 /// Whether two petitions can be about one object: each names none, or both name the same
-/// one (`key`), or their names share a three-character fragment (润万滨江天著 and 万润滨江天著, a
+/// one (`key`), or their names share a three-character fragment (锦绣江南 and 锦秀江南, a
 /// spelling of one estate). Two different estates' mahjong parlours are two cases however
 /// alike the words.
-pub(super) fn same_object(
-    a: (Option<u32>, Option<&str>),
-    b: (Option<u32>, Option<&str>),
-) -> bool {
+pub(super) fn same_object(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&str>)) -> bool {
     match (a.1, b.1) {
         (Some(x), Some(y)) => {
             (a.0.is_some() && a.0 == b.0) || {
@@ -223,10 +226,10 @@ pub(super) fn join(
     let mut joined = 0;
     let size_of = |g: Option<usize>, sizes: &[usize]| g.map_or(0, |g| sizes[g]);
     let put = |i: usize,
-                   g: usize,
-                   group: &mut [Option<usize>],
-                   sizes: &mut Vec<usize>,
-                   members: &mut FastMap<usize, Vec<usize>>| {
+               g: usize,
+               group: &mut [Option<usize>],
+               sizes: &mut Vec<usize>,
+               members: &mut FastMap<usize, Vec<usize>>| {
         if sizes.len() <= g {
             sizes.resize(g + 1, 0);
         }
@@ -294,20 +297,32 @@ mod tests {
 
     #[test]
     fn grams_are_runs_of_three() {
-        let g = title_grams("A市温斯顿，退费");
-        // A市温 市温斯 温斯顿 (退费 is too short)
-        assert_eq!(g.len(), 3);
-        assert_eq!(title_grams("a市温斯顿"), title_grams("A市温斯顿"));
+        let g = title_grams("A市博雅琴行，退费");
+        // A市博 市博雅 博雅琴 雅琴行 (退费 is too short)
+        assert_eq!(g.len(), 4);
+        assert_eq!(title_grams("a市博雅琴行"), title_grams("A市博雅琴行"));
         assert!(title_grams("退费").is_empty());
     }
 
     #[test]
     fn objects_agree_by_key_or_a_shared_fragment() {
-        assert!(same_object((Some(1), Some("丁字中学")), (Some(1), Some("丁字中学校"))));
-        assert!(same_object((Some(1), Some("润万滨江天著")), (Some(2), Some("万润滨江天著"))));
-        assert!(!same_object((Some(1), Some("南苑花园")), (Some(2), Some("雍景园"))));
-        assert!(!same_object((Some(1), Some("丁字中学")), (None, Some("第一中学"))));
-        assert!(same_object((Some(1), Some("丁字中学")), (None, None)));
+        assert!(same_object(
+            (Some(1), Some("育才中学")),
+            (Some(1), Some("育才中学校"))
+        ));
+        assert!(same_object(
+            (Some(1), Some("金桂花园")),
+            (Some(2), Some("桂金花园"))
+        ));
+        assert!(!same_object(
+            (Some(1), Some("柳岸花园")),
+            (Some(2), Some("梧桐苑"))
+        ));
+        assert!(!same_object(
+            (Some(1), Some("育才中学")),
+            (None, Some("实验中学"))
+        ));
+        assert!(same_object((Some(1), Some("育才中学")), (None, None)));
     }
 
     #[test]

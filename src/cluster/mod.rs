@@ -100,7 +100,7 @@ pub struct Options {
     /// fragment (see `links`). Default 10.
     pub rare_name_max_df: usize,
     /// Rare name fragments two titles must share to be compared as one object. 0 = off.
-    /// Default 2.
+    /// Default 1.
     pub rare_name_shared: usize,
     /// Cosine two petitions sharing rare name fragments need to be one case. Default 0.3.
     pub rare_name_threshold: f64,
@@ -151,7 +151,7 @@ impl Default for Options {
             merge_threshold_same_office: 0.3,
             repeat_threshold: 0.3,
             rare_name_max_df: 10,
-            rare_name_shared: 2,
+            rare_name_shared: 1,
             rare_name_threshold: 0.3,
             link_merge_max: 4,
             extra_suffixes: Vec::new(),
@@ -1444,8 +1444,13 @@ fn tag_record<'r>(
             read_tags(&title_tags, &content_tags, tok, opts, regions)
         }
         (title, content) => {
-            let (tf, proper, person) =
-                read_tags(&tok.tag_ref(&title), &tok.tag_ref(&content), tok, opts, regions);
+            let (tf, proper, person) = read_tags(
+                &tok.tag_ref(&title),
+                &tok.tag_ref(&content),
+                tok,
+                opts,
+                regions,
+            );
             let own = |v: Vec<Cow<str>>| -> Vec<Cow<'r, str>> {
                 v.into_iter().map(|w| Cow::Owned(w.into_owned())).collect()
             };
@@ -1462,7 +1467,11 @@ fn tag_record<'r>(
 }
 
 /// One petition's words (merged, sorted), names and person names, from its tags.
-type Words<'t> = (Vec<(Cow<'t, str>, f32)>, Vec<Cow<'t, str>>, Vec<Cow<'t, str>>);
+type Words<'t> = (
+    Vec<(Cow<'t, str>, f32)>,
+    Vec<Cow<'t, str>>,
+    Vec<Cow<'t, str>>,
+);
 
 /// [`tag_record`]'s words, with the lifetime of the tagged text.
 fn read_tags<'t>(
@@ -1475,10 +1484,7 @@ fn read_tags<'t>(
     let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
     let mut proper: Vec<Cow<str>> = Vec::new();
     let mut person: Vec<Cow<str>> = Vec::new();
-    for (tags, w) in [
-        (title_tags, opts.title_weight as f32),
-        (content_tags, 1.0),
-    ] {
+    for (tags, w) in [(title_tags, opts.title_weight as f32), (content_tags, 1.0)] {
         for &(word, tag) in tags.iter() {
             let word = word.trim();
             let word: Cow<str> = if has_upper(word) {
@@ -1523,8 +1529,8 @@ fn read_tags<'t>(
 
 /// The text without anonymised region codes (`A市`, `A6区`, `K9县`: a Latin letter, up to two
 /// digits, a level), each replaced by a comma. An export anonymised this way writes them before
-/// nearly every name, and jieba glues the level to the next word (`A2区怡海星城` → `区怡` /
-/// `海星城`), which breaks both the object's name and the words compared.
+/// nearly every name, and jieba glues the level to the next word (`A2区金桂园` → `区金` /
+/// `桂园`), which breaks both the object's name and the words compared.
 fn without_codes(text: &str) -> Cow<'_, str> {
     let b = text.as_bytes();
     let is_code_at = |i: usize| -> Option<usize> {
@@ -2519,18 +2525,42 @@ pub fn run_full(
         use std::io::Write;
         let mut f = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
         for (i, d) in docs.iter().enumerate() {
-            let terms: Vec<String> = d.vec.iter().map(|(t, w)| format!("{}:{:.3}", prep.lex.vocab[*t as usize], w)).collect();
-            writeln!(f, "{}\t{}\t{}\t{}\t{}", sorted[i].id, d.key.map(|k| prep.lex.anchors[k as usize].as_str()).unwrap_or("-"), prep.raw[i].as_deref().unwrap_or("-"), assign[i].map(|a| a.0 as i64).unwrap_or(-1), terms.join(" ")).unwrap();
+            let terms: Vec<String> = d
+                .vec
+                .iter()
+                .map(|(t, w)| format!("{}:{:.3}", prep.lex.vocab[*t as usize], w))
+                .collect();
+            writeln!(
+                f,
+                "{}\t{}\t{}\t{}\t{}",
+                sorted[i].id,
+                d.key
+                    .map(|k| prep.lex.anchors[k as usize].as_str())
+                    .unwrap_or("-"),
+                prep.raw[i].as_deref().unwrap_or("-"),
+                assign[i].map(|a| a.0 as i64).unwrap_or(-1),
+                terms.join(" ")
+            )
+            .unwrap();
         }
     }
     // pair evidence: repeats and rare shared names the centroid passes left apart
     {
         let pairs = links::candidates(&sorted, &|_| true, opts);
-        let object = |i: usize| (docs[i].key, prep.raw[i].as_deref());
+        // a petition's object as the grouping resolved it (a name it could not resolve to one
+        // object — a kind, a stray phrase of the letter — is none)
+        let object = |i: usize| {
+            let key = docs[i].key;
+            (key, key.map(|k| prep.lex.anchors[k as usize].as_str()))
+        };
+        let written = |i: usize| (docs[i].key, prep.raw[i].as_deref());
         let held = links::holding(
             &pairs,
             &|i, j| links::cos(&docs[i].vec, &docs[j].vec),
-            &|i, j| links::same_object(object(i), object(j)),
+            &|i, j| {
+                links::same_object(object(i), object(j))
+                    || links::same_object(written(i), written(j))
+            },
             opts,
         );
         let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
