@@ -37,6 +37,39 @@ pub(super) enum Why {
     Repeat,
     /// Rare title fragments in common.
     RareName,
+    /// Most of the head of the letter in common: a copy, or the same letter sent again.
+    Copy,
+}
+
+/// Characters of a letter's head read for copies, and the length of the shingles compared.
+const COPY_HEAD: usize = 300;
+const COPY_SHINGLE: usize = 5;
+/// One shingle in this many is kept (chosen by its hash, so two copies keep the same ones).
+const COPY_SAMPLE: u64 = 4;
+/// A kept shingle in more letters than this is boilerplate (尊敬的领导…), not evidence.
+const COPY_MAX_DF: u32 = 50;
+
+/// The kept shingles of the head of a letter (letters, digits and Han characters only).
+fn copy_shingles(content: &str) -> Vec<u64> {
+    let chars: Vec<char> = content
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .take(COPY_HEAD)
+        .collect();
+    let mut out: Vec<u64> = chars
+        .windows(COPY_SHINGLE)
+        .map(|w| {
+            let mut h = FxHasher::default();
+            for c in w {
+                h.write_u32(*c as u32);
+            }
+            h.finish()
+        })
+        .filter(|h| h % COPY_SAMPLE == 0)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The distinct three-character fragments of a title: overlapping windows over each run of
@@ -137,6 +170,40 @@ pub(super) fn candidates(
                 .map(|((i, j), _)| (i as usize, j as usize, Why::RareName)),
         );
     }
+    // ---- copies
+    {
+        let shingles: Vec<Vec<u64>> = sorted
+            .par_iter()
+            .map(|r| copy_shingles(&r.content))
+            .collect();
+        let mut df: FastMap<u64, u32> = FastMap::default();
+        for s in shingles.iter().flatten() {
+            *df.entry(*s).or_insert(0) += 1;
+        }
+        let mut postings: FastMap<u64, Vec<u32>> = FastMap::default();
+        for (i, ss) in shingles.iter().enumerate() {
+            for s in ss {
+                if (2..=COPY_MAX_DF).contains(&df[s]) {
+                    postings.entry(*s).or_default().push(i as u32);
+                }
+            }
+        }
+        drop(df);
+        let mut shared: FastMap<(u32, u32), u32> = FastMap::default();
+        for list in postings.values() {
+            for (a, &i) in list.iter().enumerate() {
+                for &j in &list[a + 1..] {
+                    if focus(i as usize) || focus(j as usize) {
+                        *shared.entry((i, j)).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        out.extend(shared.into_iter().filter_map(|((i, j), n)| {
+            let least = shingles[i as usize].len().min(shingles[j as usize].len()) as u32;
+            (n >= 3 && n * 10 >= least * 7).then_some((i as usize, j as usize, Why::Copy))
+        }));
+    }
     // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
     out.sort_unstable();
     out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
@@ -160,25 +227,47 @@ pub(super) fn cos(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
     dot
 }
 
-/// Whether two petitions can be about one object: each names none, or both name the same
-/// one (`key`), or their names share a three-character fragment (锦绣江南 and 锦秀江南, a
-/// spelling of one estate). Two different estates' mahjong parlours are two cases however
-/// alike the words.
-pub(super) fn same_object(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&str>)) -> bool {
+/// What two petitions' object names say about whether they are about one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Objects {
+    /// The same object (`key`), or names sharing a three-character fragment (锦绣江南 and
+    /// 锦秀江南: two spellings of one estate).
+    Same,
+    /// Two names with nothing in common: two different estates' mahjong parlours are two
+    /// cases however alike the words.
+    Different,
+    /// One side names none.
+    Unknown,
+}
+
+/// Compares two petitions' objects, each `(key, name)`.
+pub(super) fn objects(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&str>)) -> Objects {
     match (a.1, b.1) {
         (Some(x), Some(y)) => {
-            (a.0.is_some() && a.0 == b.0) || {
-                let gy = title_grams(y);
-                title_grams(x).iter().any(|g| gy.binary_search(g).is_ok())
+            let gy = title_grams(y);
+            if (a.0.is_some() && a.0 == b.0)
+                || title_grams(x).iter().any(|g| gy.binary_search(g).is_ok())
+            {
+                Objects::Same
+            } else {
+                Objects::Different
             }
         }
-        _ => true,
+        _ => Objects::Unknown,
     }
 }
 
+/// Whether two petitions can be about one object, from two readings of their objects (the one
+/// the grouping resolved, the name written in the title): one reading says the same, or
+/// neither says different.
+pub(super) fn one_object(readings: [Objects; 2]) -> bool {
+    readings.contains(&Objects::Same) || !readings.contains(&Objects::Different)
+}
+
 /// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
-/// shared fragments about one object ([`same_object`] through `compatible`; a repeat is one
-/// petitioner's matter, whatever object each letter happens to name first). Sorted most similar first (ties: by
+/// shared fragments about one object ([`one_object`] through `compatible`; a repeat is one
+/// petitioner's matter, whatever object each letter happens to name first, and a copy names
+/// what its original names). Sorted most similar first (ties: by
 /// indices), the order [`join`] takes them in.
 pub(super) fn holding(
     pairs: &[(usize, usize, Why)],
@@ -188,11 +277,12 @@ pub(super) fn holding(
 ) -> Vec<(usize, usize, f32)> {
     let mut out: Vec<(usize, usize, f32)> = pairs
         .par_iter()
-        .filter(|&&(i, j, why)| why == Why::Repeat || compatible(i, j))
+        .filter(|&&(i, j, why)| why != Why::RareName || compatible(i, j))
         .filter_map(|&(i, j, why)| {
             let th = match why {
                 Why::Repeat => opts.repeat_threshold,
                 Why::RareName => opts.rare_name_threshold,
+                Why::Copy => 0.0,
             } as f32;
             let s = sim(i, j);
             (s >= th).then_some((i, j, s))
@@ -306,23 +396,26 @@ mod tests {
 
     #[test]
     fn objects_agree_by_key_or_a_shared_fragment() {
-        assert!(same_object(
-            (Some(1), Some("育才中学")),
-            (Some(1), Some("育才中学校"))
-        ));
-        assert!(same_object(
-            (Some(1), Some("金桂花园")),
-            (Some(2), Some("桂金花园"))
-        ));
-        assert!(!same_object(
-            (Some(1), Some("柳岸花园")),
-            (Some(2), Some("梧桐苑"))
-        ));
-        assert!(!same_object(
-            (Some(1), Some("育才中学")),
-            (None, Some("实验中学"))
-        ));
-        assert!(same_object((Some(1), Some("育才中学")), (None, None)));
+        use Objects::*;
+        assert_eq!(
+            objects((Some(1), Some("育才中学")), (Some(1), Some("育才中学校"))),
+            Same
+        );
+        assert_eq!(
+            objects((Some(1), Some("金桂花园")), (Some(2), Some("桂金花园"))),
+            Same
+        );
+        assert_eq!(
+            objects((Some(1), Some("柳岸花园")), (Some(2), Some("梧桐苑"))),
+            Different
+        );
+        assert_eq!(
+            objects((Some(1), Some("育才中学")), (None, Some("实验中学"))),
+            Different
+        );
+        assert_eq!(objects((Some(1), Some("育才中学")), (None, None)), Unknown);
+        assert!(one_object([Same, Different]) && one_object([Unknown, Unknown]));
+        assert!(!one_object([Unknown, Different]));
     }
 
     #[test]

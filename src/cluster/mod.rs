@@ -2553,13 +2553,22 @@ pub fn run_full(
             let key = docs[i].key;
             (key, key.map(|k| prep.lex.anchors[k as usize].as_str()))
         };
-        let written = |i: usize| (docs[i].key, prep.raw[i].as_deref());
+        // the name as the title writes it (a name found only in the letter may be a stray
+        // phrase of it)
+        let titled = |i: usize| {
+            let raw = prep.raw[i]
+                .as_deref()
+                .filter(|r| sorted[i].title.contains(r));
+            (docs[i].key, raw)
+        };
         let held = links::holding(
             &pairs,
             &|i, j| links::cos(&docs[i].vec, &docs[j].vec),
             &|i, j| {
-                links::same_object(object(i), object(j))
-                    || links::same_object(written(i), written(j))
+                links::one_object([
+                    links::objects(object(i), object(j)),
+                    links::objects(titled(i), titled(j)),
+                ])
             },
             opts,
         );
