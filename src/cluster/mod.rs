@@ -18,7 +18,7 @@
 //!    the dominant estate called 花语…), and **linking**: an object usually named together with a
 //!    more frequent one (a contractor with the estate it builds) counts as that one — one hop.
 //! 4. **Vectors**: sublinear TF × smoothed IDF over words seen in ≥ 2 petitions, L2-normalised.
-//!    For anchored petitions the words that name the object (≥ 80% of their uses are with this
+//!    For anchored petitions the names that name the object (≥ 80% of their uses are with this
 //!    anchor: the estate, its developer) are dropped, so petitions of one object are compared on
 //!    their grievance and different problems at one estate stay apart.
 //! 5. **Leader pass**: single-pass centroid clustering. A petition is only compared with groups of
@@ -1850,10 +1850,12 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
         .par_iter()
         .map(|tf| weigh(tf.iter().map(|(w, c)| (term[*w as usize], *c)), &idf))
         .collect();
-    // Terms that name the object rather than the grievance: in ≥ 80% of their petitions they
-    // come with one anchor (the estate's own name, its developer, its property company).
-    // Anchored petitions are only ever compared with petitions of the same anchor, where those
-    // terms say nothing — but they would make different problems at one estate look alike.
+    // Terms that name the object rather than the grievance: names (see `proper`) that in ≥ 80%
+    // of their petitions come with one anchor (the estate's own name, its developer, its
+    // property company). Anchored petitions are only ever compared with petitions of the same
+    // anchor, where those terms say nothing — but they would make different problems at one
+    // estate look alike. Only names: a grievance that one object alone has (a concrete plant
+    // beside one estate) is what its petitions share, not what tells them apart.
     let mut df_at: FastMap<(u32, u32), u32> = FastMap::default();
     for (v, key) in raw_vecs.iter().zip(&keys) {
         if let Some(key) = key {
@@ -1864,7 +1866,9 @@ fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Pr
     }
     let mut object_terms: Vec<(u32, u32)> = df_at
         .into_iter()
-        .filter(|((_, t), at)| *at >= 2 && *at * 5 >= vocab_df[*t as usize] * 4)
+        .filter(|((_, t), at)| {
+            proper[*t as usize] && *at >= 2 && *at * 5 >= vocab_df[*t as usize] * 4
+        })
         .map(|(kt, _)| kt)
         .collect();
     object_terms.sort_unstable();
