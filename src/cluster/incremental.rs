@@ -818,6 +818,108 @@ fn incremental(
         }
         found_slots.push((slot, c));
     }
+    // ---- 3. pair evidence touching a new petition (repeats, rare shared names, copies):
+    // a new petition left alone joins its partner's group, or two lone ones start a group;
+    // earlier members never move, and groups never merge.
+    let linked: Vec<(usize, Vec<(u32, f32)>)> = {
+        let pairs = links::candidates(&sorted, &|i| kept_of[i].is_none(), opts);
+        // each petition of a pair: (key, vector, name as written)
+        let mut seen: FastMap<usize, (Option<u32>, Vec<(u32, f32)>, Option<String>)> =
+            FastMap::default();
+        for ((&i, d), j) in new.iter().zip(&docs).zip(&joined) {
+            if let (Some(d), None) = (d, j) {
+                seen.insert(i, (d.key, d.vec.clone(), raw.get(&i).cloned()));
+            }
+        }
+        for (p, d) in pool.iter().zip(&pool_docs) {
+            seen.insert(p.0, (d.key, d.vec.clone(), p.2.clone()));
+        }
+        // (the loose petitions not pooled above: already by record index)
+        for l in &st.loose {
+            seen.insert(l.member as usize, (l.key, l.vec.clone(), l.raw.clone()));
+        }
+        let mut missing: Vec<usize> = pairs
+            .iter()
+            .flat_map(|&(a, b, _)| [a, b])
+            .filter(|i| !seen.contains_key(i))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let again = revectorize(&sorted, &missing, tok, opts, &st.lex, &regions);
+        seen.extend(missing.into_iter().zip(again));
+        let object = |i: usize| {
+            let key = seen[&i].0;
+            (key, key.map(|k| st.lex.anchors[k as usize].as_str()))
+        };
+        let titled = |i: usize| {
+            let raw = seen[&i]
+                .2
+                .as_deref()
+                .filter(|r| sorted[i].title.contains(r));
+            (seen[&i].0, raw)
+        };
+        let held = links::holding(
+            &pairs,
+            &|a, b| links::cos(&seen[&a].1, &seen[&b].1),
+            &|a, b| {
+                links::one_object([
+                    links::objects(object(a), object(b)),
+                    links::objects(titled(a), titled(b)),
+                ])
+            },
+            opts,
+        );
+        let before = group_of.clone();
+        let mut sizes = vec![0usize; cents.len()];
+        for g in group_of.iter().flatten() {
+            sizes[*g] += 1;
+        }
+        let mut fresh_slots: Vec<Option<u32>> = Vec::new();
+        let base = cents.len();
+        let mut fresh = |i: usize| {
+            fresh_slots.push(seen[&i].0);
+            base + fresh_slots.len() - 1
+        };
+        links::join(&held, &mut group_of, &mut sizes, &mut fresh, 0, &|i| {
+            kept_of[i].is_some() && before[i].is_some()
+        });
+        for key in fresh_slots {
+            st.last_id += 1;
+            cents.push(Centroid {
+                key,
+                ..Default::default()
+            });
+            st.groups.push(KeptGroup {
+                id: format!("G{:04}", st.last_id),
+                key,
+                sum: Vec::new(),
+                names: BTreeMap::new(),
+            });
+        }
+        let moved: Vec<usize> = (0..sorted.len())
+            .filter(|&i| group_of[i] != before[i])
+            .collect();
+        moved
+            .into_iter()
+            .map(|i| {
+                let (_, vec, name) = seen.remove(&i).unwrap_or_default();
+                if let Some(slot) = group_of[i] {
+                    cents[slot].add(&vec);
+                    if let Some(key) = cents[slot].key {
+                        count_name(
+                            &mut st.groups[slot].names,
+                            name.as_deref(),
+                            &st.lex.anchors[key as usize],
+                        );
+                    }
+                }
+                (i, vec)
+            })
+            .collect()
+    };
+    let now_grouped: FastSet<usize> = linked.iter().map(|(i, _)| *i).collect();
+    st.loose
+        .retain(|l| !now_grouped.contains(&(l.member as usize)));
     // ---- similarities: kept for earlier members, to the final centroid for the rest
     let mut sims: Vec<f32> = vec![0.0; sorted.len()];
     for (i, j) in kept_of.iter().enumerate() {
@@ -835,8 +937,13 @@ fn incremental(
             sims[pool[p].0] = cents[slot].cos(&pool_docs[p].vec);
         }
     }
+    for (i, vec) in &linked {
+        if let Some(slot) = group_of[*i] {
+            sims[*i] = cents[slot].cos(vec);
+        }
+    }
     for ((p, d), found) in pool.into_iter().zip(pool_docs).zip(in_found) {
-        if !found {
+        if !found && !now_grouped.contains(&p.0) {
             st.loose.push(Loose {
                 member: p.0 as u32,
                 key: d.key,
@@ -897,6 +1004,57 @@ fn incremental(
     st.lex.resolve = resolve;
     st.added = added;
     Ok((groups, st, new.len()))
+}
+
+/// Earlier petitions' (key, vector, name as written), read again with the kept lexicon: a
+/// week's pair evidence compares new petitions with earlier ones whose vectors the state does
+/// not keep (members of groups). Words outside the vocabulary drop; a name no earlier grouping
+/// resolved names no object.
+fn revectorize(
+    sorted: &[&Record],
+    which: &[usize],
+    tok: &Tokenizer,
+    opts: &Options,
+    lex: &Lexicon,
+    regions: &FastSet<String>,
+) -> Vec<(Option<u32>, Vec<(u32, f32)>, Option<String>)> {
+    if which.is_empty() {
+        return Vec::new();
+    }
+    let known: FastMap<String, u32> = lex.known.iter().cloned().collect();
+    let lens = known_lens(known.keys());
+    let vocab_id: FastMap<&str, u32> = lex
+        .vocab
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.as_str(), i as u32))
+        .collect();
+    let k = opts.candidate_terms.max(1);
+    which
+        .par_iter()
+        .map(|&i| {
+            let r = sorted[i];
+            let (tf, ta, ca, _, _) = tag_record(r, tok, opts, regions);
+            let words = tf
+                .iter()
+                .map(|(w, c)| (vocab_id.get(w.as_ref()).copied(), *c));
+            let v = weigh(words, &lex.idf);
+            let raw = anchor_of(r, ta, ca, &known, &lens, opts).0;
+            let key = raw.as_deref().and_then(|a| {
+                lex.resolve
+                    .binary_search_by(|(x, _)| x.as_str().cmp(a))
+                    .ok()
+                    .and_then(|p| lex.resolve[p].1)
+            });
+            let d = finish_doc(
+                v,
+                key,
+                |a, t| lex.object_terms.binary_search(&(a, t)).is_ok(),
+                k,
+            );
+            (d.key, d.vec, raw)
+        })
+        .collect()
 }
 
 /// For each newly found cluster (centroid, member records), the existing group a full

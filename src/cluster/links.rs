@@ -297,13 +297,15 @@ pub(super) fn holding(
 /// of lone petitions. A link joins a lone petition to the other's cluster (two lone ones: the
 /// first's, or a fresh one). Two clusters of two or more merge only when both hold at most
 /// `merge_max` petitions and at least half of the pairs across them are links: two halves of
-/// one small case, never a chain through one pair.
+/// one small case, never a chain through one pair. A `fixed` petition never moves (a weekly
+/// run keeps earlier members where they are).
 pub(super) fn join(
     links: &[(usize, usize, f32)],
     group: &mut [Option<usize>],
     sizes: &mut Vec<usize>,
     fresh: &mut dyn FnMut(usize) -> usize,
     merge_max: usize,
+    fixed: &dyn Fn(usize) -> bool,
 ) -> usize {
     let linked: FastSet<(usize, usize)> = links.iter().map(|&(i, j, _)| (i, j)).collect();
     // members of the clusters links touch, built as they are needed
@@ -365,8 +367,12 @@ pub(super) fn join(
         let (lone, into) = match (si >= 2, sj >= 2) {
             (true, _) => (j, gi),
             (false, true) => (i, gj),
+            (false, false) if fixed(j) => (i, gj),
             (false, false) => (j, gi),
         };
+        if fixed(lone) || (into.is_none() && fixed(i)) {
+            continue;
+        }
         let into = match into {
             Some(g) => g,
             None => {
@@ -429,7 +435,7 @@ mod tests {
             next - 1
         };
         let links = [(0, 2, 0.9), (1, 4, 0.8), (4, 5, 0.7), (3, 5, 0.6)];
-        let n = join(&links, &mut group, &mut sizes, &mut fresh, 0);
+        let n = join(&links, &mut group, &mut sizes, &mut fresh, 0, &|_| false);
         // 0–2 skipped (two groups); 4 joins 1's group; 5 joins 4's (now group 0); 3–5 skipped
         assert_eq!(n, 2);
         assert_eq!(
@@ -445,7 +451,14 @@ mod tests {
         let mut sizes = vec![];
         let mut fresh = |_: usize| 0;
         assert_eq!(
-            join(&[(0, 1, 0.5)], &mut group, &mut sizes, &mut fresh, 0),
+            join(
+                &[(0, 1, 0.5)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &|_| false
+            ),
             1
         );
         assert_eq!(group, vec![Some(0), Some(0)]);
@@ -460,7 +473,10 @@ mod tests {
         let mut sizes = vec![2, 2, 2];
         let mut fresh = |_: usize| unreachable!();
         let links = [(0, 2, 0.9), (1, 2, 0.8), (0, 3, 0.7), (0, 4, 0.6)];
-        assert_eq!(join(&links, &mut group, &mut sizes, &mut fresh, 3), 1);
+        assert_eq!(
+            join(&links, &mut group, &mut sizes, &mut fresh, 3, &|_| false),
+            1
+        );
         assert_eq!(
             group,
             vec![Some(0), Some(0), Some(0), Some(0), Some(2), Some(2)]

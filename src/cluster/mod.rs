@@ -2525,29 +2525,6 @@ pub fn run_full(
     let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
     let handling = handling_ids(&sorted);
     let mut keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
-    if let Ok(p) = std::env::var("MINQING_DEBUG_DOCS") {
-        use std::io::Write;
-        let mut f = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
-        for (i, d) in docs.iter().enumerate() {
-            let terms: Vec<String> = d
-                .vec
-                .iter()
-                .map(|(t, w)| format!("{}:{:.3}", prep.lex.vocab[*t as usize], w))
-                .collect();
-            writeln!(
-                f,
-                "{}\t{}\t{}\t{}\t{}",
-                sorted[i].id,
-                d.key
-                    .map(|k| prep.lex.anchors[k as usize].as_str())
-                    .unwrap_or("-"),
-                prep.raw[i].as_deref().unwrap_or("-"),
-                assign[i].map(|a| a.0 as i64).unwrap_or(-1),
-                terms.join(" ")
-            )
-            .unwrap();
-        }
-    }
     // pair evidence: repeats and rare shared names the centroid passes left apart
     {
         let pairs = links::candidates(&sorted, &|_| true, opts);
@@ -2591,6 +2568,7 @@ pub fn run_full(
             &mut sizes,
             &mut fresh,
             opts.link_merge_max,
+            &|_| false,
         );
         for (a, g) in assign.iter_mut().zip(group) {
             *a = g.map(|g| (g, 0.0));
