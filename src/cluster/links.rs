@@ -446,6 +446,41 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_petition_never_moves() {
+        // 0 is an earlier member alone in its group 0 (fixed); 1 is new and alone
+        let mut group = vec![Some(0), None];
+        let mut sizes = vec![1];
+        let mut fresh = |_: usize| unreachable!();
+        let fixed = |i: usize| i == 0;
+        assert_eq!(
+            join(
+                &[(0, 1, 0.9)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &fixed
+            ),
+            1
+        );
+        assert_eq!(group, vec![Some(0), Some(0)]);
+        // two fixed petitions in different groups: nothing moves
+        let mut group = vec![Some(0), Some(1)];
+        let mut sizes = vec![1, 1];
+        assert_eq!(
+            join(
+                &[(0, 1, 0.9)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &|_| true
+            ),
+            0
+        );
+    }
+
+    #[test]
     fn two_lone_petitions_make_a_fresh_cluster() {
         let mut group = vec![None, None];
         let mut sizes = vec![];
@@ -490,7 +525,8 @@ mod tests {
                 &mut group,
                 &mut sizes,
                 &mut fresh,
-                1
+                1,
+                &|_| false
             ),
             0
         );
