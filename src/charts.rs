@@ -177,6 +177,11 @@ impl Svg {
             text: t.into(),
         });
     }
+    /// A row's label, right-aligned before the plot that starts at `label_w`, shortened to fit.
+    fn row_label(&mut self, label_w: f64, y: f64, label: &str) {
+        let text = fit(label, 12.0, label_w - 16.0);
+        self.text(label_w - 8.0, y, 12.0, "end", "#333", &text);
+    }
     fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
         let _ = write!(
             self.s,
@@ -266,14 +271,7 @@ fn hbars(
     }
     for (i, (label, v, note)) in rows.iter().enumerate() {
         let y = top + i as f64 * row_h;
-        s.text(
-            label_w - 8.0,
-            y + 16.0,
-            12.0,
-            "end",
-            "#333",
-            &fit(label, 12.0, label_w - 16.0),
-        );
+        s.row_label(label_w, y + 16.0, label);
         let bw = (v / max * plot_w).max(if *v > 0.0 { 1.0 } else { 0.0 });
         s.rect(label_w, y + 4.0, bw, row_h - 8.0, color);
         s.text(label_w + bw + 6.0, y + 16.0, 11.0, "start", "#333", note);
@@ -528,14 +526,7 @@ fn category_heat(trends: &Trends, per: &str, o: &Options) -> LaidOut {
     }
     for (r, c) in cats.iter().enumerate() {
         let y = top + r as f64 * cell_h;
-        s.text(
-            label_w - 8.0,
-            y + 16.0,
-            12.0,
-            "end",
-            "#333",
-            &fit(&c.name, 12.0, label_w - 16.0),
-        );
+        s.row_label(label_w, y + 16.0, &c.name);
         for (i, v) in c.weekly.iter().enumerate() {
             let t = *v as f64 / max;
             // white → dark blue

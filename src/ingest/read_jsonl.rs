@@ -1,14 +1,13 @@
 //! JSON Lines: one object a line; the header is the union of the keys in first-seen order.
 
 use std::fs::File;
-use std::io::{BufReader, Seek};
+use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
 
 use super::{Cell, RowSink};
 use crate::error::{Error, Result};
 
 pub(super) fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
-    use std::io::BufRead;
     let f = File::open(path).map_err(Error::io("open", path))?;
     let mut reader = BufReader::with_capacity(1 << 20, f);
     // The header is the union of keys in first-seen order, which needs two passes; the first
@@ -16,14 +15,7 @@ pub(super) fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
     let mut keys: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(Error::io("read", path))?;
-        if n == 0 {
-            break;
-        }
+    while next_line(&mut reader, &mut line, path)? {
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&line)
         {
             for k in m.keys() {
@@ -42,14 +34,7 @@ pub(super) fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
     sink.header(keys.clone())?;
     reader.rewind().map_err(Error::io("read", path))?;
     let mut lineno = 0u64;
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(Error::io("read", path))?;
-        if n == 0 {
-            break;
-        }
+    while next_line(&mut reader, &mut line, path)? {
         lineno += 1;
         let text = match std::str::from_utf8(&line) {
             Ok(t) => t.trim_start_matches('\u{feff}'),
@@ -83,4 +68,13 @@ pub(super) fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads the next line (with its `\n`) into `line`; false at the end of the file.
+fn next_line(reader: &mut impl BufRead, line: &mut Vec<u8>, path: &Path) -> Result<bool> {
+    line.clear();
+    let n = reader
+        .read_until(b'\n', line)
+        .map_err(Error::io("read", path))?;
+    Ok(n > 0)
 }

@@ -153,27 +153,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     };
 
     // Channel × bucket, and year-ago per channel.
-    let mut weekly = vec![[0u64; CHANNELS]; nb];
-    let mut year_ago_ch = [0u64; CHANNELS];
-    {
-        let out = win
-            .clone()
-            .lazy()
-            .group_by([col(CHANNEL), col(BUCKET)])
-            .agg([len().alias("n"), col(YEAR_AGO).sum().alias("n_year_ago")])
-            .collect()?;
-        let ch = u64s(&out, CHANNEL)?;
-        let bucket = out.column(BUCKET)?.cast(&DataType::UInt32)?;
-        let bucket = bucket.u32()?;
-        let (n, n_yago) = (u64s(&out, "n")?, u64s(&out, "n_year_ago")?);
-        for i in 0..out.height() {
-            let c = ch[i] as usize;
-            if let Some(k) = bucket.get(i) {
-                weekly[nb - 1 - k as usize][c] += n[i];
-            }
-            year_ago_ch[c] += n_yago[i];
-        }
-    }
+    let (weekly, year_ago_ch) = channel_weeks(&win, nb)?;
 
     // In the period: distinct petitioners, missing dimensions, repeat/collective/bypass.
     let (petitioner_rows, distinct, miss_cat, miss_reg) = {
@@ -221,68 +201,8 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
         u64s(&out, HEAD)?.first().is_some_and(|h| *h > 1)
     };
 
-    // KPIs: the period's petitions plus the backlog (overdue), overall and per unit. Units with
-    // backlog only still get a row (petitions = 0 this period).
-    let backlog = all.clone().lazy().filter(col(BACKLOG));
-    let mut sums = BTreeMap::new();
-    add_period_sums(
-        &per.clone().lazy().select(period_kpi_aggs()).collect()?,
-        None,
-        &mut sums,
-    )?;
-    add_backlog_sums(
-        &backlog.clone().select(backlog_kpi_aggs()).collect()?,
-        None,
-        &mut sums,
-    )?;
-    let kpi = sums.remove("").unwrap_or_default().finish("合计".into());
-    let with_unit = |lf: LazyFrame, aggs: Vec<Expr>| {
-        lf.filter(col(UNIT).is_not_null())
-            .group_by([col(UNIT)])
-            .agg(aggs)
-            .collect()
-    };
-    add_period_sums(
-        &with_unit(per.clone().lazy(), period_kpi_aggs())?,
-        Some(UNIT),
-        &mut sums,
-    )?;
-    add_backlog_sums(
-        &with_unit(backlog, backlog_kpi_aggs())?,
-        Some(UNIT),
-        &mut sums,
-    )?;
-    let mut kpi_units: Vec<Kpi> = sums.into_iter().map(|(u, k)| k.finish(u)).collect();
-    kpi_units.sort_by(|a, b| {
-        b.petitions
-            .cmp(&a.petitions)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    let mut overdue: Vec<Overdue> = {
-        let out = all
-            .clone()
-            .lazy()
-            .filter(col(OVERDUE))
-            .select([col(ROW)])
-            .collect()?;
-        let end = period.to;
-        out.column(ROW)?
-            .u64()?
-            .into_no_null_iter()
-            .map(|i| {
-                let r = &records[i as usize];
-                let due = due_of(r, opts).date();
-                Overdue {
-                    id: r.id.clone(),
-                    unit: r.responsible_unit.clone(),
-                    due,
-                    days_over: (end - due).num_days(),
-                    title: r.headline(),
-                }
-            })
-            .collect()
-    };
-    overdue.sort_by(|a, b| b.days_over.cmp(&a.days_over).then_with(|| a.id.cmp(&b.id)));
+    let (kpi, kpi_units) = kpis(&per, &all)?;
+    let overdue = overdue(&all, records, period, opts)?;
 
     let covered = covered_periods(period, data_from, b);
     let change = |a: &Acc| change_of(&a.buckets, a.year_ago, has_prev, has_yago);
@@ -392,6 +312,107 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
         missing_region: miss_reg,
         rising_min_count: opts.min_count,
     })
+}
+
+/// Petitions per channel and period bucket (oldest first, the period last), and per channel a
+/// year earlier.
+fn channel_weeks(win: &DataFrame, nb: usize) -> Result<(Vec<[u64; CHANNELS]>, [u64; CHANNELS])> {
+    let mut weekly = vec![[0u64; CHANNELS]; nb];
+    let mut year_ago_ch = [0u64; CHANNELS];
+    let out = win
+        .clone()
+        .lazy()
+        .group_by([col(CHANNEL), col(BUCKET)])
+        .agg([len().alias("n"), col(YEAR_AGO).sum().alias("n_year_ago")])
+        .collect()?;
+    let ch = u64s(&out, CHANNEL)?;
+    let bucket = out.column(BUCKET)?.cast(&DataType::UInt32)?;
+    let bucket = bucket.u32()?;
+    let (n, n_yago) = (u64s(&out, "n")?, u64s(&out, "n_year_ago")?);
+    for i in 0..out.height() {
+        let c = ch[i] as usize;
+        if let Some(k) = bucket.get(i) {
+            weekly[nb - 1 - k as usize][c] += n[i];
+        }
+        year_ago_ch[c] += n_yago[i];
+    }
+    Ok((weekly, year_ago_ch))
+}
+
+/// The KPIs: the period's petitions plus the backlog (overdue), overall and per unit. Units
+/// with backlog only still get a row (petitions = 0 this period).
+fn kpis(per: &DataFrame, all: &DataFrame) -> Result<(Kpi, Vec<Kpi>)> {
+    let backlog = all.clone().lazy().filter(col(BACKLOG));
+    let mut sums = BTreeMap::new();
+    add_period_sums(
+        &per.clone().lazy().select(period_kpi_aggs()).collect()?,
+        None,
+        &mut sums,
+    )?;
+    add_backlog_sums(
+        &backlog.clone().select(backlog_kpi_aggs()).collect()?,
+        None,
+        &mut sums,
+    )?;
+    let kpi = sums.remove("").unwrap_or_default().finish("合计".into());
+    let with_unit = |lf: LazyFrame, aggs: Vec<Expr>| {
+        lf.filter(col(UNIT).is_not_null())
+            .group_by([col(UNIT)])
+            .agg(aggs)
+            .collect()
+    };
+    add_period_sums(
+        &with_unit(per.clone().lazy(), period_kpi_aggs())?,
+        Some(UNIT),
+        &mut sums,
+    )?;
+    add_backlog_sums(
+        &with_unit(backlog, backlog_kpi_aggs())?,
+        Some(UNIT),
+        &mut sums,
+    )?;
+    let mut kpi_units: Vec<Kpi> = sums.into_iter().map(|(u, k)| k.finish(u)).collect();
+    kpi_units.sort_by(|a, b| {
+        b.petitions
+            .cmp(&a.petitions)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok((kpi, kpi_units))
+}
+
+/// Open petitions past their due date at the period end, most overdue first.
+fn overdue(
+    all: &DataFrame,
+    records: &[Record],
+    period: &Period,
+    opts: &Options,
+) -> Result<Vec<Overdue>> {
+    let mut overdue: Vec<Overdue> = {
+        let out = all
+            .clone()
+            .lazy()
+            .filter(col(OVERDUE))
+            .select([col(ROW)])
+            .collect()?;
+        let end = period.to;
+        out.column(ROW)?
+            .u64()?
+            .into_no_null_iter()
+            .map(|i| {
+                let r = &records[i as usize];
+                let due = due_of(r, opts).date();
+                Overdue {
+                    id: r.id.clone(),
+                    unit: r.responsible_unit.clone(),
+                    due,
+                    days_over: (end - due).num_days(),
+                    title: r.headline(),
+                }
+            })
+            .collect()
+    };
+    overdue.sort_by(|a, b| b.days_over.cmp(&a.days_over).then_with(|| a.id.cmp(&b.id)));
+    Ok(overdue)
 }
 
 #[cfg(test)]
