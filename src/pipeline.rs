@@ -12,9 +12,10 @@
 //! therefore re-indexes the petitions whose group changed, and search never shows a group the
 //! grouping no longer has.
 //!
-//! Each stage has one shape, `stage::run(Input, &Options) -> Output` (the cluster stage's entry
-//! is [`cluster::stage`]); [`Steps`] times it, reports it to the terminal and keeps its counts for
-//! `run.json`, so a stage call here is one line.
+//! Each stage has one shape, `stage::run(Input, &Options) -> Output` (without `Options` where a
+//! stage has none; the cluster stage's entry is [`cluster::stage`], the store's
+//! [`store::upsert`]); `Steps::step` times it, reports it to the terminal and keeps its counts
+//! for `run.json`, so a stage call here is a few lines.
 //!
 //! The run folder (`--out DIR`, default `reports/<pipeline name>/`) holds `store/`, `rejects.csv`
 //! and `run.json`, and later stages add `index/`, `groups/`, `charts/`, `brief.html`, `brief.md`.
@@ -251,10 +252,11 @@ pub fn brief(
     crate::fsutil::check_run_folder(run_dir)?;
     let records = store::read(run_dir)?;
     let mut notes = Vec::new();
+    // A folder without run.json (made by hand) or with a damaged one still gets a brief.
     let mut setup = match run_log::read(run_dir) {
         Ok(r) => r.brief,
-        Err(_) => {
-            notes.push("run.json has no brief setup (an older run): default options".into());
+        Err(e) => {
+            notes.push(format!("{e}: the brief uses the default options"));
             BriefSetup::default()
         }
     };
@@ -332,27 +334,28 @@ fn import(
     };
     let mut spill = store::Spill::new(&opts.out_dir, budget);
     let progress = steps.progress;
-    let ingested = steps.step(Stage::Ingest, || {
+    let Read { ingested, spill } = steps.step(Stage::Ingest, || {
         let input = ingest::Input {
             sources: &cfg.sources,
             progress: &|n| progress(Event::Rows(n)),
             sink: &mut |batch| spill.push(batch),
         };
-        ingest::run(input, &cfg.ingest).map(|i| (i, spill))
+        let ingested = ingest::run(input, &cfg.ingest)?;
+        Ok(Read { ingested, spill })
     })?;
-    let (ingested, spill) = ingested;
     let t_store = Instant::now();
     let fresh = opts.fresh;
-    let (up, counts) = steps.step(Stage::Store, || {
+    let (read, blank_rows) = (ingested.rows_read(), ingested.blank_rows());
+    let mut rejects = ingested.rejects;
+    let Stored { upserted, counts } = steps.step(Stage::Store, || {
         let mut up = store::upsert(&opts.out_dir, spill, fresh, keep_records)?;
-        let mut rejects = ingested.rejects;
         let rejected = rejects.len() as u64;
         let duplicates = up.duplicates.len() as u64;
         rejects.extend(std::mem::take(&mut up.duplicates));
         ingest::write_rejects(&opts.out_dir.join("rejects.csv"), &rejects)?;
         let counts = IngestCounts {
-            read: ingested.sources.iter().map(|s| s.rows_read).sum(),
-            blank_rows: ingested.sources.iter().map(|s| s.blank_rows).sum(),
+            read,
+            blank_rows,
             rejected,
             duplicates,
             stored_rows: up.stored_rows,
@@ -367,14 +370,29 @@ fn import(
                 "the row counts do not reconcile: {counts:?}"
             )));
         }
-        Ok((up, counts))
+        Ok(Stored {
+            upserted: up,
+            counts,
+        })
     })?;
     Ok(Imported {
-        upserted: up,
+        upserted,
         store_seconds: t_store.elapsed().as_secs_f64(),
         counts,
         sources: ingested.sources,
     })
+}
+
+/// What the ingest step read: the rejects and summaries, and the rows waiting for the store.
+struct Read {
+    ingested: ingest::Ingested,
+    spill: store::Spill,
+}
+
+/// What the store step did.
+struct Stored {
+    upserted: store::Upserted,
+    counts: IngestCounts,
 }
 
 /// Everything after the import: group, index, and the brief of the latest complete period.
@@ -580,12 +598,12 @@ trait Summary {
     fn note(&self, _notes: &mut StageNotes) {}
 }
 
-impl Summary for (ingest::Ingested, store::Spill) {
+impl Summary for Read {
     fn line(&self) -> String {
         format!(
             "{} rows read{}",
-            thousands(self.0.rows_read()),
-            if self.1.spilled() {
+            thousands(self.ingested.rows_read()),
+            if self.spill.spilled() {
                 " (spilled to disk beyond --spill-mb)"
             } else {
                 ""
@@ -594,9 +612,9 @@ impl Summary for (ingest::Ingested, store::Spill) {
     }
 }
 
-impl Summary for (store::Upserted, IngestCounts) {
+impl Summary for Stored {
     fn line(&self) -> String {
-        self.1.line()
+        self.counts.line()
     }
 }
 

@@ -145,7 +145,7 @@ pub struct Record {
     /// Up to three levels: city, county/district, town/street.
     pub region: [Option<String>; 3],
     pub petitioner: Option<String>,
-    /// People in the visit (≥ 1; 5 or more is a collective visit).
+    /// People in the visit (≥ 1; [`COLLECTIVE_HEADCOUNT`] or more is a collective visit).
     pub headcount: u32,
     pub category: Option<String>,
     pub responsible_unit: Option<String>,

@@ -5,7 +5,7 @@ use crate::charts::Chart;
 use crate::cluster::Trend;
 use crate::fmt::thousands;
 use crate::mask::text_for_output;
-use crate::schema::Record;
+use crate::schema::{Record, COLLECTIVE_HEADCOUNT};
 use crate::trends::{Change, Kpi, Ratio, Row, Trends};
 
 /// What every section builder reads.
@@ -500,9 +500,9 @@ fn repeat_collective_bypass(cx: &Ctx) -> Section {
                     "无数据".into()
                 },
                 if t.headcount_known {
-                    "单次人数5人及以上".into()
+                    format!("单次人数{COLLECTIVE_HEADCOUNT}人及以上")
                 } else {
-                    "单次人数5人及以上（数据无人数，无法统计）".into()
+                    format!("单次人数{COLLECTIVE_HEADCOUNT}人及以上（数据无人数，无法统计）")
                 },
             ],
             vec!["越级访".into(), byp, "数据源标注为越级".into()],
