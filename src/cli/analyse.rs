@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use minqing::cluster::{self, Group, Groups, UNCLUSTERED};
+use minqing::cluster::{self, Group, Groups};
 use minqing::{Error, Result};
 
 use super::Term;
@@ -123,40 +123,28 @@ fn groups_dir(out: &std::path::Path) -> PathBuf {
 }
 
 pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
-    minqing::fsutil::check_run_folder(&a.out)?;
-    let (tok_opts, opts) = match &a.pipeline {
-        Some(p) => {
-            let cfg = minqing::config::PipelineConfig::load(p)?;
-            (cfg.tokenize, cfg.cluster)
-        }
-        None => (Default::default(), Default::default()),
-    };
-    let records = minqing::store::read(&a.out)?;
-    let tok = minqing::tokenize::Tokenizer::new(&tok_opts)?;
-    let dir = groups_dir(&a.out);
-    let previous = if dir.join("groups.json").exists() {
-        Some(cluster::read(&dir)?)
-    } else {
-        None
+    let cfg = match &a.pipeline {
+        Some(p) => minqing::config::PipelineConfig::load(p)?,
+        None => minqing::config::PipelineConfig::ad_hoc(&[]),
     };
     let t0 = std::time::Instant::now();
-    let (groups, state) = cluster::run_full(&records, &tok, &opts, previous.as_ref());
-    let unclustered = groups
-        .members
-        .iter()
-        .filter(|m| m.group_id == UNCLUSTERED)
-        .count();
-    cluster::write(&dir, &groups, &records, a.show_personal_data)?;
-    state.write(&dir)?;
+    let r = minqing::pipeline::regroup(&a.out, &cfg, a.show_personal_data, &|_| {})?;
+    let unclustered = r.records - minqing::pipeline::grouped_petitions(&r.groups);
     t.note(format!(
         "{} petitions → {} groups, {} unclustered ({:.1}%), {:.1}s; written to {}",
-        records.len(),
-        groups.groups.len(),
+        r.records,
+        r.groups.groups.len(),
         unclustered,
-        100.0 * unclustered as f64 / records.len().max(1) as f64,
+        100.0 * unclustered as f64 / r.records.max(1) as f64,
         t0.elapsed().as_secs_f64(),
-        dir.display()
+        r.groups_dir.display()
     ));
+    if let Some(ix) = &r.index {
+        t.note(format!(
+            "search index updated: {} petitions changed group",
+            ix.updated
+        ));
+    }
     Ok(())
 }
 

@@ -796,7 +796,7 @@ fn incremental(
                     ..Default::default()
                 });
                 st.groups.push(KeptGroup {
-                    id: format!("G{:04}", st.last_id),
+                    id: GroupId(st.last_id).to_string(),
                     key: pool_cents[c].key,
                     sum: Vec::new(),
                     names: BTreeMap::new(),

@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::LazyLock;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use rayon::prelude::*;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,40 @@ mod incremental;
 mod links;
 pub use eval::{eval, group_scores, EvalScores, GroupScores};
 pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
+
+/// What the cluster stage groups, and where it writes.
+pub struct Input<'a> {
+    /// The store's records.
+    pub records: &'a [Record],
+    /// The tokenizer the index uses too, so search and grouping see the same words.
+    pub tokenizer: &'a Tokenizer,
+    /// `RUN_DIR/groups/`: last run's grouping is read from it, this run's written to it.
+    pub groups_dir: &'a Path,
+    pub regroup: Regroup,
+    /// Leave the representative petitions' text unmasked in the exports.
+    pub show_personal_data: bool,
+}
+
+/// The cluster stage: groups the records ([`update`]: only the new ones onto the last grouping
+/// unless `regroup` or the data say otherwise), writes `groups/` ([`write`]) and the state the
+/// next run groups onto. ([`run`] is the from-scratch grouping underneath.)
+pub fn stage(input: Input<'_>, opts: &Options) -> Result<Grouped> {
+    let grouped = update(
+        input.records,
+        input.tokenizer,
+        opts,
+        input.groups_dir,
+        input.regroup,
+    )?;
+    write(
+        input.groups_dir,
+        &grouped.groups,
+        input.records,
+        input.show_personal_data,
+    )?;
+    grouped.state.write(input.groups_dir)?;
+    Ok(grouped)
+}
 
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +219,20 @@ pub enum Trend {
 }
 
 impl Trend {
+    /// The one trend rule, for the group tables and the brief alike. `buckets[k]` = the group's
+    /// petitions `k` periods before the latest (weeks in the group tables, the brief's periods
+    /// in the brief); `first_back` = how many periods back its first petition is. New when that
+    /// is within the last `new_periods`; else [`Trend::of_counts`] of the last `window` periods
+    /// against the `window` before.
+    pub fn of_buckets(buckets: &[u64], first_back: i64, new_periods: i64, window: usize) -> Trend {
+        if (0..new_periods).contains(&first_back) {
+            return Trend::New;
+        }
+        let window = window.max(1);
+        let sum = |r: std::ops::Range<usize>| -> u64 { r.filter_map(|k| buckets.get(k)).sum() };
+        Trend::of_counts(sum(0..window), sum(window..2 * window))
+    }
+
     /// Growing when the recent window has ≥ 1.5× the prior one (and ≥ 2 more petitions),
     /// fading at ≤ 0.5×, steady otherwise (a group's newness is decided by the caller).
     pub fn of_counts(recent: u64, prior: u64) -> Trend {
@@ -212,6 +260,24 @@ impl Trend {
             Trend::Steady => "steady",
             Trend::Fading => "fading",
         }
+    }
+}
+
+/// A case group's number as users see it: `G0007`. Numbers are never reused (see
+/// [`Groups::last_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupId(pub u32);
+
+impl GroupId {
+    /// Reads `G0007` back (None for anything else, [`UNCLUSTERED`] included).
+    pub fn parse(id: &str) -> Option<GroupId> {
+        id.strip_prefix('G')?.parse().ok().map(GroupId)
+    }
+}
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "G{:04}", self.0)
     }
 }
 
@@ -2444,19 +2510,9 @@ impl SparseCentroid {
 // ---------------------------------------------------------------------------------------------
 // Run
 
+/// The Monday of the week a petition was received in.
 fn week_of(t: &NaiveDateTime) -> NaiveDate {
-    let d = t.date();
-    d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64)
-}
-
-fn is_closed(r: &Record) -> bool {
-    r.closed_at.is_some()
-        || r.status.as_deref().is_some_and(|s| {
-            s.contains("办结")
-                || s.contains("结案")
-                || s.contains("已答复")
-                || s.contains("不予受理")
-        })
+    crate::calendar::week_monday(t.date())
 }
 
 fn counts_desc(items: impl Iterator<Item = String>) -> Vec<(String, usize)> {
@@ -2469,10 +2525,6 @@ fn counts_desc(items: impl Iterator<Item = String>) -> Vec<(String, usize)> {
     let mut v: Vec<_> = m.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v
-}
-
-fn id_num(id: &str) -> Option<u32> {
-    id.strip_prefix('G')?.parse().ok()
 }
 
 /// Groups the records from scratch. `previous` (last run's grouping) keeps group ids stable.
@@ -2646,7 +2698,7 @@ pub fn run_full(
         .map(|p| {
             p.groups
                 .iter()
-                .filter_map(|g| id_num(&g.id))
+                .filter_map(|g| GroupId::parse(&g.id).map(|n| n.0))
                 .chain(std::iter::once(p.last_id))
                 .max()
                 .unwrap_or(0)
@@ -2656,7 +2708,7 @@ pub fn run_full(
     let fresh: Vec<usize> = (0..clusters.len()).filter(|&p| ids[p].is_none()).collect();
     for p in first_seen_order(&sorted, fresh, |p| &members_of[clusters[p]]) {
         last_id += 1;
-        ids[p] = Some(format!("G{last_id:04}"));
+        ids[p] = Some(GroupId(last_id).to_string());
     }
 
     // ---- groups
@@ -2843,7 +2895,7 @@ fn figures(
     let last_seen = recs.iter().map(|r| r.received_at).max().unwrap_or_default();
     let weekly: Vec<(NaiveDate, usize)> = counts_by_week(&recs);
     let trend = trend_of(&weekly, last_week, first_seen, opts.recent_weeks);
-    let closed = recs.iter().filter(|r| is_closed(r)).count();
+    let closed = recs.iter().filter(|r| r.is_closed()).count();
     let open = recs.len() - closed;
     let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
     let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
@@ -2946,8 +2998,10 @@ fn counts_by_week(recs: &[&Record]) -> Vec<(NaiveDate, usize)> {
     m.into_iter().collect()
 }
 
-/// new: first seen within the last 2 weeks; growing: the last `w` weeks have ≥ 1.5× the
-/// previous `w` weeks (and ≥ 2 more petitions); fading: ≤ 0.5×; steady otherwise.
+/// A group is new in the group tables when its first petition is in the data's last two weeks.
+const NEW_WEEKS: i64 = 2;
+
+/// [`Trend::of_buckets`] over the weeks up to the data's last week, `w` weeks a window.
 fn trend_of(
     weekly: &[(NaiveDate, usize)],
     last_week: Option<NaiveDate>,
@@ -2957,23 +3011,16 @@ fn trend_of(
     let Some(lw) = last_week else {
         return Trend::Steady;
     };
-    let w = w.max(1);
-    if week_of(&first) >= lw - chrono::Duration::weeks(1) {
-        return Trend::New;
+    let window = w.max(1) as usize;
+    let mut buckets = vec![0u64; 2 * window];
+    for (d, n) in weekly {
+        let back = (lw - *d).num_weeks();
+        if let Some(b) = usize::try_from(back).ok().and_then(|k| buckets.get_mut(k)) {
+            *b += *n as u64;
+        }
     }
-    let recent_from = lw - chrono::Duration::weeks(w - 1);
-    let prior_from = recent_from - chrono::Duration::weeks(w);
-    let recent: usize = weekly
-        .iter()
-        .filter(|(d, _)| *d >= recent_from)
-        .map(|x| x.1)
-        .sum();
-    let prior: usize = weekly
-        .iter()
-        .filter(|(d, _)| *d >= prior_from && *d < recent_from)
-        .map(|x| x.1)
-        .sum();
-    Trend::of_counts(recent as u64, prior as u64)
+    let first_back = (lw - week_of(&first)).num_weeks();
+    Trend::of_buckets(&buckets, first_back, NEW_WEEKS, window)
 }
 
 static PII_LIKE: LazyLock<Regex> = LazyLock::new(|| {
