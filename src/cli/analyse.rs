@@ -393,7 +393,7 @@ fn eval_key(
     let rows = read_key(key)?;
     let e = cluster::eval::eval_key(records, all, &rows);
     if !e.unmatched.is_empty() {
-        t.note(&format!(
+        t.note(format!(
             "{} of {} key ids are not in the store and were not scored (first: {})",
             e.unmatched.len(),
             rows.len(),
