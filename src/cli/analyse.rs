@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use minqing::cluster::{self, Group, Groups, UNCLUSTERED};
+use minqing::cluster::{self, Group, Groups};
 use minqing::{grouplist, Error, Result};
 
 use super::Term;
@@ -66,8 +66,16 @@ pub struct EvalArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Ground-truth column (kept in the records' extra columns), e.g. truth_group.
-    #[arg(long)]
-    pub truth: String,
+    #[arg(long, required_unless_present = "key", conflicts_with = "key")]
+    pub truth: Option<String>,
+    /// A hand-labelled answer key instead: a CSV whose first two columns are the petition id
+    /// (`留言编号` or `id`) and its case label (a label used once = a singleton). Scored over
+    /// the key's petitions only; the worst misses and false groups are listed with titles.
+    #[arg(long, value_name = "CSV")]
+    pub key: Option<PathBuf>,
+    /// How many missed and how many false groups to list with `--key`.
+    #[arg(long, default_value_t = 10)]
+    pub show: usize,
     /// Score another tool's grouping instead of the run's: a CSV with `id,group_id`
     /// (`-` or empty = in no group), e.g. the peer benchmark's (bench/peer/run.sh).
     #[arg(long, value_name = "CSV")]
@@ -115,40 +123,28 @@ fn groups_dir(out: &std::path::Path) -> PathBuf {
 }
 
 pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
-    minqing::fsutil::check_run_folder(&a.out)?;
-    let (tok_opts, opts) = match &a.pipeline {
-        Some(p) => {
-            let cfg = minqing::config::PipelineConfig::load(p)?;
-            (cfg.tokenize, cfg.cluster)
-        }
-        None => (Default::default(), Default::default()),
-    };
-    let records = minqing::store::read(&a.out)?;
-    let tok = minqing::tokenize::Tokenizer::new(&tok_opts)?;
-    let dir = groups_dir(&a.out);
-    let previous = if dir.join("groups.json").exists() {
-        Some(cluster::read(&dir)?)
-    } else {
-        None
+    let cfg = match &a.pipeline {
+        Some(p) => minqing::config::PipelineConfig::load(p)?,
+        None => minqing::config::PipelineConfig::ad_hoc(&[]),
     };
     let t0 = std::time::Instant::now();
-    let (groups, state) = cluster::run_full(&records, &tok, &opts, previous.as_ref());
-    let unclustered = groups
-        .members
-        .iter()
-        .filter(|m| m.group_id == UNCLUSTERED)
-        .count();
-    cluster::write(&dir, &groups, &records, a.show_personal_data)?;
-    state.write(&dir)?;
+    let r = minqing::pipeline::regroup(&a.out, &cfg, a.show_personal_data, &|_| {})?;
+    let unclustered = r.records - minqing::pipeline::grouped_petitions(&r.groups);
     t.note(format!(
         "{} petitions → {} groups, {} unclustered ({:.1}%), {:.1}s; written to {}",
-        records.len(),
-        groups.groups.len(),
+        r.records,
+        r.groups.groups.len(),
         unclustered,
-        100.0 * unclustered as f64 / records.len().max(1) as f64,
+        100.0 * unclustered as f64 / r.records.max(1) as f64,
         t0.elapsed().as_secs_f64(),
-        dir.display()
+        r.groups_dir.display()
     ));
+    if let Some(ix) = &r.index {
+        t.note(format!(
+            "search index updated: {} petitions changed group",
+            ix.updated
+        ));
+    }
     Ok(())
 }
 
@@ -224,6 +220,33 @@ pub fn groups(a: GroupsArgs, _t: &Term) -> Result<()> {
     Ok(())
 }
 
+/// Why a group's members are one case, in words: the object they name, the grievance their
+/// titles share, and how many are a petitioner's repeats on the same matter.
+fn why_together(g: &Group, all: &Groups) -> String {
+    let mut why = Vec::new();
+    match &g.anchor {
+        Some(a) => why.push(format!("同一对象「{a}」")),
+        None => why.push("未识别出具体对象，按诉求文本相近归类".to_string()),
+    }
+    let grievance: Vec<&str> = g.key_terms.iter().take(3).map(String::as_str).collect();
+    if !grievance.is_empty() {
+        why.push(format!("诉求相近（{}）", grievance.join("、")));
+    }
+    let repeats = all
+        .members
+        .iter()
+        .filter(|m| m.group_id == g.id && m.is_repeat)
+        .count();
+    if repeats > 0 {
+        why.push(format!("其中 {repeats} 件为同一信访人就同一事项再次反映"));
+    }
+    why.push(format!(
+        "{} 件来自 {} 名不同信访人",
+        g.size, g.distinct_petitioners
+    ));
+    why.join("；")
+}
+
 pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     let all: Groups = cluster::read(&groups_dir(&a.out))?;
     let g = all
@@ -239,6 +262,7 @@ pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     println!("{}  {}", g.id, g.label);
     println!("对象: {}", g.anchor.as_deref().unwrap_or("（未识别）"));
     println!("关键词: {}", g.key_terms.join(" "));
+    println!("归类依据: {}", why_together(g, &all));
     println!(
         "{} 件 / {} 名信访人 / {} 人次；{} 至 {}；活跃 {} 周；趋势 {}",
         g.size,
@@ -315,13 +339,17 @@ pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     Ok(())
 }
 
-pub fn eval(a: EvalArgs, _t: &Term) -> Result<()> {
+pub fn eval(a: EvalArgs, t: &Term) -> Result<()> {
     let all = match &a.members {
         Some(p) => members_csv(p)?,
         None => cluster::read(&groups_dir(&a.out))?,
     };
     let records = minqing::store::read(&a.out)?;
-    let s = cluster::eval(&records, &all, &a.truth)?;
+    if let Some(key) = &a.key {
+        return eval_key(&records, &all, key, a.show, t);
+    }
+    let truth = a.truth.as_deref().unwrap_or_default();
+    let s = cluster::eval(&records, &all, truth)?;
     println!("n\t{}", s.n);
     println!("bcubed_precision\t{:.4}", s.bcubed_precision);
     println!("bcubed_recall\t{:.4}", s.bcubed_recall);
@@ -331,5 +359,117 @@ pub fn eval(a: EvalArgs, _t: &Term) -> Result<()> {
     println!("pairwise_f1\t{:.4}", s.pairwise_f1);
     println!("ari\t{:.4}", s.ari);
     println!("nmi\t{:.4}", s.nmi);
+    print_group_scores(&s.groups);
+    Ok(())
+}
+
+fn print_group_scores(g: &cluster::GroupScores) {
+    println!(
+        "group_precision\t{:.4}\t({} of {} predicted groups are real cases)",
+        g.precision, g.real, g.predicted_groups
+    );
+    println!(
+        "group_recall\t{:.4}\t({} of {} true groups found)",
+        g.recall, g.found, g.true_groups
+    );
+    println!("group_f1\t{:.4}", g.f1);
+    println!("grouped_items\t{}", g.grouped);
+    println!("bcubed_grouped_precision\t{:.4}", g.bcubed_precision);
+    println!("bcubed_grouped_recall\t{:.4}", g.bcubed_recall);
+    println!("bcubed_grouped_f1\t{:.4}", g.bcubed_f1);
+}
+
+/// Reads a key CSV: the first column is the petition id, the second its label.
+fn read_key(p: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let bad = |message: String| Error::BadInput {
+        path: p.to_path_buf(),
+        message,
+    };
+    let mut rdr = csv::Reader::from_path(p).map_err(|e| bad(e.to_string()))?;
+    if rdr.headers().map_err(|e| bad(e.to_string()))?.len() < 2 {
+        return Err(bad(
+            "a key needs two columns: petition id and group label".into()
+        ));
+    }
+    let mut rows = Vec::new();
+    for (n, row) in rdr.records().enumerate() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let (id, label) = (
+            row.get(0).unwrap_or("").trim(),
+            row.get(1).unwrap_or("").trim(),
+        );
+        if id.is_empty() || label.is_empty() {
+            return Err(Error::BadCell {
+                path: p.to_path_buf(),
+                row: n as u64 + 2,
+                column: if id.is_empty() { "id" } else { "group_id" }.to_string(),
+                message: "empty".into(),
+            });
+        }
+        rows.push((id.to_string(), label.to_string()));
+    }
+    Ok(rows)
+}
+
+fn eval_key(
+    records: &[minqing::Record],
+    all: &Groups,
+    key: &std::path::Path,
+    show: usize,
+    t: &Term,
+) -> Result<()> {
+    let rows = read_key(key)?;
+    let e = cluster::eval::eval_key(records, all, &rows);
+    if !e.unmatched.is_empty() {
+        t.note(format!(
+            "{} of {} key ids are not in the store and were not scored (first: {})",
+            e.unmatched.len(),
+            rows.len(),
+            e.unmatched[0]
+        ));
+    }
+    if e.items.is_empty() {
+        return Err(Error::BadInput {
+            path: key.to_path_buf(),
+            message: "no key id is in the run's store".into(),
+        });
+    }
+    println!("scored\t{}", e.items.len());
+    print_group_scores(&e.report.scores);
+    let title: std::collections::HashMap<&str, &minqing::Record> =
+        records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let list = |head: &str, groups: &[Vec<usize>]| {
+        println!();
+        println!(
+            "{head} ({}; the largest {} shown)",
+            groups.len(),
+            groups.len().min(show)
+        );
+        for g in groups.iter().take(show) {
+            println!("  {} petitions", g.len());
+            for &i in g {
+                let (id, truth, pred) = &e.items[i];
+                let r = title.get(id.as_str());
+                println!(
+                    "    {id}  {}  key {truth}  ours {pred}  {}",
+                    r.map_or(String::new(), |r| r
+                        .received_at
+                        .format("%Y-%m-%d")
+                        .to_string()),
+                    r.map_or(String::new(), |r| minqing::mask::text_for_output(
+                        &r.title, false
+                    ))
+                );
+            }
+        }
+    };
+    list(
+        "missed cases: true groups no group of ours matches",
+        &e.report.missed,
+    );
+    list(
+        "false groups: groups of ours that match no true case",
+        &e.report.false_groups,
+    );
     Ok(())
 }

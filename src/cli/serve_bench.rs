@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use minqing::pipeline::thousands;
+use minqing::fmt::thousands;
 use minqing::serve::{Role, Users};
 use minqing::Error;
 
@@ -295,7 +295,8 @@ async fn drive(
             // Each session starts at its own place in the query list.
             let mut i = k * 7;
             // A small xorshift per session: pauses differ between sessions, the same every run.
-            let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (k as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let mut rng =
+                0x9e37_79b9_7f4a_7c15u64 ^ (k as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             let mut pause = move || {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;

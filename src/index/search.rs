@@ -119,17 +119,7 @@ impl Highlighted {
 
     /// HTML: text escaped, marks as `<mark>…</mark>`.
     pub fn html(&self) -> String {
-        self.render_with("<mark>", "</mark>", |s, out| {
-            for c in s.chars() {
-                match c {
-                    '<' => out.push_str("&lt;"),
-                    '>' => out.push_str("&gt;"),
-                    '&' => out.push_str("&amp;"),
-                    '"' => out.push_str("&quot;"),
-                    c => out.push(c),
-                }
-            }
-        })
+        self.render_with("<mark>", "</mark>", crate::fmt::push_escaped)
     }
 
     fn render_with(&self, open: &str, close: &str, push: impl Fn(&str, &mut String)) -> String {
@@ -217,6 +207,8 @@ pub struct IndexHandle {
     fields: Fields,
     fingerprint: Option<String>,
     facet_dicts: FacetDicts,
+    /// Where the index is, for errors.
+    dir: std::path::PathBuf,
 }
 
 impl IndexHandle {
@@ -246,6 +238,7 @@ impl IndexHandle {
             fields,
             fingerprint,
             facet_dicts: FacetDicts::default(),
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -468,7 +461,10 @@ impl IndexHandle {
         let received = doc
             .get_first(f.received_at)
             .and_then(|v| v.as_datetime())
-            .ok_or_else(|| Error::Usage(format!("petition `{id}` has no date in the index")))?;
+            .ok_or_else(|| Error::Corrupt {
+                path: self.dir.clone(),
+                message: format!("petition `{id}` has no date"),
+            })?;
         let mut tf: HashMap<String, u32> = HashMap::new();
         for w in tok.words(&title).into_iter().chain(tok.words(&content)) {
             // One-character words carry little; very long ones are HMM run-ons (`临街门面长期油烟直排`)
@@ -552,9 +548,6 @@ impl IndexHandle {
             .collect()
     }
 }
-
-/// 1970-01-01 in days since CE (chrono's `num_days_from_ce`).
-const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
 
 /// Terms of a petition that make up its `similar` query.
 pub const SIMILAR_TERMS: usize = 25;
@@ -817,11 +810,9 @@ impl SegmentCollector for StatsSegment {
             counts[slot] += 1;
         }
         if let Some(d) = self.date.as_ref().and_then(|c| c.first(doc)) {
-            // Days since 1970-01-01 (a Thursday) to its week's Monday, in days since CE.
-            let days = d.into_timestamp_secs().div_euclid(86_400);
-            let monday = days - (days + 3).rem_euclid(7) + UNIX_EPOCH_DAYS_FROM_CE;
-            if let Ok(monday) = i32::try_from(monday) {
-                *self.weeks.entry(monday).or_default() += 1;
+            if let Some(day) = chrono::DateTime::from_timestamp(d.into_timestamp_secs(), 0) {
+                let monday = crate::calendar::week_monday(day.date_naive());
+                *self.weeks.entry(monday.num_days_from_ce()).or_default() += 1;
             }
         }
     }
@@ -879,9 +870,8 @@ impl Stats {
         let mut d = lo;
         while d <= hi {
             if let Some(start) = NaiveDate::from_num_days_from_ce_opt(d) {
-                let w = start.iso_week();
                 out.push(WeekCount {
-                    week: format!("{}-W{:02}", w.year(), w.week()),
+                    week: crate::calendar::week_label(start),
                     start,
                     count: self.weeks.get(&d).copied().unwrap_or(0),
                 });

@@ -15,8 +15,8 @@ use super::app::{blocking, scope_key, PageError, Shared};
 use super::auth::Reader;
 use super::users::Role;
 use super::view::chrome;
+use crate::calendar::{self, Period};
 use crate::cluster::Groups;
-use crate::trends::{self, Period};
 
 /// Weeks and months offered on the page.
 const RECENT: usize = 12;
@@ -43,18 +43,17 @@ pub async fn page(State(app): State<Shared>, reader: Reader) -> Result<Html<Stri
             Some((_, last)) => recent_periods(last),
             None => (Vec::new(), Vec::new()),
         };
-        let period = snap
+        let monthly = snap
             .setup
             .as_ref()
-            .map_or("week", |s| s.report.period.as_str())
-            .to_string();
+            .is_some_and(|s| s.report.period == calendar::PeriodKind::Month);
         let html = app.render(
             "briefs.html",
             minijinja::context! {
                 chrome => chrome(&app, &reader, "briefs"),
                 weeks,
                 months,
-                monthly => period == "month",
+                monthly,
                 scoped => !reader.scope.is_unrestricted(),
                 empty => snap.records.is_empty(),
             },
@@ -125,11 +124,11 @@ pub async fn view(
         };
         let records: &[crate::schema::Record] = if scoped { &records } else { &snap.records };
         let period: Period = match (q.week.as_deref(), q.month.as_deref()) {
-            (Some(w), _) if !w.is_empty() => trends::parse_week(w)
+            (Some(w), _) if !w.is_empty() => calendar::parse_week(w)
                 .ok_or_else(|| PageError::BadRequest(format!("“{w}”不是 2019-W33 这样的周。")))?,
-            (_, Some(m)) if !m.is_empty() => trends::parse_month(m)
+            (_, Some(m)) if !m.is_empty() => calendar::parse_month(m)
                 .ok_or_else(|| PageError::BadRequest(format!("“{m}”不是 2019-08 这样的月份。")))?,
-            _ => trends::latest_complete(records, &setup.report.period)
+            _ => calendar::latest_complete(records, setup.report.period)
                 .ok_or_else(|| PageError::NotFound("没有可以统计的信访件。".into()))?,
         };
         app.audit(
@@ -191,7 +190,15 @@ fn render(
     setup.charts.font = "none".into();
     let dir = tempfile::tempdir()
         .map_err(|e| PageError::Internal(format!("scratch folder for a brief: {e}")))?;
-    let b = crate::pipeline::brief(dir.path(), records, groups, &setup, period, false)?;
+    let what = crate::pipeline::Briefed {
+        run_dir: dir.path(),
+        records,
+        groups,
+        period,
+        setup: &setup,
+        show_personal_data: false,
+    };
+    let b = crate::pipeline::brief_of(&what, &|_| {})?;
     std::fs::read_to_string(&b.written.html)
         .map_err(|e| PageError::Internal(format!("reading the rendered brief: {e}")))
 }

@@ -379,8 +379,7 @@ pub async fn export(
             .ok_or_else(|| PageError::NotFound(NOT_FOUND.into()))?;
         let scoped = !reader.scope.is_unrestricted();
         let recs: Vec<usize> = if scoped {
-            let mut recs: Vec<usize> =
-                g.members.iter().filter_map(|m| snap.position(m)).collect();
+            let mut recs: Vec<usize> = g.members.iter().filter_map(|m| snap.position(m)).collect();
             recs.sort_by_key(|&i| (snap.records[i].received_at, i));
             recs
         } else {

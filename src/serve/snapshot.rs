@@ -265,7 +265,7 @@ impl Snapshot {
             by_date,
             by_petitioner,
             index,
-            setup: BriefSetup::read(run_dir),
+            setup: crate::run_log::read(run_dir).ok().map(|r| r.brief),
             span,
         })
     }

@@ -312,7 +312,10 @@ async fn serve_switches_to_a_finished_run() {
         if now != before {
             break now;
         }
-        assert!(Instant::now() < deadline, "still {now} hits two minutes after the run started");
+        assert!(
+            Instant::now() < deadline,
+            "still {now} hits two minutes after the run started"
+        );
         tokio::time::sleep(Duration::from_millis(150)).await;
     };
     assert!(next.wait().unwrap().success());
