@@ -1,5 +1,5 @@
 //! Briefs: the latest, or any week or month on request, rendered by the same
-//! [`crate::pipeline::brief`] as `minqing brief` and served as the printable page it writes.
+//! [`crate::pipeline::brief_of`] as `minqing brief` and served as the printable page it writes.
 //! A restricted reader's brief counts only the petitions in scope (and has no case-group
 //! section: a group's figures are those of all its members).
 

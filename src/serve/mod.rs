@@ -10,7 +10,7 @@
 //! Content-Security-Policy forbids inline script and outside resources ([`app::CSP`]).
 //!
 //! The pages call the library's own functions — [`crate::index`] search and similar,
-//! [`crate::grouplist`], [`crate::pipeline::brief`] — over a [`snapshot::Snapshot`] of the last
+//! [`crate::grouplist`], [`crate::pipeline::brief_of`] — over a [`snapshot::Snapshot`] of the last
 //! complete run, switched when the next run finishes.
 //!
 //! ```text
