@@ -303,17 +303,26 @@ async fn drive(
                 rng ^= rng << 17;
                 Duration::from_millis(think / 2 + rng % (think + 1))
             };
-            if think > 0 {
-                // Sessions arrive spread out, not all in the same millisecond.
-                tokio::time::sleep(pause()).await;
-            }
+            // Reading the page before the next one (and, first, arriving spread out rather than
+            // all in the same millisecond).
+            let mut read = move || {
+                let d = pause();
+                async move {
+                    if think > 0 {
+                        tokio::time::sleep(d).await;
+                    }
+                }
+            };
+            read().await;
             while Instant::now() < deadline {
                 let q = &queries[i % queries.len()];
                 i += 1;
                 round += 1;
                 let page = timed(&client, &url, q, &cookie, "search", &samples, &errors).await;
+                read().await;
                 if let Some(id) = page.as_deref().and_then(|b| first_link(b, "/petition/")) {
                     timed(&client, &url, &id, &cookie, "petition", &samples, &errors).await;
+                    read().await;
                 }
                 if round % 5 == 0 {
                     let list = timed(
@@ -326,8 +335,10 @@ async fn drive(
                         &errors,
                     )
                     .await;
+                    read().await;
                     if let Some(g) = list.as_deref().and_then(|b| first_link(b, "/groups/")) {
                         timed(&client, &url, &g, &cookie, "group", &samples, &errors).await;
+                        read().await;
                     }
                 }
             }

@@ -63,8 +63,11 @@ pub async fn page(State(app): State<Shared>, reader: Reader) -> Result<Html<Stri
     .await
 }
 
-/// Complete ISO weeks and calendar months before `last` (newest first), as (value, label).
-fn recent_periods(last: NaiveDate) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// A period to choose: (value in the URL, label).
+type Choice = (String, String);
+
+/// Complete ISO weeks and calendar months before `last` (newest first).
+fn recent_periods(last: NaiveDate) -> (Vec<Choice>, Vec<Choice>) {
     let mut weeks = Vec::new();
     // The week holding `last` is complete only when `last` is its Sunday.
     let mut sunday = last - Duration::days(last.weekday().num_days_from_sunday() as i64);
@@ -72,7 +75,7 @@ fn recent_periods(last: NaiveDate) -> (Vec<(String, String)>, Vec<(String, Strin
         let monday = sunday - Duration::days(6);
         let w = monday.iso_week();
         weeks.push((
-            format!("{}-W{:02}", w.year(), w.week()),
+            calendar::week_label(monday),
             format!("{}年第{}周（{} 至 {}）", w.year(), w.week(), monday, sunday),
         ));
         sunday -= Duration::days(7);
