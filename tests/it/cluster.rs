@@ -174,6 +174,41 @@ fn hard_negatives_and_problems_separate() {
     assert!(g.groups.iter().any(|x| x.label.starts_with("丽景花园")));
 }
 
+/// A label is the object and the grievance its members' titles share, in the order a title
+/// says it, in dictionary words (the unit test beside `grievance_first` checks a guessed
+/// fragment never leads).
+#[test]
+fn labels_say_object_and_grievance_in_words() {
+    let titles = [
+        "梧桐苑枫泾塘路灯太暗",
+        "梧桐苑枫泾塘一带路灯太暗影响出行",
+        "梧桐苑枫泾塘路灯太暗存在安全隐患",
+        "反映梧桐苑枫泾塘路灯太暗的问题",
+    ];
+    let bodies = [
+        "小区门口道路晚上路灯太暗，老人小孩出行不便，请尽快更换。",
+        "晚上路灯太暗，行人和车辆看不清，存在安全隐患，希望提质改造。",
+        "路灯只有单侧，而且瓦数低，晚上很暗，建议增加路灯。",
+        "路灯太暗问题反映多次，至今没有改善，请相关部门处理。",
+    ];
+    let recs: Vec<Record> = titles
+        .iter()
+        .zip(bodies)
+        .enumerate()
+        .map(|(i, (t, b))| rec(&format!("L{i:04}"), i as u32 * 3, &format!("P{i}"), t, b))
+        .collect();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    assert_eq!(g.groups.len(), 1, "{:?}", g.groups);
+    let x = &g.groups[0];
+    assert!(x.label.starts_with("梧桐苑 "), "{}", x.label);
+    let said: Vec<&String> = x.key_terms.iter().take(2).collect();
+    assert!(said.iter().any(|t| t.as_str() == "路灯"), "{said:?}");
+    for t in &said {
+        assert!(TOK.jieba().has_word(t), "{t} is no word ({})", x.label);
+        assert!(x.label.contains(t.as_str()), "{t} not in {}", x.label);
+    }
+}
+
 #[test]
 fn order_independent_and_deterministic() {
     let recs = fixture();
