@@ -291,9 +291,10 @@ pub fn brief(
     Ok(b)
 }
 
-/// A brief of given records and groups, written into `what.run_dir`: `minqing serve` renders a
-/// restricted reader's part of a run into a scratch folder with it (never into the run folder,
-/// which a run may be writing), the same way [`brief`] renders the whole run.
+/// A brief of given records and groups, written into `what.run_dir`: `minqing serve` renders
+/// the part of a run a reader may see (all of it, or the petitions of their units) into a
+/// scratch folder with it (never into the run folder, which a run may be writing), the same
+/// way [`brief`] renders a run.
 pub fn brief_of(what: &Briefed, progress: Progress) -> Result<Brief> {
     let mut steps = Steps::new(progress);
     let (trends, charts, written) = render_brief(what, &mut steps)?;
