@@ -320,9 +320,9 @@ pub(super) fn one_object(readings: [Objects; 2]) -> bool {
 }
 
 /// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
-/// shared fragments about one object ([`one_object`] through `compatible`; a repeat is one
-/// petitioner's matter, whatever object each letter happens to name first, and a copy names
-/// what its original names). Sorted most similar first (ties: by
+/// shared fragments and copies about one object ([`one_object`] through `compatible`: one
+/// letter copied by residents of two estates is two cases); a repeat is one petitioner's
+/// matter, whatever object each letter happens to name first. Sorted most similar first (ties: by
 /// indices), the order [`join`] takes them in.
 pub(super) fn holding(
     pairs: &[(usize, usize, Why)],
@@ -332,7 +332,7 @@ pub(super) fn holding(
 ) -> Vec<(usize, usize, f32)> {
     let mut out: Vec<(usize, usize, f32)> = pairs
         .par_iter()
-        .filter(|&&(i, j, why)| why != Why::RareName || compatible(i, j))
+        .filter(|&&(i, j, why)| why == Why::Repeat || compatible(i, j))
         .filter_map(|&(i, j, why)| {
             let th = match why {
                 Why::Repeat => opts.repeat_threshold,
@@ -477,6 +477,21 @@ mod tests {
         assert_eq!(objects((Some(1), Some("育才中学")), (None, None)), Unknown);
         assert!(one_object([Same, Different]) && one_object([Unknown, Unknown]));
         assert!(!one_object([Unknown, Different]));
+    }
+
+    #[test]
+    fn copies_and_rare_names_need_one_object_repeats_do_not() {
+        let opts = Options::default();
+        // 0–1 a copy, 2–3 rare names, 4–5 one petitioner: all about two different objects
+        let pairs = [
+            (0, 1, Why::Copy),
+            (2, 3, Why::RareName),
+            (4, 5, Why::Repeat),
+        ];
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| false, &opts);
+        assert_eq!(held, vec![(4, 5, 0.9)]);
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &opts);
+        assert_eq!(held.len(), 3);
     }
 
     #[test]
