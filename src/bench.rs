@@ -1,5 +1,5 @@
-//! Whole-run benchmark helpers: the floor (read the text once and segment it once with jieba-rs
-//! on all cores — no real pipeline can beat that) and the process's peak memory.
+//! The whole-run benchmark's floor: read the text once and segment it once with jieba-rs on all
+//! cores — no real pipeline can beat that.
 //!
 //! `minqing bench` (src/cli/bench.rs) runs the real pipeline in child processes and reports each
 //! stage as a multiple of the floor.
@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// What the floor pass measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Floor {
     pub rows: u64,
     pub text_bytes: u64,
@@ -71,14 +71,6 @@ pub fn floor(csv_path: &Path) -> Result<Floor> {
     })
 }
 
-/// Peak resident memory of this process so far, in bytes (Linux `VmHWM`); None elsewhere.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +83,5 @@ mod tests {
         let f = floor(&p).unwrap();
         assert_eq!(f.rows, 2);
         assert!(f.tokens >= 4);
-        assert!(peak_rss_bytes().unwrap_or(1) > 0);
     }
 }

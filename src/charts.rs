@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::Result;
+use crate::fmt::{escape_html as esc, thousands};
 use crate::fsutil::write_atomic;
 use crate::mask::text_for_output;
 use crate::schema::Channel;
@@ -87,22 +88,6 @@ pub fn fit(s: &str, size: f64, max: f64) -> String {
     }
     out.push('…');
     out
-}
-
-/// XML-escapes text for SVG.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
 }
 
 /// One shape of a chart's layout, in SVG user units (px).
@@ -191,6 +176,11 @@ impl Svg {
             fill: fill.into(),
             text: t.into(),
         });
+    }
+    /// A row's label, right-aligned before the plot that starts at `label_w`, shortened to fit.
+    fn row_label(&mut self, label_w: f64, y: f64, label: &str) {
+        let text = fit(label, 12.0, label_w - 16.0);
+        self.text(label_w - 8.0, y, 12.0, "end", "#333", &text);
     }
     fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
         let _ = write!(
@@ -281,14 +271,7 @@ fn hbars(
     }
     for (i, (label, v, note)) in rows.iter().enumerate() {
         let y = top + i as f64 * row_h;
-        s.text(
-            label_w - 8.0,
-            y + 16.0,
-            12.0,
-            "end",
-            "#333",
-            &fit(label, 12.0, label_w - 16.0),
-        );
+        s.row_label(label_w, y + 16.0, label);
         let bw = (v / max * plot_w).max(if *v > 0.0 { 1.0 } else { 0.0 });
         s.rect(label_w, y + 4.0, bw, row_h - 8.0, color);
         s.text(label_w + bw + 6.0, y + 16.0, 11.0, "start", "#333", note);
@@ -313,21 +296,36 @@ fn fmt_pct(p: Option<f64>) -> String {
     }
 }
 
-/// Writes the charts; `show_personal_data` leaves group labels unmasked.
-pub fn run(
-    trends: &Trends,
-    charts_dir: &Path,
-    opts: &Options,
-    show_personal_data: bool,
-) -> Result<Vec<Chart>> {
+/// What the charts stage draws, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub trends: &'a Trends,
+    /// `RUN_DIR/charts/`.
+    pub charts_dir: &'a Path,
+    /// Leave group labels unmasked.
+    pub show_personal_data: bool,
+}
+
+/// A chart laid out: file stem, title, SVG text and shapes.
+type LaidOut = (&'static str, String, (String, Drawing));
+
+/// Series colour `i` of the palette.
+fn pal(o: &Options, i: usize) -> String {
+    o.palette
+        .get(i % o.palette.len().max(1))
+        .cloned()
+        .unwrap_or_else(|| "#1f4e79".into())
+}
+
+/// The charts stage: lays out the brief's six charts and writes each as SVG (and PNG when a CJK
+/// font is available).
+pub fn run(input: Input<'_>, opts: &Options) -> Result<Vec<Chart>> {
+    let Input {
+        trends,
+        charts_dir,
+        show_personal_data,
+    } = input;
     let o = opts;
-    let pal = |i: usize| {
-        o.palette
-            .get(i % o.palette.len().max(1))
-            .cloned()
-            .unwrap_or_else(|| "#1f4e79".into())
-    };
-    let mut out = Vec::new();
     // The periods the charts step through: weeks for a 周报, months for a 月报.
     let per = if trends.period.is_week() {
         "周"
@@ -336,292 +334,14 @@ pub fn run(
     } else {
         "期"
     };
-
-    // 1. weekly volume by channel, stacked.
-    {
-        let title = &format!("近期各{per}信访量（按渠道）");
-        let used: Vec<usize> = (0..6)
-            .filter(|c| trends.weekly_by_channel.iter().any(|w| w[*c] > 0))
-            .collect();
-        let (w, h, left, top, bottom) = (760.0, 320.0, 56.0, 56.0, 260.0);
-        let mut s = Svg::new(w, h, title, &o.font_family);
-        let n = trends.weeks.len().max(1);
-        let max = (nice_max(
-            trends
-                .weekly_by_channel
-                .iter()
-                .map(|x| x.iter().sum::<u64>() as f64)
-                .fold(0.0, f64::max),
-        ) / 4.0)
-            .ceil()
-            * 4.0;
-        let plot_w = w - left - 24.0;
-        let slot = plot_w / n as f64;
-        for t in 0..=4 {
-            let v = max * t as f64 / 4.0;
-            let y = bottom - (bottom - top) * t as f64 / 4.0;
-            s.line(left, y, left + plot_w, y, "#e5e5e5");
-            s.text(
-                left - 6.0,
-                y + 4.0,
-                11.0,
-                "end",
-                "#666",
-                &group_digits(v.round() as u64),
-            );
-        }
-        for (i, wk) in trends.weeks.iter().enumerate() {
-            let x = left + i as f64 * slot + slot * 0.2;
-            let mut y = bottom;
-            for (k, c) in used.iter().enumerate() {
-                let v = trends.weekly_by_channel[i][*c] as f64;
-                let bh = v / max * (bottom - top);
-                y -= bh;
-                s.rect(x, y, slot * 0.6, bh, &pal(k));
-            }
-            let tot: u64 = trends.weekly_by_channel[i].iter().sum();
-            s.text(
-                x + slot * 0.3,
-                y - 4.0,
-                10.0,
-                "middle",
-                "#333",
-                &group_digits(tot),
-            );
-            s.text(
-                x + slot * 0.3,
-                bottom + 16.0,
-                11.0,
-                "middle",
-                "#333",
-                &week_short(&wk.label),
-            );
-        }
-        s.line(left, bottom, left + plot_w, bottom, "#999");
-        s.text(left - 6.0, top - 10.0, 11.0, "start", "#666", "件次");
-        let mut lx = left;
-        for (k, c) in used.iter().enumerate() {
-            s.rect(lx, bottom + 32.0, 12.0, 12.0, &pal(k));
-            let name = Channel::ALL[*c].zh();
-            s.text(lx + 16.0, bottom + 42.0, 12.0, "start", "#333", name);
-            lx += 16.0 + text_width(name, 12.0) + 18.0;
-        }
-        out.push(("weekly_channel", title.to_string(), s.finish()));
-    }
-
-    // 2. category share with change.
-    {
-        let title = "本期问题分类分布（件次，括注占比与环比）";
-        let total = trends.total.current.max(1) as f64;
-        let rows: Vec<_> = trends
-            .categories
-            .iter()
-            .filter(|c| c.count.current > 0)
-            .take(o.max_rows)
-            .map(|c| {
-                let v = c.count.current as f64;
-                (
-                    c.name.clone(),
-                    v,
-                    format!(
-                        "{}（{:.1}%，环比{}）",
-                        group_digits(c.count.current),
-                        v / total * 100.0,
-                        fmt_pct(c.count.wow())
-                    ),
-                )
-            })
-            .collect();
-        out.push((
-            "category_share",
-            title.to_string(),
-            hbars(None, title, "件次", &rows, o, &pal(0)),
-        ));
-    }
-
-    // 3. region ranking (county level when present, else city).
-    {
-        let lvl = if trends.regions[1].is_empty() { 0 } else { 1 };
-        let title = if lvl == 1 {
-            "本期区县信访量排名"
-        } else {
-            "本期地区信访量排名"
-        };
-        let rows: Vec<_> = trends.regions[lvl]
-            .iter()
-            .filter(|c| c.count.current > 0)
-            .take(o.max_rows)
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    c.count.current as f64,
-                    format!("{} 件次", group_digits(c.count.current)),
-                )
-            })
-            .collect();
-        out.push((
-            "region_rank",
-            title.to_string(),
-            hbars(None, title, "件次", &rows, o, &pal(1)),
-        ));
-    }
-
-    // 4. category × week heat table.
-    {
-        let title = &format!("分类 × {per} 信访量热力表（件次）");
-        let cats: Vec<_> = trends.categories.iter().take(o.max_rows).collect();
-        let n = trends.weeks.len().max(1);
-        let (label_w, cell_w, cell_h, top) = (200.0, 58.0, 24.0, 64.0);
-        let w = label_w + cell_w * n as f64 + 16.0;
-        let h = top + cell_h * cats.len().max(1) as f64 + 16.0;
-        let mut s = Svg::new(w, h, title, &o.font_family);
-        let max = cats
-            .iter()
-            .flat_map(|c| c.weekly.iter())
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .max(1) as f64;
-        for (i, wk) in trends.weeks.iter().enumerate() {
-            s.text(
-                label_w + (i as f64 + 0.5) * cell_w,
-                top - 8.0,
-                11.0,
-                "middle",
-                "#333",
-                &week_short(&wk.label),
-            );
-        }
-        if cats.is_empty() {
-            s.text(w / 2.0, top + 16.0, 13.0, "middle", "#666", "无分类数据");
-        }
-        for (r, c) in cats.iter().enumerate() {
-            let y = top + r as f64 * cell_h;
-            s.text(
-                label_w - 8.0,
-                y + 16.0,
-                12.0,
-                "end",
-                "#333",
-                &fit(&c.name, 12.0, label_w - 16.0),
-            );
-            for (i, v) in c.weekly.iter().enumerate() {
-                let t = *v as f64 / max;
-                // white → dark blue
-                let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-                let fill = format!(
-                    "#{:02x}{:02x}{:02x}",
-                    mix(255.0, 31.0),
-                    mix(255.0, 78.0),
-                    mix(255.0, 121.0)
-                );
-                let x = label_w + i as f64 * cell_w;
-                s.rect(x + 1.0, y + 1.0, cell_w - 2.0, cell_h - 2.0, &fill);
-                let fg = if t > 0.55 { "#fff" } else { "#222" };
-                s.text(
-                    x + cell_w / 2.0,
-                    y + 16.0,
-                    11.0,
-                    "middle",
-                    fg,
-                    &group_digits(*v),
-                );
-            }
-        }
-        out.push(("category_heat", title.to_string(), s.finish()));
-    }
-
-    // 5. top groups' weekly sparklines.
-    {
-        let title = &format!("主要同质化类案近期走势（件次/{per}）");
-        let gs: Vec<_> = trends.groups.iter().take(o.max_rows.min(10)).collect();
-        let (label_w, spark_w, row_h, top) = (300.0, 360.0, 30.0, 44.0);
-        let w = label_w + spark_w + 120.0;
-        let h = top + row_h * gs.len().max(1) as f64 + 12.0;
-        let mut s = Svg::new(w, h, title, &o.font_family);
-        if gs.is_empty() {
-            s.text(
-                w / 2.0,
-                top + 16.0,
-                13.0,
-                "middle",
-                "#666",
-                "本期无类案数据",
-            );
-        }
-        for (r, g) in gs.iter().enumerate() {
-            let y = top + r as f64 * row_h;
-            let label = format!("{} {}", g.id, text_for_output(&g.label, show_personal_data));
-            s.text(
-                label_w - 8.0,
-                y + 19.0,
-                12.0,
-                "end",
-                "#333",
-                &fit(&label, 12.0, label_w - 16.0),
-            );
-            let max = g.weekly.iter().copied().max().unwrap_or(0).max(1) as f64;
-            let n = g.weekly.len().max(2) - 1;
-            let pts: Vec<(f64, f64)> = g
-                .weekly
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    (
-                        label_w + spark_w * i as f64 / n as f64,
-                        y + row_h - 6.0 - (row_h - 12.0) * *v as f64 / max,
-                    )
-                })
-                .collect();
-            s.line(
-                label_w,
-                y + row_h - 6.0,
-                label_w + spark_w,
-                y + row_h - 6.0,
-                "#e5e5e5",
-            );
-            let color = if g.rising || g.new {
-                "#c0504d"
-            } else {
-                "#1f4e79"
-            };
-            s.polyline(&pts, color, 2);
-            s.text(
-                label_w + spark_w + 10.0,
-                y + 19.0,
-                12.0,
-                "start",
-                "#333",
-                &format!("本期 {} 件", group_digits(g.in_period)),
-            );
-        }
-        out.push(("group_sparklines", title.to_string(), s.finish()));
-    }
-
-    // 6. KPI per unit: 按期办结率 (or 及时受理率).
-    {
-        let title = "各责任单位按期办结率（%）";
-        let rows: Vec<_> = trends
-            .kpi_units
-            .iter()
-            .filter_map(|k| {
-                k.on_time_close.map(|r| {
-                    (
-                        k.name.clone(),
-                        r.pct(),
-                        format!("{:.1}%（{}/{}）", r.pct(), r.num, r.den),
-                    )
-                })
-            })
-            .take(o.max_rows)
-            .collect();
-        out.push((
-            "unit_kpi",
-            title.to_string(),
-            hbars(Some(100.0), title, "%", &rows, o, &pal(2)),
-        ));
-    }
-
+    let out = [
+        weekly_channel(trends, per, o),
+        category_share(trends, o),
+        region_rank(trends, o),
+        category_heat(trends, per, o),
+        group_sparklines(trends, per, o, show_personal_data),
+        unit_kpi(trends, o),
+    ];
     let font = png_font(&o.font);
     let mut charts = Vec::new();
     for (name, title, (svg, drawing)) in out {
@@ -644,6 +364,284 @@ pub fn run(
         });
     }
     Ok(charts)
+}
+
+/// Weekly volume by channel, stacked.
+fn weekly_channel(trends: &Trends, per: &str, o: &Options) -> LaidOut {
+    let title = &format!("近期各{per}信访量（按渠道）");
+    let used: Vec<usize> = (0..Channel::ALL.len())
+        .filter(|c| trends.weekly_by_channel.iter().any(|w| w[*c] > 0))
+        .collect();
+    let (w, h, left, top, bottom) = (760.0, 320.0, 56.0, 56.0, 260.0);
+    let mut s = Svg::new(w, h, title, &o.font_family);
+    let n = trends.weeks.len().max(1);
+    let max = (nice_max(
+        trends
+            .weekly_by_channel
+            .iter()
+            .map(|x| x.iter().sum::<u64>() as f64)
+            .fold(0.0, f64::max),
+    ) / 4.0)
+        .ceil()
+        * 4.0;
+    let plot_w = w - left - 24.0;
+    let slot = plot_w / n as f64;
+    for t in 0..=4 {
+        let v = max * t as f64 / 4.0;
+        let y = bottom - (bottom - top) * t as f64 / 4.0;
+        s.line(left, y, left + plot_w, y, "#e5e5e5");
+        s.text(
+            left - 6.0,
+            y + 4.0,
+            11.0,
+            "end",
+            "#666",
+            &thousands(v.round() as u64),
+        );
+    }
+    for (i, wk) in trends.weeks.iter().enumerate() {
+        let x = left + i as f64 * slot + slot * 0.2;
+        let mut y = bottom;
+        for (k, c) in used.iter().enumerate() {
+            let v = trends.weekly_by_channel[i][*c] as f64;
+            let bh = v / max * (bottom - top);
+            y -= bh;
+            s.rect(x, y, slot * 0.6, bh, &pal(o, k));
+        }
+        let tot: u64 = trends.weekly_by_channel[i].iter().sum();
+        s.text(
+            x + slot * 0.3,
+            y - 4.0,
+            10.0,
+            "middle",
+            "#333",
+            &thousands(tot),
+        );
+        s.text(
+            x + slot * 0.3,
+            bottom + 16.0,
+            11.0,
+            "middle",
+            "#333",
+            &week_short(&wk.label),
+        );
+    }
+    s.line(left, bottom, left + plot_w, bottom, "#999");
+    s.text(left - 6.0, top - 10.0, 11.0, "start", "#666", "件次");
+    let mut lx = left;
+    for (k, c) in used.iter().enumerate() {
+        s.rect(lx, bottom + 32.0, 12.0, 12.0, &pal(o, k));
+        let name = Channel::ALL[*c].zh();
+        s.text(lx + 16.0, bottom + 42.0, 12.0, "start", "#333", name);
+        lx += 16.0 + text_width(name, 12.0) + 18.0;
+    }
+    ("weekly_channel", title.to_string(), s.finish())
+}
+
+/// Category share with change.
+fn category_share(trends: &Trends, o: &Options) -> LaidOut {
+    let title = "本期问题分类分布（件次，括注占比与环比）";
+    let total = trends.total.current.max(1) as f64;
+    let rows: Vec<_> = trends
+        .categories
+        .iter()
+        .filter(|c| c.count.current > 0)
+        .take(o.max_rows)
+        .map(|c| {
+            let v = c.count.current as f64;
+            (
+                c.name.clone(),
+                v,
+                format!(
+                    "{}（{:.1}%，环比{}）",
+                    thousands(c.count.current),
+                    v / total * 100.0,
+                    fmt_pct(c.count.wow())
+                ),
+            )
+        })
+        .collect();
+    (
+        "category_share",
+        title.to_string(),
+        hbars(None, title, "件次", &rows, o, &pal(o, 0)),
+    )
+}
+
+/// Region ranking (county level when present, else city).
+fn region_rank(trends: &Trends, o: &Options) -> LaidOut {
+    let lvl = if trends.regions[1].is_empty() { 0 } else { 1 };
+    let title = if lvl == 1 {
+        "本期区县信访量排名"
+    } else {
+        "本期地区信访量排名"
+    };
+    let rows: Vec<_> = trends.regions[lvl]
+        .iter()
+        .filter(|c| c.count.current > 0)
+        .take(o.max_rows)
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.count.current as f64,
+                format!("{} 件次", thousands(c.count.current)),
+            )
+        })
+        .collect();
+    (
+        "region_rank",
+        title.to_string(),
+        hbars(None, title, "件次", &rows, o, &pal(o, 1)),
+    )
+}
+
+/// Category × week heat table.
+fn category_heat(trends: &Trends, per: &str, o: &Options) -> LaidOut {
+    let title = &format!("分类 × {per} 信访量热力表（件次）");
+    let cats: Vec<_> = trends.categories.iter().take(o.max_rows).collect();
+    let n = trends.weeks.len().max(1);
+    let (label_w, cell_w, cell_h, top) = (200.0, 58.0, 24.0, 64.0);
+    let w = label_w + cell_w * n as f64 + 16.0;
+    let h = top + cell_h * cats.len().max(1) as f64 + 16.0;
+    let mut s = Svg::new(w, h, title, &o.font_family);
+    let max = cats
+        .iter()
+        .flat_map(|c| c.weekly.iter())
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    for (i, wk) in trends.weeks.iter().enumerate() {
+        s.text(
+            label_w + (i as f64 + 0.5) * cell_w,
+            top - 8.0,
+            11.0,
+            "middle",
+            "#333",
+            &week_short(&wk.label),
+        );
+    }
+    if cats.is_empty() {
+        s.text(w / 2.0, top + 16.0, 13.0, "middle", "#666", "无分类数据");
+    }
+    for (r, c) in cats.iter().enumerate() {
+        let y = top + r as f64 * cell_h;
+        s.row_label(label_w, y + 16.0, &c.name);
+        for (i, v) in c.weekly.iter().enumerate() {
+            let t = *v as f64 / max;
+            // white → dark blue
+            let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+            let fill = format!(
+                "#{:02x}{:02x}{:02x}",
+                mix(255.0, 31.0),
+                mix(255.0, 78.0),
+                mix(255.0, 121.0)
+            );
+            let x = label_w + i as f64 * cell_w;
+            s.rect(x + 1.0, y + 1.0, cell_w - 2.0, cell_h - 2.0, &fill);
+            let fg = if t > 0.55 { "#fff" } else { "#222" };
+            s.text(
+                x + cell_w / 2.0,
+                y + 16.0,
+                11.0,
+                "middle",
+                fg,
+                &thousands(*v),
+            );
+        }
+    }
+    ("category_heat", title.to_string(), s.finish())
+}
+
+/// Top groups' weekly sparklines.
+fn group_sparklines(trends: &Trends, per: &str, o: &Options, show_personal_data: bool) -> LaidOut {
+    let title = &format!("主要同质化类案近期走势（件次/{per}）");
+    let gs: Vec<_> = trends.groups.iter().take(o.max_rows.min(10)).collect();
+    let (label_w, spark_w, row_h, top) = (300.0, 360.0, 30.0, 44.0);
+    let w = label_w + spark_w + 120.0;
+    let h = top + row_h * gs.len().max(1) as f64 + 12.0;
+    let mut s = Svg::new(w, h, title, &o.font_family);
+    if gs.is_empty() {
+        s.text(
+            w / 2.0,
+            top + 16.0,
+            13.0,
+            "middle",
+            "#666",
+            "本期无类案数据",
+        );
+    }
+    for (r, g) in gs.iter().enumerate() {
+        let y = top + r as f64 * row_h;
+        let label = format!("{} {}", g.id, text_for_output(&g.label, show_personal_data));
+        s.text(
+            label_w - 8.0,
+            y + 19.0,
+            12.0,
+            "end",
+            "#333",
+            &fit(&label, 12.0, label_w - 16.0),
+        );
+        let max = g.weekly.iter().copied().max().unwrap_or(0).max(1) as f64;
+        let n = g.weekly.len().max(2) - 1;
+        let pts: Vec<(f64, f64)> = g
+            .weekly
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    label_w + spark_w * i as f64 / n as f64,
+                    y + row_h - 6.0 - (row_h - 12.0) * *v as f64 / max,
+                )
+            })
+            .collect();
+        s.line(
+            label_w,
+            y + row_h - 6.0,
+            label_w + spark_w,
+            y + row_h - 6.0,
+            "#e5e5e5",
+        );
+        let color = if g.rising || g.new {
+            "#c0504d"
+        } else {
+            "#1f4e79"
+        };
+        s.polyline(&pts, color, 2);
+        s.text(
+            label_w + spark_w + 10.0,
+            y + 19.0,
+            12.0,
+            "start",
+            "#333",
+            &format!("本期 {} 件", thousands(g.in_period)),
+        );
+    }
+    ("group_sparklines", title.to_string(), s.finish())
+}
+
+/// KPI per unit: 按期办结率 (or 及时受理率).
+fn unit_kpi(trends: &Trends, o: &Options) -> LaidOut {
+    let title = "各责任单位按期办结率（%）";
+    let rows: Vec<_> = trends
+        .kpi_units
+        .iter()
+        .filter_map(|k| {
+            k.on_time_close.map(|r| {
+                (
+                    k.name.clone(),
+                    r.pct(),
+                    format!("{:.1}%（{}/{}）", r.pct(), r.num, r.den),
+                )
+            })
+        })
+        .take(o.max_rows)
+        .collect();
+    (
+        "unit_kpi",
+        title.to_string(),
+        hbars(Some(100.0), title, "%", &rows, o, &pal(o, 2)),
+    )
 }
 
 /// The CJK font used for PNG copies this run, registered with plotters once per process:
@@ -841,19 +839,6 @@ fn render_png(d: &Drawing, path: &Path) -> Result<()> {
         .persist(path)
         .map_err(|e| crate::error::Error::io("rename", path)(e.error))?;
     Ok(())
-}
-
-/// 1234567 → "1,234,567".
-pub fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

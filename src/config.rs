@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::ingest::Source;
 
 /// A whole pipeline: inputs and every stage's options.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +20,7 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub out: Option<PathBuf>,
     #[serde(default, rename = "source")]
-    pub sources: Vec<SourceConfig>,
+    pub sources: Vec<Source>,
     #[serde(default)]
     pub ingest: crate::ingest::Options,
     #[serde(default)]
@@ -37,29 +38,17 @@ pub struct PipelineConfig {
     pub base_dir: PathBuf,
 }
 
-/// One input file and how to read it.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    pub path: PathBuf,
-    /// `auto` (by content), `csv`, `xlsx`, `jsonl` or `parquet`.
-    #[serde(default)]
-    pub format: Option<String>,
-    /// For CSV: `auto` (UTF-8, UTF-8 with BOM, else GB18030), `utf-8`, `gbk` or `gb18030`.
-    #[serde(default)]
-    pub encoding: Option<String>,
-    /// Prepended to every id from this source (ids are often unique only within one export).
-    #[serde(default)]
-    pub id_prefix: Option<String>,
-    /// Channel for rows without a channel column (e.g. `message_board` for a 留言板 export).
-    #[serde(default)]
-    pub channel: Option<String>,
-    /// Worksheet to read from an xlsx (default: the first).
-    #[serde(default)]
-    pub sheet: Option<String>,
-    /// Overrides: canonical field name → header in this file, e.g. `content = "投诉详情"`.
-    #[serde(default)]
-    pub columns: std::collections::BTreeMap<String, String>,
+/// A TOML error as one line: the line number, the line as written (it names the key) and what
+/// is wrong with it.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
+            format!("line {line_no} `{line}`: {}", e.message().trim())
+        }
+        None => e.message().trim().to_string(),
+    }
 }
 
 impl PipelineConfig {
@@ -68,7 +57,7 @@ impl PipelineConfig {
         let text = std::fs::read_to_string(path).map_err(Error::io("read pipeline file", path))?;
         let mut cfg: PipelineConfig = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: toml_message(&text, &e),
         })?;
         cfg.base_dir = path
             .parent()
@@ -90,9 +79,9 @@ impl PipelineConfig {
             out: None,
             sources: inputs
                 .iter()
-                .map(|p| SourceConfig {
+                .map(|p| Source {
                     path: p.clone(),
-                    ..SourceConfig::default()
+                    ..Source::default()
                 })
                 .collect(),
             ingest: Default::default(),
@@ -132,10 +121,11 @@ impl PipelineConfig {
                 self.name
             )));
         }
-        if !matches!(self.report.period.as_str(), "week" | "month") {
+        let most = self.trends.baseline_weeks.max(1).div_ceil(2);
+        if self.trends.trend_periods == 0 || self.trends.trend_periods > most {
             return Err(bad(format!(
-                "`[report] period` must be \"week\" (周报) or \"month\" (月报), got `{}`",
-                self.report.period
+                "`[trends] trend_periods` must be 1 to {most} (two windows within `baseline_weeks` + 1 periods), got {}",
+                self.trends.trend_periods
             )));
         }
         for s in &self.sources {
@@ -147,15 +137,70 @@ impl PipelineConfig {
                     )));
                 }
             }
-            if let Some(c) = &s.channel {
-                if crate::schema::Channel::parse(c).is_none() {
-                    return Err(bad(format!(
-                        "source `{}`: unknown channel `{c}` (letter, visit, online, hotline, message_board, comment)",
-                        s.path.display()
-                    )));
-                }
-            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mistyped value fails at load, naming the file, the line with its key, and the values
+    /// accepted.
+    #[test]
+    fn a_typo_names_the_file_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "[[source]]\npath = \"a.csv\"\nformat = \"xslx\"\n",
+                "format = \"xslx\"",
+                "`xlsx`",
+            ),
+            (
+                "[[source]]\npath = \"a.csv\"\nencoding = \"big5\"\n",
+                "encoding = \"big5\"",
+                "`gbk`",
+            ),
+            (
+                "[[source]]\npath = \"a.csv\"\nchannel = \"lettr\"\n",
+                "channel = \"lettr\"",
+                "letter, visit",
+            ),
+            (
+                "[report]\nperiod = \"weak\"\n",
+                "period = \"weak\"",
+                "`week` or `month`",
+            ),
+            ("[cluster]\nmin_sise = 3\n", "min_sise = 3", "min_size"),
+        ];
+        for (body, key, accepted) in cases {
+            let p = dir.path().join("typo.toml");
+            std::fs::write(&p, format!("name = \"t\"\n\n{body}")).unwrap();
+            let err = PipelineConfig::load(&p).unwrap_err().to_string();
+            assert!(
+                err.contains("typo.toml") && err.contains(key) && err.contains(accepted),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn trend_windows_must_fit_the_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, "name = \"t\"\n[trends]\ntrend_periods = 5\n").unwrap();
+        let err = PipelineConfig::load(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("trend_periods") && err.contains("1 to 4"),
+            "{err}"
+        );
+        std::fs::write(
+            &p,
+            "name = \"t\"\n[trends]\ntrend_periods = 5\nbaseline_weeks = 9\n",
+        )
+        .unwrap();
+        assert_eq!(PipelineConfig::load(&p).unwrap().trends.trend_periods, 5);
     }
 }

@@ -42,6 +42,13 @@ pub enum Error {
     /// A user-facing precondition failed (missing run folder, unknown id, …).
     #[error("{0}")]
     Usage(String),
+    /// A file minqing wrote earlier cannot be read back as it wrote it (damaged, or edited by
+    /// hand): rerun the step that writes it.
+    #[error("`{path}` is damaged ({message}); rerun the step that writes it")]
+    Corrupt { path: PathBuf, message: String },
+    /// A fault of minqing itself, not of the input or the machine (a worker thread died).
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Polars(#[from] polars::prelude::PolarsError),
     #[error(transparent)]

@@ -2,17 +2,22 @@
 //! and a weekly situation brief, offline, in one binary.
 //!
 //! ```text
-//! ingest → normalize → store → tokenize → index → cluster → trends → charts → report
+//! ingest → store → cluster → index → trends → charts → report
 //! ```
 //!
-//! Each stage is a module; [`pipeline`] runs them in order. The library knows nothing about the
-//! terminal: progress is reported through [`pipeline::Progress`].
+//! Each stage is a module with the shape `run(Input, &Options) -> Output`; [`pipeline`] runs them
+//! in that order and is the only place that does (`ingest` cleans cells with [`normalize`];
+//! `cluster` and `index` share one [`tokenize::Tokenizer`]). The library knows nothing about the
+//! terminal: progress is reported through [`pipeline::Progress`]. `ARCHITECTURE.md` maps the
+//! modules, the data between them and the invariants every change keeps.
 
 pub mod bench;
+pub mod calendar;
 pub mod charts;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod fmt;
 pub mod fsutil;
 mod fxhash;
 pub mod index;
@@ -21,9 +26,11 @@ pub mod mask;
 pub mod normalize;
 pub mod pipeline;
 pub mod report;
+pub mod run_log;
 pub mod sample;
 pub mod schema;
 pub mod store;
+pub mod sys;
 pub mod tokenize;
 pub mod trends;
 

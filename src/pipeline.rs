@@ -1,32 +1,57 @@
-//! Runs the stages in order. Read this file top to bottom to see what happens to a petition.
+//! The one place that runs the stages, in order. Read it top to bottom to see what happens to a
+//! petition:
+//!
+//! | command | function | stages |
+//! |---|---|---|
+//! | `minqing run` | [`run`] | ingest → store → cluster → index → trends → charts → report, then `run.json` |
+//! | `minqing ingest` | [`ingest_only`] | ingest → store, then `run.json` |
+//! | `minqing cluster` | [`regroup`] | cluster → index |
+//! | `minqing brief` | [`brief`] | trends → charts → report |
+//!
+//! Grouping runs before indexing so every indexed petition carries its group id; a regroup
+//! therefore re-indexes the petitions whose group changed, and search never shows a group the
+//! grouping no longer has.
+//!
+//! Each stage has one shape, `stage::run(Input, &Options) -> Output` (without `Options` where a
+//! stage has none; the cluster stage's entry is [`cluster::stage`], the store's
+//! [`store::upsert`]); `Steps::step` times it, reports it to the terminal and keeps its counts
+//! for `run.json`, so a stage call here is a few lines.
 //!
 //! The run folder (`--out DIR`, default `reports/<pipeline name>/`) holds `store/`, `rejects.csv`
 //! and `run.json`, and later stages add `index/`, `groups/`, `charts/`, `brief.html`, `brief.md`.
 //! Every file is written atomically; `run.json` is written last and is the only output that
 //! carries timings and timestamps, so every other output is byte-identical across reruns.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::calendar::Period;
+use crate::charts::Chart;
+use crate::cluster::{self, Groups};
 use crate::config::PipelineConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::fmt::thousands;
+use crate::index::{self, IndexSummary};
 use crate::ingest::{self, SourceSummary};
+use crate::report::{self, MethodNote};
+use crate::run_log::{self, ClusterNote, ReportNote, StageNotes, Timer};
 use crate::schema::Record;
 use crate::store;
 use crate::tokenize::Tokenizer;
-use crate::{charts, cluster, index, report, trends};
+use crate::{charts, trends};
 
-/// One step of a run, in the order the steps execute.
+pub use crate::run_log::{BriefSetup, IngestCounts, RunReport};
+
+/// One step of a run, in the order `minqing run` executes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Ingest,
     Store,
-    Index,
     Cluster,
+    Index,
     Trends,
     Charts,
     Report,
@@ -37,8 +62,8 @@ impl Stage {
         match self {
             Stage::Ingest => "ingest",
             Stage::Store => "store",
-            Stage::Index => "index",
             Stage::Cluster => "cluster",
+            Stage::Index => "index",
             Stage::Trends => "trends",
             Stage::Charts => "charts",
             Stage::Report => "report",
@@ -80,204 +105,24 @@ pub struct RunOptions {
 /// Default in-memory budget of `minqing ingest`, in MiB.
 pub const DEFAULT_SPILL_MB: usize = 512;
 
-/// Counts that reconcile: `read = accepted + rejected`, `accepted = stored_rows + duplicates`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IngestCounts {
-    /// Data rows read from every input (blank rows excluded).
-    pub read: u64,
-    pub blank_rows: u64,
-    pub rejected: u64,
-    pub duplicates: u64,
-    /// Distinct ids this run's inputs gave.
-    pub stored_rows: u64,
-    /// Of those: new to the store, changed, identical to what the store had.
-    pub new: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    /// Records in the store after the run (earlier runs' records included).
-    pub store_total: u64,
-}
-
-impl IngestCounts {
-    /// Whether every row is accounted for.
-    pub fn reconciles(&self) -> bool {
-        self.read == self.stored_rows + self.rejected + self.duplicates
-            && self.stored_rows == self.new + self.updated + self.unchanged
-    }
-
-    /// One line for the terminal.
-    pub fn line(&self) -> String {
-        format!(
-            "read {} rows: {} stored ({} new, {} updated, {} unchanged), {} rejected, {} duplicate ids; store holds {}",
-            thousands(self.read),
-            thousands(self.stored_rows),
-            thousands(self.new),
-            thousands(self.updated),
-            thousands(self.unchanged),
-            thousands(self.rejected),
-            thousands(self.duplicates),
-            thousands(self.store_total),
-        )
-    }
-}
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `run.json`: what ran, on what, how long each stage took.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    pub minqing_version: &'static str,
-    pub pipeline: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub inputs: Vec<SourceSummary>,
-    pub counts: IngestCounts,
-    /// Stage → seconds.
-    pub stage_seconds: BTreeMap<String, f64>,
-    /// Stage → its own counts and notes.
-    pub stages: BTreeMap<String, serde_json::Value>,
-    pub outputs: Vec<String>,
-    /// Peak resident memory of the run, in MiB (Linux).
-    pub peak_rss_mib: Option<f64>,
-    /// What `minqing brief` needs to render another period the way this run did.
-    pub brief: BriefSetup,
-}
-
-/// The options and method note of a run's brief, kept so `minqing brief` renders any other
-/// period with the same parameters and the full method note.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct BriefSetup {
-    pub method: report::MethodNote,
-    pub trends: trends::Options,
-    pub charts: charts::Options,
-    pub report: report::Options,
-}
-
-/// The result of importing into a run folder.
-pub struct Imported {
-    /// Seconds spent reading the inputs and merging (without `keep_records`: and writing) the
-    /// store.
-    pub read_seconds: f64,
-    pub store_seconds: f64,
-    /// With `keep_records`: the whole store, sorted by id, not yet written
-    /// ([`store::write_kept`]).
-    pub upserted: store::Upserted,
-    pub counts: IngestCounts,
-    pub sources: Vec<SourceSummary>,
-}
-
-/// Ingest stage plus store upsert: reads every source, writes `store/` and `rejects.csv`.
-///
-/// With `keep_records` the whole store comes back in memory for the analysis stages, and the
-/// caller writes it ([`store::write_kept`]). Without it
-/// (`minqing ingest`) the rows stream to the store through a bounded buffer that spills to disk
-/// beyond `--spill-mb`, so an import's memory does not grow with the input file.
-pub fn import(
-    cfg: &PipelineConfig,
-    opts: &RunOptions,
-    progress: Progress,
-    keep_records: bool,
-) -> Result<Imported> {
-    // Before anything is read or written, so a refused run folder is left exactly as it was.
-    crate::fsutil::check_run_folder(&opts.out_dir)?;
-    crate::fsutil::remove_stale_temps(&opts.out_dir);
-    let t_read = Instant::now();
-    progress(Event::Start(Stage::Ingest));
-    let budget = if keep_records {
-        usize::MAX
-    } else {
-        opts.spill_mb
-            .unwrap_or(DEFAULT_SPILL_MB)
-            .saturating_mul(1 << 20)
-    };
-    let mut spill = store::Spill::new(&opts.out_dir, budget);
-    let mut rejects = Vec::new();
-    let mut sources = Vec::new();
-    for src in &cfg.sources {
-        let mut sink = |batch: Vec<Record>| spill.push(batch);
-        let (_, rj, summary) = ingest::read_source_with(
-            src,
-            &cfg.ingest,
-            &|n| progress(Event::Rows(n)),
-            Some(&mut sink),
-        )?;
-        rejects.extend(rj);
-        sources.push(summary);
-    }
-    let rejected = rejects.len() as u64;
-    let read: u64 = sources.iter().map(|s| s.rows_read).sum();
-    let blank_rows: u64 = sources.iter().map(|s| s.blank_rows).sum();
-    progress(Event::Done(
-        Stage::Ingest,
-        format!(
-            "{} rows read{}",
-            thousands(read),
-            if spill.spilled() {
-                " (spilled to disk beyond --spill-mb)"
-            } else {
-                ""
-            }
-        ),
-    ));
-
-    let read_seconds = t_read.elapsed().as_secs_f64();
-    let t_store = Instant::now();
-    progress(Event::Start(Stage::Store));
-    let mut up = store::upsert(&opts.out_dir, spill, opts.fresh, keep_records)?;
-    let duplicates = up.duplicates.len() as u64;
-    rejects.extend(std::mem::take(&mut up.duplicates));
-    ingest::write_rejects(&opts.out_dir.join("rejects.csv"), &rejects)?;
-    let counts = IngestCounts {
-        read,
-        blank_rows,
-        rejected,
-        duplicates,
-        stored_rows: up.stored_rows,
-        new: up.new,
-        updated: up.updated,
-        unchanged: up.unchanged,
-        store_total: up.total,
-    };
-    debug_assert!(counts.reconciles(), "{counts:?}");
-    progress(Event::Done(Stage::Store, counts.line()));
-    Ok(Imported {
-        read_seconds,
-        store_seconds: t_store.elapsed().as_secs_f64(),
-        upserted: up,
-        counts,
-        sources,
-    })
-}
-
 /// Everything a run did, for the terminal and `run.json`.
 pub struct RunSummary {
     pub report: RunReport,
     pub out_dir: PathBuf,
 }
 
-/// Runs a whole pipeline into `opts.out_dir`.
+// ---------------------------------------------------------------------------------------------
+// The commands
+
+/// `minqing run`: the whole pipeline into `opts.out_dir`.
 pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
     let started = chrono::Local::now();
-    let mut timer = Timer::default();
     // Refused before anything is written: the index stage would replace a folder it did not make
     // (after the link checks, which name the more basic problem).
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
-    let imported = import(cfg, opts, progress, true)?;
-    timer.set("ingest", imported.read_seconds);
-    timer.set("store", imported.store_seconds);
-    let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut steps = Steps::new(progress);
+    let imported = import(cfg, opts, &mut steps, true)?;
     // The store is written while the records are grouped and indexed (both read the records
     // in memory, nothing reads the store file): its Parquet encoding fills the cores the
     // grouping's and indexing's sequential steps leave idle.
@@ -286,16 +131,16 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
             let t = Instant::now();
             store::write_kept(&opts.out_dir, &imported.upserted).map(|_| t.elapsed().as_secs_f64())
         });
-        let analysed = analyse(cfg, opts, progress, &imported, &mut timer, &mut stages);
-        let written = writer.join().unwrap_or_else(|_| {
-            Err(crate::error::Error::Usage(
-                "writing the store failed".into(),
-            ))
-        });
+        let analysed = analyse(cfg, opts, &imported, &mut steps);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the store writer thread died".into())));
         (analysed, written)
     });
     analysed?;
-    timer.set("store", imported.store_seconds + written?);
+    steps
+        .timer
+        .set(Stage::Store.name(), imported.store_seconds + written?);
     let outputs = vec![
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
         "rejects.csv".to_string(),
@@ -305,189 +150,378 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         "brief.html".to_string(),
         "brief.md".to_string(),
     ];
-    finish(cfg, opts, started, imported, timer, stages, outputs)
+    finish(cfg, opts, started, imported, steps, outputs)
 }
 
-/// Everything after the import: group, index, and the brief of the latest complete period.
-fn analyse(
-    cfg: &PipelineConfig,
-    opts: &RunOptions,
-    progress: Progress,
-    imported: &Imported,
-    timer: &mut Timer,
-    stages: &mut BTreeMap<String, serde_json::Value>,
-) -> Result<()> {
-    let records = &imported.upserted.records;
-
-    // One tokenizer for the index and the grouping, so search and grouping see the same words.
-    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
-
-    // Grouping runs before indexing so every indexed petition carries its group id.
-    progress(Event::Start(Stage::Cluster));
-    let t = Instant::now();
-    let groups_dir = opts.out_dir.join("groups");
-    // New petitions join last run's groups (whose ids stay) unless a full regroup is due.
-    let grouped = cluster::update(
-        records,
-        &tokenizer,
-        &cfg.cluster,
-        &groups_dir,
-        if opts.fresh {
-            cluster::Regroup::FromScratch
-        } else if opts.regroup {
-            cluster::Regroup::Always
-        } else {
-            cluster::Regroup::IfDue
-        },
-    )?;
-    let groups = grouped.groups;
-    cluster::write(&groups_dir, &groups, records, opts.show_personal_data)?;
-    grouped.state.write(&groups_dir)?;
-    timer.add("cluster", t);
-    let grouped_n = groups
-        .members
-        .iter()
-        .filter(|m| m.group_id != cluster::UNCLUSTERED)
-        .count();
-    let how = match &grouped.mode {
-        cluster::Mode::Incremental { new } => format!(
-            "{} new petitions grouped onto the last grouping",
-            thousands(*new as u64)
-        ),
-        cluster::Mode::Full(why) => format!("all regrouped: {why}"),
-    };
-    progress(Event::Done(
-        Stage::Cluster,
-        format!(
-            "{} case groups holding {} of {} petitions ({how})",
-            thousands(groups.groups.len() as u64),
-            thousands(grouped_n as u64),
-            thousands(records.len() as u64)
-        ),
-    ));
-    stages.insert(
-        "cluster".into(),
-        serde_json::json!({
-            "groups": groups.groups.len(),
-            "grouped_petitions": grouped_n,
-            "unclustered": records.len() - grouped_n,
-            "mode": match &grouped.mode {
-                cluster::Mode::Incremental { .. } => "incremental",
-                cluster::Mode::Full(_) => "full",
-            },
-            "how": how,
-        }),
-    );
-
-    progress(Event::Start(Stage::Index));
-    let t = Instant::now();
-    let group_of: HashMap<&str, &str> = groups
-        .members
-        .iter()
-        .filter(|m| m.group_id != cluster::UNCLUSTERED)
-        .map(|m| (m.id.as_str(), m.group_id.as_str()))
-        .collect();
-    let summary = index::build(&opts.out_dir.join("index"), records, &tokenizer, &group_of)?;
-    timer.add("index", t);
-    progress(Event::Done(
-        Stage::Index,
-        format!(
-            "{} documents ({} added, {} updated, {} deleted, {} unchanged{})",
-            thousands(summary.docs),
-            thousands(summary.added),
-            thousands(summary.updated),
-            thousands(summary.deleted),
-            thousands(summary.unchanged),
-            if summary.rebuilt { ", rebuilt" } else { "" }
-        ),
-    ));
-    stages.insert("index".into(), serde_json::to_value(&summary)?);
-
-    // The brief covers the latest complete week (or month, `[report] period`) of the data.
-    if let Some(period) = trends::latest_complete(records, &cfg.report.period) {
-        progress(Event::Start(Stage::Trends));
-        let t = Instant::now();
-        let tr = trends::run(records, &groups, &period, &cfg.trends)?;
-        timer.add("trends", t);
-        progress(Event::Done(
-            Stage::Trends,
-            format!("period {}", period.label),
-        ));
-
-        progress(Event::Start(Stage::Charts));
-        let t = Instant::now();
-        let charts = charts::run(
-            &tr,
-            &opts.out_dir.join("charts"),
-            &cfg.charts,
-            opts.show_personal_data,
-        )?;
-        timer.add("charts", t);
-        let pngs = charts.iter().filter(|c| c.png_path.is_some()).count();
-        progress(Event::Done(
-            Stage::Charts,
-            if pngs > 0 || charts.is_empty() {
-                format!("{} charts (SVG + PNG)", charts.len())
-            } else {
-                format!(
-                    "{} charts (SVG only: no CJK font found for PNG; name one with [charts] font = \"…\")",
-                    charts.len()
-                )
-            },
-        ));
-
-        progress(Event::Start(Stage::Report));
-        let t = Instant::now();
-        let method = method_note(cfg, imported);
-        let written = report::run(
-            &opts.out_dir,
-            records,
-            &groups,
-            &tr,
-            &charts,
-            &method,
-            &cfg.report,
-            opts.show_personal_data,
-        )?;
-        timer.add("report", t);
-        progress(Event::Done(
-            Stage::Report,
-            format!(
-                "{} and {}",
-                written.html.display(),
-                written.markdown.display()
-            ),
-        ));
-        stages.insert("report".into(), serde_json::json!({"period": period.label}));
-    }
-
-    Ok(())
-}
-
-/// Import only (`minqing ingest`): store, rejects and run.json.
+/// `minqing ingest`: import only (store, rejects and run.json).
 pub fn ingest_only(
     cfg: &PipelineConfig,
     opts: &RunOptions,
     progress: Progress,
 ) -> Result<RunSummary> {
     let started = chrono::Local::now();
-    let imported = import(cfg, opts, progress, false)?;
-    let mut timer = Timer::default();
-    timer.set("ingest", imported.read_seconds);
-    timer.set("store", imported.store_seconds);
+    let mut steps = Steps::new(progress);
+    let imported = import(cfg, opts, &mut steps, false)?;
     let outputs = vec![
         "rejects.csv".into(),
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
     ];
-    finish(
-        cfg,
-        opts,
-        started,
-        imported,
-        timer,
-        BTreeMap::new(),
-        outputs,
-    )
+    finish(cfg, opts, started, imported, steps, outputs)
+}
+
+/// What [`regroup`] did.
+pub struct Regrouped {
+    pub records: usize,
+    pub groups: Groups,
+    /// None when the run folder has no index (`minqing ingest` made it): nothing to re-index.
+    pub index: Option<IndexSummary>,
+    /// Where the groups were written.
+    pub groups_dir: PathBuf,
+}
+
+/// `minqing cluster`: regroups every petition of a run folder with `cfg`'s `[tokenize]` and
+/// `[cluster]` settings (groups keep their ids by member overlap) and re-indexes the petitions
+/// whose group changed, so search shows the new groups.
+pub fn regroup(
+    run_dir: &Path,
+    cfg: &PipelineConfig,
+    show_personal_data: bool,
+    progress: Progress,
+) -> Result<Regrouped> {
+    crate::fsutil::check_run_folder(run_dir)?;
+    index::refuse_foreign(&run_dir.join("index"))?;
+    let records = store::read(run_dir)?;
+    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+    let mut steps = Steps::new(progress);
+    let groups_dir = run_dir.join("groups");
+    let grouped = steps.step(Stage::Cluster, || {
+        let input = cluster::Input {
+            records: &records,
+            tokenizer: &tokenizer,
+            groups_dir: &groups_dir,
+            regroup: cluster::Regroup::Always,
+            show_personal_data,
+        };
+        cluster::stage(input, &cfg.cluster)
+    })?;
+    let index = if index::exists(&run_dir.join("index")) {
+        Some(index_step(
+            run_dir,
+            &records,
+            &tokenizer,
+            &grouped.groups,
+            &mut steps,
+        )?)
+    } else {
+        None
+    };
+    Ok(Regrouped {
+        records: records.len(),
+        groups: grouped.groups,
+        index,
+        groups_dir,
+    })
+}
+
+/// What [`brief`] renders besides the period.
+#[derive(Debug, Clone, Default)]
+pub struct BriefOptions {
+    /// Show names, phone and id numbers unmasked (explicit opt-in).
+    pub show_personal_data: bool,
+}
+
+/// What [`brief`] rendered.
+pub struct Brief {
+    pub period: Period,
+    pub records_in_period: u64,
+    pub charts: Vec<Chart>,
+    pub written: report::Written,
+    /// What the user should know about how it was rendered (an older run folder, no groups).
+    pub notes: Vec<String>,
+}
+
+/// `minqing brief`: the brief of `period` (None: the latest complete period of the run's
+/// `[report] period`) from a run folder, rendered with the options and method note the run
+/// recorded, exactly as `minqing run` renders its own.
+pub fn brief(
+    run_dir: &Path,
+    period: Option<Period>,
+    opts: &BriefOptions,
+    progress: Progress,
+) -> Result<Brief> {
+    crate::fsutil::check_run_folder(run_dir)?;
+    let records = store::read(run_dir)?;
+    let mut notes = Vec::new();
+    // A folder without run.json (made by hand) or with a damaged one still gets a brief.
+    let mut setup = match run_log::read(run_dir) {
+        Ok(r) => r.brief,
+        Err(e) => {
+            notes.push(format!("{e}: the brief uses the default options"));
+            BriefSetup::default()
+        }
+    };
+    if setup.method.rows_stored == 0 {
+        setup.method.rows_stored = records.len() as u64;
+        setup.method.rows_read = records.len() as u64;
+    }
+    let groups_dir = run_dir.join("groups");
+    let groups = if groups_dir.join("groups.json").exists() {
+        cluster::read(&groups_dir)?
+    } else {
+        Groups::default()
+    };
+    if groups.members.is_empty() {
+        notes.push("no groups/groups.json in the run: the brief has no case groups".into());
+    }
+    let period = match period {
+        Some(p) => p,
+        None => crate::calendar::latest_complete(&records, setup.report.period)
+            .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
+    };
+    let what = Briefed {
+        run_dir,
+        records: &records,
+        groups: &groups,
+        period: &period,
+        setup: &setup,
+        show_personal_data: opts.show_personal_data,
+    };
+    let mut steps = Steps::new(progress);
+    let (trends, charts, written) = render_brief(&what, &mut steps)?;
+    Ok(Brief {
+        records_in_period: trends.records_in_period,
+        period,
+        charts,
+        written,
+        notes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps
+
+/// The result of importing into a run folder.
+struct Imported {
+    /// With `keep_records`: the whole store, sorted by id, not yet written
+    /// ([`store::write_kept`]).
+    upserted: store::Upserted,
+    store_seconds: f64,
+    counts: IngestCounts,
+    sources: Vec<SourceSummary>,
+}
+
+/// Ingest plus store upsert: reads every source, writes `store/` and `rejects.csv`.
+///
+/// With `keep_records` the whole store comes back in memory for the analysis stages, and the
+/// caller writes it ([`store::write_kept`]). Without it (`minqing ingest`) the rows stream to the
+/// store through a bounded buffer that spills to disk beyond `--spill-mb`, so an import's memory
+/// does not grow with the input file.
+fn import(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    steps: &mut Steps,
+    keep_records: bool,
+) -> Result<Imported> {
+    // Before anything is read or written, so a refused run folder is left exactly as it was.
+    crate::fsutil::check_run_folder(&opts.out_dir)?;
+    crate::fsutil::remove_stale_temps(&opts.out_dir);
+    let budget = if keep_records {
+        usize::MAX
+    } else {
+        opts.spill_mb
+            .unwrap_or(DEFAULT_SPILL_MB)
+            .saturating_mul(1 << 20)
+    };
+    let mut spill = store::Spill::new(&opts.out_dir, budget);
+    let progress = steps.progress;
+    let Read { ingested, spill } = steps.step(Stage::Ingest, || {
+        let input = ingest::Input {
+            sources: &cfg.sources,
+            progress: &|n| progress(Event::Rows(n)),
+            sink: &mut |batch| spill.push(batch),
+        };
+        let ingested = ingest::run(input, &cfg.ingest)?;
+        Ok(Read { ingested, spill })
+    })?;
+    let t_store = Instant::now();
+    let fresh = opts.fresh;
+    let (read, blank_rows) = (ingested.rows_read(), ingested.blank_rows());
+    let mut rejects = ingested.rejects;
+    let Stored { upserted, counts } = steps.step(Stage::Store, || {
+        let mut up = store::upsert(&opts.out_dir, spill, fresh, keep_records)?;
+        let rejected = rejects.len() as u64;
+        let duplicates = up.duplicates.len() as u64;
+        rejects.extend(std::mem::take(&mut up.duplicates));
+        ingest::write_rejects(&opts.out_dir.join("rejects.csv"), &rejects)?;
+        let counts = IngestCounts {
+            read,
+            blank_rows,
+            rejected,
+            duplicates,
+            stored_rows: up.stored_rows,
+            new: up.new,
+            updated: up.updated,
+            unchanged: up.unchanged,
+            store_total: up.total,
+        };
+        // Nothing lost: a row neither stored nor rejected would be a fault of minqing's.
+        if !counts.reconciles() {
+            return Err(Error::Internal(format!(
+                "the row counts do not reconcile: {counts:?}"
+            )));
+        }
+        Ok(Stored {
+            upserted: up,
+            counts,
+        })
+    })?;
+    Ok(Imported {
+        upserted,
+        store_seconds: t_store.elapsed().as_secs_f64(),
+        counts,
+        sources: ingested.sources,
+    })
+}
+
+/// What the ingest step read: the rejects and summaries, and the rows waiting for the store.
+struct Read {
+    ingested: ingest::Ingested,
+    spill: store::Spill,
+}
+
+/// What the store step did.
+struct Stored {
+    upserted: store::Upserted,
+    counts: IngestCounts,
+}
+
+/// Everything after the import: group, index, and the brief of the latest complete period.
+fn analyse(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    imported: &Imported,
+    steps: &mut Steps,
+) -> Result<()> {
+    let records = &imported.upserted.records;
+    // One tokenizer for the index and the grouping, so search and grouping see the same words.
+    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+    let groups_dir = opts.out_dir.join("groups");
+    // New petitions join last run's groups (whose ids stay) unless a full regroup is due.
+    let regroup = if opts.fresh {
+        cluster::Regroup::FromScratch
+    } else if opts.regroup {
+        cluster::Regroup::Always
+    } else {
+        cluster::Regroup::IfDue
+    };
+    let grouped = steps.step(Stage::Cluster, || {
+        let input = cluster::Input {
+            records,
+            tokenizer: &tokenizer,
+            groups_dir: &groups_dir,
+            regroup,
+            show_personal_data: opts.show_personal_data,
+        };
+        cluster::stage(input, &cfg.cluster)
+    })?;
+    index_step(&opts.out_dir, records, &tokenizer, &grouped.groups, steps)?;
+    // The brief covers the latest complete week (or month, `[report] period`) of the data.
+    if let Some(period) = crate::calendar::latest_complete(records, cfg.report.period) {
+        let setup = brief_setup(cfg, imported);
+        let what = Briefed {
+            run_dir: &opts.out_dir,
+            records,
+            groups: &grouped.groups,
+            period: &period,
+            setup: &setup,
+            show_personal_data: opts.show_personal_data,
+        };
+        render_brief(&what, steps)?;
+    }
+    Ok(())
+}
+
+/// The index stage over `records` with their groups, into `RUN_DIR/index/`.
+fn index_step(
+    run_dir: &Path,
+    records: &[Record],
+    tokenizer: &Tokenizer,
+    groups: &Groups,
+    steps: &mut Steps,
+) -> Result<IndexSummary> {
+    steps.step(Stage::Index, || {
+        index::run(index::Input {
+            index_dir: &run_dir.join("index"),
+            records,
+            tokenizer,
+            groups,
+        })
+    })
+}
+
+/// What a brief is rendered from.
+struct Briefed<'a> {
+    run_dir: &'a Path,
+    records: &'a [Record],
+    groups: &'a Groups,
+    period: &'a Period,
+    setup: &'a BriefSetup,
+    show_personal_data: bool,
+}
+
+/// trends → charts → report for one period: `brief.html`, `brief.md` and `charts/`.
+fn render_brief(
+    b: &Briefed,
+    steps: &mut Steps,
+) -> Result<(trends::Trends, Vec<Chart>, report::Written)> {
+    let trends = steps.step(Stage::Trends, || {
+        let input = trends::Input {
+            records: b.records,
+            groups: b.groups,
+            period: b.period,
+        };
+        trends::run(input, &b.setup.trends)
+    })?;
+    let charts = steps.step(Stage::Charts, || {
+        let input = charts::Input {
+            trends: &trends,
+            charts_dir: &b.run_dir.join("charts"),
+            show_personal_data: b.show_personal_data,
+        };
+        charts::run(input, &b.setup.charts).map(Charts)
+    })?;
+    let written = steps.step(Stage::Report, || {
+        let input = report::Input {
+            run_dir: b.run_dir,
+            records: b.records,
+            trends: &trends,
+            charts: &charts.0,
+            method: &b.setup.method,
+            show_personal_data: b.show_personal_data,
+        };
+        report::run(input, &b.setup.report)
+    })?;
+    steps.notes.report = Some(ReportNote {
+        period: b.period.label.clone(),
+    });
+    Ok((trends, charts.0, written))
+}
+
+/// The brief's options and method note, as `run.json` keeps them for `minqing brief`.
+fn brief_setup(cfg: &PipelineConfig, imported: &Imported) -> BriefSetup {
+    BriefSetup {
+        method: MethodNote {
+            rows_read: imported.counts.read,
+            rows_stored: imported.counts.store_total,
+            rows_rejected: imported.counts.rejected,
+            duplicates: imported.counts.duplicates,
+            inputs: imported.sources.iter().map(|s| s.path.clone()).collect(),
+            settings: MethodNote::settings(&cfg.cluster, &cfg.trends),
+        },
+        trends: cfg.trends.clone(),
+        charts: cfg.charts.clone(),
+        report: cfg.report.clone(),
+    }
 }
 
 /// Writes `run.json` (last, so it only appears once every other output is in place).
@@ -496,90 +530,183 @@ fn finish(
     opts: &RunOptions,
     started: chrono::DateTime<chrono::Local>,
     imported: Imported,
-    timer: Timer,
-    stages: BTreeMap<String, serde_json::Value>,
+    steps: Steps,
     mut outputs: Vec<String>,
 ) -> Result<RunSummary> {
     outputs.sort();
-    let brief = BriefSetup {
-        method: method_note(cfg, &imported),
-        trends: cfg.trends.clone(),
-        charts: cfg.charts.clone(),
-        report: cfg.report.clone(),
-    };
     let report = RunReport {
-        minqing_version: env!("CARGO_PKG_VERSION"),
+        minqing_version: env!("CARGO_PKG_VERSION").to_string(),
         pipeline: cfg.name.clone(),
         started_at: started.to_rfc3339(),
         finished_at: chrono::Local::now().to_rfc3339(),
+        brief: brief_setup(cfg, &imported),
         inputs: imported.sources,
         counts: imported.counts,
-        stage_seconds: timer.seconds,
-        stages,
+        stage_seconds: steps.timer.seconds,
+        stages: steps.notes,
         outputs,
-        peak_rss_mib: peak_mib(),
-        brief,
+        peak_rss_mib: crate::sys::peak_rss_bytes()
+            .map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0),
     };
-    write_run_json(&opts.out_dir, &report)?;
+    run_log::write(&opts.out_dir, &report)?;
     Ok(RunSummary {
         report,
         out_dir: opts.out_dir.clone(),
     })
 }
 
-/// The method note at the end of the brief: what data, how much of it, which parameters.
-pub fn method_note(cfg: &PipelineConfig, imported: &Imported) -> report::MethodNote {
-    report::MethodNote {
-        rows_read: imported.counts.read,
-        rows_stored: imported.counts.store_total,
-        rows_rejected: imported.counts.rejected,
-        duplicates: imported.counts.duplicates,
-        inputs: imported.sources.iter().map(|s| s.path.clone()).collect(),
-        parameters: vec![
-            ("cluster".into(), format!("{:?}", cfg.cluster)),
-            ("trends".into(), format!("{:?}", cfg.trends)),
-        ],
-    }
-}
-
-fn peak_mib() -> Option<f64> {
-    crate::bench::peak_rss_bytes().map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0)
-}
-
-fn write_run_json(out_dir: &Path, report: &RunReport) -> Result<()> {
-    let json = serde_json::to_vec_pretty(report)?;
-    crate::fsutil::write_atomic(&out_dir.join("run.json"), &json)
-}
-
 fn rel(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
 
-#[derive(Default)]
-struct Timer {
-    seconds: BTreeMap<String, f64>,
+// ---------------------------------------------------------------------------------------------
+// Timing, progress and run.json notes, once for every stage
+
+/// Runs the stages' steps: each is timed, announced to the terminal and summarised.
+struct Steps<'p> {
+    progress: Progress<'p>,
+    timer: Timer,
+    notes: StageNotes,
 }
 
-impl Timer {
-    fn add(&mut self, stage: &str, since: Instant) {
-        self.set(stage, since.elapsed().as_secs_f64());
+impl<'p> Steps<'p> {
+    fn new(progress: Progress<'p>) -> Self {
+        Steps {
+            progress,
+            timer: Timer::default(),
+            notes: StageNotes::default(),
+        }
     }
 
-    fn set(&mut self, stage: &str, s: f64) {
-        self.seconds
-            .insert(stage.to_string(), (s * 1000.0).round() / 1000.0);
+    /// Runs one stage: `Start`, the work, its time, `Done` with its summary line, its notes.
+    fn step<T: Summary>(&mut self, stage: Stage, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        (self.progress)(Event::Start(stage));
+        let t = Instant::now();
+        let out = work()?;
+        self.timer.add(stage.name(), t);
+        (self.progress)(Event::Done(stage, out.line()));
+        out.note(&mut self.notes);
+        Ok(out)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What a stage's output says when the stage is done.
+trait Summary {
+    /// The terminal line.
+    fn line(&self) -> String;
+    /// Its counts in `run.json`, if it keeps any.
+    fn note(&self, _notes: &mut StageNotes) {}
+}
 
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
+impl Summary for Read {
+    fn line(&self) -> String {
+        format!(
+            "{} rows read{}",
+            thousands(self.ingested.rows_read()),
+            if self.spill.spilled() {
+                " (spilled to disk beyond --spill-mb)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+impl Summary for Stored {
+    fn line(&self) -> String {
+        self.counts.line()
+    }
+}
+
+impl Summary for cluster::Grouped {
+    fn line(&self) -> String {
+        format!(
+            "{} case groups holding {} of {} petitions ({})",
+            thousands(self.groups.groups.len() as u64),
+            thousands(grouped_petitions(&self.groups) as u64),
+            thousands(self.groups.members.len() as u64),
+            how_grouped(&self.mode)
+        )
+    }
+
+    fn note(&self, notes: &mut StageNotes) {
+        let grouped = grouped_petitions(&self.groups);
+        notes.cluster = Some(ClusterNote {
+            groups: self.groups.groups.len(),
+            grouped_petitions: grouped,
+            unclustered: self.groups.members.len() - grouped,
+            mode: match self.mode {
+                cluster::Mode::Incremental { .. } => "incremental",
+                cluster::Mode::Full(_) => "full",
+            }
+            .into(),
+            how: how_grouped(&self.mode),
+        });
+    }
+}
+
+/// Petitions in a case group (the members are one per stored petition).
+pub fn grouped_petitions(groups: &Groups) -> usize {
+    groups
+        .members
+        .iter()
+        .filter(|m| m.group_id != cluster::UNCLUSTERED)
+        .count()
+}
+
+/// How the grouping went, in the words of the terminal and `run.json`.
+fn how_grouped(mode: &cluster::Mode) -> String {
+    match mode {
+        cluster::Mode::Incremental { new } => format!(
+            "{} new petitions grouped onto the last grouping",
+            thousands(*new as u64)
+        ),
+        cluster::Mode::Full(why) => format!("all regrouped: {why}"),
+    }
+}
+
+impl Summary for IndexSummary {
+    fn line(&self) -> String {
+        format!(
+            "{} documents ({} added, {} updated, {} deleted, {} unchanged{})",
+            thousands(self.docs),
+            thousands(self.added),
+            thousands(self.updated),
+            thousands(self.deleted),
+            thousands(self.unchanged),
+            if self.rebuilt { ", rebuilt" } else { "" }
+        )
+    }
+
+    fn note(&self, notes: &mut StageNotes) {
+        notes.index = Some(self.clone());
+    }
+}
+
+impl Summary for trends::Trends {
+    fn line(&self) -> String {
+        format!("period {}", self.period.label)
+    }
+}
+
+/// The charts one brief drew.
+struct Charts(Vec<Chart>);
+
+impl Summary for Charts {
+    fn line(&self) -> String {
+        let n = self.0.len();
+        if n == 0 || self.0.iter().any(|c| c.png_path.is_some()) {
+            format!("{n} charts (SVG + PNG)")
+        } else {
+            format!(
+                "{n} charts (SVG only: no CJK font found for PNG; name one with [charts] font = \"…\")"
+            )
+        }
+    }
+}
+
+impl Summary for report::Written {
+    fn line(&self) -> String {
+        format!("{} and {}", self.html.display(), self.markdown.display())
     }
 }

@@ -52,6 +52,17 @@ impl Channel {
         }
     }
 
+    /// Every code, for messages and help: `letter, visit, online, hotline, message_board,
+    /// comment`.
+    pub fn codes() -> String {
+        Channel::ALL.map(Channel::code).join(", ")
+    }
+
+    /// [`Channel::parse`], or the message that names the codes a user may write.
+    pub fn parse_named(s: &str) -> Result<Channel, String> {
+        Channel::parse(s).ok_or_else(|| format!("unknown channel `{s}` ({})", Channel::codes()))
+    }
+
     /// Parses a code or any of the Chinese names exports use.
     pub fn parse(s: &str) -> Option<Channel> {
         let t = s.trim();
@@ -115,6 +126,13 @@ impl Satisfaction {
     }
 }
 
+/// People in one visit from which it is a collective visit (集体访).
+pub const COLLECTIVE_HEADCOUNT: u32 = 5;
+
+/// Words in a handling status that mean the handling is over (办结, 结案, 已答复, 已回复,
+/// 不予受理): a reply on a message board closes it as 办结 closes a letter.
+const CLOSED_STATUS_WORDS: [&str; 5] = ["办结", "结案", "已答复", "已回复", "不予受理"];
+
 /// One petition or comment, as every stage after ingest sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -127,7 +145,7 @@ pub struct Record {
     /// Up to three levels: city, county/district, town/street.
     pub region: [Option<String>; 3],
     pub petitioner: Option<String>,
-    /// People in the visit (≥ 1; 5 or more is a collective visit).
+    /// People in the visit (≥ 1; [`COLLECTIVE_HEADCOUNT`] or more is a collective visit).
     pub headcount: u32,
     pub category: Option<String>,
     pub responsible_unit: Option<String>,
@@ -182,9 +200,26 @@ impl Record {
         }
     }
 
-    /// A collective visit: five or more people.
+    /// A collective visit: [`COLLECTIVE_HEADCOUNT`] or more people.
     pub fn is_collective(&self) -> bool {
-        self.headcount >= 5
+        self.headcount >= COLLECTIVE_HEADCOUNT
+    }
+
+    /// Whether its handling is over: it has a closing date, or its status says so.
+    pub fn is_closed(&self) -> bool {
+        self.closed_at.is_some() || self.has_closed_status()
+    }
+
+    /// Whether its handling was over at `end`: closed by then, or a status that says so (a
+    /// status carries no date, so it counts whenever it was recorded).
+    pub fn is_closed_at(&self, end: NaiveDateTime) -> bool {
+        self.closed_at.is_some_and(|c| c <= end) || self.has_closed_status()
+    }
+
+    fn has_closed_status(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| CLOSED_STATUS_WORDS.iter().any(|w| s.contains(w)))
     }
 
     /// Reads one column of the `extra` JSON, e.g. a ground-truth column for `eval`.
@@ -357,6 +392,38 @@ mod tests {
         assert_eq!(field_for_header("一级标签"), Some(Field::Category));
         assert_eq!(field_for_header("反对数"), Some(Field::Dislikes));
         assert_eq!(field_for_header("模型结果"), None);
+    }
+
+    #[test]
+    fn closed_is_one_rule() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let mut r = Record {
+            received_at: at("2019-08-12 09:00:00"),
+            status: None,
+            closed_at: None,
+            ..crate::store::tests::rec("1")
+        };
+        assert!(!r.is_closed());
+        for status in ["已办结", "已结案", "已答复", "已回复", "不予受理"] {
+            r.status = Some(status.into());
+            assert!(r.is_closed(), "{status}");
+            assert!(r.is_closed_at(at("2019-08-12 10:00:00")), "{status}");
+        }
+        r.status = Some("办理中".into());
+        assert!(!r.is_closed());
+        r.closed_at = Some(at("2019-08-20 10:00:00"));
+        assert!(r.is_closed());
+        assert!(!r.is_closed_at(at("2019-08-18 23:59:59")));
+        assert!(r.is_closed_at(at("2019-08-20 10:00:00")));
+    }
+
+    #[test]
+    fn the_schema_lists_every_channel_code() {
+        let spec = spec(Field::Channel);
+        assert_eq!(spec.kind, Channel::ALL.map(Channel::code).join("|"));
+        assert!(Channel::parse_named("letters")
+            .unwrap_err()
+            .ends_with("(letter, visit, online, hotline, message_board, comment)"));
     }
 
     #[test]

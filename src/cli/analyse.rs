@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use minqing::cluster::{self, Group, Groups, UNCLUSTERED};
+use minqing::cluster::{self, Group, Groups};
 use minqing::{Error, Result};
 
 use super::Term;
@@ -123,40 +123,28 @@ fn groups_dir(out: &std::path::Path) -> PathBuf {
 }
 
 pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
-    minqing::fsutil::check_run_folder(&a.out)?;
-    let (tok_opts, opts) = match &a.pipeline {
-        Some(p) => {
-            let cfg = minqing::config::PipelineConfig::load(p)?;
-            (cfg.tokenize, cfg.cluster)
-        }
-        None => (Default::default(), Default::default()),
-    };
-    let records = minqing::store::read(&a.out)?;
-    let tok = minqing::tokenize::Tokenizer::new(&tok_opts)?;
-    let dir = groups_dir(&a.out);
-    let previous = if dir.join("groups.json").exists() {
-        Some(cluster::read(&dir)?)
-    } else {
-        None
+    let cfg = match &a.pipeline {
+        Some(p) => minqing::config::PipelineConfig::load(p)?,
+        None => minqing::config::PipelineConfig::ad_hoc(&[]),
     };
     let t0 = std::time::Instant::now();
-    let (groups, state) = cluster::run_full(&records, &tok, &opts, previous.as_ref());
-    let unclustered = groups
-        .members
-        .iter()
-        .filter(|m| m.group_id == UNCLUSTERED)
-        .count();
-    cluster::write(&dir, &groups, &records, a.show_personal_data)?;
-    state.write(&dir)?;
+    let r = minqing::pipeline::regroup(&a.out, &cfg, a.show_personal_data, &|_| {})?;
+    let unclustered = r.records - minqing::pipeline::grouped_petitions(&r.groups);
     t.note(format!(
         "{} petitions → {} groups, {} unclustered ({:.1}%), {:.1}s; written to {}",
-        records.len(),
-        groups.groups.len(),
+        r.records,
+        r.groups.groups.len(),
         unclustered,
-        100.0 * unclustered as f64 / records.len().max(1) as f64,
+        100.0 * unclustered as f64 / r.records.max(1) as f64,
         t0.elapsed().as_secs_f64(),
-        dir.display()
+        r.groups_dir.display()
     ));
+    if let Some(ix) = &r.index {
+        t.note(format!(
+            "search index updated: {} petitions changed group",
+            ix.updated
+        ));
+    }
     Ok(())
 }
 
@@ -232,6 +220,33 @@ pub fn groups(a: GroupsArgs, _t: &Term) -> Result<()> {
     Ok(())
 }
 
+/// Why a group's members are one case, in words: the object they name, the grievance their
+/// titles share, and how many are a petitioner's repeats on the same matter.
+fn why_together(g: &Group, all: &Groups) -> String {
+    let mut why = Vec::new();
+    match &g.anchor {
+        Some(a) => why.push(format!("同一对象「{a}」")),
+        None => why.push("未识别出具体对象，按诉求文本相近归类".to_string()),
+    }
+    let grievance: Vec<&str> = g.key_terms.iter().take(3).map(String::as_str).collect();
+    if !grievance.is_empty() {
+        why.push(format!("诉求相近（{}）", grievance.join("、")));
+    }
+    let repeats = all
+        .members
+        .iter()
+        .filter(|m| m.group_id == g.id && m.is_repeat)
+        .count();
+    if repeats > 0 {
+        why.push(format!("其中 {repeats} 件为同一信访人就同一事项再次反映"));
+    }
+    why.push(format!(
+        "{} 件来自 {} 名不同信访人",
+        g.size, g.distinct_petitioners
+    ));
+    why.join("；")
+}
+
 pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     let all: Groups = cluster::read(&groups_dir(&a.out))?;
     let g = all
@@ -247,6 +262,7 @@ pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     println!("{}  {}", g.id, g.label);
     println!("对象: {}", g.anchor.as_deref().unwrap_or("（未识别）"));
     println!("关键词: {}", g.key_terms.join(" "));
+    println!("归类依据: {}", why_together(g, &all));
     println!(
         "{} 件 / {} 名信访人 / {} 人次；{} 至 {}；活跃 {} 周；趋势 {}",
         g.size,
@@ -405,7 +421,7 @@ fn eval_key(
     let rows = read_key(key)?;
     let e = cluster::eval::eval_key(records, all, &rows);
     if !e.unmatched.is_empty() {
-        t.note(&format!(
+        t.note(format!(
             "{} of {} key ids are not in the store and were not scored (first: {})",
             e.unmatched.len(),
             rows.len(),

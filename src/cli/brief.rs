@@ -1,11 +1,10 @@
 //! `minqing brief`: renders the weekly brief for a chosen period from an existing run.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use minqing::cluster::Groups;
-use minqing::trends::{self, Period};
-use minqing::{charts, report, Error};
+use minqing::calendar::{self, Period};
+use minqing::{pipeline, Error};
 
 use super::Term;
 
@@ -33,88 +32,42 @@ pub struct BriefArgs {
     pub show_personal_data: bool,
 }
 
-fn read_groups(dir: &Path) -> minqing::Result<Groups> {
-    let p = dir.join("groups").join("groups.json");
-    if !p.exists() {
-        return Ok(Groups::default());
-    }
-    let bytes = std::fs::read(&p).map_err(Error::io("read", &p))?;
-    Ok(serde_json::from_slice(&bytes)?)
-}
-
-/// The options and method note the run recorded in run.json (older runs: defaults).
-fn setup(out: &Path, t: &Term) -> minqing::pipeline::BriefSetup {
-    let p = out.join("run.json");
-    let recorded = std::fs::read(&p)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("brief").cloned())
-        .and_then(|v| serde_json::from_value(v).ok());
-    recorded.unwrap_or_else(|| {
-        t.note("run.json has no brief setup (an older run): default options");
-        minqing::pipeline::BriefSetup {
-            method: Default::default(),
-            trends: Default::default(),
-            charts: Default::default(),
-            report: Default::default(),
-        }
-    })
-}
-
 pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
-    minqing::fsutil::check_run_folder(&a.out)?;
-    let records = minqing::store::read(&a.out)?;
-    let mut setup = setup(&a.out, t);
-    if setup.method.rows_stored == 0 {
-        setup.method.rows_stored = records.len() as u64;
-        setup.method.rows_read = records.len() as u64;
-    }
-    let groups = read_groups(&a.out)?;
-    if groups.members.is_empty() {
-        t.note("no groups/groups.json in the run: the brief has no case groups");
-    }
     let period = match (&a.week, a.from, a.to) {
-        (Some(w), _, _) => trends::parse_week(w)
-            .ok_or_else(|| Error::Usage(format!("`{w}` is not an ISO week like 2019-W33")))?,
+        (Some(w), _, _) => Some(
+            calendar::parse_week(w)
+                .ok_or_else(|| Error::Usage(format!("`{w}` is not an ISO week like 2019-W33")))?,
+        ),
         _ if a.month.is_some() => {
             let m = a.month.as_deref().unwrap_or_default();
-            trends::parse_month(m)
-                .ok_or_else(|| Error::Usage(format!("`{m}` is not a month like 2019-08")))?
+            Some(
+                calendar::parse_month(m)
+                    .ok_or_else(|| Error::Usage(format!("`{m}` is not a month like 2019-08")))?,
+            )
         }
         (None, Some(f), Some(to)) => {
             if to < f {
                 return Err(Error::Usage(format!("--to {to} is before --from {f}")));
             }
-            Period::range(f, to)
+            Some(Period::range(f, to))
         }
-        _ => trends::latest_complete(&records, &setup.report.period)
-            .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
+        _ => None,
     };
-    let tr = trends::run(&records, &groups, &period, &setup.trends)?;
-    let ch = charts::run(
-        &tr,
-        &a.out.join("charts"),
-        &setup.charts,
-        a.show_personal_data,
-    )?;
-    let w = report::run(
-        &a.out,
-        &records,
-        &groups,
-        &tr,
-        &ch,
-        &setup.method,
-        &setup.report,
-        a.show_personal_data,
-    )?;
+    let opts = pipeline::BriefOptions {
+        show_personal_data: a.show_personal_data,
+    };
+    let b = pipeline::brief(&a.out, period, &opts, &|_| {})?;
+    for n in &b.notes {
+        t.note(n);
+    }
     t.note(format!(
         "brief for {} ({} petitions in the period)",
-        period.label, tr.records_in_period
+        b.period.label, b.records_in_period
     ));
-    for c in &ch {
+    for c in &b.charts {
         println!("{}", c.svg_path.display());
     }
-    println!("{}", w.markdown.display());
-    println!("{}", w.html.display());
+    println!("{}", b.written.markdown.display());
+    println!("{}", b.written.html.display());
     Ok(())
 }

@@ -45,9 +45,10 @@ pub struct IngestArgs {
     /// Prefix every id with this (ids are often unique only within one export).
     #[arg(long)]
     pub id_prefix: Option<String>,
-    /// Channel for files without a channel column (letter, visit, online, hotline, message_board, comment).
-    #[arg(long)]
-    pub channel: Option<String>,
+    /// Channel for files without a channel column: a code (see `minqing schema`) or a Chinese
+    /// name such as 来信 or 12345.
+    #[arg(long, value_parser = minqing::schema::Channel::parse_named)]
+    pub channel: Option<minqing::schema::Channel>,
     /// Rebuild the store from these inputs only.
     #[arg(long)]
     pub fresh: bool,
@@ -151,14 +152,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
     let mut cfg = PipelineConfig::ad_hoc(&a.input);
     for s in &mut cfg.sources {
         s.id_prefix = a.id_prefix.clone();
-        s.channel = a.channel.clone();
-    }
-    if let Some(c) = &a.channel {
-        if minqing::schema::Channel::parse(c).is_none() {
-            return Err(minqing::Error::Usage(format!(
-                "unknown channel `{c}` (letter, visit, online, hotline, message_board, comment)"
-            )));
-        }
+        s.channel = a.channel;
     }
     let opts = RunOptions {
         out_dir: a.out.clone(),
@@ -184,7 +178,7 @@ fn finish(summary: &pipeline::RunSummary, term: &Term) {
     if c.rejected + c.duplicates > 0 {
         term.note(format!(
             "{} rows not stored: see `{}`",
-            pipeline::thousands(c.rejected + c.duplicates),
+            minqing::fmt::thousands(c.rejected + c.duplicates),
             summary.out_dir.join("rejects.csv").display()
         ));
     }
@@ -201,8 +195,8 @@ pub fn sample(a: SampleArgs, term: &Term) -> minqing::Result<()> {
     let s = minqing::sample::write(&opts, &a.out)?;
     term.note(format!(
         "{} petitions ({} in {} case groups) from {} to {}, written in {:.1}s",
-        pipeline::thousands(s.rows as u64),
-        pipeline::thousands(s.grouped_rows as u64),
+        minqing::fmt::thousands(s.rows as u64),
+        minqing::fmt::thousands(s.grouped_rows as u64),
         s.groups,
         s.first_date,
         s.last_date,

@@ -64,7 +64,7 @@ pub const WORDS_TOKENIZER: &str = "minqing_words";
 pub const WORD_SEP: char = '\u{1F}';
 
 /// What [`build`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexSummary {
     /// Documents in the index after the build.
     pub docs: u64,
@@ -486,16 +486,20 @@ fn to_doc(
 
 /// Ids and hashes of the live documents, from fast fields (batch reads: per-document column
 /// lookups are slow on large segments).
-fn live_hashes(index: &Index) -> Result<FastMap<String, u64>> {
+fn live_hashes(index: &Index, dir: &Path) -> Result<FastMap<String, u64>> {
     let reader = index.reader()?;
     let searcher = reader.searcher();
     let mut out = FastMap::default();
-    let corrupt = |e: std::io::Error| Error::Usage(format!("corrupt index id column: {e}"));
+    let corrupt = |e: std::io::Error| Error::Corrupt {
+        path: dir.to_path_buf(),
+        message: format!("its id column cannot be read: {e}"),
+    };
     for seg in searcher.segment_readers() {
         let ff = seg.fast_fields();
-        let ids = ff
-            .str("id")?
-            .ok_or_else(|| Error::Usage("index has no `id` fast field".into()))?;
+        let ids = ff.str("id")?.ok_or_else(|| Error::Corrupt {
+            path: dir.to_path_buf(),
+            message: "it has no `id` fast field".into(),
+        })?;
         // The id dictionary in ordinal order, streamed once.
         let mut names: Vec<String> = Vec::with_capacity(ids.num_terms());
         let mut stream = ids.dictionary().stream().map_err(corrupt)?;
@@ -593,6 +597,30 @@ pub fn refuse_foreign(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What the index stage indexes, and where.
+pub struct Input<'a> {
+    /// `RUN_DIR/index/`.
+    pub index_dir: &'a Path,
+    pub records: &'a [Record],
+    /// The tokenizer the grouping used (its fingerprint is the index's commit payload).
+    pub tokenizer: &'a Tokenizer,
+    /// The case groups: every indexed petition carries its group id, so a regroup re-indexes
+    /// the petitions whose group changed.
+    pub groups: &'a crate::cluster::Groups,
+}
+
+/// The index stage: [`build`] with each petition's group id.
+pub fn run(input: Input<'_>) -> Result<IndexSummary> {
+    let group_of: HashMap<&str, &str> = input
+        .groups
+        .members
+        .iter()
+        .filter(|m| m.group_id != crate::cluster::UNCLUSTERED)
+        .map(|m| (m.id.as_str(), m.group_id.as_str()))
+        .collect();
+    build(input.index_dir, input.records, input.tokenizer, &group_of)
+}
+
 /// Brings `dir` (e.g. `run_dir/index`) in line with `records`: delete-then-add only changed ids
 /// (per-document content hash incl. group id), delete ids no longer present, no-op when nothing
 /// changed, full re-index when the tokenizer fingerprint or schema version differs. One commit,
@@ -668,7 +696,7 @@ pub fn build(
         return Ok(summary);
     }
 
-    let live = live_hashes(&index)?;
+    let live = live_hashes(&index, dir)?;
     let mut changed: Vec<(&Record, Option<&str>, u64)> = Vec::new();
     for &(r, g, h) in &recs {
         match live.get(&r.id) {

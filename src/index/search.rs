@@ -105,17 +105,7 @@ impl Highlighted {
 
     /// HTML: text escaped, marks as `<mark>…</mark>`.
     pub fn html(&self) -> String {
-        self.render_with("<mark>", "</mark>", |s, out| {
-            for c in s.chars() {
-                match c {
-                    '<' => out.push_str("&lt;"),
-                    '>' => out.push_str("&gt;"),
-                    '&' => out.push_str("&amp;"),
-                    '"' => out.push_str("&quot;"),
-                    c => out.push(c),
-                }
-            }
-        })
+        self.render_with("<mark>", "</mark>", crate::fmt::push_escaped)
     }
 
     fn render_with(&self, open: &str, close: &str, push: impl Fn(&str, &mut String)) -> String {
@@ -198,6 +188,8 @@ pub struct IndexHandle {
     reader: IndexReader,
     fields: Fields,
     fingerprint: Option<String>,
+    /// Where the index is, for errors.
+    dir: std::path::PathBuf,
 }
 
 impl IndexHandle {
@@ -226,6 +218,7 @@ impl IndexHandle {
             reader,
             fields,
             fingerprint,
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -436,7 +429,10 @@ impl IndexHandle {
         let received = doc
             .get_first(f.received_at)
             .and_then(|v| v.as_datetime())
-            .ok_or_else(|| Error::Usage(format!("petition `{id}` has no date in the index")))?;
+            .ok_or_else(|| Error::Corrupt {
+                path: self.dir.clone(),
+                message: format!("petition `{id}` has no date"),
+            })?;
         let mut tf: HashMap<String, u32> = HashMap::new();
         for w in tok.words(&title).into_iter().chain(tok.words(&content)) {
             // One-character words carry little; very long ones are HMM run-ons (`临街门面长期油烟直排`)
@@ -719,9 +715,8 @@ impl SegmentCollector for StatsSegment {
         }
         if let Some(d) = self.date.as_ref().and_then(|c| c.first(doc)) {
             if let Some(day) = chrono::DateTime::from_timestamp(d.into_timestamp_secs(), 0) {
-                let day = day.date_naive();
-                let monday = day.num_days_from_ce() - day.weekday().num_days_from_monday() as i32;
-                *self.weeks.entry(monday).or_default() += 1;
+                let monday = crate::calendar::week_monday(day.date_naive());
+                *self.weeks.entry(monday.num_days_from_ce()).or_default() += 1;
             }
         }
     }
@@ -781,9 +776,8 @@ impl Stats {
         let mut d = lo;
         while d <= hi {
             if let Some(start) = NaiveDate::from_num_days_from_ce_opt(d) {
-                let w = start.iso_week();
                 out.push(WeekCount {
-                    week: format!("{}-W{:02}", w.year(), w.week()),
+                    week: crate::calendar::week_label(start),
                     start,
                     count: self.weeks.get(&d).copied().unwrap_or(0),
                 });

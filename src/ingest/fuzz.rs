@@ -61,7 +61,7 @@ fn within_limit<T: Send + 'static>(
 
 /// Reads `src` under the watchdog and checks the properties; `Ok(Some(summary))` if the file was
 /// read, `Ok(None)` for a clear whole-file error, `Err` for a broken property.
-fn read_checked(src: SourceConfig) -> std::result::Result<Option<SourceSummary>, String> {
+fn read_checked(src: Source) -> std::result::Result<Option<SourceSummary>, String> {
     let what = format!(
         "{} (format {:?}, encoding {:?})",
         src.path.display(),
@@ -115,8 +115,15 @@ fn read_checked(src: SourceConfig) -> std::result::Result<Option<SourceSummary>,
     })
 }
 
-fn src(path: &Path) -> SourceConfig {
-    SourceConfig {
+/// A `format` or `encoding` as a pipeline file declares it.
+fn declared<T: serde::de::DeserializeOwned>(value: &str) -> T {
+    use serde::de::IntoDeserializer;
+    T::deserialize(value.into_deserializer())
+        .unwrap_or_else(|e: serde::de::value::Error| panic!("{value}: {e}"))
+}
+
+fn src(path: &Path) -> Source {
+    Source {
         path: path.to_path_buf(),
         ..Default::default()
     }
@@ -137,9 +144,9 @@ fn fuzz_one_as(
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(name);
     std::fs::write(&p, bytes).unwrap();
-    let src = SourceConfig {
-        format: format.map(str::to_string),
-        encoding: encoding.map(str::to_string),
+    let src = Source {
+        format: format.map(declared),
+        encoding: encoding.map(declared),
         ..src(&p)
     };
     read_checked(src).map(|_| ()).map_err(TestCaseError::fail)
@@ -898,7 +905,7 @@ fn corpus_replays() {
             files.len()
         );
         for f in files {
-            let declared: &[(Option<&str>, Option<&str>)] = match dir {
+            let choices: &[(Option<&str>, Option<&str>)] = match dir {
                 "xlsx" => &[(None, None), (Some("csv"), None), (Some("jsonl"), None)],
                 _ => &[
                     (None, None),
@@ -908,10 +915,10 @@ fn corpus_replays() {
                     (Some("xlsx"), None),
                 ],
             };
-            for (format, encoding) in declared {
-                let src = SourceConfig {
-                    format: format.map(str::to_string),
-                    encoding: encoding.map(str::to_string),
+            for (format, encoding) in choices {
+                let src = Source {
+                    format: format.map(declared),
+                    encoding: encoding.map(declared),
                     ..src(&f)
                 };
                 if let Err(e) = read_checked(src) {

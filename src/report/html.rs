@@ -2,7 +2,8 @@
 //! A4 print layout.
 
 use super::{Block, Doc};
-use crate::charts::{esc, Chart};
+use crate::charts::Chart;
+use crate::fmt::escape_html as esc;
 
 const CSS: &str = r#"
 :root{--ink:#222;--muted:#666;--rule:#d0d7de;--accent:#1f4e79;--flag:#c0504d}

@@ -7,18 +7,18 @@
 
 mod html;
 mod markdown;
+mod sections;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::charts::{group_digits, Chart};
-use crate::cluster::{Groups, Trend};
+use crate::calendar::PeriodKind;
+use crate::charts::Chart;
 use crate::error::Result;
 use crate::fsutil::write_atomic;
-use crate::mask::{mask_id, text_for_output};
 use crate::schema::Record;
-use crate::trends::{Change, Kpi, Ratio, Row, Trends};
+use crate::trends::Trends;
 
 /// `[report]` in a pipeline file.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -32,7 +32,7 @@ pub struct Options {
     pub max_ids: usize,
     /// The period `minqing run` briefs: `week` (the latest complete ISO week, 周报) or `month`
     /// (the latest complete calendar month, 月报).
-    pub period: String,
+    pub period: PeriodKind,
 }
 
 impl Default for Options {
@@ -41,7 +41,7 @@ impl Default for Options {
             issuer: "信访形势研判".into(),
             max_rows: 15,
             max_ids: 200,
-            period: "week".into(),
+            period: PeriodKind::Week,
         }
     }
 }
@@ -55,7 +55,46 @@ pub struct MethodNote {
     pub rows_rejected: u64,
     pub duplicates: u64,
     pub inputs: Vec<String>,
-    pub parameters: Vec<(String, String)>,
+    /// The settings that shape the brief's figures, as sentences ([`MethodNote::settings`]).
+    pub settings: Vec<String>,
+}
+
+impl MethodNote {
+    /// The grouping and trend settings a reader of the brief needs, in Chinese with their units:
+    /// what makes a case group, what counts as rising, what the KPIs count as on time.
+    pub fn settings(
+        cluster: &crate::cluster::Options,
+        trends: &crate::trends::Options,
+    ) -> Vec<String> {
+        let c = cluster;
+        let t = trends;
+        vec![
+            format!(
+                "类案参数：同一对象的信访件与类案中心的文本相似度（余弦）达到{}即归入该类案，未识别出对象的需达到{}；两个类案中心的相似度达到{}时合并（同一对象且主要类别和责任单位相同的达到{}）；同一信访人再次反映且两件相似度达到{}的，标题含有相同罕见名称（至多见于{}条标题）、所指对象一致且相似度达到{}的，以及正文开头大部分相同的，也归入同一类案；类案至少{}件；热度和类案走势中的“近期”为数据最后{}周。",
+                c.anchored_threshold,
+                c.unanchored_threshold,
+                c.merge_threshold,
+                c.merge_threshold_same_office,
+                c.repeat_threshold,
+                c.rare_name_max_df,
+                c.rare_name_threshold,
+                c.min_size.max(1),
+                c.recent_weeks.max(1),
+            ),
+            format!(
+                "趋势参数：基线为此前{}期；本期件次不少于{}且泊松上尾概率小于{}的列为明显上升（基线均值不足{}件次/期的按{}计）；类案走势比较最近{}期与此前{}期；及时受理为受理日期在登记后{}个工作日内，无办理期限的按登记后{}天计算按期办结。",
+                t.baseline_weeks.max(1),
+                t.min_count,
+                t.p_threshold,
+                t.min_lambda,
+                t.min_lambda,
+                t.trend_periods,
+                t.trend_periods,
+                t.accept_working_days,
+                t.close_days,
+            ),
+        ]
+    }
 }
 
 /// Files the report stage wrote.
@@ -89,701 +128,40 @@ pub struct Doc {
     pub sections: Vec<Section>,
 }
 
+/// What the brief says where the data has nothing to compute a figure from (never a zero).
 pub const UNAVAILABLE: &str = "无数据";
 
-/// Formats a count with 千分位.
-pub fn n(v: u64) -> String {
-    group_digits(v)
+/// What the report stage renders, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The run folder: `brief.html` and `brief.md` go here.
+    pub run_dir: &'a Path,
+    /// The store's records (the appendix lists the period's ids from them).
+    pub records: &'a [Record],
+    pub trends: &'a Trends,
+    pub charts: &'a [Chart],
+    pub method: &'a MethodNote,
+    /// Leave personal data unmasked (explicit opt-in).
+    pub show_personal_data: bool,
 }
 
-/// Rate with one decimal, or 无数据.
-pub fn rate(r: Option<Ratio>) -> String {
-    match r {
-        Some(r) => format!("{:.1}%", r.pct()),
-        None => UNAVAILABLE.into(),
-    }
-}
-
-fn rate_detail(r: Option<Ratio>) -> String {
-    match r {
-        Some(r) => format!("{:.1}%（{}/{}）", r.pct(), n(r.num), n(r.den)),
-        None => UNAVAILABLE.into(),
-    }
-}
-
-/// Signed change in percent with one decimal, or a dash where the base does not exist.
-pub fn change_pct(p: Option<f64>) -> String {
-    match p {
-        Some(v) if v > 0.0 => format!("上升{v:.1}%"),
-        Some(v) if v < 0.0 => format!("下降{:.1}%", -v),
-        Some(_) => "持平".into(),
-        None => "—".into(),
-    }
-}
-
-fn p_text(p: f64) -> String {
-    if p < 0.0001 {
-        "p<0.0001".into()
-    } else {
-        format!("p={p:.4}")
-    }
-}
-
-fn base(v: Option<u64>) -> String {
-    v.map(n).unwrap_or_else(|| "—".into())
-}
-
-fn trend_zh(t: Trend) -> &'static str {
-    match t {
-        Trend::New => "新增",
-        Trend::Growing => "上升",
-        Trend::Steady => "平稳",
-        Trend::Fading => "回落",
-    }
-}
-
-fn ids_list(ids: &[String], max: usize) -> String {
-    if ids.is_empty() {
-        return "—".into();
-    }
-    let mut s = ids.iter().take(max).cloned().collect::<Vec<_>>().join("、");
-    if ids.len() > max {
-        s.push_str(&format!(" 等{}件", n(ids.len() as u64)));
-    }
-    s
-}
-
-fn change_sentence(what: &str, c: &Change, unit: &str) -> String {
-    let mut s = format!("{what}{}{unit}", n(c.current));
-    match c.previous {
-        Some(p) => s.push_str(&format!(
-            "，环比{}（上期{}{unit}）",
-            change_pct(c.wow()).replace("—", "无法计算"),
-            n(p)
-        )),
-        None => s.push_str("，无上期数据，不计环比"),
-    }
-    match c.year_ago {
-        Some(p) => s.push_str(&format!(
-            "，同比{}（去年同期{}{unit}）",
-            change_pct(c.yoy()).replace("—", "无法计算"),
-            n(p)
-        )),
-        None => s.push_str("，无去年同期数据，不计同比"),
-    }
-    s
-}
-
-fn breakdown_table(caption: &str, first: &str, rows: &[Row], total: u64, max: usize) -> Block {
-    let t = total.max(1) as f64;
-    Block::Table(
-        caption.into(),
-        vec![
-            first.into(),
-            "件次".into(),
-            "占比".into(),
-            "人次".into(),
-            "上期".into(),
-            "环比".into(),
-            "同比".into(),
-        ],
-        rows.iter()
-            .filter(|r| r.count.current > 0)
-            .take(max)
-            .map(|r| {
-                vec![
-                    r.name.clone(),
-                    n(r.count.current),
-                    format!("{:.1}%", r.count.current as f64 / t * 100.0),
-                    n(r.headcount),
-                    base(r.count.previous),
-                    change_pct(r.count.wow()),
-                    change_pct(r.count.yoy()),
-                ]
-            })
-            .collect(),
-    )
-}
-
-fn kpi_row(k: &Kpi) -> Vec<String> {
-    vec![
-        k.name.clone(),
-        n(k.petitions),
-        rate_detail(k.timely_accept),
-        rate_detail(k.on_time_close),
-        rate_detail(k.satisfied),
-        rate_detail(k.rated),
-        k.avg_cycle_days
-            .map(|d| format!("{d:.1}"))
-            .unwrap_or_else(|| UNAVAILABLE.into()),
-        k.overdue_open.map(n).unwrap_or_else(|| UNAVAILABLE.into()),
-    ]
-}
-
-/// Builds the brief's document model.
-#[allow(clippy::too_many_arguments)]
-pub fn build(
-    records: &[Record],
-    groups: &Groups,
-    t: &Trends,
-    charts: &[Chart],
-    method: &MethodNote,
-    opts: &Options,
-    show: bool,
-) -> Doc {
-    let _ = groups;
-    // Message-board exports carry no handling state; then open/closed is unknown, not "all open".
-    let has_state = records
-        .iter()
-        .any(|r| r.status.is_some() || r.closed_at.is_some());
-    let chart = |name: &str| charts.iter().position(|c| c.name == name).map(Block::Chart);
-    let txt = |s: &str| text_for_output(s, show);
-    let pid = |s: &str| if show { s.to_string() } else { mask_id(s) };
-    let total = t.total.current;
-    let mut sections = Vec::new();
-
-    // 1 总体情况
-    {
-        let mut b = vec![Block::Para(format!(
-            "本期（{}，{}至{}）{}。{}。",
-            t.period.label,
-            t.period.from,
-            t.period.to,
-            change_sentence("共受理信访", &t.total, "件次"),
-            {
-                let mut s = change_sentence("涉及", &t.headcount, "人次");
-                match t.distinct_petitioners {
-                    Some(p) => s.push_str(&format!("；涉及信访人{}人", n(p))),
-                    None => s.push_str("；信访人信息无数据"),
-                }
-                s
-            }
-        ))];
-        b.push(Block::Table(
-            "表1 本期各渠道信访量".into(),
-            vec![
-                "渠道".into(),
-                "件次".into(),
-                "上期".into(),
-                "环比".into(),
-                "去年同期".into(),
-                "同比".into(),
-            ],
-            t.by_channel
-                .iter()
-                .map(|(c, ch)| {
-                    vec![
-                        c.zh().into(),
-                        n(ch.current),
-                        base(ch.previous),
-                        change_pct(ch.wow()),
-                        base(ch.year_ago),
-                        change_pct(ch.yoy()),
-                    ]
-                })
-                .chain(std::iter::once(vec![
-                    "合计".into(),
-                    n(t.total.current),
-                    base(t.total.previous),
-                    change_pct(t.total.wow()),
-                    base(t.total.year_ago),
-                    change_pct(t.total.yoy()),
-                ]))
-                .collect(),
-        ));
-        b.extend(chart("weekly_channel"));
-        sections.push(Section {
-            title: "一、总体情况".into(),
-            blocks: b,
-        });
-    }
-
-    // 2 分类分布
-    {
-        let mut b = Vec::new();
-        if t.categories.iter().all(|c| c.count.current == 0) {
-            b.push(Block::Para(format!("本期问题分类{UNAVAILABLE}。")));
-        } else {
-            let top: Vec<String> = t
-                .categories
-                .iter()
-                .filter(|c| c.count.current > 0)
-                .take(3)
-                .map(|c| {
-                    format!(
-                        "{}{}件次（占{:.1}%）",
-                        c.name,
-                        n(c.count.current),
-                        c.count.current as f64 / total.max(1) as f64 * 100.0
-                    )
-                })
-                .collect();
-            b.push(Block::Para(format!(
-                "从问题类别看，排名前列的是{}。",
-                top.join("、")
-            )));
-            if t.missing_category > 0 {
-                b.push(Block::Para(format!(
-                    "另有{}件次未标注类别。",
-                    n(t.missing_category)
-                )));
-            }
-            b.push(breakdown_table(
-                "表2 本期问题分类",
-                "类别",
-                &t.categories,
-                total,
-                opts.max_rows,
-            ));
-            b.extend(chart("category_share"));
-            b.extend(chart("category_heat"));
-        }
-        sections.push(Section {
-            title: "二、分类分布".into(),
-            blocks: b,
-        });
-    }
-
-    // 3 区域分布
-    {
-        let mut b = Vec::new();
-        if t.regions[0].is_empty() {
-            b.push(Block::Para(format!("本期信访事项属地{UNAVAILABLE}。")));
-        } else {
-            for (lvl, name) in ["市", "区县", "街道乡镇"].iter().enumerate() {
-                if t.regions[lvl].iter().any(|r| r.count.current > 0) {
-                    b.push(breakdown_table(
-                        &format!("表3-{} 本期{}分布", lvl + 1, name),
-                        "地区",
-                        &t.regions[lvl],
-                        total,
-                        opts.max_rows,
-                    ));
-                }
-            }
-            if t.missing_region > 0 {
-                b.push(Block::Para(format!(
-                    "另有{}件次未标注属地。",
-                    n(t.missing_region)
-                )));
-            }
-            b.extend(chart("region_rank"));
-        }
-        sections.push(Section {
-            title: "三、区域分布".into(),
-            blocks: b,
-        });
-    }
-
-    // 4 热点与新增问题
-    {
-        let mut items = Vec::new();
-        let flag = |kind: &str, r: &Row| {
-            format!(
-                "{kind}“{}”本期{}件次，前{}期基线均值{:.1}件次/期（泊松检验 {}）",
-                r.name,
-                n(r.count.current),
-                t.weeks.len().saturating_sub(1),
-                r.baseline_mean,
-                p_text(r.p_value)
-            )
-        };
-        for r in t.categories.iter().filter(|r| r.rising) {
-            items.push(flag("类别", r));
-        }
-        for lvl in 0..3 {
-            for r in t.regions[lvl].iter().filter(|r| r.rising) {
-                items.push(flag("地区", r));
-            }
-        }
-        for g in t.groups.iter().filter(|g| g.rising && !g.new) {
-            items.push(format!(
-                "类案{}“{}”本期{}件次，基线均值{:.1}件次/期（泊松检验 {}）",
-                g.id,
-                txt(&g.label),
-                n(g.in_period),
-                g.baseline_mean,
-                p_text(g.p_value)
-            ));
-        }
-        let news: Vec<String> = t
-            .groups
+/// Builds the brief's document model: nine sections, one builder each
+/// ([`sections`](self::sections)).
+pub fn build(input: &Input<'_>, opts: &Options) -> Doc {
+    let cx = sections::Ctx {
+        t: input.trends,
+        records: input.records,
+        charts: input.charts,
+        method: input.method,
+        opts,
+        show: input.show_personal_data,
+        has_state: input
+            .records
             .iter()
-            .filter(|g| g.new)
-            .map(|g| {
-                format!(
-                    "新增类案{}“{}”：本期{}件次、{}人次",
-                    g.id,
-                    txt(&g.label),
-                    n(g.in_period),
-                    n(g.headcount_in_period)
-                )
-            })
-            .collect();
-        let mut b = vec![Block::Para(format!(
-            "判定方法：本期件次不少于{}且在前{}期基线均值下的泊松上尾概率小于阈值的，列为明显上升；此前从未出现、本期首次出现的类案列为新增。",
-            t.rising_min_count,
-            t.weeks.len().saturating_sub(1)
-        ))];
-        if items.is_empty() && news.is_empty() {
-            b.push(Block::Para("本期未发现明显上升或新增的问题。".into()));
-        }
-        if !items.is_empty() {
-            b.push(Block::Bullets(items));
-        }
-        if !news.is_empty() {
-            b.push(Block::Bullets(news));
-        }
-        sections.push(Section {
-            title: "四、热点与新增问题".into(),
-            blocks: b,
-        });
-    }
-
-    // 5 同质化类案
-    {
-        let rows: Vec<Vec<String>> = t
-            .groups
-            .iter()
-            .filter(|g| g.in_period > 0)
-            .take(opts.max_rows)
-            .map(|g| {
-                vec![
-                    g.id.clone(),
-                    txt(&g.label),
-                    n(g.in_period),
-                    format!(
-                        "{}件/{}人/{}人次",
-                        n(g.size as u64),
-                        n(g.people as u64),
-                        n(g.total_headcount)
-                    ),
-                    format!("{}至{}", g.first_seen, g.last_seen),
-                    if has_state {
-                        format!("未结{}/已结{}", n(g.open as u64), n(g.closed as u64))
-                    } else {
-                        UNAVAILABLE.into()
-                    },
-                    g.lead_unit.clone().unwrap_or_else(|| UNAVAILABLE.into()),
-                    if g.new {
-                        "新增".into()
-                    } else if g.rising {
-                        "明显上升".into()
-                    } else {
-                        trend_zh(g.trend).into()
-                    },
-                ]
-            })
-            .collect();
-        let mut b = Vec::new();
-        if rows.is_empty() {
-            b.push(Block::Para("本期无归入同质化类案的信访件。".into()));
-        } else {
-            b.push(Block::Para(format!(
-                "本期信访件涉及同质化类案{}个，建议按类案统筹化解，明确牵头单位。",
-                n(rows.len() as u64)
-            )));
-            b.push(Block::Table(
-                "表4 主要同质化类案".into(),
-                [
-                    "编号",
-                    "类案",
-                    "本期件次",
-                    "累计（件/人/人次）",
-                    "时间跨度",
-                    "办理状态",
-                    "建议牵头单位",
-                    "走势",
-                ]
-                .map(String::from)
-                .to_vec(),
-                rows,
-            ));
-            b.extend(chart("group_sparklines"));
-        }
-        sections.push(Section {
-            title: "五、同质化类案".into(),
-            blocks: b,
-        });
-    }
-
-    // 6 重复访/集体访/越级访
-    {
-        let rep = match &t.repeat {
-            Some(v) => format!("{}件次", n(v.len() as u64)),
-            None => UNAVAILABLE.into(),
-        };
-        let byp = match &t.bypass {
-            Some(v) => format!("{}件次", n(v.len() as u64)),
-            None => UNAVAILABLE.into(),
-        };
-        let b = vec![Block::Table(
-            "表5 重复访、集体访、越级访".into(),
-            vec!["类型".into(), "本期".into(), "口径".into()],
-            vec![
-                vec![
-                    "重复访".into(),
-                    rep,
-                    "同一信访人在同一类案中再次信访".into(),
-                ],
-                vec![
-                    "集体访".into(),
-                    if t.headcount_known {
-                        format!(
-                            "{}件次、{}人次",
-                            n(t.collective.len() as u64),
-                            n(t.collective_headcount)
-                        )
-                    } else {
-                        "无数据".into()
-                    },
-                    if t.headcount_known {
-                        "单次人数5人及以上".into()
-                    } else {
-                        "单次人数5人及以上（数据无人数，无法统计）".into()
-                    },
-                ],
-                vec!["越级访".into(), byp, "数据源标注为越级".into()],
-            ],
-        )];
-        sections.push(Section {
-            title: "六、重复访、集体访、越级访".into(),
-            blocks: b,
-        });
-    }
-
-    // 7 办理质效
-    {
-        let header: Vec<String> = [
-            "责任单位",
-            "件次",
-            "及时受理率",
-            "按期办结率",
-            "满意率",
-            "参评率",
-            "平均办理周期（天）",
-            "超期未办结",
-        ]
-        .map(String::from)
-        .to_vec();
-        let mut rows: Vec<Vec<String>> = t
-            .kpi_units
-            .iter()
-            .take(opts.max_rows)
-            .map(kpi_row)
-            .collect();
-        rows.push(kpi_row(&t.kpi));
-        let mut b =
-            vec![Block::Para(format!(
-            "本期及时受理率{}，按期办结率{}，满意率{}，参评率{}，平均办理周期{}，超期未办结{}。",
-            rate(t.kpi.timely_accept),
-            rate(t.kpi.on_time_close),
-            rate(t.kpi.satisfied),
-            rate(t.kpi.rated),
-            t.kpi.avg_cycle_days.map(|d| format!("{d:.1}天")).unwrap_or_else(|| UNAVAILABLE.into()),
-            t.kpi.overdue_open.map(|v| format!("{}件", n(v))).unwrap_or_else(|| UNAVAILABLE.into()),
-        ))];
-        if t.kpi_units.is_empty() {
-            b.push(Block::Para(format!(
-                "责任单位{UNAVAILABLE}，不分单位统计。"
-            )));
-        }
-        b.push(Block::Table("表6 办理质效".into(), header, rows));
-        if t.kpi_units.iter().any(|k| k.on_time_close.is_some()) {
-            b.extend(chart("unit_kpi"));
-        }
-        if !t.overdue.is_empty() {
-            b.push(Block::Table(
-                "表7 超期未办结信访件".into(),
-                ["编号", "责任单位", "办理期限", "超期天数", "标题"]
-                    .map(String::from)
-                    .to_vec(),
-                t.overdue
-                    .iter()
-                    .take(opts.max_rows)
-                    .map(|o| {
-                        vec![
-                            o.id.clone(),
-                            o.unit.clone().unwrap_or_else(|| UNAVAILABLE.into()),
-                            o.due.to_string(),
-                            n(o.days_over as u64),
-                            txt(&o.title),
-                        ]
-                    })
-                    .collect(),
-            ));
-        }
-        sections.push(Section {
-            title: "七、办理质效".into(),
-            blocks: b,
-        });
-    }
-
-    // 8 风险提示
-    {
-        let mut items = Vec::new();
-        for g in t.groups.iter().filter(|g| g.rising || g.new) {
-            items.push(format!(
-                "类案{}“{}”本期{}件次、{}人次{}，牵头单位建议：{}。",
-                g.id,
-                txt(&g.label),
-                n(g.in_period),
-                n(g.headcount_in_period),
-                if g.new {
-                    "，为本期新增"
-                } else {
-                    "，明显高于前期水平"
-                },
-                g.lead_unit.clone().unwrap_or_else(|| "待明确".into())
-            ));
-        }
-        if let Some(p) = t.headcount.previous {
-            if t.headcount.current > p && p > 0 && (t.headcount.current - p) * 5 >= p {
-                items.push(format!(
-                    "信访人次由上期{}增至{}，增幅{:.1}%。",
-                    n(p),
-                    n(t.headcount.current),
-                    t.headcount.wow().unwrap_or(0.0)
-                ));
-            }
-        }
-        if !t.collective.is_empty() {
-            items.push(format!(
-                "本期集体访{}件次、{}人次，需防范聚集风险。",
-                n(t.collective.len() as u64),
-                n(t.collective_headcount)
-            ));
-        }
-        if let Some(o) = t.kpi.overdue_open.filter(|o| *o > 0) {
-            items.push(format!("超期未办结{}件，请相关责任单位加快办理。", n(o)));
-        }
-        let b = if items.is_empty() {
-            vec![Block::Para("本期未发现需要特别提示的风险。".into())]
-        } else {
-            vec![Block::Bullets(items)]
-        };
-        sections.push(Section {
-            title: "八、风险提示".into(),
-            blocks: b,
-        });
-    }
-
-    // 9 附表 + 方法说明
-    {
-        let mut rows = Vec::new();
-        let all_ids: Vec<String> = {
-            let mut v: Vec<String> = records
-                .iter()
-                .filter(|r| {
-                    let d = r.received_at.date();
-                    d >= t.period.from && d <= t.period.to
-                })
-                .map(|r| r.id.clone())
-                .collect();
-            v.sort();
-            v
-        };
-        rows.push(vec![
-            "本期合计".into(),
-            n(all_ids.len() as u64),
-            ids_list(&all_ids, opts.max_ids),
-        ]);
-        for c in t.categories.iter().filter(|c| c.count.current > 0) {
-            rows.push(vec![
-                format!("类别：{}", c.name),
-                n(c.count.current),
-                ids_list(&c.ids, opts.max_ids),
-            ]);
-        }
-        for lvl in 0..3 {
-            for c in t.regions[lvl].iter().filter(|c| c.count.current > 0) {
-                rows.push(vec![
-                    format!("地区：{}", c.name),
-                    n(c.count.current),
-                    ids_list(&c.ids, opts.max_ids),
-                ]);
-            }
-        }
-        for g in t.groups.iter().filter(|g| g.in_period > 0) {
-            rows.push(vec![
-                format!("类案：{}", g.id),
-                n(g.in_period),
-                ids_list(&g.ids, opts.max_ids),
-            ]);
-        }
-        if let Some(v) = &t.repeat {
-            rows.push(vec![
-                "重复访".into(),
-                n(v.len() as u64),
-                ids_list(v, opts.max_ids),
-            ]);
-        }
-        if t.headcount_known {
-            rows.push(vec![
-                "集体访".into(),
-                n(t.collective.len() as u64),
-                ids_list(&t.collective, opts.max_ids),
-            ]);
-        }
-        if let Some(v) = &t.bypass {
-            rows.push(vec![
-                "越级访".into(),
-                n(v.len() as u64),
-                ids_list(v, opts.max_ids),
-            ]);
-        }
-        let ov: Vec<String> = t.overdue.iter().map(|o| o.id.clone()).collect();
-        if t.kpi.overdue_open.is_some() {
-            rows.push(vec![
-                "超期未办结".into(),
-                n(ov.len() as u64),
-                ids_list(&ov, opts.max_ids),
-            ]);
-        }
-        let mut method_items = vec![
-            format!(
-                "数据范围：{}至{}；统计期：{}（{}至{}），基线为此前{}期。",
-                t.data_from.map(|d| d.to_string()).unwrap_or_else(|| UNAVAILABLE.into()),
-                t.data_to.map(|d| d.to_string()).unwrap_or_else(|| UNAVAILABLE.into()),
-                t.period.label,
-                t.period.from,
-                t.period.to,
-                t.weeks.len().saturating_sub(1)
-            ),
-            format!(
-                "读入{}行，入库{}行，拒收{}行，去重{}行；本期使用{}件。",
-                n(method.rows_read),
-                n(method.rows_stored),
-                n(method.rows_rejected),
-                n(method.duplicates),
-                n(t.records_in_period)
-            ),
-            "口径：件次为信访件数，人次为各件人数之和；环比对比上一统计期，同比对比上年同期（周报为52周前同一周，月报为上年同月），基数不存在时不计算；数据中缺失的指标记为“无数据”，不按零计。".into(),
-            "及时受理率=受理日期距登记日期不超过规定工作日（周一至周五）的件数/有受理日期的件数；按期办结率=在办理期限前办结的件数/已办结件数（无办理期限的按登记日期加规定天数）；满意率=（满意+基本满意）/参评件数；参评率=参评件数/有满意度字段的件数；平均办理周期=登记至办结的平均天数；超期未办结=统计期末未办结且已过期限的件数。".into(),
-        ];
-        if !method.inputs.is_empty() {
-            method_items.push(format!("输入文件：{}。", method.inputs.join("、")));
-        }
-        for (k, v) in &method.parameters {
-            method_items.push(format!("参数 {k} = {v}"));
-        }
-        if !show {
-            method_items.push("个人信息已脱敏（姓名、电话、证件号等），信访人编号已缩写。".into());
-        }
-        let _ = pid;
-        sections.push(Section {
-            title: "九、附表及方法说明".into(),
-            blocks: vec![
-                Block::Table(
-                    "附表 各项数字对应的信访件编号".into(),
-                    vec!["项目".into(), "件次".into(), "信访件编号".into()],
-                    rows,
-                ),
-                Block::Bullets(method_items),
-            ],
-        });
-    }
-
+            .any(|r| r.status.is_some() || r.closed_at.is_some()),
+    };
+    let t = input.trends;
+    let sections = sections::all(&cx);
     Doc {
         title: format!(
             "信访形势{}（{}）",
@@ -804,31 +182,13 @@ pub fn build(
     }
 }
 
-/// Writes `RUN_DIR/brief.html` and `RUN_DIR/brief.md`.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    run_dir: &Path,
-    records: &[Record],
-    groups: &Groups,
-    trends: &Trends,
-    charts: &[Chart],
-    method: &MethodNote,
-    opts: &Options,
-    show_personal_data: bool,
-) -> Result<Written> {
-    let doc = build(
-        records,
-        groups,
-        trends,
-        charts,
-        method,
-        opts,
-        show_personal_data,
-    );
-    let html_path = run_dir.join("brief.html");
-    let md_path = run_dir.join("brief.md");
-    write_atomic(&md_path, markdown::render(&doc, charts).as_bytes())?;
-    write_atomic(&html_path, html::render(&doc, charts).as_bytes())?;
+/// The report stage: writes `RUN_DIR/brief.html` and `RUN_DIR/brief.md`.
+pub fn run(input: Input<'_>, opts: &Options) -> Result<Written> {
+    let doc = build(&input, opts);
+    let html_path = input.run_dir.join("brief.html");
+    let md_path = input.run_dir.join("brief.md");
+    write_atomic(&md_path, markdown::render(&doc, input.charts).as_bytes())?;
+    write_atomic(&html_path, html::render(&doc, input.charts).as_bytes())?;
     Ok(Written {
         html: html_path,
         markdown: md_path,

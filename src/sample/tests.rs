@@ -265,7 +265,7 @@ fn sample_round_trips_through_ingest() {
     for name in ["s.csv", "s.xlsx"] {
         let path = dir.path().join(name);
         let summary = write(&opts(2000, 5), &path).unwrap();
-        let src = crate::config::SourceConfig {
+        let src = crate::ingest::Source {
             path: path.clone(),
             format: None,
             encoding: None,

@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use minqing::calendar::{self, Period, PeriodKind};
 use minqing::cluster::{Group, Groups, Member, Trend};
 use minqing::schema::{Channel, Record, Satisfaction};
-use minqing::trends::{self, Period};
+use minqing::trends::{self, Trends};
 use minqing::{charts, report};
 
 fn at(d: NaiveDate) -> NaiveDateTime {
@@ -218,57 +219,104 @@ fn fixture() -> (Vec<Record>, Groups) {
 }
 
 fn w33() -> Period {
-    trends::parse_week("2019-W33").unwrap()
+    calendar::parse_week("2019-W33").unwrap()
+}
+
+/// The trends stage on `recs`.
+fn trends_of(
+    records: &[Record],
+    groups: &Groups,
+    period: &Period,
+    opts: &trends::Options,
+) -> minqing::Result<Trends> {
+    let input = trends::Input {
+        records,
+        groups,
+        period,
+    };
+    trends::run(input, opts)
+}
+
+/// The charts stage into `dir/charts` with default options.
+fn charts_of(t: &Trends, dir: &Path, show: bool) -> minqing::Result<Vec<charts::Chart>> {
+    let input = charts::Input {
+        trends: t,
+        charts_dir: &dir.join("charts"),
+        show_personal_data: show,
+    };
+    charts::run(input, &Default::default())
+}
+
+/// The report stage into `dir` with default options.
+fn report_of(
+    dir: &Path,
+    records: &[Record],
+    t: &Trends,
+    charts: &[charts::Chart],
+    method: &report::MethodNote,
+    show: bool,
+) -> minqing::Result<report::Written> {
+    let input = report::Input {
+        run_dir: dir,
+        records,
+        trends: t,
+        charts,
+        method,
+        show_personal_data: show,
+    };
+    report::run(input, &Default::default())
 }
 
 #[test]
 fn week_parsing() {
-    let p = trends::parse_week("2019-W33").unwrap();
+    let p = calendar::parse_week("2019-W33").unwrap();
     assert_eq!(
         (p.from, p.to, p.label.as_str()),
         (day("2019-08-12"), day("2019-08-18"), "2019-W33")
     );
     assert_eq!(
-        trends::parse_week("2019w1").unwrap().from,
+        calendar::parse_week("2019w1").unwrap().from,
         day("2018-12-31")
     );
     assert_eq!(
-        trends::parse_week("2020-W53").unwrap().to,
+        calendar::parse_week("2020-W53").unwrap().to,
         day("2021-01-03")
     );
-    assert!(trends::parse_week("2019-W54").is_none());
-    assert!(trends::parse_week("2019-33").is_none());
-    assert!(trends::parse_week("xx").is_none());
+    assert!(calendar::parse_week("2019-W54").is_none());
+    assert!(calendar::parse_week("2019-33").is_none());
+    assert!(calendar::parse_week("xx").is_none());
     let (recs, _) = fixture();
     // Newest record is Thursday 2019-08-15 → W33 incomplete → W32.
     assert_eq!(
-        trends::latest_complete_week(&recs).unwrap().label,
+        calendar::latest_complete_week(&recs).unwrap().label,
         "2019-W32"
     );
-    assert_eq!(trends::latest_complete_week(&[]), None);
+    assert_eq!(calendar::latest_complete_week(&[]), None);
 }
 
 /// A 月报: the period is the calendar month, 上期 the previous calendar month, and the brief and
 /// charts say 月 where a 周报 says 周.
 #[test]
 fn monthly_brief_counts_calendar_months() {
-    let aug = trends::parse_month("2019-08").unwrap();
+    let aug = calendar::parse_month("2019-08").unwrap();
     assert_eq!(
         (aug.from, aug.to, aug.label.as_str()),
         (day("2019-08-01"), day("2019-08-31"), "2019-08")
     );
     assert!(aug.is_month() && !aug.is_week());
     for s in ["2019-8", "201908", "2019年8月", "2019/08"] {
-        assert_eq!(trends::parse_month(s).as_ref(), Some(&aug), "{s}");
+        assert_eq!(calendar::parse_month(s).as_ref(), Some(&aug), "{s}");
     }
-    assert!(trends::parse_month("2019-13").is_none() && trends::parse_month("x").is_none());
+    assert!(calendar::parse_month("2019-13").is_none() && calendar::parse_month("x").is_none());
     let (recs, groups) = fixture();
     // Newest record is 2019-08-15 → August incomplete → July.
     assert_eq!(
-        trends::latest_complete(&recs, "month").unwrap().label,
+        calendar::latest_complete(&recs, PeriodKind::Month)
+            .unwrap()
+            .label,
         "2019-07"
     );
-    let t = trends::run(&recs, &groups, &aug, &Default::default()).unwrap();
+    let t = trends_of(&recs, &groups, &aug, &Default::default()).unwrap();
     // August: C70 (08-05), C71 (08-07) and the ten W33 petitions. July: weeks W27–W31 of the
     // twice-weekly 城乡建设 series (07-01 … 07-31) = 10. June is not fully covered (data starts
     // 06-10), so July is the only baseline month and June gives no 环比 base for July.
@@ -280,7 +328,7 @@ fn monthly_brief_counts_calendar_months() {
         &labels[labels.len() - 3..],
         ["2019-06", "2019-07", "2019-08"]
     );
-    let jul = trends::run(&recs, &groups, &aug.shifted(1), &Default::default()).unwrap();
+    let jul = trends_of(&recs, &groups, &aug.shifted(1), &Default::default()).unwrap();
     assert_eq!((jul.total.current, jul.total.previous), (10, None));
 
     let (md, _, dir) = render_period(
@@ -300,7 +348,7 @@ fn monthly_brief_counts_calendar_months() {
 fn numbers_match_hand_computation() {
     let (recs, groups) = fixture();
     assert_eq!(recs.len(), 30);
-    let t = trends::run(&recs, &groups, &w33(), &Default::default()).unwrap();
+    let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
     // 10 petitions in W33; W32 had C70, C71 → 2; no data a year earlier → 同比 absent.
     assert_eq!(t.total.current, 10);
     assert_eq!(t.total.previous, Some(2));
@@ -375,7 +423,7 @@ fn missing_data_is_unavailable_not_zero() {
         r.petitioner = None;
     }
     let groups = Groups::default();
-    let t = trends::run(&recs, &groups, &w33(), &Default::default()).unwrap();
+    let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
     assert_eq!(t.kpi.timely_accept, None);
     assert_eq!(t.kpi.on_time_close, None);
     assert_eq!(t.kpi.satisfied, None);
@@ -385,27 +433,18 @@ fn missing_data_is_unavailable_not_zero() {
     assert_eq!(t.bypass, None);
     assert_eq!(t.repeat, None);
     assert_eq!(t.distinct_petitioners, None);
-    let doc = report::build(
-        &recs,
-        &groups,
-        &t,
-        &[],
-        &Default::default(),
-        &Default::default(),
-        false,
-    );
     let dir = tempfile::tempdir().unwrap();
-    let w = report::run(
-        dir.path(),
-        &recs,
-        &groups,
-        &t,
-        &[],
-        &Default::default(),
-        &Default::default(),
-        false,
-    )
-    .unwrap();
+    let method = report::MethodNote::default();
+    let input = report::Input {
+        run_dir: dir.path(),
+        records: &recs,
+        trends: &t,
+        charts: &[],
+        method: &method,
+        show_personal_data: false,
+    };
+    let doc = report::build(&input, &Default::default());
+    let w = report_of(dir.path(), &recs, &t, &[], &method, false).unwrap();
     let md = std::fs::read_to_string(&w.markdown).unwrap();
     assert!(md.contains("及时受理率无数据"), "{md}");
     assert!(md.contains("| 越级访 | 无数据 |"), "{md}");
@@ -426,7 +465,7 @@ fn render(show: bool) -> (String, String, tempfile::TempDir) {
         rows_rejected: 1,
         duplicates: 0,
         inputs: vec!["fixture.csv".into()],
-        parameters: vec![("trends.baseline_weeks".into(), "8".into())],
+        settings: vec!["趋势参数：基线为此前8期。".into()],
     };
     render_period(&recs, &groups, &w33(), &method, &Default::default(), show)
 }
@@ -440,20 +479,10 @@ fn render_period(
     opts: &trends::Options,
     show: bool,
 ) -> (String, String, tempfile::TempDir) {
-    let t = trends::run(recs, groups, period, opts).unwrap();
+    let t = trends_of(recs, groups, period, opts).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), show).unwrap();
-    let w = report::run(
-        dir.path(),
-        recs,
-        groups,
-        &t,
-        &ch,
-        method,
-        &Default::default(),
-        show,
-    )
-    .unwrap();
+    let ch = charts_of(&t, dir.path(), show).unwrap();
+    let w = report_of(dir.path(), recs, &t, &ch, method, show).unwrap();
     let md = std::fs::read_to_string(&w.markdown).unwrap();
     let html = std::fs::read_to_string(&w.html).unwrap();
     (md, html, dir)
@@ -593,23 +622,13 @@ fn bench_1m() {
         members,
         last_id: 0,
     };
-    let p = trends::parse_week("2019-W33").unwrap();
+    let p = calendar::parse_week("2019-W33").unwrap();
     let t0 = std::time::Instant::now();
-    let t = trends::run(&recs, &groups, &p, &Default::default()).unwrap();
+    let t = trends_of(&recs, &groups, &p, &Default::default()).unwrap();
     let t1 = t0.elapsed();
     let dir = tempfile::tempdir().unwrap();
-    let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), false).unwrap();
-    report::run(
-        dir.path(),
-        &recs,
-        &groups,
-        &t,
-        &ch,
-        &Default::default(),
-        &Default::default(),
-        false,
-    )
-    .unwrap();
+    let ch = charts_of(&t, dir.path(), false).unwrap();
+    report_of(dir.path(), &recs, &t, &ch, &Default::default(), false).unwrap();
     let all = t0.elapsed();
     eprintln!(
         "trends {t1:?}, trends+charts+report {all:?}, {} in period",
@@ -684,10 +703,10 @@ fn real_bursts() {
         recs.push(r);
     }
     for wk in ["2019-W33", "2019-W50"] {
-        let t = trends::run(
+        let t = trends_of(
             &recs,
             &Groups::default(),
-            &trends::parse_week(wk).unwrap(),
+            &calendar::parse_week(wk).unwrap(),
             &Default::default(),
         )
         .unwrap();
@@ -704,18 +723,8 @@ fn real_bursts() {
             );
         }
         let dir = tempfile::tempdir().unwrap();
-        let ch = charts::run(&t, &dir.path().join("charts"), &Default::default(), false).unwrap();
-        let w = report::run(
-            dir.path(),
-            &recs,
-            &Groups::default(),
-            &t,
-            &ch,
-            &Default::default(),
-            &Default::default(),
-            false,
-        )
-        .unwrap();
+        let ch = charts_of(&t, dir.path(), false).unwrap();
+        let w = report_of(dir.path(), &recs, &t, &ch, &Default::default(), false).unwrap();
         std::fs::copy(&w.html, format!("/tmp/real_{wk}.html")).unwrap();
     }
 }
@@ -876,4 +885,42 @@ fn brief_html_renders_in_headless_chromium() {
         "screenshot only {} bytes: the brief rendered (nearly) empty",
         bytes.len()
     );
+}
+
+/// The method note names the settings that shape the brief in Chinese sentences, never as Rust
+/// debug output, in the brief a run writes and in one `minqing brief` renders later.
+#[test]
+fn method_note_states_the_settings_in_words() {
+    use crate::common::{run, sample_run, stderr};
+    let dir = tempfile::tempdir().unwrap();
+    let out = sample_run(dir.path(), "300", "5");
+    let check = |what: &str| {
+        for name in ["brief.md", "brief.html"] {
+            let text = std::fs::read_to_string(out.join(name)).unwrap();
+            let note = &text[text.find("九、附表及方法说明").expect("method section")..];
+            assert!(
+                !note.contains('{') && !note.contains("Options"),
+                "{what} {name}: {note}"
+            );
+            for words in [
+                "类案参数：",
+                "相似度（余弦）达到0.3",
+                "同一信访人再次反映",
+                "趋势参数：",
+                "基线为此前8期",
+            ] {
+                assert!(note.contains(words), "{what} {name} lacks {words}: {note}");
+            }
+        }
+    };
+    check("run");
+    let o = run(&[
+        "brief",
+        "--out",
+        out.to_str().unwrap(),
+        "--week",
+        "2019-W33",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    check("minqing brief");
 }

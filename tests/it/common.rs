@@ -57,10 +57,9 @@ pub fn realdata(rel: &str) -> Option<PathBuf> {
     }
 }
 
-/// Reads `run.json` of a run folder.
-pub fn run_json(out: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(out.join("run.json")).expect("run.json"))
-        .expect("valid json")
+/// Reads `run.json` of a run folder, through the type minqing writes it with.
+pub fn run_json(out: &Path) -> minqing::pipeline::RunReport {
+    minqing::run_log::read(out).expect("a complete run.json")
 }
 
 /// Reads `rejects.csv` rows as (file, row, column, kind, id, reason).
@@ -84,4 +83,14 @@ pub fn sample(path: &Path, rows: &str, seed: &str) {
         path.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A run folder of `rows` generated petitions (`minqing sample`, then `minqing run`) under `dir`.
+pub fn sample_run(dir: &Path, rows: &str, seed: &str) -> PathBuf {
+    let input = dir.join("p.csv");
+    sample(&input, rows, seed);
+    let out = dir.join("o");
+    let o = run_pipeline(&input, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
 }

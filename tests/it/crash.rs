@@ -36,8 +36,7 @@ fn big_csv(path: &Path, rows: usize) {
 /// Every output file that exists is complete: the store and the index open, CSV/JSON parse.
 fn outputs_readable(out: &Path) -> usize {
     let n = minqing::store::read(out).expect("store readable").len();
-    serde_json::from_slice::<serde_json::Value>(&std::fs::read(out.join("run.json")).unwrap())
-        .expect("run.json complete");
+    run_json(out);
     csv::Reader::from_path(out.join("rejects.csv"))
         .unwrap()
         .records()

@@ -19,15 +19,10 @@ fn ingest(files: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::T
 
 /// Asserts the run reconciled: read = stored + rejected + duplicates.
 fn counts(out: &Path) -> (u64, u64, u64, u64) {
-    let j = run_json(out);
-    let c = &j["counts"];
-    let n = |k: &str| c[k].as_u64().unwrap();
-    assert_eq!(
-        n("read"),
-        n("stored_rows") + n("rejected") + n("duplicates"),
-        "{c}"
-    );
-    (n("read"), n("stored_rows"), n("rejected"), n("duplicates"))
+    let c = run_json(out).counts;
+    assert!(c.reconciles(), "{c:?}");
+    assert_eq!(c.read, c.stored_rows + c.rejected + c.duplicates, "{c:?}");
+    (c.read, c.stored_rows, c.rejected, c.duplicates)
 }
 
 #[test]
@@ -36,7 +31,7 @@ fn gbk_csv_imports() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(counts(dir.path()), (2, 2, 0, 0));
     let j = run_json(dir.path());
-    assert_eq!(j["inputs"][0]["encoding"], "gb18030");
+    assert_eq!(j.inputs[0].encoding.as_deref(), Some("gb18030"));
     let recs = minqing::store::read(dir.path()).unwrap();
     assert!(recs[0].content.contains("噪音扰民"));
     assert_eq!(recs[1].headcount, 6);
@@ -160,7 +155,10 @@ fn xlsx_under_xls_name_is_read_as_xlsx() {
     assert_eq!(recs[0].id, "x-101");
     assert_eq!(recs[0].received_at.to_string(), "2019-08-01 10:30:00");
     assert_eq!(recs[1].received_at.to_string(), "2019-02-28 11:25:05");
-    assert_eq!(run_json(out.path())["inputs"][0]["format"], "xlsx");
+    assert_eq!(
+        run_json(out.path()).inputs[0].format,
+        Some(minqing::ingest::Format::Xlsx)
+    );
 }
 
 #[test]
@@ -199,7 +197,7 @@ fn fifty_megabyte_cell_is_rejected_with_bounded_memory() {
     assert_eq!(counts(out.path()), (2, 1, 1, 0));
     let r = rejects(out.path());
     assert!(r[0][5].contains("max_cell_bytes"), "{:?}", r[0]);
-    let peak = run_json(out.path())["peak_rss_mib"].as_f64().unwrap_or(0.0);
+    let peak = run_json(out.path()).peak_rss_mib.unwrap_or(0.0);
     assert!(peak < 400.0, "peak {peak} MiB for a 50 MB cell");
 }
 
@@ -246,21 +244,11 @@ fn reingest_is_idempotent_and_next_week_upserts() {
         a, b,
         "re-running the same input gives a byte-identical store"
     );
-    let c = &run_json(&out)["counts"];
-    assert_eq!(
-        (c["unchanged"].as_u64(), c["new"].as_u64()),
-        (Some(2), Some(0))
-    );
+    let c = run_json(&out).counts;
+    assert_eq!((c.unchanged, c.new), (2, 0));
     go(&week2);
-    let c = &run_json(&out)["counts"];
-    assert_eq!(
-        (
-            c["new"].as_u64(),
-            c["updated"].as_u64(),
-            c["store_total"].as_u64()
-        ),
-        (Some(1), Some(1), Some(3))
-    );
+    let c = run_json(&out).counts;
+    assert_eq!((c.new, c.updated, c.store_total), (1, 1, 3));
     let recs = minqing::store::read(&out).unwrap();
     assert_eq!(recs[1].status.as_deref(), Some("已办结"));
 }
@@ -398,8 +386,8 @@ fn large_import_streams_in_bounded_memory_with_identical_results() {
         "{duplicates} {stored}"
     );
     assert_eq!(
-        run_json(spilled.path())["counts"],
-        run_json(in_memory.path())["counts"]
+        run_json(spilled.path()).counts,
+        run_json(in_memory.path()).counts
     );
     for f in ["store/petitions.parquet", "rejects.csv"] {
         assert!(
@@ -416,7 +404,7 @@ fn large_import_streams_in_bounded_memory_with_identical_results() {
 
     let (o, small_out) = ingest(&[&small], &["--spill-mb", "0"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let peak = |p: &Path| run_json(p)["peak_rss_mib"].as_f64().unwrap_or(0.0);
+    let peak = |p: &Path| run_json(p).peak_rss_mib.unwrap_or(0.0);
     let (p_small, p_big) = (peak(small_out.path()), peak(spilled.path()));
     // Held: the ids (≈ 60 bytes a row) plus one part and one row group of records.
     assert!(

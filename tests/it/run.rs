@@ -114,8 +114,7 @@ fn shuffled_input_gives_identical_outputs() {
     let before = outputs(&oa);
     go(&a, &oa);
     assert_eq!(before, outputs(&oa));
-    let c = &run_json(&oa)["counts"];
-    assert_eq!(c["unchanged"].as_u64(), Some(600));
+    assert_eq!(run_json(&oa).counts.unchanged, 600);
 }
 
 #[test]
@@ -147,6 +146,41 @@ fn unknown_pipeline_key_is_an_error() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("p.toml") && e.contains("encodng"), "{e}");
+}
+
+/// A mistyped value in a pipeline file stops the run before anything is read or written, with
+/// one line naming the file, the line and key, and the values accepted (golden:
+/// `tests/fixtures/errors/pipeline_typo.txt`).
+#[test]
+fn pipeline_typo_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "name = \"x\"\n\n[[source]]\npath = \"a.csv\"\nformat = \"xslx\"\n",
+    )
+    .unwrap();
+    let o = minqing()
+        .args(["run", "typo.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/errors/pipeline_typo.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, stderr(&o)).unwrap();
+    }
+    assert_eq!(
+        stderr(&o),
+        std::fs::read_to_string(&golden).unwrap(),
+        "UPDATE_GOLDEN=1 to refresh"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "wrote something"
+    );
 }
 
 /// data/sample is exactly what the documented command produces.
@@ -221,9 +255,8 @@ fn bench_reruns_from_an_empty_run_folder() {
             "{report}"
         );
         let run = run_json(&work.path().join("run-400"));
-        let index = &run["stages"]["index"];
-        assert_eq!(index["added"], 400, "{index}");
-        assert_eq!(index["unchanged"], 0, "{index}");
+        let index = run.stages.index.expect("the index stage ran");
+        assert_eq!((index.added, index.unchanged), (400, 0), "{index:?}");
     }
     // a folder the bench did not make is never deleted
     let stranger = tempfile::tempdir().unwrap();
@@ -353,9 +386,12 @@ fn bench_times_a_weekly_incremental_run() {
         "--regroup",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let c = &run_json(&inc_dir)["stages"]["cluster"];
-    assert_eq!(c["mode"], "full", "{c}");
-    assert!(c["how"].as_str().unwrap().contains("asked for"), "{c}");
+    let c = run_json(&inc_dir)
+        .stages
+        .cluster
+        .expect("the cluster stage ran");
+    assert_eq!(c.mode, "full", "{c:?}");
+    assert!(c.how.contains("asked for"), "{c:?}");
     // the split keeps every row once, the newest last
     let rows = |name: &str| {
         csv::Reader::from_path(work.path().join(name))

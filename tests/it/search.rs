@@ -503,19 +503,8 @@ fn bench_index_and_query() {
 #[test]
 fn table_names_the_case_group_of_a_hit() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("p.csv");
-    sample(&input, "300", "5");
-    let out = dir.path().join("o");
-    let o = run_pipeline(&input, &out, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let group_of: HashMap<String, String> = csv::Reader::from_path(out.join("groups/members.csv"))
-        .unwrap()
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[0].to_string(), r[1].to_string())
-        })
-        .collect();
+    let out = sample_run(dir.path(), "300", "5");
+    let group_of = members(&out);
     let o = search(&out, &["小区", "--limit", "50"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
@@ -534,4 +523,69 @@ fn table_names_the_case_group_of_a_hit() {
         }
     }
     assert!(named > 0, "{s}");
+}
+
+/// `id → group_id` of a run folder's `groups/members.csv`.
+fn members(out: &Path) -> HashMap<String, String> {
+    csv::Reader::from_path(out.join("groups/members.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect()
+}
+
+/// The hits of `query` as (id, group id or `-`), from `minqing search --format json`.
+fn hit_groups(out: &Path, query: &str) -> Vec<(String, String)> {
+    let o = search(out, &[query, "--limit", "100", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let g = h["group_id"].as_str().unwrap_or("-").to_string();
+            (h["id"].as_str().unwrap().to_string(), g)
+        })
+        .collect()
+}
+
+/// `minqing cluster` with other settings regroups a run folder and re-indexes it: search then
+/// shows each petition in the group `members.csv` lists it in, never in a group that is gone.
+#[test]
+fn regrouping_reindexes_so_search_shows_the_current_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sample_run(dir.path(), "300", "5");
+    let before = hit_groups(&out, "小区");
+    assert!(before.iter().any(|(_, g)| g != "-"), "{before:?}");
+    // Groups need more petitions than the corpus has: every group dissolves.
+    let pipeline = dir.path().join("no-groups.toml");
+    std::fs::write(&pipeline, "name = \"x\"\n[cluster]\nmin_size = 100000\n").unwrap();
+    let o = run(&[
+        "cluster",
+        "--out",
+        out.to_str().unwrap(),
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let now = members(&out);
+    assert!(now.values().all(|g| g == "-"));
+    let after = hit_groups(&out, "小区");
+    assert_eq!(after.len(), before.len());
+    for (id, g) in &after {
+        assert_eq!(g, &now[id], "search shows {id} in {g}");
+    }
+    // and back: the default settings group them again, and search follows
+    let o = run(&["cluster", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let now = members(&out);
+    let again = hit_groups(&out, "小区");
+    assert!(again.iter().any(|(_, g)| g != "-"), "{again:?}");
+    for (id, g) in &again {
+        assert_eq!(g, &now[id], "search shows {id} in {g}");
+    }
 }

@@ -4,6 +4,10 @@
 //! readable. Sorting by id makes the file byte-identical for the same set of records whatever
 //! order the inputs listed them in.
 
+mod dedup;
+
+pub use dedup::dedup;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime};
@@ -341,7 +345,7 @@ fn unreadable(p: &Path) -> impl FnOnce(PolarsError) -> Error + '_ {
 // id and written in row groups of [`ROW_GROUP`] ids, so the sorted list of all ids (this run's
 // and the existing store's) cuts the store into ranges of exactly one row group each. Every
 // spilled row is routed to its range's file once; then each range is loaded alone, its duplicate
-// ids resolved ([`crate::ingest::dedup`]: all versions of an id share a range), merged with the
+// ids resolved ([`dedup`]: all versions of an id share a range), merged with the
 // existing store's rows of that range (a contiguous slice of the sorted file) and written.
 // Memory: the ids, the in-memory budget and one range, whatever the size of the input.
 
@@ -595,7 +599,7 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
         for f in &routed[k] {
             incoming.extend(read_file(f)?);
         }
-        let (winners, dups) = crate::ingest::dedup(incoming);
+        let (winners, dups) = dedup(incoming);
         let (lo, hi) = slice_bounds(k);
         let old = match &existing {
             Existing::None => Vec::new(),

@@ -1,0 +1,589 @@
+//! Pair evidence: the small cases the centroid passes leave apart.
+//!
+//! The leader and merge passes compare a petition with *groups* of its own object. That finds
+//! the large cases, but misses what a reader sees at once in a pair or a triple:
+//! - **a repeat**: the same petitioner writing again about the same matter, often with a
+//!   reworded title ([`Options::repeat_threshold`]); the same petitioner on another matter
+//!   stays apart, because the comparison is on the words of the two petitions;
+//! - **a rare shared name**: two titles that share a name fragment almost no other title
+//!   carries (an estate, a training school, a lending platform, a parlour — often no
+//!   suffix the object finder knows, or two spellings of it) and whose words agree
+//!   ([`Options::rare_name_threshold`]), about one object (the same anchor, or names sharing a
+//!   fragment). A fragment is three adjacent characters of a title, taken in any order (a name
+//!   with two characters swapped keeps its fragments); it is rare in at most
+//!   [`Options::rare_name_max_df`] titles, and a pair needs [`Options::rare_name_shared`] of
+//!   them.
+//!
+//! A link joins two petitions left alone, or one left alone to the group of the other; it never
+//! merges two groups (that is the merge pass's rule, with its checks on objects and names).
+//! Links are taken most similar first, so the result does not depend on the input order.
+
+use std::hash::Hasher;
+
+use rayon::prelude::*;
+
+use super::vectors::Prepared;
+use super::Options;
+use crate::fxhash::{FastMap, FastSet, FxHasher};
+use crate::schema::Record;
+
+/// A petitioner's petitions are compared with their next this many (by time): enough for
+/// every real repeater, bounded for a hotline's frequent callers.
+const REPEAT_WINDOW: usize = 32;
+
+/// The full grouping's step: candidate pairs over all petitions, those that hold, joined onto
+/// the clusters of the leader and merge passes (`assign`: each petition's cluster; `keys`:
+/// each cluster's anchor, grown by the clusters two lone petitions start).
+pub(super) fn apply(
+    sorted: &[&Record],
+    prep: &Prepared,
+    assign: &mut [Option<(usize, f32)>],
+    keys: &mut Vec<Option<u32>>,
+    opts: &Options,
+) {
+    let docs = &prep.docs;
+    let pairs = candidates(sorted, &|_| true, opts);
+    // a petition's object as the grouping resolved it (a name it could not resolve to one
+    // object — a kind, a stray phrase of the letter — is none)
+    let object = |i: usize| {
+        let key = docs[i].key;
+        (key, key.map(|k| prep.lex.anchors[k as usize].as_str()))
+    };
+    // the name as the title writes it (a name found only in the letter may be a stray phrase
+    // of it)
+    let titled = |i: usize| {
+        let raw = prep.raw[i]
+            .as_deref()
+            .filter(|r| sorted[i].title.contains(r));
+        (docs[i].key, raw)
+    };
+    let held = holding(
+        &pairs,
+        &|i, j| cos(&docs[i].vec, &docs[j].vec),
+        &|i, j| one_object([objects(object(i), object(j)), objects(titled(i), titled(j))]),
+        opts,
+    );
+    let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
+    let mut sizes = vec![0usize; keys.len()];
+    for g in group.iter().flatten() {
+        sizes[*g] += 1;
+    }
+    let mut fresh = |i: usize| {
+        keys.push(docs[i].key);
+        keys.len() - 1
+    };
+    join(
+        &held,
+        &mut group,
+        &mut sizes,
+        &mut fresh,
+        opts.link_merge_max,
+        &|_| false,
+    );
+    for (a, g) in assign.iter_mut().zip(group) {
+        *a = g.map(|g| (g, 0.0));
+    }
+}
+
+/// Why two petitions are a candidate pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Why {
+    /// The same petitioner.
+    Repeat,
+    /// Rare title fragments in common.
+    RareName,
+    /// Most of the head of the letter in common: a copy, or the same letter sent again.
+    Copy,
+}
+
+/// Characters of a letter's head read for copies, and the length of the shingles compared.
+const COPY_HEAD: usize = 300;
+const COPY_SHINGLE: usize = 5;
+/// One shingle in this many is kept (chosen by its hash, so two copies keep the same ones).
+const COPY_SAMPLE: u64 = 4;
+/// A kept shingle in more letters than this is boilerplate (尊敬的领导…), not evidence.
+const COPY_MAX_DF: u32 = 50;
+
+/// The kept shingles of the head of a letter (letters, digits and Han characters only).
+fn copy_shingles(content: &str) -> Vec<u64> {
+    let chars: Vec<char> = content
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .take(COPY_HEAD)
+        .collect();
+    let mut out: Vec<u64> = chars
+        .windows(COPY_SHINGLE)
+        .map(|w| {
+            let mut h = FxHasher::default();
+            for c in w {
+                h.write_u32(*c as u32);
+            }
+            h.finish()
+        })
+        .filter(|h| h % COPY_SAMPLE == 0)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The distinct three-character fragments of a title: overlapping windows over each run of
+/// letters, digits and Han characters (punctuation and spaces split runs), Latin letters folded
+/// to lower case, hashed.
+pub(super) fn title_grams(title: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    let mut run: Vec<char> = Vec::new();
+    let flush = |run: &mut Vec<char>, out: &mut Vec<u64>| {
+        for w in run.windows(3) {
+            // the window's characters in order of code point: a name with two characters
+            // swapped (金桂园 / 桂金园) keeps its fragments
+            let mut w = [w[0], w[1], w[2]];
+            w.sort_unstable();
+            let mut h = FxHasher::default();
+            for c in w {
+                h.write_u32(c as u32);
+            }
+            out.push(h.finish());
+        }
+        run.clear();
+    };
+    for c in title.chars() {
+        if c.is_alphanumeric() {
+            run.push(c.to_ascii_lowercase());
+        } else {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Candidate pairs `(i, j, why)`, `i < j`, over id-sorted records; only pairs with at least one
+/// petition for which `focus` holds (all of them in a full grouping, the new ones in a week's).
+pub(super) fn candidates(
+    sorted: &[&Record],
+    focus: &(dyn Fn(usize) -> bool + Sync),
+    opts: &Options,
+) -> Vec<(usize, usize, Why)> {
+    let mut out: Vec<(usize, usize, Why)> = Vec::new();
+    // ---- the same petitioner
+    let mut by_writer: FastMap<&str, Vec<usize>> = FastMap::default();
+    for (i, r) in sorted.iter().enumerate() {
+        if let Some(p) = r
+            .petitioner
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            by_writer.entry(p).or_default().push(i);
+        }
+    }
+    for list in by_writer.values_mut().filter(|l| l.len() >= 2) {
+        list.sort_by_key(|&i| (sorted[i].received_at, i));
+        for (a, &i) in list.iter().enumerate() {
+            for &j in list.iter().skip(a + 1).take(REPEAT_WINDOW) {
+                if focus(i) || focus(j) {
+                    out.push((i.min(j), i.max(j), Why::Repeat));
+                }
+            }
+        }
+    }
+    // ---- rare title fragments
+    if opts.rare_name_shared > 0 && opts.rare_name_max_df >= 2 {
+        let grams: Vec<Vec<u64>> = sorted.par_iter().map(|r| title_grams(&r.title)).collect();
+        let mut df: FastMap<u64, u32> = FastMap::default();
+        for g in grams.iter().flatten() {
+            *df.entry(*g).or_insert(0) += 1;
+        }
+        let max_df = opts.rare_name_max_df as u32;
+        let mut postings: FastMap<u64, Vec<u32>> = FastMap::default();
+        for (i, gs) in grams.iter().enumerate() {
+            for g in gs {
+                if (2..=max_df).contains(&df[g]) {
+                    postings.entry(*g).or_default().push(i as u32);
+                }
+            }
+        }
+        drop(df);
+        let mut shared: FastMap<(u32, u32), u32> = FastMap::default();
+        for list in postings.values() {
+            for (a, &i) in list.iter().enumerate() {
+                for &j in &list[a + 1..] {
+                    if focus(i as usize) || focus(j as usize) {
+                        *shared.entry((i, j)).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let need = opts.rare_name_shared as u32;
+        out.extend(
+            shared
+                .into_iter()
+                .filter(|(_, n)| *n >= need)
+                .map(|((i, j), _)| (i as usize, j as usize, Why::RareName)),
+        );
+    }
+    // ---- copies
+    {
+        let shingles: Vec<Vec<u64>> = sorted
+            .par_iter()
+            .map(|r| copy_shingles(&r.content))
+            .collect();
+        let mut df: FastMap<u64, u32> = FastMap::default();
+        for s in shingles.iter().flatten() {
+            *df.entry(*s).or_insert(0) += 1;
+        }
+        let mut postings: FastMap<u64, Vec<u32>> = FastMap::default();
+        for (i, ss) in shingles.iter().enumerate() {
+            for s in ss {
+                if (2..=COPY_MAX_DF).contains(&df[s]) {
+                    postings.entry(*s).or_default().push(i as u32);
+                }
+            }
+        }
+        drop(df);
+        let mut shared: FastMap<(u32, u32), u32> = FastMap::default();
+        for list in postings.values() {
+            for (a, &i) in list.iter().enumerate() {
+                for &j in &list[a + 1..] {
+                    if focus(i as usize) || focus(j as usize) {
+                        *shared.entry((i, j)).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        out.extend(shared.into_iter().filter_map(|((i, j), n)| {
+            let least = shingles[i as usize].len().min(shingles[j as usize].len()) as u32;
+            (n >= 3 && n * 10 >= least * 7).then_some((i as usize, j as usize, Why::Copy))
+        }));
+    }
+    // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
+    out.sort_unstable();
+    out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+    out
+}
+
+/// The cosine of two L2-normalised sparse vectors (sorted by term).
+pub(super) fn cos(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                dot += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    dot
+}
+
+/// What two petitions' object names say about whether they are about one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Objects {
+    /// The same object (`key`), or names sharing a three-character fragment (锦绣江南 and
+    /// 锦秀江南: two spellings of one estate).
+    Same,
+    /// Two names with nothing in common: two different estates' mahjong parlours are two
+    /// cases however alike the words.
+    Different,
+    /// One side names none.
+    Unknown,
+}
+
+/// Compares two petitions' objects, each `(key, name)`.
+pub(super) fn objects(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&str>)) -> Objects {
+    match (a.1, b.1) {
+        (Some(x), Some(y)) => {
+            let gy = title_grams(y);
+            if (a.0.is_some() && a.0 == b.0)
+                || title_grams(x).iter().any(|g| gy.binary_search(g).is_ok())
+            {
+                Objects::Same
+            } else {
+                Objects::Different
+            }
+        }
+        _ => Objects::Unknown,
+    }
+}
+
+/// Whether two petitions can be about one object, from two readings of their objects (the one
+/// the grouping resolved, the name written in the title): one reading says the same, or
+/// neither says different.
+pub(super) fn one_object(readings: [Objects; 2]) -> bool {
+    readings.contains(&Objects::Same) || !readings.contains(&Objects::Different)
+}
+
+/// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
+/// shared fragments about one object ([`one_object`] through `compatible`; a repeat is one
+/// petitioner's matter, whatever object each letter happens to name first, and a copy names
+/// what its original names). Sorted most similar first (ties: by
+/// indices), the order [`join`] takes them in.
+pub(super) fn holding(
+    pairs: &[(usize, usize, Why)],
+    sim: &(dyn Fn(usize, usize) -> f32 + Sync),
+    compatible: &(dyn Fn(usize, usize) -> bool + Sync),
+    opts: &Options,
+) -> Vec<(usize, usize, f32)> {
+    let mut out: Vec<(usize, usize, f32)> = pairs
+        .par_iter()
+        .filter(|&&(i, j, why)| why != Why::RareName || compatible(i, j))
+        .filter_map(|&(i, j, why)| {
+            let th = match why {
+                Why::Repeat => opts.repeat_threshold,
+                Why::RareName => opts.rare_name_threshold,
+                Why::Copy => 0.0,
+            } as f32;
+            let s = sim(i, j);
+            (s >= th).then_some((i, j, s))
+        })
+        .collect();
+    out.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+    out
+}
+
+/// Applies links to a grouping: `group[i]` is petition `i`'s cluster (a cluster of one member
+/// counts as none) and `sizes` the clusters' sizes; `fresh(i)` makes a new cluster for a pair
+/// of lone petitions. A link joins a lone petition to the other's cluster (two lone ones: the
+/// first's, or a fresh one). Two clusters of two or more merge only when both hold at most
+/// `merge_max` petitions and at least half of the pairs across them are links: two halves of
+/// one small case, never a chain through one pair. A `fixed` petition never moves (a weekly
+/// run keeps earlier members where they are).
+pub(super) fn join(
+    links: &[(usize, usize, f32)],
+    group: &mut [Option<usize>],
+    sizes: &mut Vec<usize>,
+    fresh: &mut dyn FnMut(usize) -> usize,
+    merge_max: usize,
+    fixed: &dyn Fn(usize) -> bool,
+) -> usize {
+    let linked: FastSet<(usize, usize)> = links.iter().map(|&(i, j, _)| (i, j)).collect();
+    // members of the clusters links touch, built as they are needed
+    let mut members: FastMap<usize, Vec<usize>> = FastMap::default();
+    for (i, g) in group.iter().enumerate() {
+        if let Some(g) = g {
+            members.entry(*g).or_default().push(i);
+        }
+    }
+    let mut joined = 0;
+    let size_of = |g: Option<usize>, sizes: &[usize]| g.map_or(0, |g| sizes[g]);
+    let put = |i: usize,
+               g: usize,
+               group: &mut [Option<usize>],
+               sizes: &mut Vec<usize>,
+               members: &mut FastMap<usize, Vec<usize>>| {
+        if sizes.len() <= g {
+            sizes.resize(g + 1, 0);
+        }
+        if let Some(old) = group[i] {
+            sizes[old] -= 1;
+            if let Some(m) = members.get_mut(&old) {
+                m.retain(|&x| x != i);
+            }
+        }
+        group[i] = Some(g);
+        sizes[g] += 1;
+        members.entry(g).or_default().push(i);
+    };
+    for &(i, j, _) in links {
+        let (gi, gj) = (group[i], group[j]);
+        if gi.is_some() && gi == gj {
+            continue;
+        }
+        let (si, sj) = (size_of(gi, sizes), size_of(gj, sizes));
+        if si >= 2 && sj >= 2 {
+            let (Some(a), Some(b)) = (gi, gj) else {
+                continue;
+            };
+            if si > merge_max || sj > merge_max {
+                continue;
+            }
+            let (ma, mb) = (members[&a].clone(), members[&b].clone());
+            let across = ma
+                .iter()
+                .flat_map(|&x| mb.iter().map(move |&y| (x.min(y), x.max(y))))
+                .filter(|p| linked.contains(p))
+                .count();
+            if across * 2 < ma.len() * mb.len() {
+                continue;
+            }
+            let (into, from) = (a.min(b), a.max(b));
+            for x in members.remove(&from).unwrap_or_default() {
+                put(x, into, group, sizes, &mut members);
+            }
+            joined += 1;
+            continue;
+        }
+        let (lone, into) = match (si >= 2, sj >= 2) {
+            (true, _) => (j, gi),
+            (false, true) => (i, gj),
+            (false, false) if fixed(j) => (i, gj),
+            (false, false) => (j, gi),
+        };
+        if fixed(lone) || (into.is_none() && fixed(i)) {
+            continue;
+        }
+        let into = match into {
+            Some(g) => g,
+            None => {
+                let g = fresh(i);
+                put(i, g, group, sizes, &mut members);
+                g
+            }
+        };
+        put(lone, into, group, sizes, &mut members);
+        joined += 1;
+    }
+    joined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grams_are_runs_of_three() {
+        let g = title_grams("A市博雅琴行，退费");
+        // A市博 市博雅 博雅琴 雅琴行 (退费 is too short)
+        assert_eq!(g.len(), 4);
+        assert_eq!(title_grams("a市博雅琴行"), title_grams("A市博雅琴行"));
+        assert!(title_grams("退费").is_empty());
+    }
+
+    #[test]
+    fn objects_agree_by_key_or_a_shared_fragment() {
+        use Objects::*;
+        assert_eq!(
+            objects((Some(1), Some("育才中学")), (Some(1), Some("育才中学校"))),
+            Same
+        );
+        assert_eq!(
+            objects((Some(1), Some("金桂花园")), (Some(2), Some("桂金花园"))),
+            Same
+        );
+        assert_eq!(
+            objects((Some(1), Some("柳岸花园")), (Some(2), Some("梧桐苑"))),
+            Different
+        );
+        assert_eq!(
+            objects((Some(1), Some("育才中学")), (None, Some("实验中学"))),
+            Different
+        );
+        assert_eq!(objects((Some(1), Some("育才中学")), (None, None)), Unknown);
+        assert!(one_object([Same, Different]) && one_object([Unknown, Unknown]));
+        assert!(!one_object([Unknown, Different]));
+    }
+
+    #[test]
+    fn a_link_never_merges_two_groups() {
+        // 0,1 in cluster 0; 2,3 in cluster 1; 4 alone in cluster 2; 5 in none
+        let mut group = vec![Some(0), Some(0), Some(1), Some(1), Some(2), None];
+        let mut sizes = vec![2, 2, 1];
+        let mut next = 3;
+        let mut fresh = |_: usize| {
+            next += 1;
+            next - 1
+        };
+        let links = [(0, 2, 0.9), (1, 4, 0.8), (4, 5, 0.7), (3, 5, 0.6)];
+        let n = join(&links, &mut group, &mut sizes, &mut fresh, 0, &|_| false);
+        // 0–2 skipped (two groups); 4 joins 1's group; 5 joins 4's (now group 0); 3–5 skipped
+        assert_eq!(n, 2);
+        assert_eq!(
+            group,
+            vec![Some(0), Some(0), Some(1), Some(1), Some(0), Some(0)]
+        );
+        assert_eq!(sizes, vec![4, 2, 0]);
+    }
+
+    #[test]
+    fn a_fixed_petition_never_moves() {
+        // 0 is an earlier member alone in its group 0 (fixed); 1 is new and alone
+        let mut group = vec![Some(0), None];
+        let mut sizes = vec![1];
+        let mut fresh = |_: usize| unreachable!();
+        let fixed = |i: usize| i == 0;
+        assert_eq!(
+            join(
+                &[(0, 1, 0.9)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &fixed
+            ),
+            1
+        );
+        assert_eq!(group, vec![Some(0), Some(0)]);
+        // two fixed petitions in different groups: nothing moves
+        let mut group = vec![Some(0), Some(1)];
+        let mut sizes = vec![1, 1];
+        assert_eq!(
+            join(
+                &[(0, 1, 0.9)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &|_| true
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn two_lone_petitions_make_a_fresh_cluster() {
+        let mut group = vec![None, None];
+        let mut sizes = vec![];
+        let mut fresh = |_: usize| 0;
+        assert_eq!(
+            join(
+                &[(0, 1, 0.5)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &|_| false
+            ),
+            1
+        );
+        assert_eq!(group, vec![Some(0), Some(0)]);
+        assert_eq!(sizes, vec![2]);
+    }
+
+    #[test]
+    fn small_halves_of_one_case_merge() {
+        // {0,1} and {2,3}: three of the four pairs across are links → one case; {4,5} has one
+        // link to 0 of four pairs → stays apart
+        let mut group = vec![Some(0), Some(0), Some(1), Some(1), Some(2), Some(2)];
+        let mut sizes = vec![2, 2, 2];
+        let mut fresh = |_: usize| unreachable!();
+        let links = [(0, 2, 0.9), (1, 2, 0.8), (0, 3, 0.7), (0, 4, 0.6)];
+        assert_eq!(
+            join(&links, &mut group, &mut sizes, &mut fresh, 3, &|_| false),
+            1
+        );
+        assert_eq!(
+            group,
+            vec![Some(0), Some(0), Some(0), Some(0), Some(2), Some(2)]
+        );
+        // too big to merge by links
+        let mut group = vec![Some(0), Some(0), Some(1), Some(1)];
+        let mut sizes = vec![2, 2];
+        assert_eq!(
+            join(
+                &[(0, 2, 0.9), (1, 3, 0.9), (0, 3, 0.9), (1, 2, 0.9)],
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                1,
+                &|_| false
+            ),
+            0
+        );
+    }
+}
