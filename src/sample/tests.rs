@@ -616,30 +616,6 @@ fn sample_copies_are_near_verbatim() {
     assert!(by_other >= 30, "{by_other}");
 }
 
-/// Damerau–Levenshtein distance (optimal string alignment) over characters.
-fn edits(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 #[test]
 fn sample_variant_names_are_one_edit_or_a_marketing_name() {
     let s = Sample::new(&opts(5000, 42));
@@ -659,7 +635,7 @@ fn sample_variant_names_are_one_edit_or_a_marketing_name() {
             market += 1;
         } else {
             assert_eq!(
-                edits(&g.obj.short, &v.short),
+                strsim::osa_distance(&g.obj.short, &v.short),
                 1,
                 "{} / {}",
                 g.obj.short,

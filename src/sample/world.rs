@@ -37,7 +37,7 @@ impl Obj {
         [&self.full, &self.short, &self.alt]
             .into_iter()
             .enumerate()
-            .filter(move |(i, s)| !s.is_empty() && !(*i == 2 && generic_alt))
+            .filter(move |(i, s)| !(s.is_empty() || (*i == 2 && generic_alt)))
             .map(|(_, s)| s.as_str())
     }
 }
