@@ -1,6 +1,17 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
-use super::*;
+use chrono::NaiveDate;
+
+use super::cases::WAGE_SPIKE;
+use super::kinds::{kind, ObjKind, GROUP_KINDS};
+use super::phrases;
+use super::plan::{Origin, Sample, COPY, HUB, NO_GROUP, REPEAT, VARIANT};
+use super::render::CHANNEL_NAMES;
+use super::rng::Rng;
+use super::{
+    end_date, generate, write, Options, SampleRow, DAY, HEADERS, SINGLETON, SPAN_DAYS, TRUTH_COLUMN,
+};
 
 fn opts(rows: usize, seed: u64) -> Options {
     Options {
@@ -60,7 +71,8 @@ fn sample_groups_and_singletons() {
     assert_eq!(rows.len(), 5000);
     let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &rows {
-        if !r.truth_group.is_empty() {
+        assert!(!r.truth_group.is_empty(), "{} has no truth", r.id);
+        if r.truth_group != SINGLETON {
             *sizes.entry(&r.truth_group).or_default() += 1;
         }
     }
@@ -80,7 +92,7 @@ fn sample_groups_and_singletons() {
     assert_eq!(ids.len(), rows.len());
     // repeat petitioners inside groups, collective visits
     let mut per: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for r in rows.iter().filter(|r| !r.truth_group.is_empty()) {
+    for r in rows.iter().filter(|r| r.truth_group != SINGLETON) {
         *per.entry((&r.truth_group, &r.petitioner)).or_default() += 1;
     }
     assert!(per.values().any(|&n| n >= 3));
@@ -121,9 +133,9 @@ fn sample_fields_are_realistic() {
     for ch in CHANNEL_NAMES {
         assert!(rows.iter().any(|r| r.channel == ch), "no {ch}");
     }
-    let cats: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.category.as_str()).collect();
+    let cats: BTreeSet<&str> = rows.iter().map(|r| r.category.as_str()).collect();
     assert!(cats.len() >= 12, "{cats:?}");
-    let districts: std::collections::BTreeSet<&str> = rows
+    let districts: BTreeSet<&str> = rows
         .iter()
         .map(|r| r.region.split('/').nth(1).unwrap())
         .collect();
@@ -166,12 +178,21 @@ fn sample_fields_are_realistic() {
     assert!(rows.iter().all(|r| !r.content.trim().is_empty()));
 }
 
+/// The large cases are written in many words (small ones may be copies: see
+/// `sample_copies_are_near_verbatim`).
 #[test]
 fn sample_group_wording_varies() {
-    let rows = rows5k();
-    let mut texts: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    let s = Sample::new(&opts(5000, 42));
+    let rows: Vec<SampleRow> = s.iter().collect();
+    let campaign: BTreeSet<String> = s
+        .groups()
+        .into_iter()
+        .filter(|g| g.origin == "campaign")
+        .map(|g| g.key)
+        .collect();
+    let mut texts: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in rows.iter().filter(|r| !r.truth_group.is_empty()) {
+    for r in rows.iter().filter(|r| campaign.contains(&r.truth_group)) {
         texts.entry(&r.truth_group).or_default().insert(&r.content);
         *counts.entry(&r.truth_group).or_default() += 1;
     }
@@ -231,8 +252,8 @@ fn sample_dump() {
         let s = write(&opts(5000, 42), Path::new(&p)).unwrap();
         for g in &s.group_info {
             eprintln!(
-                "{} {} {} {} {}",
-                g.key, g.kind, g.category, g.anchor, g.size
+                "{} {} {} {} {} {}",
+                g.key, g.kind, g.origin, g.category, g.anchor, g.size
             );
         }
     }
@@ -264,8 +285,11 @@ fn sample_round_trips_through_ingest() {
         assert_eq!(records.len(), 2000, "{name}");
         let grouped = records
             .iter()
-            .filter(|r| r.extra_value(TRUTH_COLUMN).is_some_and(|v| !v.is_empty()))
+            .filter(|r| r.extra_value(TRUTH_COLUMN).is_some_and(|v| v != SINGLETON))
             .count();
+        assert!(records
+            .iter()
+            .all(|r| r.extra_value(TRUTH_COLUMN).is_some()));
         assert_eq!(grouped, summary.grouped_rows, "{name}");
         assert!(records.iter().any(|r| r.is_collective()));
         assert!(records.iter().any(|r| r.likes.is_some_and(|l| l > 0)));
@@ -318,10 +342,9 @@ fn sample_one_off_objects_do_not_repeat() {
     )
     .unwrap();
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for r in rows5k().iter().filter(|r| r.truth_group.is_empty()) {
+    for r in rows5k().iter().filter(|r| r.truth_group == SINGLETON) {
         let text = format!("{} {}", r.title, r.content);
-        let names: std::collections::BTreeSet<&str> =
-            re.find_iter(&text).map(|m| m.as_str()).collect();
+        let names: BTreeSet<&str> = re.find_iter(&text).map(|m| m.as_str()).collect();
         for n in names {
             *seen.entry((r.category.clone(), n.to_string())).or_default() += 1;
         }
@@ -329,4 +352,374 @@ fn sample_one_off_objects_do_not_repeat() {
     assert!(seen.len() > 50);
     let repeated: Vec<_> = seen.iter().filter(|(_, &n)| n > 1).collect();
     assert!(repeated.len() <= 2, "{repeated:?}");
+}
+
+// ---- the phenomena of real petition data
+
+/// Rows with their plan entries, rendered.
+fn planned(s: &Sample) -> Vec<(super::plan::PlanRow, SampleRow)> {
+    (0..s.len()).map(|i| (s.rows[i], s.row(i))).collect()
+}
+
+#[test]
+fn sample_singletons_are_two_thirds_and_grouped_share_is_kept() {
+    for (share, lo, hi) in [(0.35, 0.30, 0.40), (0.2, 0.16, 0.24)] {
+        let s = Sample::new(&Options {
+            rows: 5000,
+            seed: 9,
+            grouped_share: share,
+        });
+        let grouped = s.rows.iter().filter(|r| r.group != NO_GROUP).count() as f64 / 5000.0;
+        assert!((lo..=hi).contains(&grouped), "share {share}: {grouped}");
+    }
+    // most cases are small, as in a hand-labelled key; a few dozen are large
+    let info = Sample::new(&opts(5000, 9)).groups();
+    let small = info.iter().filter(|g| g.size <= 3).count();
+    let large = info.iter().filter(|g| g.size >= 20).count();
+    assert!(small * 10 >= info.len() * 7, "{small} of {}", info.len());
+    assert!(large >= 10, "{large} large cases");
+}
+
+#[test]
+fn sample_cases_never_share_object_and_kind() {
+    let s = Sample::new(&opts(5000, 42));
+    let mut seen = BTreeSet::new();
+    for g in &s.groups {
+        let names: BTreeSet<&String> = [&g.obj.full, &g.obj.short].into_iter().collect();
+        for name in names {
+            assert!(
+                seen.insert((g.kind, name.clone())),
+                "{} names {name} under {}",
+                g.key,
+                GROUP_KINDS[g.kind].key
+            );
+        }
+    }
+    // and a singleton of a case's kind never names one of that kind's objects
+    let mut checked = 0;
+    for pr in s
+        .rows
+        .iter()
+        .filter(|r| r.group == NO_GROUP && r.flags & HUB == 0)
+    {
+        let k = kind(pr.kind);
+        if (pr.kind as usize) < GROUP_KINDS.len() && k.obj != ObjKind::None {
+            let o = s.one_off(pr.kind, k, pr.obj as usize, &mut Rng::new(1));
+            assert!(!s.is_taken(pr.kind, &o, k.obj), "{}", o.full);
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn sample_one_object_carries_several_cases() {
+    let s = Sample::new(&opts(5000, 42));
+    let rows = planned(&s);
+    let mut cases: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for g in &s.groups {
+        cases
+            .entry(g.obj.short.as_str())
+            .or_default()
+            .insert(GROUP_KINDS[g.kind].key);
+    }
+    let multi: Vec<(&str, usize)> = cases
+        .iter()
+        .filter(|(_, k)| k.len() >= 2)
+        .map(|(o, k)| (*o, k.len()))
+        .collect();
+    assert!(multi.len() >= 8, "{multi:?}");
+    assert!(multi.iter().any(|m| m.1 >= 3), "{multi:?}");
+    // beyond estates: schools and employers carry several cases too
+    let types: BTreeSet<&str> = s
+        .groups
+        .iter()
+        .filter(|g| cases[g.obj.short.as_str()].len() >= 2)
+        .map(|g| match GROUP_KINDS[g.kind].obj {
+            ObjKind::Estate => "estate",
+            ObjKind::Village => "village",
+            ObjKind::School => "school",
+            ObjKind::Employer => "employer",
+            _ => "other",
+        })
+        .collect();
+    assert!(types.len() >= 3, "{types:?}");
+    // and singletons about yet other problems name the same objects
+    let hub_singles: Vec<&SampleRow> = rows
+        .iter()
+        .filter(|(p, _)| p.flags & HUB != 0)
+        .map(|(_, r)| r)
+        .collect();
+    assert!(hub_singles.len() >= 20, "{}", hub_singles.len());
+    assert!(hub_singles.iter().all(|r| r.truth_group == SINGLETON));
+    let naming = hub_singles
+        .iter()
+        .filter(|r| {
+            multi
+                .iter()
+                .any(|(o, _)| r.title.contains(o) || r.content.contains(o))
+        })
+        .count();
+    assert!(naming >= 5, "{naming}");
+}
+
+#[test]
+fn sample_prolific_posters_span_unrelated_matters() {
+    let s = Sample::new(&opts(5000, 42));
+    let rows = planned(&s);
+    assert!(s.prolific.len() >= 5, "{:?}", s.prolific);
+    let (mut total, mut total_singles) = (0, 0);
+    for pet in s.prolific.clone() {
+        let mine: Vec<&(super::plan::PlanRow, SampleRow)> =
+            rows.iter().filter(|(p, _)| p.pet == pet).collect();
+        assert!(mine.len() >= 4, "poster {pet}: {} petitions", mine.len());
+        // unrelated matters: mostly singletons, never two petitions in one case
+        let labels: Vec<&str> = mine.iter().map(|(_, r)| r.truth_group.as_str()).collect();
+        let cases: BTreeSet<&str> = labels.iter().copied().filter(|l| *l != SINGLETON).collect();
+        let singles = labels.iter().filter(|l| **l == SINGLETON).count();
+        assert_eq!(cases.len() + singles, labels.len(), "{labels:?}");
+        total += labels.len();
+        total_singles += singles;
+        // one petitioner, one habitual opening
+        let names: BTreeSet<&str> = mine.iter().map(|(_, r)| r.petitioner.as_str()).collect();
+        assert_eq!(names.len(), 1);
+        let habit = s.style(pet).opener;
+        let habit = habit.split('{').next().unwrap_or_default();
+        let habit: String = habit.chars().take(4).collect();
+        let with = mine
+            .iter()
+            .filter(|(_, r)| r.content.contains(&habit))
+            .count();
+        assert!(
+            with * 10 >= mine.len() * 8,
+            "{habit}: {with} of {}",
+            mine.len()
+        );
+    }
+    // mostly singletons, some in several cases
+    assert!(
+        total_singles * 10 >= total * 6,
+        "{total_singles} of {total}"
+    );
+    let in_cases = rows
+        .iter()
+        .filter(|(p, r)| s.prolific.contains(&p.pet) && r.truth_group != SINGLETON)
+        .count();
+    assert!(in_cases >= 3, "{in_cases}");
+}
+
+#[test]
+fn sample_repeats_share_case_and_petitioner() {
+    let s = Sample::new(&opts(5000, 42));
+    let rows = planned(&s);
+    let mut first: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+    let mut repeats = 0;
+    let mut marked = 0;
+    let mut reworded = 0;
+    for (i, (p, r)) in rows.iter().enumerate() {
+        if p.group == NO_GROUP {
+            assert_eq!(p.flags & REPEAT, 0);
+            continue;
+        }
+        match first.get(&(p.group, p.pet)) {
+            None => {
+                assert_eq!(p.flags & REPEAT, 0, "{}", r.id);
+                first.insert((p.group, p.pet), i);
+            }
+            Some(&f) => {
+                assert_ne!(p.flags & REPEAT, 0, "{}", r.id);
+                let orig = &rows[f].1;
+                assert_eq!(orig.truth_group, r.truth_group);
+                assert_eq!(orig.petitioner, r.petitioner);
+                repeats += 1;
+                let says = phrases::REPEAT_TITLE_PRE
+                    .iter()
+                    .any(|m| r.title.starts_with(m))
+                    || phrases::REPEAT_TITLE_POST
+                        .iter()
+                        .any(|m| r.title.ends_with(m))
+                    || phrases::REPEAT_LINES
+                        .iter()
+                        .chain(phrases::REPEAT_LINES_RECORDED)
+                        .any(|m| r.content.starts_with(m));
+                marked += says as usize;
+                reworded += (!r.title.is_empty() && r.title != orig.title) as usize;
+            }
+        }
+    }
+    assert!(repeats >= 150, "{repeats}");
+    assert!(
+        marked * 2 >= repeats,
+        "{marked} of {repeats} say they are repeats"
+    );
+    assert!(reworded * 2 >= repeats, "{reworded} of {repeats} reworded");
+    // the small cases of one petitioner filing again: one petitioner, days or weeks apart
+    for g in s.groups.iter().filter(|g| g.origin == Origin::Repeat) {
+        let key = g.key.as_str();
+        let members: Vec<&(super::plan::PlanRow, SampleRow)> =
+            rows.iter().filter(|(_, r)| r.truth_group == key).collect();
+        let pets: BTreeSet<u32> = members.iter().map(|(p, _)| p.pet).collect();
+        assert_eq!(pets.len(), 1, "{key}");
+    }
+}
+
+/// Dice coefficient of two texts' character bigrams.
+fn dice(a: &str, b: &str) -> f64 {
+    let grams = |s: &str| -> BTreeMap<(char, char), usize> {
+        let c: Vec<char> = s.chars().collect();
+        let mut m = BTreeMap::new();
+        for w in c.windows(2) {
+            *m.entry((w[0], w[1])).or_default() += 1;
+        }
+        m
+    };
+    let (ga, gb) = (grams(a), grams(b));
+    let common: usize = ga
+        .iter()
+        .map(|(k, n)| (*n).min(gb.get(k).copied().unwrap_or(0)))
+        .sum();
+    let total: usize = ga.values().sum::<usize>() + gb.values().sum::<usize>();
+    2.0 * common as f64 / total.max(1) as f64
+}
+
+/// A text without the line a repeat or a copy puts in front.
+fn without_lead(content: &str) -> &str {
+    let lead = phrases::REPEAT_LINES
+        .iter()
+        .chain(phrases::REPEAT_LINES_RECORDED)
+        .chain(phrases::COPY_LEADS)
+        .filter(|l| !l.is_empty())
+        .find(|l| content.starts_with(**l));
+    &content[lead.map_or(0, |l| l.len())..]
+}
+
+#[test]
+fn sample_copies_are_near_verbatim() {
+    let s = Sample::new(&opts(5000, 42));
+    let rows = planned(&s);
+    let mut copies = 0;
+    let mut by_other = 0;
+    for (p, r) in rows.iter().filter(|(p, _)| p.flags & COPY != 0) {
+        // the copied row: same case, same text number, not itself a copy
+        let (op, orig) = rows
+            .iter()
+            .find(|(o, _)| o.group == p.group && o.text == p.text && o.flags & COPY == 0)
+            .expect("the copied row");
+        assert_eq!(op.channel, p.channel);
+        // what a copy or a repeat adds in front is not the copied text
+        let d = dice(without_lead(&orig.content), without_lead(&r.content));
+        assert!(d >= 0.6, "{d:.2}\n{}\n{}", orig.content, r.content);
+        copies += 1;
+        by_other += (op.pet != p.pet) as usize;
+    }
+    assert!(copies >= 60, "{copies}");
+    assert!(by_other >= 30, "{by_other}");
+}
+
+#[test]
+fn sample_variant_names_are_one_edit_or_a_marketing_name() {
+    let s = Sample::new(&opts(5000, 42));
+    let rows = planned(&s);
+    let shorts: BTreeSet<&str> = s.groups.iter().map(|g| g.obj.short.as_str()).collect();
+    let mut one_edit = 0;
+    let mut market = 0;
+    for g in &s.groups {
+        let Some(v) = &g.variant else { continue };
+        assert_ne!(v.short, g.obj.short);
+        assert!(
+            !shorts.contains(v.short.as_str()),
+            "{} is another case's",
+            v.short
+        );
+        if v.short.contains('·') {
+            market += 1;
+        } else {
+            assert_eq!(
+                strsim::osa_distance(&g.obj.short, &v.short),
+                1,
+                "{} / {}",
+                g.obj.short,
+                v.short
+            );
+            one_edit += 1;
+        }
+        // the members that write the variant write it, and nothing else changes the case
+        let members: Vec<&(super::plan::PlanRow, SampleRow)> = rows
+            .iter()
+            .filter(|(p, _)| p.group != NO_GROUP && s.groups[p.group as usize].key == g.key)
+            .collect();
+        assert!(members.iter().all(|(_, r)| r.truth_group == g.key));
+    }
+    assert!(one_edit >= 20, "{one_edit}");
+    assert!(market >= 2, "{market}");
+    let written = rows
+        .iter()
+        .filter(|(p, r)| {
+            p.flags & VARIANT != 0 && {
+                let v = s.groups[p.group as usize]
+                    .variant
+                    .as_ref()
+                    .expect("variant");
+                format!("{}{}", r.title, r.content).contains(&v.short)
+                    || format!("{}{}", r.title, r.content).contains(&v.full)
+            }
+        })
+        .count();
+    assert!(written >= 40, "{written}");
+}
+
+#[test]
+fn sample_policy_questions_stay_singletons_beside_policy_cases() {
+    let s = Sample::new(&opts(5000, 42));
+    let rows = planned(&s);
+    // broad themes asked in one's own situation: many, all singletons, no object
+    let themes = ["pension", "hukou", "socins", "gjjq", "talentq", "citysug"];
+    let theme_rows: Vec<&SampleRow> = rows
+        .iter()
+        .filter(|(p, _)| p.group == NO_GROUP && themes.contains(&kind(p.kind).key))
+        .map(|(_, r)| r)
+        .collect();
+    assert!(
+        (60..=400).contains(&theme_rows.len()),
+        "{}",
+        theme_rows.len()
+    );
+    let distinct: BTreeSet<&str> = theme_rows.iter().map(|r| r.content.as_str()).collect();
+    assert!(distinct.len() * 10 >= theme_rows.len() * 9);
+    // a few cases about one named policy decision: several petitioners, one change wanted
+    let policy: Vec<&super::plan::Group> = s
+        .groups
+        .iter()
+        .filter(|g| g.origin == Origin::Policy)
+        .collect();
+    assert!(policy.len() >= 5, "{}", policy.len());
+    for g in policy {
+        assert!(GROUP_KINDS[g.kind].obj.is_policy());
+        let pets: BTreeSet<u32> = rows
+            .iter()
+            .filter(|(_, r)| r.truth_group == g.key)
+            .map(|(p, _)| p.pet)
+            .collect();
+        assert!(pets.len() >= 2 || rows.iter().filter(|(_, r)| r.truth_group == g.key).count() < 2);
+    }
+}
+
+#[test]
+fn sample_is_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    pool(1).install(|| write(&opts(20_000, 4), &a)).unwrap();
+    pool(4).install(|| write(&opts(20_000, 4), &b)).unwrap();
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
+    // and rows render the same in any order
+    let s = Sample::new(&opts(3000, 4));
+    let forward: Vec<SampleRow> = s.iter().collect();
+    let backward: Vec<SampleRow> = (0..s.len()).rev().map(|i| s.row(i)).collect();
+    assert!(forward.iter().eq(backward.iter().rev()));
 }

@@ -426,13 +426,17 @@ fn cli_cluster_groups_group_eval() {
 }
 
 /// Grouping quality on the generator's ground truth, over several seeds, through the real CLI
-/// (sample → ingest → cluster → eval). A guard against regressions: the figures quoted in README
-/// come from `minqing eval` on 5,000-row samples; these smaller ones score a little lower.
+/// (sample → ingest → cluster → eval). A guard against regressions. The truth scores every
+/// petition (singletons too) and has the real failure modes (several cases at one object,
+/// prolific posters, repeats, variant names, broad questions without an object), so today's
+/// grouping scores low on it: on these 4,000-row seeds 11/12/13, B-cubed F1 0.754/0.743/0.772
+/// (mean 0.756) and group F1 0.517/0.476/0.507 (mean 0.500). The floors sit just below those;
+/// raise them as the grouping improves.
 #[test]
 fn generated_truth_scores_over_seeds() {
     use crate::common::{run, stderr, stdout};
     let dir = tempfile::tempdir().unwrap();
-    let mut f1s = Vec::new();
+    let (mut f1s, mut group_f1s) = (Vec::new(), Vec::new());
     for seed in ["11", "12", "13"] {
         let csv = dir.path().join(format!("s{seed}.csv"));
         let out = dir.path().join(format!("o{seed}"));
@@ -447,17 +451,26 @@ fn generated_truth_scores_over_seeds() {
         assert!(o.status.success(), "{}", stderr(&o));
         let o = run(&["eval", "--out", out_s, "--truth", "truth_group"]);
         assert!(o.status.success(), "{}", stderr(&o));
-        let f1: f64 = stdout(&o)
-            .lines()
-            .find_map(|l| l.strip_prefix("bcubed_f1\t"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("bcubed_f1 line");
-        f1s.push(f1);
+        let figure = |name: &str| -> f64 {
+            stdout(&o)
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('\t'))
+                .and_then(|v| v.split('\t').next()?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{name} line"))
+        };
+        f1s.push(figure("bcubed_f1"));
+        group_f1s.push(figure("group_f1"));
     }
-    let mean = f1s.iter().sum::<f64>() / f1s.len() as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     assert!(
-        f1s.iter().all(|f| *f >= 0.82) && mean >= 0.87,
-        "B-cubed F1 per seed {f1s:?}, mean {mean:.3}"
+        f1s.iter().all(|f| *f >= 0.73) && mean(&f1s) >= 0.745,
+        "B-cubed F1 per seed {f1s:?}, mean {:.3}",
+        mean(&f1s)
+    );
+    assert!(
+        group_f1s.iter().all(|f| *f >= 0.46) && mean(&group_f1s) >= 0.49,
+        "group F1 per seed {group_f1s:?}, mean {:.3}",
+        mean(&group_f1s)
     );
 }
 
