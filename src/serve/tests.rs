@@ -814,7 +814,7 @@ async fn briefs_render_like_the_cli_with_their_own_policy() {
     let r = get(&app, "/briefs", Some("ana")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
-        r.body.contains("2019-W52") && r.body.contains("2019-11"),
+        r.body.contains("2019-W49") && r.body.contains("2019-11"),
         "{}",
         r.body
     );
