@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod calendar;
 pub mod charts;
+pub mod classify;
 pub mod cluster;
 pub mod config;
 pub mod error;

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::calendar::Period;
 use crate::charts::Chart;
+use crate::classify;
 use crate::cluster::{self, Groups};
 use crate::config::PipelineConfig;
 use crate::error::{Error, Result};
@@ -295,6 +296,108 @@ pub fn brief(
         written,
         notes,
     })
+}
+
+/// What [`classify_train`] built.
+pub struct Trained {
+    pub model: crate::classify::Model,
+    pub path: PathBuf,
+}
+
+/// Every record of `inputs` (each file as a source with default settings), for the category
+/// commands: rejected rows are skipped, as an import would.
+fn read_inputs(inputs: &[PathBuf]) -> Result<Vec<Record>> {
+    let sources: Vec<ingest::Source> = inputs
+        .iter()
+        .map(|p| ingest::Source {
+            path: p.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let mut records = Vec::new();
+    let mut sink = |batch: Vec<Record>| {
+        records.extend(batch);
+        Ok(())
+    };
+    let input = ingest::Input {
+        sources: &sources,
+        progress: &|_| {},
+        sink: &mut sink,
+    };
+    ingest::run(input, &Default::default())?;
+    Ok(records)
+}
+
+fn file_names(inputs: &[PathBuf]) -> Vec<String> {
+    inputs
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+        })
+        .collect()
+}
+
+fn taxonomy(path: Option<&Path>) -> Result<Vec<classify::Labelled>> {
+    path.map(classify::read_taxonomy)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// `minqing classify train`: a category model from labelled exports (and an optional taxonomy),
+/// written to `OUT/model.json`.
+pub fn classify_train(
+    inputs: &[PathBuf],
+    taxonomy_file: Option<&Path>,
+    out: &Path,
+) -> Result<Trained> {
+    let history = classify::History::from_records(&read_inputs(inputs)?);
+    let tax = taxonomy(taxonomy_file)?;
+    // The model's words are the bundled dictionaries' (a pipeline's own dictionaries may change
+    // week to week; the model must segment as it was trained).
+    let tokenizer = Tokenizer::new(&Default::default())?;
+    let model = classify::train(
+        &history,
+        &tax,
+        file_names(inputs),
+        &tokenizer,
+        &Default::default(),
+    )?;
+    let path = model.save(out)?;
+    Ok(Trained { model, path })
+}
+
+/// How [`classify_eval`] measures.
+pub struct EvalSetup<'a> {
+    pub inputs: &'a [PathBuf],
+    /// Test on these files' texts (those the inputs do not hold) instead of cross-validating.
+    pub test: &'a [PathBuf],
+    pub taxonomy: Option<&'a Path>,
+    pub folds: usize,
+}
+
+/// `minqing classify eval`: the method's scores, by stratified k-fold cross-validation over the
+/// inputs or trained on the inputs and tested on `test`, with the confidence coverage.
+pub fn classify_eval(setup: &EvalSetup) -> Result<(classify::eval::Scores, Vec<(f64, f64, f64)>)> {
+    let history = classify::History::from_records(&read_inputs(setup.inputs)?);
+    let tax = taxonomy(setup.taxonomy)?;
+    let tokenizer = Tokenizer::new(&Default::default())?;
+    let c = classify::TrainOptions::default().c;
+    let outcome = if setup.test.is_empty() {
+        classify::eval::cross_validate(&history, &tax, &tokenizer, setup.folds, c)?
+    } else {
+        let test = classify::History::from_records(&read_inputs(setup.test)?);
+        classify::eval::holdout(&history, &test, &tax, &tokenizer, c)?
+    };
+    let scale = outcome.fit_scale();
+    let coverage = [0.3, 0.5, 0.7, 0.9]
+        .into_iter()
+        .map(|t| {
+            let (share, acc) = outcome.coverage(scale, t);
+            (t, share, acc)
+        })
+        .collect();
+    Ok((outcome.scores(), coverage))
 }
 
 // ---------------------------------------------------------------------------------------------
