@@ -57,6 +57,8 @@ pub struct MethodNote {
     pub inputs: Vec<String>,
     /// The settings that shape the brief's figures, as sentences ([`MethodNote::settings`]).
     pub settings: Vec<String>,
+    /// How categories, regions and units the data lacks were inferred, as sentences.
+    pub inferred: Vec<String>,
 }
 
 impl MethodNote {

@@ -150,8 +150,10 @@ fn build(specs: &[Spec], grouped: bool) -> (Vec<Record>, Groups) {
 /// summed fractional days in record order, polars sums whole seconds), the rest exactly.
 fn check(records: &[Record], groups: &Groups, period: &Period, opts: &Options) {
     let want = reference::run(records, groups, period, opts).unwrap();
+    let inferred = crate::inferred::Inferred::default();
     let input = Input {
         records,
+        inferred: &inferred,
         groups,
         period,
     };
@@ -293,8 +295,10 @@ fn timing() {
         let a = reference::run(&records, &groups, &period, &opts).unwrap();
         let t_loop = t.elapsed();
         let t = std::time::Instant::now();
+        let inferred = crate::inferred::Inferred::default();
         let input = Input {
             records: &records,
+            inferred: &inferred,
             groups: &groups,
             period: &period,
         };

@@ -229,8 +229,10 @@ fn trends_of(
     period: &Period,
     opts: &trends::Options,
 ) -> minqing::Result<Trends> {
+    let inferred = minqing::inferred::Inferred::default();
     let input = trends::Input {
         records,
+        inferred: &inferred,
         groups,
         period,
     };
@@ -466,6 +468,7 @@ fn render(show: bool) -> (String, String, tempfile::TempDir) {
         duplicates: 0,
         inputs: vec!["fixture.csv".into()],
         settings: vec!["趋势参数：基线为此前8期。".into()],
+        inferred: Vec::new(),
     };
     render_period(&recs, &groups, &w33(), &method, &Default::default(), show)
 }
