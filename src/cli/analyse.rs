@@ -220,6 +220,33 @@ pub fn groups(a: GroupsArgs, _t: &Term) -> Result<()> {
     Ok(())
 }
 
+/// Why a group's members are one case, in words: the object they name, the grievance their
+/// titles share, and how many are a petitioner's repeats on the same matter.
+fn why_together(g: &Group, all: &Groups) -> String {
+    let mut why = Vec::new();
+    match &g.anchor {
+        Some(a) => why.push(format!("同一对象「{a}」")),
+        None => why.push("未识别出具体对象，按诉求文本相近归类".to_string()),
+    }
+    let grievance: Vec<&str> = g.key_terms.iter().take(3).map(String::as_str).collect();
+    if !grievance.is_empty() {
+        why.push(format!("诉求相近（{}）", grievance.join("、")));
+    }
+    let repeats = all
+        .members
+        .iter()
+        .filter(|m| m.group_id == g.id && m.is_repeat)
+        .count();
+    if repeats > 0 {
+        why.push(format!("其中 {repeats} 件为同一信访人就同一事项再次反映"));
+    }
+    why.push(format!(
+        "{} 件来自 {} 名不同信访人",
+        g.size, g.distinct_petitioners
+    ));
+    why.join("；")
+}
+
 pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     let all: Groups = cluster::read(&groups_dir(&a.out))?;
     let g = all
@@ -235,6 +262,7 @@ pub fn group(a: GroupArgs, _t: &Term) -> Result<()> {
     println!("{}  {}", g.id, g.label);
     println!("对象: {}", g.anchor.as_deref().unwrap_or("（未识别）"));
     println!("关键词: {}", g.key_terms.join(" "));
+    println!("归类依据: {}", why_together(g, &all));
     println!(
         "{} 件 / {} 名信访人 / {} 人次；{} 至 {}；活跃 {} 周；趋势 {}",
         g.size,
@@ -393,7 +421,7 @@ fn eval_key(
     let rows = read_key(key)?;
     let e = cluster::eval::eval_key(records, all, &rows);
     if !e.unmatched.is_empty() {
-        t.note(&format!(
+        t.note(format!(
             "{} of {} key ids are not in the store and were not scored (first: {})",
             e.unmatched.len(),
             rows.len(),

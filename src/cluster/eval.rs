@@ -300,14 +300,17 @@ pub fn group_scores(truth: &[usize], pred: &[usize]) -> GroupReport {
     }
 }
 
+/// One scored petition: (store id, true label, predicted group or `-`).
+pub type KeyItem = (String, String, String);
+
 /// A grouping scored against a hand-labelled key, with the petitions behind each miss.
 #[derive(Debug, Clone)]
 pub struct KeyEval {
     pub report: GroupReport,
     /// Key rows whose id is not in the store (not scored).
     pub unmatched: Vec<String>,
-    /// The scored petitions, in key order: (store id, true label, predicted group or `-`).
-    pub items: Vec<(String, String, String)>,
+    /// The scored petitions, in key order.
+    pub items: Vec<KeyItem>,
 }
 
 /// Scores `groups` against `key` (`(petition id, label)` rows) over the key's petitions only.
@@ -346,7 +349,7 @@ pub fn eval_key(records: &[Record], groups: &Groups, key: &[(String, String)]) -
             None => unmatched.push(id.clone()),
         }
     }
-    let numbered = |f: &dyn Fn(&(String, String, String)) -> Option<&str>| -> Vec<usize> {
+    let numbered = |f: &dyn Fn(&KeyItem) -> Option<&str>| -> Vec<usize> {
         let mut m: BTreeMap<&str, usize> = BTreeMap::new();
         items
             .iter()

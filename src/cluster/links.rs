@@ -22,6 +22,7 @@ use std::hash::Hasher;
 
 use rayon::prelude::*;
 
+use super::vectors::Prepared;
 use super::Options;
 use crate::fxhash::{FastMap, FastSet, FxHasher};
 use crate::schema::Record;
@@ -29,6 +30,60 @@ use crate::schema::Record;
 /// A petitioner's petitions are compared with their next this many (by time): enough for
 /// every real repeater, bounded for a hotline's frequent callers.
 const REPEAT_WINDOW: usize = 32;
+
+/// The full grouping's step: candidate pairs over all petitions, those that hold, joined onto
+/// the clusters of the leader and merge passes (`assign`: each petition's cluster; `keys`:
+/// each cluster's anchor, grown by the clusters two lone petitions start).
+pub(super) fn apply(
+    sorted: &[&Record],
+    prep: &Prepared,
+    assign: &mut [Option<(usize, f32)>],
+    keys: &mut Vec<Option<u32>>,
+    opts: &Options,
+) {
+    let docs = &prep.docs;
+    let pairs = candidates(sorted, &|_| true, opts);
+    // a petition's object as the grouping resolved it (a name it could not resolve to one
+    // object — a kind, a stray phrase of the letter — is none)
+    let object = |i: usize| {
+        let key = docs[i].key;
+        (key, key.map(|k| prep.lex.anchors[k as usize].as_str()))
+    };
+    // the name as the title writes it (a name found only in the letter may be a stray phrase
+    // of it)
+    let titled = |i: usize| {
+        let raw = prep.raw[i]
+            .as_deref()
+            .filter(|r| sorted[i].title.contains(r));
+        (docs[i].key, raw)
+    };
+    let held = holding(
+        &pairs,
+        &|i, j| cos(&docs[i].vec, &docs[j].vec),
+        &|i, j| one_object([objects(object(i), object(j)), objects(titled(i), titled(j))]),
+        opts,
+    );
+    let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
+    let mut sizes = vec![0usize; keys.len()];
+    for g in group.iter().flatten() {
+        sizes[*g] += 1;
+    }
+    let mut fresh = |i: usize| {
+        keys.push(docs[i].key);
+        keys.len() - 1
+    };
+    join(
+        &held,
+        &mut group,
+        &mut sizes,
+        &mut fresh,
+        opts.link_merge_max,
+        &|_| false,
+    );
+    for (a, g) in assign.iter_mut().zip(group) {
+        *a = g.map(|g| (g, 0.0));
+    }
+}
 
 /// Why two petitions are a candidate pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -72,11 +72,14 @@ impl MethodNote {
         let t = trends;
         vec![
             format!(
-                "类案参数：同一对象的信访件与类案中心的文本相似度（余弦）达到{}即归入该类案，未识别出对象的需达到{}；两个类案中心的相似度达到{}时合并（同一对象且主要类别和责任单位相同的达到{}）；类案至少{}件；热度和类案走势中的“近期”为数据最后{}周。",
+                "类案参数：同一对象的信访件与类案中心的文本相似度（余弦）达到{}即归入该类案，未识别出对象的需达到{}；两个类案中心的相似度达到{}时合并（同一对象且主要类别和责任单位相同的达到{}）；同一信访人再次反映且两件相似度达到{}的，标题含有相同罕见名称（至多见于{}条标题）、所指对象一致且相似度达到{}的，以及正文开头大部分相同的，也归入同一类案；类案至少{}件；热度和类案走势中的“近期”为数据最后{}周。",
                 c.anchored_threshold,
                 c.unanchored_threshold,
                 c.merge_threshold,
                 c.merge_threshold_same_office,
+                c.repeat_threshold,
+                c.rare_name_max_df,
+                c.rare_name_threshold,
                 c.min_size.max(1),
                 c.recent_weeks.max(1),
             ),

@@ -907,7 +907,8 @@ fn method_note_states_the_settings_in_words() {
             );
             for words in [
                 "类案参数：",
-                "相似度（余弦）达到0.15",
+                "相似度（余弦）达到0.3",
+                "同一信访人再次反映",
                 "趋势参数：",
                 "基线为此前8期",
             ] {

@@ -1,0 +1,113 @@
+//! Stable group ids: a regrouping keeps last run's ids by member overlap; new groups are
+//! numbered after every id ever issued, in order of their first petition.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::{Groups, UNCLUSTERED};
+use crate::schema::Record;
+
+/// Each cluster's id (clusters as positions into `clusters`, members as indices into the
+/// id-sorted records) and the highest number issued. A cluster inherits the previous id it
+/// shares most members with, when the overlap is ≥ 30% of that earlier group or ≥ half of the
+/// cluster; each earlier id goes to one cluster at most (the largest overlap first).
+pub(super) fn stable(
+    sorted: &[&Record],
+    clusters: &[usize],
+    members_of: &[Vec<usize>],
+    previous: Option<&Groups>,
+) -> (Vec<String>, u32) {
+    let prev_of: HashMap<&str, &str> = previous
+        .map(|p| {
+            p.members
+                .iter()
+                .filter(|m| m.group_id != UNCLUSTERED)
+                .map(|m| (m.id.as_str(), m.group_id.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let prev_sizes: HashMap<&str, usize> = previous
+        .map(|p| {
+            p.groups
+                .iter()
+                .map(|g| (g.id.as_str(), g.members.len()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut pairs: Vec<(usize, usize, String)> = Vec::new(); // (overlap, cluster pos, prev id)
+    for (pos, &c) in clusters.iter().enumerate() {
+        let mut ov: BTreeMap<&str, usize> = BTreeMap::new();
+        for &i in &members_of[c] {
+            if let Some(g) = prev_of.get(sorted[i].id.as_str()) {
+                *ov.entry(g).or_insert(0) += 1;
+            }
+        }
+        for (g, n) in ov {
+            let ps = prev_sizes.get(g).copied().unwrap_or(n).max(1);
+            if n * 10 >= ps * 3 || n * 2 >= members_of[c].len() {
+                pairs.push((n, pos, g.to_string()));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut ids: Vec<Option<String>> = vec![None; clusters.len()];
+    let mut used: HashSet<String> = HashSet::new();
+    for (_, pos, g) in pairs {
+        if ids[pos].is_none() && !used.contains(&g) {
+            used.insert(g.clone());
+            ids[pos] = Some(g);
+        }
+    }
+    let mut last_id = previous
+        .map(|p| {
+            p.groups
+                .iter()
+                .filter_map(|g| GroupId::parse(&g.id).map(|n| n.0))
+                .chain(std::iter::once(p.last_id))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    // new ids in order of first petition time, then smallest id
+    let fresh: Vec<usize> = (0..clusters.len()).filter(|&p| ids[p].is_none()).collect();
+    for p in first_seen_order(sorted, fresh, |p| &members_of[clusters[p]]) {
+        last_id += 1;
+        ids[p] = Some(GroupId(last_id).to_string());
+    }
+    (
+        ids.into_iter().map(Option::unwrap_or_default).collect(),
+        last_id,
+    )
+}
+
+/// Cluster positions `ps` in the order new ids are handed out: by first petition time, then
+/// smallest member index.
+pub(super) fn first_seen_order<'m>(
+    sorted: &[&Record],
+    mut ps: Vec<usize>,
+    members: impl Fn(usize) -> &'m Vec<usize>,
+) -> Vec<usize> {
+    ps.sort_by_key(|&p| {
+        let m = members(p);
+        let first = m.iter().map(|&i| sorted[i].received_at).min();
+        (first, m.iter().min().copied())
+    });
+    ps
+}
+
+/// A case group's number as users see it: `G0007`. Numbers are never reused (see
+/// [`Groups::last_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupId(pub u32);
+
+impl GroupId {
+    /// Reads `G0007` back (None for anything else, [`UNCLUSTERED`] included).
+    pub fn parse(id: &str) -> Option<GroupId> {
+        id.strip_prefix('G')?.parse().ok().map(GroupId)
+    }
+}
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "G{:04}", self.0)
+    }
+}

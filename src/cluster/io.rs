@@ -1,0 +1,157 @@
+//! The grouping's files: `groups.csv`, `groups.xlsx` (for task forces), `members.csv` (every
+//! petition once) and `groups.json` (read back next week for stable ids).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::schema::Record;
+
+use super::Groups;
+
+/// Writes `groups.csv`, `groups.xlsx`, `members.csv` and `groups.json` into `groups_dir`.
+/// The representative petition's text is masked unless `show_personal_data`.
+pub fn write(
+    groups_dir: &Path,
+    groups: &Groups,
+    records: &[Record],
+    show_personal_data: bool,
+) -> Result<()> {
+    let by_id: HashMap<&str, &Record> = records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let header = [
+        "group_id",
+        "label",
+        "anchor",
+        "key_terms",
+        "size",
+        "distinct_petitioners",
+        "total_headcount",
+        "first_seen",
+        "last_seen",
+        "weeks_active",
+        "trend",
+        "regions",
+        "responsible_units",
+        "lead_unit",
+        "open",
+        "closed",
+        "heat",
+        "batch_score",
+        "batch_reasons",
+        "representative_id",
+        "representative_text",
+    ];
+    let rows: Vec<Vec<String>> = groups
+        .groups
+        .iter()
+        .map(|g| {
+            let rep = by_id
+                .get(g.representative.as_str())
+                .map(|r| {
+                    let t: String = r.text().chars().take(300).collect();
+                    crate::mask::text_for_output(
+                        t.split_whitespace().collect::<Vec<_>>().join(" ").as_str(),
+                        show_personal_data,
+                    )
+                })
+                .unwrap_or_default();
+            let list = |v: &[(String, usize)]| {
+                v.iter()
+                    .map(|(a, n)| format!("{a}({n})"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            vec![
+                g.id.clone(),
+                g.label.clone(),
+                g.anchor.clone().unwrap_or_default(),
+                g.key_terms.join(" "),
+                g.size.to_string(),
+                g.distinct_petitioners.to_string(),
+                g.total_headcount.to_string(),
+                g.first_seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                g.last_seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                g.weeks_active.to_string(),
+                g.trend.code().to_string(),
+                list(&g.regions),
+                list(&g.units),
+                g.lead_unit().unwrap_or_default().to_string(),
+                g.open.to_string(),
+                g.closed.to_string(),
+                format!("{:.3}", g.heat),
+                format!("{:.3}", g.batch_score),
+                g.batch_reasons.join("; "),
+                g.representative.clone(),
+                rep,
+            ]
+        })
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in &rows {
+        w.write_record(r)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("csv: {e}")))?;
+    crate::fsutil::write_atomic(&groups_dir.join("groups.csv"), &bytes)?;
+
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    // A fixed creation time: the workbook must be byte-identical across reruns.
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2020, 1, 1)?.and_hms(0, 0, 0)?;
+    wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
+    let ws = wb.add_worksheet();
+    ws.set_name("同质化类案")?;
+    let numeric = [4usize, 5, 6, 9, 14, 15, 16, 17];
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    for (ri, r) in rows.iter().enumerate() {
+        for (c, v) in r.iter().enumerate() {
+            let row = ri as u32 + 1;
+            match (numeric.contains(&c), v.parse::<f64>()) {
+                (true, Ok(x)) => ws.write_number(row, c as u16, x)?,
+                _ => ws.write_string(row, c as u16, v.as_str())?,
+            };
+        }
+    }
+    let xbytes = wb.save_to_buffer()?;
+    crate::fsutil::write_atomic(&groups_dir.join("groups.xlsx"), &xbytes)?;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "group_id", "similarity", "is_repeat"])?;
+    for m in &groups.members {
+        w.write_record([
+            m.id.as_str(),
+            m.group_id.as_str(),
+            &format!("{:.4}", m.similarity),
+            if m.is_repeat { "true" } else { "false" },
+        ])?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("csv: {e}")))?;
+    crate::fsutil::write_atomic(&groups_dir.join("members.csv"), &bytes)?;
+
+    // Compact and streamed: at a million petitions the member list alone is 100+ MB, which
+    // indentation would double (the file is for programs; groups.csv is for people).
+    crate::fsutil::write_atomic_with(&groups_dir.join("groups.json"), |w| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, w);
+        serde_json::to_writer(&mut w, groups).map_err(std::io::Error::other)?;
+        std::io::Write::flush(&mut w)
+    })?;
+    Ok(())
+}
+
+/// Reads `groups.json` back.
+pub fn read(groups_dir: &Path) -> Result<Groups> {
+    let p = groups_dir.join("groups.json");
+    if !p.exists() {
+        return Err(Error::Usage(format!(
+            "no groups at `{}`: run `minqing cluster` first",
+            p.display()
+        )));
+    }
+    let bytes = std::fs::read(&p).map_err(Error::io("read", &p))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}

@@ -1,0 +1,243 @@
+//! Step 5 of the grouping: the leader pass (single-pass centroid clustering within each object,
+//! anchor-free petitions through an inverted index of top terms) and the reassignment of every
+//! petition to its best final centroid.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::fxhash::FastMap;
+
+use super::vectors::Doc;
+use super::Options;
+
+#[derive(Default, Clone)]
+pub(super) struct Centroid {
+    pub(super) key: Option<u32>,
+    pub(super) sum: FastMap<u32, f32>,
+    pub(super) norm2: f32,
+    pub(super) size: usize,
+}
+
+impl Centroid {
+    pub(super) fn add(&mut self, v: &[(u32, f32)]) {
+        for (t, w) in v {
+            let s = self.sum.entry(*t).or_insert(0.0);
+            self.norm2 += 2.0 * *s * w + w * w;
+            *s += w;
+        }
+        self.size += 1;
+    }
+    /// A centroid from a kept sum (sorted by term) of `size` vectors.
+    pub(super) fn from_sum(key: Option<u32>, sum: &[(u32, f32)], size: usize) -> Self {
+        Centroid {
+            key,
+            sum: sum.iter().copied().collect(),
+            norm2: sum.iter().map(|(_, s)| s * s).sum(),
+            size,
+        }
+    }
+    pub(super) fn cos(&self, v: &[(u32, f32)]) -> f32 {
+        if self.norm2 <= 0.0 {
+            return 0.0;
+        }
+        let dot: f32 = v
+            .iter()
+            .filter_map(|(t, w)| self.sum.get(t).map(|s| s * w))
+            .sum();
+        dot / self.norm2.sqrt()
+    }
+    pub(super) fn top_terms(&self, k: usize) -> Vec<u32> {
+        let mut v: Vec<(u32, f32)> = self.sum.iter().map(|(a, b)| (*a, *b)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().take(k).map(|(t, _)| t).collect()
+    }
+}
+
+/// Candidate lookup: clusters by anchor, anchor-free clusters by term postings.
+#[derive(Default)]
+pub(super) struct CandIndex {
+    pub(super) by_key: FastMap<u32, Vec<usize>>,
+    pub(super) by_term: FastMap<u32, Vec<usize>>,
+}
+
+pub(super) const MAX_POSTING_SCAN: usize = 400;
+
+impl CandIndex {
+    pub(super) fn candidates(&self, d: &Doc, out: &mut Vec<usize>) {
+        out.clear();
+        match d.key {
+            Some(k) => {
+                if let Some(v) = self.by_key.get(&k) {
+                    out.extend_from_slice(v);
+                }
+            }
+            None => {
+                for t in &d.top {
+                    if let Some(v) = self.by_term.get(t) {
+                        let start = v.len().saturating_sub(MAX_POSTING_SCAN);
+                        out.extend_from_slice(&v[start..]);
+                    }
+                }
+                out.sort_unstable();
+                out.dedup();
+            }
+        }
+    }
+    pub(super) fn insert(&mut self, c: usize, key: Option<u32>, terms: &[u32]) {
+        match key {
+            Some(k) => self.by_key.entry(k).or_default().push(c),
+            None => {
+                for t in terms {
+                    let p = self.by_term.entry(*t).or_default();
+                    if p.last() != Some(&c) {
+                        p.push(c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn best(cents: &[Centroid], cand: &[usize], d: &Doc) -> Option<(usize, f32)> {
+    let mut best: Option<(usize, f32)> = None;
+    for &c in cand {
+        if cents[c].key != d.key || cents[c].size == 0 {
+            continue;
+        }
+        let s = cents[c].cos(&d.vec);
+        if best.is_none_or(|(bc, bs)| s > bs || (s == bs && c < bc)) {
+            best = Some((c, s));
+        }
+    }
+    best
+}
+
+/// Pass 1: leader clustering in id order. Returns the centroids.
+pub(super) fn leader(docs: &[Doc], opts: &Options) -> Vec<Centroid> {
+    // Petitions only meet groups of their own anchor (or, without one, anchor-free groups), so
+    // each anchor is an independent run: they go in parallel, each in id order, and their
+    // groups are concatenated in anchor order — the same result on any number of cores.
+    let mut parts: BTreeMap<Option<u32>, Vec<usize>> = BTreeMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        parts.entry(d.key).or_default().push(i);
+    }
+    let mut parts: Vec<Vec<usize>> = parts.into_values().collect();
+    // biggest first, so the long runs start early
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&p| std::cmp::Reverse(parts[p].len()));
+    let mut runs: Vec<(usize, Vec<Centroid>)> = order
+        .into_par_iter()
+        .map(|p| (p, leader_run(docs, &parts[p], opts)))
+        .collect();
+    runs.sort_by_key(|r| r.0);
+    parts.clear();
+    runs.into_iter().flat_map(|(_, c)| c).collect()
+}
+
+/// Runs longer than this are scored in parallel blocks (see [`leader_run`]).
+pub(super) const LEADER_BLOCK_FROM: usize = 20_000;
+pub(super) const LEADER_BLOCK: usize = 256;
+
+/// One leader run over `ids` (in order). Long runs (hundreds of thousands of petitions without
+/// an anchor) score each block of [`LEADER_BLOCK`] petitions against the groups as they stood
+/// at the block's start, in parallel, then apply the block in order, also checking the groups
+/// the block itself started. Block boundaries are fixed, so the result does not depend on the
+/// number of cores.
+pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Centroid> {
+    let mut cents: Vec<Centroid> = Vec::new();
+    let mut idx = CandIndex::default();
+    let block = if ids.len() >= LEADER_BLOCK_FROM {
+        LEADER_BLOCK
+    } else {
+        1
+    };
+    for chunk in ids.chunks(block) {
+        let scored: Vec<Option<(usize, f32)>> = if block > 1 {
+            chunk
+                .par_iter()
+                .map(|&i| {
+                    let d = &all[i];
+                    let mut cand = Vec::new();
+                    idx.candidates(d, &mut cand);
+                    best(&cents, &cand, d)
+                })
+                .collect()
+        } else {
+            let mut cand = Vec::new();
+            idx.candidates(&all[chunk[0]], &mut cand);
+            vec![best(&cents, &cand, &all[chunk[0]])]
+        };
+        let fresh_from = cents.len();
+        for (&i, scored) in chunk.iter().zip(scored) {
+            let d = &all[i];
+            if d.vec.is_empty() {
+                continue;
+            }
+            let th = threshold(d, opts, 0) as f32;
+            let mut pick = scored;
+            for (c, cent) in cents.iter().enumerate().skip(fresh_from) {
+                if cent.key == d.key {
+                    let s = cent.cos(&d.vec);
+                    if pick.is_none_or(|(_, bs)| s > bs) {
+                        pick = Some((c, s));
+                    }
+                }
+            }
+            match pick {
+                Some((c, s)) if s >= th => {
+                    cents[c].add(&d.vec);
+                    if d.key.is_none() {
+                        idx.insert(c, None, &d.top);
+                    }
+                }
+                _ => {
+                    let mut c = Centroid {
+                        key: d.key,
+                        ..Default::default()
+                    };
+                    c.add(&d.vec);
+                    idx.insert(cents.len(), d.key, &d.top);
+                    cents.push(c);
+                }
+            }
+        }
+    }
+    cents
+}
+
+pub(super) fn threshold(d: &Doc, opts: &Options, step: usize) -> f64 {
+    let base = if d.key.is_some() {
+        opts.anchored_threshold
+    } else {
+        opts.unanchored_threshold
+    };
+    (base - opts.threshold_step * step as f64).max(opts.min_threshold.min(base))
+}
+
+/// Pass 2: assign each petition to its best final centroid; `None` = unclustered.
+pub(super) fn reassign(
+    docs: &[Doc],
+    cents: &[Centroid],
+    opts: &Options,
+    step: usize,
+    k: usize,
+) -> Vec<Option<(usize, f32)>> {
+    let mut idx = CandIndex::default();
+    for (i, c) in cents.iter().enumerate() {
+        if c.size >= 2 || opts.min_size <= 1 {
+            idx.insert(i, c.key, &c.top_terms(k * 2));
+        }
+    }
+    docs.par_iter()
+        .map(|d| {
+            if d.vec.is_empty() {
+                return None;
+            }
+            let mut cand = Vec::new();
+            idx.candidates(d, &mut cand);
+            let th = threshold(d, opts, step) as f32;
+            best(cents, &cand, d).filter(|(_, s)| *s >= th)
+        })
+        .collect()
+}

@@ -1,0 +1,267 @@
+//! Tests of the grouping steps (the integration tests drive the CLI).
+
+use std::collections::HashMap;
+
+use crate::fxhash::FastSet;
+use crate::schema::Record;
+use crate::tokenize::Tokenizer;
+
+use super::fold::{core_of, is_generic_name, link_anchors, name_map};
+use super::leader::{leader, LEADER_BLOCK_FROM};
+use super::objects::{anchors_in, clean_anchor, kind_only, normalise_anchor, split_suffix};
+use super::vectors::{Doc, SYNONYMS};
+use super::{run, Options, UNCLUSTERED};
+
+#[test]
+fn block_leader_is_independent_of_cores() {
+    // enough petitions without an anchor for the block-parallel path
+    let mut x: u64 = 7;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as u32
+    };
+    let docs: Vec<Doc> = (0..LEADER_BLOCK_FROM + 500)
+        .map(|_| {
+            let topic = next() % 40;
+            let mut vec: Vec<(u32, f32)> = (0..4)
+                .map(|j| (topic * 10 + j, 1.0))
+                .chain((0..3).map(|_| (1000 + next() % 5000, 0.5)))
+                .collect();
+            vec.sort_unstable_by_key(|v| v.0);
+            vec.dedup_by_key(|v| v.0);
+            let n = vec.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+            vec.iter_mut().for_each(|v| v.1 /= n);
+            let top = vec.iter().take(6).map(|v| v.0).collect();
+            Doc {
+                key: None,
+                vec,
+                top,
+            }
+        })
+        .collect();
+    let run = |threads: usize| -> Vec<(usize, Vec<u32>)> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| leader(&docs, &Options::default()))
+            .iter()
+            .map(|c| (c.size, c.top_terms(4)))
+            .collect()
+    };
+    let one = run(1);
+    assert_eq!(one, run(3));
+    // the 40 topics come out as groups, not as thousands of singletons
+    assert!(
+        one.iter().filter(|c| c.0 >= 100).count() >= 30,
+        "{}",
+        one.len()
+    );
+}
+
+#[test]
+fn anchors_survive_jieba_cuts() {
+    let tok = Tokenizer::new(&Default::default()).unwrap();
+    let none = FastSet::default();
+    let found = |text: &str| -> Vec<String> {
+        anchors_in(&tok.tag(text), &[], &none, &tok)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect()
+    };
+    // 金 / 域名 / 都: the suffix 名都 is cut across two words
+    assert_eq!(found("金域名都B区电梯坏了没人修"), vec!["金域名都"]);
+    // 秀峰 / 村 (tagged zg)
+    assert!(found("我们是秀峰村的村民").contains(&"秀峰村".to_string()));
+    // a bureau is no village
+    assert!(found("转到了东岸区农业农村局").is_empty());
+    // a named policy programme is an object; the bare kind is not
+    assert!(found("我申请的人才购房补贴一直没有发放")
+        .iter()
+        .any(|a| a.ends_with("购房补贴")));
+    assert!(found("补贴什么时候发").is_empty());
+    assert!(found("A市公交线路太少").is_empty());
+    assert!(found("保利香槟国际二期交房")
+        .iter()
+        .any(|x| x.contains("香槟国际")));
+    assert_eq!(found("中山路晚上施工太吵"), vec!["中山路"]);
+    assert_eq!(split_suffix("域名", "都是"), Some("名都"));
+    assert_eq!(split_suffix("域名", "是"), None);
+}
+
+#[test]
+fn synonyms_name_one_thing() {
+    assert_eq!(SYNONYMS.get("房本"), Some(&"房产证"));
+    assert_eq!(SYNONYMS.get("物管费"), Some(&"物业费"));
+    assert_eq!(SYNONYMS.get("房产证"), None); // the head word stays itself
+}
+
+#[test]
+fn cores_and_kinds() {
+    assert_eq!(core_of("恒通英语培训中心", &[]).as_deref(), Some("恒通"));
+    assert_eq!(core_of("金湾村", &[]).as_deref(), Some("金湾"));
+    assert_eq!(core_of("博远生猪养殖场", &[]).as_deref(), Some("博远"));
+    assert!(is_generic_name("英语培训中心", &[]));
+    assert!(is_generic_name("建筑工程有限公司", &[]));
+    assert!(!is_generic_name("5路", &[]));
+    assert!(kind_only("职业技术学院"));
+    assert!(!kind_only("鹅塘职业技术学院"));
+    let none = FastSet::default();
+    assert_eq!(
+        clean_anchor("A市职业技术学院", &none).as_deref(),
+        Some("A市职业技术学院")
+    );
+    assert_eq!(clean_anchor("5路", &none).as_deref(), Some("5路"));
+}
+
+#[test]
+fn linking_is_one_hop_and_needs_company() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // 宏达 is named with 北辰家园 in 3 of its 4 petitions; 北辰家园 is named more often
+    let chosen: Vec<Option<String>> = [
+        "北辰家园",
+        "北辰家园",
+        "北辰家园",
+        "北辰家园",
+        "北辰家园",
+        "宏达公司",
+        "宏达公司",
+        "宏达公司",
+        "宏达公司",
+        "海棠小区",
+    ]
+    .iter()
+    .map(|x| Some(x.to_string()))
+    .collect();
+    let mentions = vec![
+        s(&["北辰家园"]),
+        s(&["北辰家园"]),
+        s(&["北辰家园"]),
+        s(&["北辰家园"]),
+        s(&["北辰家园"]),
+        s(&["宏达公司", "北辰家园"]),
+        s(&["宏达公司", "北辰家园"]),
+        s(&["宏达公司", "北辰家园"]),
+        s(&["宏达公司"]),
+        s(&["海棠小区", "宏达公司"]),
+    ];
+    let names: HashMap<String, String> = ["北辰家园", "宏达公司", "海棠小区"]
+        .iter()
+        .map(|x| (x.to_string(), x.to_string()))
+        .collect();
+    let linked = link_anchors(&chosen, &mentions, &names).0;
+    assert_eq!(linked[6].as_deref(), Some("北辰家园"));
+    // 海棠小区 is named with 宏达 once only: it stays itself
+    assert_eq!(linked[9].as_deref(), Some("海棠小区"));
+}
+
+#[test]
+fn anchor_normalisation() {
+    assert_eq!(normalise_anchor("丽景花园小区二期"), "丽景花园");
+    let m = name_map(
+        &[Some("丽景花园".into()), Some("丽景花园东区".into()), None],
+        &[],
+        &[],
+    );
+    assert_eq!(m["丽景花园东区"], "丽景花园");
+    // generic references fold onto the dominant estate of that name; organisations of one
+    // trade fold together, other trades of the same name do not
+    let chosen: Vec<Option<String>> = [
+        "花语苑",
+        "花语苑",
+        "花语苑",
+        "花语苑",
+        "花语苑",
+        "花语小区",
+        "恒通教育",
+        "恒通教育",
+        "恒通培训",
+        "嘉禾物业",
+        "嘉禾物业",
+        "嘉禾物流有限公司",
+    ]
+    .iter()
+    .map(|x| Some(x.to_string()))
+    .collect();
+    let m = name_map(&chosen, &[], &[]);
+    assert_eq!(m["花语小区"], "花语苑");
+    assert_eq!(m["恒通培训"], "恒通教育");
+    assert_eq!(m["嘉禾物流有限公司"], "嘉禾物流有限公司");
+    let none = FastSet::default();
+    // a kind of school keeps its city: A市经济学院 is one college, 经济学院 none
+    assert_eq!(
+        clean_anchor("A市经济学院", &none).as_deref(),
+        Some("A市经济学院")
+    );
+    assert_eq!(
+        clean_anchor("A市鹅塘学院", &none).as_deref(),
+        Some("鹅塘学院")
+    );
+    assert_eq!(
+        clean_anchor("A3区丽发新城", &none).as_deref(),
+        Some("丽发新城")
+    );
+    assert_eq!(clean_anchor("小区", &none), None);
+    let regions: FastSet<String> = ["江城市", "江城"].map(String::from).into_iter().collect();
+    assert_eq!(
+        clean_anchor("江城鹅塘职业技术学院", &regions).as_deref(),
+        Some("鹅塘职业技术学院")
+    );
+    assert_eq!(clean_anchor("投资人江城", &regions), None);
+    let regions: FastSet<String> = ["凤城区", "凤城"].map(String::from).into_iter().collect();
+    assert_eq!(
+        clean_anchor("凤城区人民医院", &regions).as_deref(),
+        Some("凤城区人民医院")
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Group members partition the store: every petition is listed once, in a group or as
+    /// unclustered, every group's size is its member count, and the input order does not
+    /// change the grouping.
+    #[test]
+    fn members_partition_the_store(
+        picks in proptest::collection::vec((0usize..6, 0usize..5, 0usize..4), 1..40),
+        rotate in 0usize..40,
+    ) {
+        use std::sync::LazyLock;
+        static TOK: LazyLock<Tokenizer> =
+            LazyLock::new(|| Tokenizer::new(&Default::default()).unwrap());
+        let objects = ["丽景花园", "海棠小区", "宏达建筑公司", "中山路", "人才购房补贴", ""];
+        let problems = ["房产证办不下来", "物业费乱收", "拖欠农民工工资", "晚上施工噪音扰民", "停水三天"];
+        let records: Vec<Record> = picks
+            .iter()
+            .enumerate()
+            .map(|(i, &(o, p, who))| {
+                let mut r = crate::store::tests::rec(&format!("R{i:03}"));
+                r.title = format!("{}{}", objects[o], problems[p]);
+                r.content = format!("反映{}的问题：{}，请尽快处理", objects[o], problems[p]);
+                r.petitioner = Some(format!("P{who}"));
+                r
+            })
+            .collect();
+        let g = run(&records, &TOK, &Options::default(), None).unwrap();
+        let mut ids: Vec<&str> = g.members.iter().map(|m| m.id.as_str()).collect();
+        ids.dedup();
+        proptest::prop_assert_eq!(ids.len(), records.len());
+        proptest::prop_assert_eq!(g.members.len(), records.len());
+        for grp in &g.groups {
+            let n = g.members.iter().filter(|m| m.group_id == grp.id).count();
+            proptest::prop_assert_eq!(n, grp.size);
+        }
+        let grouped: usize = g.groups.iter().map(|x| x.size).sum();
+        let unclustered = g.members.iter().filter(|m| m.group_id == UNCLUSTERED).count();
+        proptest::prop_assert_eq!(grouped + unclustered, records.len());
+        let mut shuffled = records.clone();
+        let k = rotate % shuffled.len();
+        shuffled.rotate_left(k);
+        let again = run(&shuffled, &TOK, &Options::default(), None).unwrap();
+        proptest::prop_assert_eq!(
+            serde_json::to_string(&again).unwrap(),
+            serde_json::to_string(&g).unwrap()
+        );
+    }
+}

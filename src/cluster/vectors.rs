@@ -1,0 +1,628 @@
+//! Step 4 of the grouping: each petition's words (tagged once, title words counted
+//! [`Options::title_weight`] times, anonymised region codes dropped), the vocabulary and IDF,
+//! and its TF-IDF vector — without the names that name its object when it has one, so the
+//! petitions of one object are compared on their grievance.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
+
+use rayon::prelude::*;
+
+use crate::fxhash::{FastMap, FastSet};
+use crate::schema::Record;
+use crate::tokenize::Tokenizer;
+
+use super::fold::{common_kind, link_anchors, name_map};
+use super::objects::{
+    anchors_in, char_len, lookup_known, normalise_anchor, pick_anchor, proper_tag, region_names,
+};
+use super::Options;
+
+#[derive(Default)]
+pub(super) struct Doc {
+    pub(super) key: Option<u32>,
+    pub(super) vec: Vec<(u32, f32)>,
+    pub(super) top: Vec<u32>,
+}
+
+/// Whether `w` has an upper-case letter; Han characters (most of the text) are caseless and
+/// skip the Unicode case tables.
+pub(super) fn has_upper(w: &str) -> bool {
+    w.chars().any(|c| {
+        c.is_ascii_uppercase() || (!c.is_ascii() && !crate::tokenize::is_han(c) && c.is_uppercase())
+    })
+}
+
+/// A word the tokenizer keeps ([`crate::tokenize::is_content`]) that is more than one character,
+/// unless it is a single Latin letter.
+pub(super) fn content_word(w: &str) -> bool {
+    crate::tokenize::is_content(w)
+        && (char_len(w) != 1 || w.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+pub(super) struct Prepared {
+    pub(super) docs: Vec<Doc>,
+    /// Each petition's anchor as written (before normalisation), for display.
+    pub(super) raw: Vec<Option<String>>,
+    pub(super) lex: Lexicon,
+}
+
+/// What a grouping learnt about the corpus's words and object names; a later week's petitions
+/// are read with it (it is kept in the [`State`]).
+pub(super) struct Lexicon {
+    pub(super) vocab: Vec<String>,
+    /// Per vocabulary term: its inverse document frequency.
+    pub(super) idf: Vec<f32>,
+    /// Per vocabulary term: whether it is a name (company, person, place).
+    pub(super) proper: Vec<bool>,
+    /// Per vocabulary term: whether it is a person's name.
+    pub(super) person: Vec<bool>,
+    /// Canonical object names; an anchor key indexes this.
+    pub(super) anchors: Vec<String>,
+    /// Every object name seen (chosen or mentioned), normalised, with the anchor it resolves to
+    /// (`None`: a name that names no one object, see `generic` in [`prepare`]); sorted by name.
+    pub(super) resolve: Vec<(String, Option<u32>)>,
+    /// Chosen anchor names with their petition counts (what [`contained_known`] folds onto).
+    pub(super) chosen: Vec<(String, u32)>,
+    /// Corpus anchor names looked up again in raw text, with their petition counts.
+    pub(super) known: Vec<(String, u32)>,
+    /// (anchor, term) pairs where the term names the object rather than the grievance.
+    pub(super) object_terms: Vec<(u32, u32)>,
+}
+
+/// One petition's tagging: (word, weight) merged and sorted by word, title anchors, content
+/// anchors, words tagged as names, words tagged as person names.
+pub(super) type Pass<'r> = (
+    Vec<(Cow<'r, str>, f32)>,
+    Vec<(String, u8)>,
+    Vec<(String, u8)>,
+    Vec<Cow<'r, str>>,
+    Vec<Cow<'r, str>>,
+);
+
+/// Tags one petition's title and the head of its content once, and reads its words, names and
+/// token-level anchors from the tags. Text with anonymised region codes is tagged a second
+/// time without them for its words (see [`without_codes`]); its anchors come from the text as
+/// written, whose codes mark where a name starts.
+pub(super) fn tag_record<'r>(
+    r: &'r Record,
+    tok: &'r Tokenizer,
+    opts: &Options,
+    regions: &FastSet<String>,
+) -> Pass<'r> {
+    let content = match r.content.char_indices().nth(opts.max_content_chars) {
+        Some((cut, _)) if opts.max_content_chars > 0 => &r.content[..cut],
+        _ => r.content.as_str(),
+    };
+    let (title_tags, content_tags) = (tok.tag_ref(&r.title), tok.tag_ref(content));
+    let ta = anchors_in(&title_tags, &opts.extra_suffixes, regions, tok);
+    let ca = anchors_in(&content_tags, &opts.extra_suffixes, regions, tok);
+    let (tf, proper, person) = match (without_codes(&r.title), without_codes(content)) {
+        (Cow::Borrowed(_), Cow::Borrowed(_)) => {
+            read_tags(&title_tags, &content_tags, tok, opts, regions)
+        }
+        (title, content) => {
+            let (tf, proper, person) = read_tags(
+                &tok.tag_ref(&title),
+                &tok.tag_ref(&content),
+                tok,
+                opts,
+                regions,
+            );
+            let own = |v: Vec<Cow<str>>| -> Vec<Cow<'r, str>> {
+                v.into_iter().map(|w| Cow::Owned(w.into_owned())).collect()
+            };
+            (
+                tf.into_iter()
+                    .map(|(w, c)| (Cow::Owned(w.into_owned()), c))
+                    .collect(),
+                own(proper),
+                own(person),
+            )
+        }
+    };
+    (tf, ta, ca, proper, person)
+}
+
+/// One petition's words (merged, sorted), names and person names, from its tags.
+pub(super) type Words<'t> = (
+    Vec<(Cow<'t, str>, f32)>,
+    Vec<Cow<'t, str>>,
+    Vec<Cow<'t, str>>,
+);
+
+/// [`tag_record`]'s words, with the lifetime of the tagged text.
+pub(super) fn read_tags<'t>(
+    title_tags: &[(&'t str, &'t str)],
+    content_tags: &[(&'t str, &'t str)],
+    tok: &Tokenizer,
+    opts: &Options,
+    regions: &FastSet<String>,
+) -> Words<'t> {
+    let mut tf: Vec<(Cow<str>, f32)> = Vec::new();
+    let mut proper: Vec<Cow<str>> = Vec::new();
+    let mut person: Vec<Cow<str>> = Vec::new();
+    for (tags, w) in [(title_tags, opts.title_weight as f32), (content_tags, 1.0)] {
+        for &(word, tag) in tags.iter() {
+            let word = word.trim();
+            let word: Cow<str> = if has_upper(word) {
+                Cow::Owned(word.to_lowercase())
+            } else {
+                Cow::Borrowed(word)
+            };
+            if content_word(&word) && !tok.is_stopword(&word) {
+                if (proper_tag(tag) || !tok.jieba().has_word(&word))
+                    && char_len(&word) >= 2
+                    && !regions.contains(word.as_ref())
+                {
+                    proper.push(word.clone());
+                }
+                if tag.starts_with("nr") {
+                    person.push(word.clone());
+                }
+                // one word for one thing, whatever the petitioner calls it
+                let word = match SYNONYMS.get(word.as_ref()) {
+                    Some(c) => Cow::Borrowed(*c),
+                    None => word,
+                };
+                tf.push((word, w));
+            }
+        }
+    }
+    // one entry per word, weights summed (in word order, like a sorted map)
+    tf.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(Cow<str>, f32)> = Vec::with_capacity(tf.len());
+    for (word, w) in tf {
+        match merged.last_mut() {
+            Some(last) if last.0 == word => last.1 += w,
+            _ => merged.push((word, w)),
+        }
+    }
+    proper.sort_unstable();
+    proper.dedup();
+    person.sort_unstable();
+    person.dedup();
+    (merged, proper, person)
+}
+
+/// The text without anonymised region codes (`A市`, `A6区`, `K9县`: a Latin letter, up to two
+/// digits, a level), each replaced by a comma. An export anonymised this way writes them before
+/// nearly every name, and jieba glues the level to the next word (`A2区金桂园` → `区金` /
+/// `桂园`), which breaks both the object's name and the words compared.
+pub(super) fn without_codes(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    let is_code_at = |i: usize| -> Option<usize> {
+        if !b[i].is_ascii_alphabetic() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < b.len() && j <= i + 2 && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let rest = &text[j..];
+        ["省", "市", "区", "县"]
+            .iter()
+            .find(|l| rest.starts_with(**l))
+            .map(|l| j + l.len())
+    };
+    if !b.iter().any(u8::is_ascii_alphabetic) {
+        return Cow::Borrowed(text);
+    }
+    let mut out: Option<String> = None;
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(end) = is_code_at(i) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[last..i]);
+            o.push('，');
+            last = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[last..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// For each last character of a known name, the lengths of the known names ending in it,
+/// longest first (the lookup in [`lookup_known`] tries only these).
+pub(super) fn known_lens<'k>(known: impl Iterator<Item = &'k String>) -> FastMap<char, Vec<usize>> {
+    let mut lens: FastMap<char, Vec<usize>> = FastMap::default();
+    for name in known {
+        if let Some(c) = name.chars().last() {
+            let k = char_len(name);
+            if (3..=12).contains(&k) {
+                lens.entry(c).or_default().push(k);
+            }
+        }
+    }
+    for v in lens.values_mut() {
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.dedup();
+    }
+    lens
+}
+
+/// One petition's chosen anchor and every object it names (normalised, sorted): the
+/// token-level anchors plus the corpus's known names found again in the raw text.
+pub(super) fn anchor_of(
+    r: &Record,
+    mut ta: Vec<(String, u8)>,
+    mut ca: Vec<(String, u8)>,
+    known: &FastMap<String, u32>,
+    lens: &FastMap<char, Vec<usize>>,
+    opts: &Options,
+) -> (Option<String>, Vec<String>) {
+    ta.extend(lookup_known(&r.title, known, lens, &opts.extra_suffixes));
+    let head = match r.content.char_indices().nth(600) {
+        Some((cut, _)) => &r.content[..cut],
+        None => r.content.as_str(),
+    };
+    ca.extend(lookup_known(head, known, lens, &opts.extra_suffixes));
+    let mut mentions: Vec<String> = ta
+        .iter()
+        .chain(ca.iter())
+        .map(|(a, _)| normalise_anchor(a))
+        .collect();
+    mentions.sort_unstable();
+    mentions.dedup();
+    (pick_anchor(&ta, &ca, known), mentions)
+}
+
+/// A petition's vector from its (term, weight) pairs (sorted by term): the words that name its
+/// object dropped when anything else is left, L2-normalised, with its `k` top terms.
+pub(super) fn finish_doc(
+    mut vec: Vec<(u32, f32)>,
+    key: Option<u32>,
+    object_term: impl Fn(u32, u32) -> bool,
+    k: usize,
+) -> Doc {
+    if let Some(key) = key {
+        let grievance: Vec<(u32, f32)> = vec
+            .iter()
+            .copied()
+            .filter(|(t, _)| !object_term(key, *t))
+            .collect();
+        if !grievance.is_empty() {
+            vec = grievance;
+        }
+    }
+    let norm = vec.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vec.iter_mut().for_each(|(_, x)| *x /= norm);
+    }
+    let top = top_terms(&vec, k);
+    Doc { key, vec, top }
+}
+
+/// The `k` heaviest terms of a vector (ties: smaller term first).
+pub(super) fn top_terms(vec: &[(u32, f32)], k: usize) -> Vec<u32> {
+    let mut by_w = vec.to_vec();
+    by_w.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    by_w.iter().take(k).map(|(t, _)| *t).collect()
+}
+
+pub(super) fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Prepared {
+    let regions = region_names(records);
+    // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
+    // so a million petitions never hold their word lists as strings all at once.
+    let mut words = Interner::default();
+    let mut pass_a: Vec<Tagged> = Vec::with_capacity(records.len());
+    let tag_chunk = |chunk: &[&'r Record]| -> Vec<Pass<'r>> {
+        chunk
+            .par_iter()
+            .map(|r| tag_record(r, tok, opts, &regions))
+            .collect()
+    };
+    // Interning is sequential: chunk k is interned while chunk k+1 is tagged on the other cores.
+    let intern = |raw: Vec<Pass<'r>>, words: &mut Interner, pass_a: &mut Vec<Tagged>| {
+        for (tf, ta, ca, proper, person) in raw {
+            let tf = tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect();
+            let proper = proper.into_iter().map(|w| words.id(&w)).collect();
+            let person = person.into_iter().map(|w| words.id(&w)).collect();
+            pass_a.push((tf, ta, ca, proper, person));
+        }
+    };
+    let mut tagged: Option<Vec<Pass>> = None;
+    for chunk in records.chunks(PASS_CHUNK) {
+        let (raw, ()) = rayon::join(
+            || tag_chunk(chunk),
+            || {
+                if let Some(prev) = tagged.take() {
+                    intern(prev, &mut words, &mut pass_a);
+                }
+            },
+        );
+        tagged = Some(raw);
+    }
+    if let Some(prev) = tagged.take() {
+        intern(prev, &mut words, &mut pass_a);
+    }
+    // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
+    // (是丽发 / 新城 → 丽发新城).
+    let mut known: FastMap<String, u32> = FastMap::default();
+    for (_, ta, ca, _, _) in &pass_a {
+        let mut seen: Vec<&str> = ta
+            .iter()
+            .chain(ca.iter())
+            .map(|(a, _)| a.as_str())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for a in seen {
+            *known.entry(a.to_string()).or_insert(0) += 1;
+        }
+    }
+    known.retain(|_, n| *n >= 2);
+    let lens = known_lens(known.keys());
+    let mut proper_df = vec![0u32; words.len()];
+    let mut person_df = vec![0u32; words.len()];
+    let mut df = vec![0u32; words.len()];
+    for (tf, _, _, p, who) in &pass_a {
+        for w in p {
+            proper_df[*w as usize] += 1;
+        }
+        for w in who {
+            person_df[*w as usize] += 1;
+        }
+        for (w, _) in tf {
+            df[*w as usize] += 1;
+        }
+    }
+    let per: Vec<Anchored> = pass_a
+        .into_par_iter()
+        .zip(records.par_iter())
+        .map(|((tf, ta, ca, _, _), r)| {
+            let (a, m) = anchor_of(r, ta, ca, &known, &lens, opts);
+            (tf, a, m)
+        })
+        .collect();
+    let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(per.len());
+    let mut anchors_raw: Vec<Option<String>> = Vec::with_capacity(per.len());
+    let mut mentions: Vec<Vec<String>> = Vec::with_capacity(per.len());
+    for (tf, a, m) in per {
+        tfs.push(tf);
+        anchors_raw.push(a);
+        mentions.push(m);
+    }
+    let mut names = name_map(&anchors_raw, &mentions, &opts.extra_suffixes);
+    let all_names: Vec<String> = {
+        let mut v: Vec<String> = names.keys().cloned().collect();
+        v.sort_unstable();
+        v
+    };
+    // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
+    // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
+    // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
+    // far more often on its own than in the name. Estates, roads and villages are exempt: they
+    // are named with everyday words (海棠, 建设, 桃花) all the time.
+    let mut name_df: HashMap<&str, u32> = HashMap::new();
+    for m in &mentions {
+        let mut seen: Vec<&str> = m
+            .iter()
+            .filter_map(|x| names.get(x))
+            .map(String::as_str)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for x in seen {
+            *name_df.entry(x).or_insert(0) += 1;
+        }
+    }
+    let generic: HashSet<String> = name_df
+        .iter()
+        .filter(|(a, n)| {
+            common_kind(a, &opts.extra_suffixes)
+                .is_some_and(|core| words.df(core, &df) >= (3 * **n).max(10))
+        })
+        .map(|(a, _)| a.to_string())
+        .collect();
+    names.retain(|_, v| !generic.contains(v));
+    let canon: Vec<Option<String>> = anchors_raw
+        .iter()
+        .map(|a| a.as_ref().and_then(|a| names.get(a).cloned()))
+        .collect();
+    let (canon, parent) = link_anchors(&canon, &mentions, &names);
+    let mut anchor_names: Vec<String> = canon.iter().flatten().cloned().collect();
+    anchor_names.sort();
+    anchor_names.dedup();
+    // Names only ever mentioned get a key too, after the chosen ones (whose keys stay as they
+    // were): a later week's petition may choose them (kept for the incremental grouping).
+    let mut mentioned: Vec<String> = names
+        .values()
+        .map(|c| parent.get(c).unwrap_or(c).clone())
+        .filter(|c| anchor_names.binary_search(c).is_err())
+        .collect();
+    mentioned.sort();
+    mentioned.dedup();
+    anchor_names.extend(mentioned);
+    let anchor_id: HashMap<&str, u32> = anchor_names
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.as_str(), i as u32))
+        .collect();
+    let resolve: Vec<(String, Option<u32>)> = all_names
+        .into_iter()
+        .map(|n| {
+            let key = names
+                .get(&n)
+                .map(|c| anchor_id[parent.get(c).unwrap_or(c).as_str()]);
+            (n, key)
+        })
+        .collect();
+    let mut chosen: BTreeMap<&str, u32> = BTreeMap::new();
+    for a in anchors_raw.iter().flatten() {
+        *chosen.entry(a.as_str()).or_insert(0) += 1;
+    }
+    let chosen: Vec<(String, u32)> = chosen
+        .into_iter()
+        .map(|(a, n)| (a.to_string(), n))
+        .collect();
+    let mut known: Vec<(String, u32)> = known.into_iter().collect();
+    known.sort_unstable();
+
+    // the vocabulary: words in ≥ 2 petitions, in string order (term ids do not depend on the
+    // order words were first seen)
+    let mut vocab_ids: Vec<u32> = (0..words.len() as u32)
+        .filter(|w| df[*w as usize] >= 2)
+        .collect();
+    vocab_ids.sort_by(|a, b| words.text[*a as usize].cmp(&words.text[*b as usize]));
+    let vocab: Vec<String> = vocab_ids
+        .iter()
+        .map(|w| words.text[*w as usize].clone())
+        .collect();
+    // a word is a name (of a company, person, place) when jieba tags it so in most petitions
+    let proper: Vec<bool> = vocab_ids
+        .iter()
+        .map(|w| proper_df[*w as usize] * 2 >= df[*w as usize])
+        .collect();
+    // a person's name (张三丰): never a key term or label, which leave the meeting room
+    let person: Vec<bool> = vocab_ids
+        .iter()
+        .map(|w| person_df[*w as usize] * 2 >= df[*w as usize])
+        .collect();
+    let vocab_df: Vec<u32> = vocab_ids.iter().map(|w| df[*w as usize]).collect();
+    let n = records.len() as f32;
+    let idf: Vec<f32> = vocab_df
+        .iter()
+        .map(|&d| ((n + 1.0) / (d as f32 + 1.0)).ln() + 1.0)
+        .collect();
+    let mut term: Vec<Option<u32>> = vec![None; words.len()];
+    for (i, w) in vocab_ids.iter().enumerate() {
+        term[*w as usize] = Some(i as u32);
+    }
+    drop(words);
+    let k = opts.candidate_terms.max(1);
+    let keys: Vec<Option<u32>> = canon
+        .iter()
+        .map(|a| a.as_deref().map(|a| anchor_id[a]))
+        .collect();
+    let raw_vecs: Vec<Vec<(u32, f32)>> = tfs
+        .par_iter()
+        .map(|tf| weigh(tf.iter().map(|(w, c)| (term[*w as usize], *c)), &idf))
+        .collect();
+    // Terms that name the object rather than the grievance: names (see `proper`) that in ≥ 80%
+    // of their petitions come with one anchor (the estate's own name, its developer, its
+    // property company). Anchored petitions are only ever compared with petitions of the same
+    // anchor, where those terms say nothing — but they would make different problems at one
+    // estate look alike. Only names: a grievance that one object alone has (a concrete plant
+    // beside one estate) is what its petitions share, not what tells them apart.
+    let mut df_at: FastMap<(u32, u32), u32> = FastMap::default();
+    for (v, key) in raw_vecs.iter().zip(&keys) {
+        if let Some(key) = key {
+            for (t, _) in v {
+                *df_at.entry((*key, *t)).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut object_terms: Vec<(u32, u32)> = df_at
+        .into_iter()
+        .filter(|((_, t), at)| {
+            proper[*t as usize] && *at >= 2 && *at * 5 >= vocab_df[*t as usize] * 4
+        })
+        .map(|(kt, _)| kt)
+        .collect();
+    object_terms.sort_unstable();
+    let docs = raw_vecs
+        .into_par_iter()
+        .zip(keys.par_iter())
+        .map(|(vec, key)| {
+            finish_doc(
+                vec,
+                *key,
+                |a, t| object_terms.binary_search(&(a, t)).is_ok(),
+                k,
+            )
+        })
+        .collect();
+    Prepared {
+        raw: anchors_raw,
+        docs,
+        lex: Lexicon {
+            vocab,
+            idf,
+            proper,
+            person,
+            anchors: anchor_names,
+            resolve,
+            chosen,
+            known,
+            object_terms,
+        },
+    }
+}
+
+/// A petition's TF-IDF weights, sublinear TF: (vocabulary term or none, summed count) in, (term,
+/// weight) sorted by term out; words outside the vocabulary are dropped.
+pub(super) fn weigh(tf: impl Iterator<Item = (Option<u32>, f32)>, idf: &[f32]) -> Vec<(u32, f32)> {
+    let mut v: Vec<(u32, f32)> = tf
+        .filter_map(|(t, c)| t.map(|t| (t, (1.0 + c.ln()) * idf[t as usize])))
+        .collect();
+    v.sort_unstable_by_key(|x| x.0);
+    v
+}
+
+/// One petition after tagging: (word id, weight) sorted by word, title anchors, content
+/// anchors, ids of the words tagged as names.
+pub(super) type Tagged = (
+    Vec<(u32, f32)>,
+    Vec<(String, u8)>,
+    Vec<(String, u8)>,
+    Vec<u32>,
+    Vec<u32>,
+);
+
+/// One petition's words, chosen anchor and every object it names.
+pub(super) type Anchored = (Vec<(u32, f32)>, Option<String>, Vec<String>);
+
+/// Everyday petition vocabulary that names one thing in several ways (`data/dict/synonyms.txt`):
+/// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for
+/// the same certificate.
+pub(super) static SYNONYMS: LazyLock<FastMap<&'static str, &'static str>> = LazyLock::new(|| {
+    include_str!("../../data/dict/synonyms.txt")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| {
+            let mut words = l.split_whitespace();
+            let head = words.next().unwrap_or_default();
+            words.map(move |w| (w, head))
+        })
+        .collect()
+});
+
+/// Petitions per chunk of the tagging pass (bounds the memory of not-yet-interned words).
+pub(super) const PASS_CHUNK: usize = 20_000;
+
+/// Words as dense ids, in order of first appearance.
+#[derive(Default)]
+pub(super) struct Interner {
+    pub(super) index: FastMap<String, u32>,
+    pub(super) text: Vec<String>,
+}
+
+impl Interner {
+    pub(super) fn id(&mut self, w: &str) -> u32 {
+        if let Some(&i) = self.index.get(w) {
+            return i;
+        }
+        let i = self.text.len() as u32;
+        self.text.push(w.to_string());
+        self.index.insert(w.to_string(), i);
+        i
+    }
+    pub(super) fn len(&self) -> usize {
+        self.text.len()
+    }
+    /// Petitions containing `w` as a word.
+    pub(super) fn df(&self, w: &str, df: &[u32]) -> u32 {
+        self.index.get(w).map_or(0, |&i| df[i as usize])
+    }
+}
