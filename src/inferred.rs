@@ -86,7 +86,9 @@ impl Inferred {
                 let mut g = Guess {
                     id: r.id.clone(),
                     category: pred.as_ref().map(|p| p.category.clone()),
-                    confidence: pred.as_ref().map(|p| (p.confidence * 1000.0).round() / 1000.0),
+                    confidence: pred
+                        .as_ref()
+                        .map(|p| (p.confidence * 1000.0).round() / 1000.0),
                     confident,
                     terms: pred.map(|p| p.terms.join("、")).unwrap_or_default(),
                     region: place.as_ref().map(path_cell),
@@ -235,7 +237,10 @@ mod tests {
     #[test]
     fn written_and_read_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let mut records = vec![crate::store::tests::rec("a"), crate::store::tests::rec("=b")];
+        let mut records = vec![
+            crate::store::tests::rec("a"),
+            crate::store::tests::rec("=b"),
+        ];
         records[0].category = None;
         records[1].category = None;
         records[0].region = [None, None, None];

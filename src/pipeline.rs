@@ -161,6 +161,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         crate::inferred::FILE.to_string(),
         "brief.html".to_string(),
         "brief.md".to_string(),
+        "brief.docx".to_string(),
     ];
     finish(cfg, opts, started, imported, steps, outputs)
 }
@@ -612,7 +613,9 @@ fn inference_notes(cfg: &PipelineConfig, c: &classify::Classified, l: &Located) 
         ));
     }
     if cfg.route.bundled || !cfg.route.rule.is_empty() {
-        notes.push("建议牵头单位：数据未载明责任单位的，按问题类别和属地依分派表推荐，仅供参考。".into());
+        notes.push(
+            "建议牵头单位：数据未载明责任单位的，按问题类别和属地依分派表推荐，仅供参考。".into(),
+        );
     }
     notes
 }
@@ -927,6 +930,11 @@ impl Summary for Charts {
 
 impl Summary for report::Written {
     fn line(&self) -> String {
-        format!("{} and {}", self.html.display(), self.markdown.display())
+        format!(
+            "{}, {} and {}",
+            self.html.display(),
+            self.markdown.display(),
+            self.docx.display()
+        )
     }
 }

@@ -283,7 +283,9 @@ impl Links {
     fn parent(&self, child: &str, level: usize) -> Option<&str> {
         let m = self.seen.get(&(child.to_string(), level))?;
         let total: usize = m.values().sum();
-        let (best, n) = m.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
+        let (best, n) = m
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
         (*n >= 2 && *n * 5 >= total * 4).then_some(best.as_str())
     }
 }
@@ -393,6 +395,7 @@ mod tests {
         Record {
             title: title.into(),
             content: content.into(),
+            region: [None, None, None],
             ..crate::store::tests::rec(id)
         }
     }

@@ -105,12 +105,19 @@ mod tests {
     fn rules_first_then_the_bundled_table_with_the_place() {
         let mut o = Options::default();
         let r = [Some("A市".to_string()), Some("A2区".to_string()), None];
-        assert_eq!(o.unit("城乡建设", &r).as_deref(), Some("A2区住房和城乡建设局"));
         assert_eq!(
-            o.unit("劳动和社会保障", &[Some("A市".into()), None, None]).as_deref(),
+            o.unit("城乡建设", &r).as_deref(),
+            Some("A2区住房和城乡建设局")
+        );
+        assert_eq!(
+            o.unit("劳动和社会保障", &[Some("A市".into()), None, None])
+                .as_deref(),
             Some("A市人力资源和社会保障局")
         );
-        assert_eq!(o.unit("教育文体", &[None, None, None]).as_deref(), Some("教育局"));
+        assert_eq!(
+            o.unit("教育文体", &[None, None, None]).as_deref(),
+            Some("教育局")
+        );
         assert_eq!(o.unit("其他", &r), None);
         o.rule.push(Rule {
             category: "城乡建设".into(),
@@ -119,7 +126,8 @@ mod tests {
         });
         assert_eq!(o.unit("城乡建设", &r).as_deref(), Some("A2区住建局"));
         assert_eq!(
-            o.unit("城乡建设", &[Some("A市".into()), None, None]).as_deref(),
+            o.unit("城乡建设", &[Some("A市".into()), None, None])
+                .as_deref(),
             Some("A市住房和城乡建设局")
         );
         o.bundled = false;

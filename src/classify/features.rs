@@ -97,12 +97,11 @@ impl Vocabulary {
                 }
             }
             let start = out.len();
-            out.extend(tf.into_iter().map(|(i, (c, idf))| (i, (1.0 + c.ln()) * idf)));
-            let norm = out[start..]
-                .iter()
-                .map(|(_, v)| v * v)
-                .sum::<f32>()
-                .sqrt();
+            out.extend(
+                tf.into_iter()
+                    .map(|(i, (c, idf))| (i, (1.0 + c.ln()) * idf)),
+            );
+            let norm = out[start..].iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
             if norm > 0.0 {
                 for (_, v) in &mut out[start..] {
                     *v /= norm;

@@ -107,7 +107,12 @@ impl History {
         let mut by_key: BTreeMap<String, Vec<Labelled>> = BTreeMap::new();
         let mut unlabelled = 0;
         for r in records {
-            match r.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            match r
+                .category
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+            {
                 Some(c) => {
                     let l = Labelled {
                         category: c.to_string(),
@@ -167,7 +172,11 @@ pub fn read_taxonomy(path: &Path) -> Result<Vec<Labelled>> {
             path: path.to_path_buf(),
             message: format!("row {}: {e}", i + 2),
         })?;
-        let cells: Vec<&str> = rec.iter().map(str::trim).filter(|c| !c.is_empty()).collect();
+        let cells: Vec<&str> = rec
+            .iter()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
         if let [top, rest @ ..] = cells.as_slice() {
             if !rest.is_empty() {
                 out.push(Labelled {
@@ -361,7 +370,9 @@ pub fn train(
 impl Model {
     /// Predicts the category of one petition, with its confidence and the terms behind it.
     pub fn predict(&self, tok: &Tokenizer, title: &str, content: &str) -> Prediction {
-        let x = self.vocabulary.vector(&features::terms(tok, title, content));
+        let x = self
+            .vocabulary
+            .vector(&features::terms(tok, title, content));
         let scores: Vec<f64> = self.weights.iter().map(|w| svm::score(w, &x)).collect();
         let p = softmax(&scores, self.scale as f64);
         let best = argmax(&p);

@@ -62,7 +62,11 @@ pub fn train_binary(
         let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
         for &i in &order {
             let yi = if y[i] { 1.0 } else { -1.0 };
-            let dot = w[dim] + x[i].iter().map(|&(j, v)| w[j as usize] * v as f64).sum::<f64>();
+            let dot = w[dim]
+                + x[i]
+                    .iter()
+                    .map(|&(j, v)| w[j as usize] * v as f64)
+                    .sum::<f64>();
             let g = yi * dot - 1.0 + diag[i] * alpha[i];
             let pg = if alpha[i] == 0.0 { g.min(0.0) } else { g };
             pg_max = pg_max.max(pg);
