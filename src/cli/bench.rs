@@ -132,6 +132,9 @@ pub struct PeerComparison {
     pub minqing_bcubed_f1: f64,
     pub peer_bcubed_precision: f64,
     pub peer_bcubed_recall: f64,
+    /// The task force's measures (cases found, groups that are cases) for each side.
+    pub peer_groups: minqing::cluster::GroupScores,
+    pub minqing_groups: minqing::cluster::GroupScores,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -379,6 +382,8 @@ fn peer_run(
         minqing_bcubed_f1: mine.bcubed_f1,
         peer_bcubed_precision: theirs.bcubed_precision,
         peer_bcubed_recall: theirs.bcubed_recall,
+        peer_groups: theirs.groups,
+        minqing_groups: mine.groups,
     })
 }
 
@@ -744,6 +749,12 @@ fn print_table(r: &BenchResult) {
             "B-cubed F1 against the generator's truth: peer {:.3}, minqing {:.3}",
             p.peer_bcubed_f1, p.minqing_bcubed_f1
         );
+        for (who, g) in [("peer", &p.peer_groups), ("minqing", &p.minqing_groups)] {
+            println!(
+                "{who:<8} group F1 {:.3} (precision {:.3}, recall {:.3}): {} of {} true groups found, {} of {} groups real",
+                g.f1, g.precision, g.recall, g.found, g.true_groups, g.real, g.predicted_groups
+            );
+        }
     }
     println!();
 }

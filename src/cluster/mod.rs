@@ -50,6 +50,7 @@ use crate::tokenize::Tokenizer;
 use figures::assemble;
 use figures::count_name;
 use figures::Slot;
+use figures::Vocabulary;
 use leader::leader;
 use leader::reassign;
 use leader::Centroid;
@@ -458,9 +459,12 @@ pub fn run_full(
         &sorted,
         &slots,
         &sim,
-        &prep.lex.vocab,
-        &prep.lex.person,
-        &prep.lex.anchors,
+        &Vocabulary {
+            vocab: &prep.lex.vocab,
+            person: &prep.lex.person,
+            anchors: &prep.lex.anchors,
+            tokenizer,
+        },
         last_id,
         opts,
         false,

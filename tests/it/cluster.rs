@@ -174,6 +174,41 @@ fn hard_negatives_and_problems_separate() {
     assert!(g.groups.iter().any(|x| x.label.starts_with("丽景花园")));
 }
 
+/// A label is the object and the grievance its members' titles share, in the order a title
+/// says it, in dictionary words (the unit test beside `grievance_first` checks a guessed
+/// fragment never leads).
+#[test]
+fn labels_say_object_and_grievance_in_words() {
+    let titles = [
+        "梧桐苑枫泾塘路灯太暗",
+        "梧桐苑枫泾塘一带路灯太暗影响出行",
+        "梧桐苑枫泾塘路灯太暗存在安全隐患",
+        "反映梧桐苑枫泾塘路灯太暗的问题",
+    ];
+    let bodies = [
+        "小区门口道路晚上路灯太暗，老人小孩出行不便，请尽快更换。",
+        "晚上路灯太暗，行人和车辆看不清，存在安全隐患，希望提质改造。",
+        "路灯只有单侧，而且瓦数低，晚上很暗，建议增加路灯。",
+        "路灯太暗问题反映多次，至今没有改善，请相关部门处理。",
+    ];
+    let recs: Vec<Record> = titles
+        .iter()
+        .zip(bodies)
+        .enumerate()
+        .map(|(i, (t, b))| rec(&format!("L{i:04}"), i as u32 * 3, &format!("P{i}"), t, b))
+        .collect();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    assert_eq!(g.groups.len(), 1, "{:?}", g.groups);
+    let x = &g.groups[0];
+    assert!(x.label.starts_with("梧桐苑 "), "{}", x.label);
+    let said: Vec<&String> = x.key_terms.iter().take(2).collect();
+    assert!(said.iter().any(|t| t.as_str() == "路灯"), "{said:?}");
+    for t in &said {
+        assert!(TOK.jieba().has_word(t), "{t} is no word ({})", x.label);
+        assert!(x.label.contains(t.as_str()), "{t} not in {}", x.label);
+    }
+}
+
 #[test]
 fn order_independent_and_deterministic() {
     let recs = fixture();
@@ -683,4 +718,51 @@ fn every_truncated_state_is_refused() {
         .unwrap();
         assert!(matches!(g.mode, cluster::Mode::Full(_)), "cut at {cut}");
     }
+}
+
+/// The grouping on real messages, scored against the hand-labelled dev key of
+/// `../shared/realdata/tipdm2020/dev_groups/` (two annotators, adjudicated, following its
+/// GUIDELINES.md) through the real CLI: `minqing run` on the whole message table, then
+/// `minqing eval --key`. The only test that reads the key; it skips when `../shared` is absent.
+/// Measured at this commit: group F1 0.909 (precision 0.955, recall 0.868), B-cubed over grouped
+/// petitions 0.924; the floors sit just below, so a change that loses real cases fails here.
+#[test]
+fn dev_key_scores_on_real_messages() {
+    use crate::common::{realdata, run, run_pipeline, stderr, stdout};
+    let (Some(input), Some(key)) = (
+        realdata("tipdm2020/attachment3_hotspot_4326.csv"),
+        realdata("tipdm2020/dev_groups/labels.csv"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = run_pipeline(&input, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "eval",
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let figure = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}\t")))
+            .and_then(|v| v.split('\t').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    let (f1, p, r, b3) = (
+        figure("group_f1"),
+        figure("group_precision"),
+        figure("group_recall"),
+        figure("bcubed_grouped_f1"),
+    );
+    assert!(
+        f1 >= 0.89 && p >= 0.93 && r >= 0.85 && b3 >= 0.91,
+        "dev key: group F1 {f1:.3} (P {p:.3} / R {r:.3}), B-cubed grouped {b3:.3}\n{text}"
+    );
 }

@@ -321,6 +321,14 @@ printf 'id,group_id\n' > "$3/peer_members.csv""#,
     // a peer that groups nothing has perfect B-cubed precision and the least recall there is
     assert_eq!(peer["peer_bcubed_precision"], 1.0);
     assert!(peer["minqing_bcubed_f1"].as_f64().unwrap() > peer["peer_bcubed_f1"].as_f64().unwrap());
+    // and finds no case at all, where minqing finds some
+    assert_eq!(peer["peer_groups"]["found"], 0);
+    assert!(peer["peer_groups"]["true_groups"].as_u64().unwrap() > 0);
+    assert!(peer["minqing_groups"]["found"].as_u64().unwrap() > 0);
+    assert_eq!(
+        peer["minqing_groups"]["true_groups"],
+        peer["peer_groups"]["true_groups"]
+    );
     assert!(
         !work.path().join("peer-venv").exists(),
         "no install with --peer-python"

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 mod state;
 
-use super::figures::{assemble, count_name, Slot};
+use super::figures::{assemble, count_name, Slot, Vocabulary};
 use super::ids::{first_seen_order, GroupId};
 use super::io::read;
 use super::leader::{best, leader, reassign, threshold, CandIndex, Centroid};
@@ -659,9 +659,12 @@ fn incremental(
         &sorted,
         &slots,
         &sim,
-        &st.lex.vocab,
-        &st.lex.person,
-        &st.lex.anchors,
+        &Vocabulary {
+            vocab: &st.lex.vocab,
+            person: &st.lex.person,
+            anchors: &st.lex.anchors,
+            tokenizer: tok,
+        },
         st.last_id,
         opts,
         true,
