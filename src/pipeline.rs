@@ -381,6 +381,9 @@ pub fn classify_train(
     Ok(Trained { model, path })
 }
 
+/// Per confidence threshold: (threshold, share of texts kept, accuracy of those kept).
+pub type Coverage = Vec<(f64, f64, f64)>;
+
 /// How [`classify_eval`] measures.
 pub struct EvalSetup<'a> {
     pub inputs: &'a [PathBuf],
@@ -392,7 +395,7 @@ pub struct EvalSetup<'a> {
 
 /// `minqing classify eval`: the method's scores, by stratified k-fold cross-validation over the
 /// inputs or trained on the inputs and tested on `test`, with the confidence coverage.
-pub fn classify_eval(setup: &EvalSetup) -> Result<(classify::eval::Scores, Vec<(f64, f64, f64)>)> {
+pub fn classify_eval(setup: &EvalSetup) -> Result<(classify::eval::Scores, Coverage)> {
     let history = classify::History::from_records(&read_inputs(setup.inputs)?);
     let tax = taxonomy(setup.taxonomy)?;
     let tokenizer = Tokenizer::new(&Default::default())?;

@@ -222,7 +222,8 @@ pub(super) fn figures(
     }
     let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
     member_ids.sort();
-    let mut key_terms: Vec<String> = key_terms(cent, words.vocab, words.person, anchor.as_deref(), 12);
+    let mut key_terms: Vec<String> =
+        key_terms(cent, words.vocab, words.person, anchor.as_deref(), 12);
     // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
     // members' texts are masked the way the brief masks them, and a term must survive it
     let sample: Vec<(String, String)> = recs
@@ -399,7 +400,9 @@ mod tests {
             anchors: &[],
             tokenizer: &tok,
         };
-        let terms: Vec<String> = ["枫泾塘", "太暗", "路灯", "安全"].map(String::from).to_vec();
+        let terms: Vec<String> = ["枫泾塘", "太暗", "路灯", "安全"]
+            .map(String::from)
+            .to_vec();
         let out = grievance_first(terms, &rows, &sorted, &words, 2);
         assert_eq!(out, ["路灯", "太暗", "安全", "枫泾塘"]);
     }

@@ -23,6 +23,8 @@ const MARGINS_MM: [f64; 4] = [37.0, 35.0, 28.0, 26.0];
 const TITLE: usize = 44;
 const BODY: usize = 32;
 const SMALL: usize = 28;
+/// 5号 10.5 pt: the cells of a table too wide for 4号.
+const TINY: usize = 21;
 /// The body's fixed line spacing, 28 pt, in twips.
 const LINE: i32 = 560;
 /// English Metric Units per pixel at 96 dpi (pictures).
@@ -43,10 +45,10 @@ fn run(text: &str, font: &str, size: usize) -> Run {
     Run::new().add_text(text).fonts(fonts(font)).size(size)
 }
 
-/// A body paragraph: 仿宋, indented by two characters, fixed line spacing.
-fn body(text: &str) -> Paragraph {
+/// A paragraph of the body's shape: indented by two characters, fixed line spacing.
+fn indented(r: Run) -> Paragraph {
     Paragraph::new()
-        .add_run(run(text, "仿宋", BODY))
+        .add_run(r)
         .indent(
             None,
             Some(SpecialIndentType::FirstLine(BODY as i32 * 20)),
@@ -58,7 +60,11 @@ fn body(text: &str) -> Paragraph {
                 .line_rule(LineSpacingType::Exact)
                 .line(LINE),
         )
-        .align(AlignmentType::Both)
+}
+
+/// A body paragraph: 仿宋, justified.
+fn body(text: &str) -> Paragraph {
+    indented(run(text, "仿宋", BODY)).align(AlignmentType::Both)
 }
 
 fn centred(text: &str, font: &str, size: usize) -> Paragraph {
@@ -93,32 +99,52 @@ fn page_number() -> Footer {
     Footer::new().add_paragraph(Paragraph::new().add_run(field).align(AlignmentType::Center))
 }
 
-/// Half the width of a 4号 (14 pt) CJK character in twips: the width of a digit or Latin letter.
-const HALF_EM: usize = 140;
+/// Half the width of a CJK character of `size` half-points, in twips: the width of a digit.
+fn half_em(size: usize) -> usize {
+    size * 10 / 2
+}
 
-/// Column widths in twips summing to `width`. Each column first gets its longest cell up to ten
-/// half-ems (ids, counts, percentages and short words never wrap) plus the cell padding; the room
-/// left goes to the long columns in proportion to what they lack.
-fn column_widths(head: &[String], rows: &[Vec<String>], width: usize) -> Vec<usize> {
+/// A cell's left and right padding in half-ems (LibreOffice wrapped `G0382` at two).
+const PADDING: usize = 3;
+
+/// Per column at font `size`, in twips: what it needs (its longest cell up to ten half-ems, so
+/// ids, counts, percentages and short words never wrap, plus the cell padding) and what its
+/// longest cell lacks beyond that.
+fn needs(head: &[String], rows: &[Vec<String>], size: usize) -> (Vec<usize>, Vec<usize>) {
+    let unit = half_em(size);
     let half_ems = |s: &str| -> usize { s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum() };
-    let longest: Vec<usize> = (0..head.len())
+    (0..head.len())
         .map(|i| {
-            std::iter::once(&head[i])
+            let longest = std::iter::once(&head[i])
                 .chain(rows.iter().filter_map(|r| r.get(i)))
                 .map(|s| half_ems(s))
                 .max()
                 .unwrap_or(0)
-                .min(80)
+                .min(80);
+            (
+                (longest.min(10) + PADDING) * unit,
+                longest.saturating_sub(10) * unit,
+            )
         })
-        .collect();
-    let need: Vec<usize> = longest.iter().map(|l| (l.min(&10) + 2) * HALF_EM).collect();
-    let lack: Vec<usize> = longest
-        .iter()
-        .map(|l| l.saturating_sub(10) * HALF_EM)
-        .collect();
+        .unzip()
+}
+
+/// Column widths in twips summing to `width`: every column what it needs ([`needs`]), the room
+/// left to the long columns in proportion to what they lack. `None` when the needs do not fit
+/// at this font size.
+fn column_widths(
+    head: &[String],
+    rows: &[Vec<String>],
+    width: usize,
+    size: usize,
+) -> Option<Vec<usize>> {
+    let (need, lack) = needs(head, rows, size);
     let (needed, lacking) = (need.iter().sum::<usize>(), lack.iter().sum::<usize>());
-    if needed >= width || lacking == 0 {
-        return need.iter().map(|n| width * n / needed.max(1)).collect();
+    if needed > width {
+        return None;
+    }
+    if lacking == 0 {
+        return Some(need.iter().map(|n| width * n / needed.max(1)).collect());
     }
     let room = (width - needed).min(lacking);
     let mut out: Vec<usize> = need
@@ -132,29 +158,43 @@ fn column_widths(head: &[String], rows: &[Vec<String>], width: usize) -> Vec<usi
     if let Some(last) = out.last_mut() {
         *last += width - used;
     }
-    out
+    Some(out)
 }
 
-/// A table spanning the text width, header row in 黑体, cells in 4号仿宋; a row is never split
+/// A table spanning the text width, header row in 黑体, cells in 仿宋; a row is never split
 /// across pages.
 fn table(head: &[String], rows: &[Vec<String>], width: usize) -> Table {
-    let widths = column_widths(head, rows, width);
-    let cell = |text: &str, font: &str, w: usize| {
+    // 4号 where the columns fit, else 5号; a table wider still shares the width in proportion.
+    let (size, widths) = [SMALL, TINY]
+        .into_iter()
+        .find_map(|size| column_widths(head, rows, width, size).map(|w| (size, w)))
+        .unwrap_or_else(|| {
+            let (need, _) = needs(head, rows, TINY);
+            let needed = need.iter().sum::<usize>().max(1);
+            (TINY, need.iter().map(|n| width * n / needed).collect())
+        });
+    // The header row keeps with the first row: never alone at the foot of a page.
+    let cell = |text: &str, font: &str, w: usize, keep: bool| {
         TableCell::new()
-            .add_paragraph(Paragraph::new().add_run(run(text, font, SMALL)))
+            .add_paragraph(
+                Paragraph::new()
+                    .add_run(run(text, font, size))
+                    .keep_next(keep),
+            )
             .width(w, WidthType::Dxa)
     };
-    let line = |cells: &[String], font: &str| {
+    let line = |cells: &[String], font: &str, keep: bool| {
         TableRow::new(
             cells
                 .iter()
                 .zip(&widths)
-                .map(|(c, w)| cell(c, font, *w))
+                .map(|(c, w)| cell(c, font, *w, keep))
                 .collect(),
         )
+        .cant_split()
     };
-    let mut out = vec![line(head, "黑体").cant_split()];
-    out.extend(rows.iter().map(|r| line(r, "仿宋").cant_split()));
+    let mut out = vec![line(head, "黑体", true)];
+    out.extend(rows.iter().map(|r| line(r, "仿宋", false)));
     // Fixed layout: Word, WPS and LibreOffice all keep these widths instead of fitting to content.
     Table::new(out)
         .set_grid(widths.clone())
@@ -222,22 +262,7 @@ pub fn render(doc: &Doc, charts: &[Chart]) -> Result<Vec<u8>> {
         .add_paragraph(centred(&doc.subtitle, "楷体", BODY))
         .add_paragraph(Paragraph::new());
     for s in &doc.sections {
-        d = d.add_paragraph(
-            Paragraph::new()
-                .add_run(run(&s.title, "黑体", BODY))
-                .indent(
-                    None,
-                    Some(SpecialIndentType::FirstLine(BODY as i32 * 20)),
-                    None,
-                    None,
-                )
-                .line_spacing(
-                    LineSpacing::new()
-                        .line_rule(LineSpacingType::Exact)
-                        .line(LINE),
-                )
-                .keep_next(true),
-        );
+        d = d.add_paragraph(indented(run(&s.title, "黑体", BODY)).keep_next(true));
         for b in &s.blocks {
             match b {
                 Block::Para(p) => d = d.add_paragraph(body(p)),
@@ -282,9 +307,16 @@ mod tests {
             "伊景园滨河苑 捆绑销售车位".repeat(3),
             "上升".into(),
         ]];
-        let w = column_widths(&head, &rows, 8845);
+        let w = column_widths(&head, &rows, 8845, SMALL).unwrap();
         assert_eq!(w.iter().sum::<usize>(), 8845);
-        assert!(w[0] >= 7 * HALF_EM && w[2] >= 6 * HALF_EM, "{w:?}");
+        assert!(
+            w[0] >= 8 * half_em(SMALL) && w[2] >= 7 * half_em(SMALL),
+            "{w:?}"
+        );
+        // Too many columns for 4号: the caller takes 5号.
+        let wide = vec!["类案名称".to_string(); 12];
+        assert_eq!(column_widths(&wide, &[], 8845, SMALL), None);
+        assert!(column_widths(&wide[..7], &[], 8845, TINY).is_some());
         assert!(w[1] > w[0] * 4, "{w:?}");
     }
 

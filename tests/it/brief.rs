@@ -810,7 +810,7 @@ fn chromium() -> Option<std::path::PathBuf> {
 /// (saying so) without LibreOffice: `.ci/run` installs it.
 #[test]
 fn brief_docx_converts_to_pdf_with_libreoffice() {
-    use crate::common::{run_pipeline, sample, stderr};
+    use crate::common::{sample_run, stderr};
     use std::process::{Command, Stdio};
 
     let Some(soffice) = first_on_path(&["soffice", "libreoffice"]) else {
@@ -820,11 +820,7 @@ fn brief_docx_converts_to_pdf_with_libreoffice() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("petitions.csv");
-    sample(&input, "600", "11");
-    let out = dir.path().join("out");
-    let o = run_pipeline(&input, &out, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let out = sample_run(dir.path(), "600", "11");
     let docx = out.join("brief.docx");
     assert!(docx.is_file());
     let pdf_dir = dir.path().join("pdf");
