@@ -193,36 +193,12 @@ pub(super) fn candidates(
     // ---- rare title fragments
     if opts.rare_name_shared > 0 && opts.rare_name_max_df >= 2 {
         let grams: Vec<Vec<u64>> = sorted.par_iter().map(|r| title_grams(&r.title)).collect();
-        let mut df: FastMap<u64, u32> = FastMap::default();
-        for g in grams.iter().flatten() {
-            *df.entry(*g).or_insert(0) += 1;
-        }
-        let max_df = opts.rare_name_max_df as u32;
-        let mut postings: FastMap<u64, Vec<u32>> = FastMap::default();
-        for (i, gs) in grams.iter().enumerate() {
-            for g in gs {
-                if (2..=max_df).contains(&df[g]) {
-                    postings.entry(*g).or_default().push(i as u32);
-                }
-            }
-        }
-        drop(df);
-        let mut shared: FastMap<(u32, u32), u32> = FastMap::default();
-        for list in postings.values() {
-            for (a, &i) in list.iter().enumerate() {
-                for &j in &list[a + 1..] {
-                    if focus(i as usize) || focus(j as usize) {
-                        *shared.entry((i, j)).or_insert(0) += 1;
-                    }
-                }
-            }
-        }
         let need = opts.rare_name_shared as u32;
         out.extend(
-            shared
+            shared_pairs(&grams, opts.rare_name_max_df as u32, focus)
                 .into_iter()
-                .filter(|(_, n)| *n >= need)
-                .map(|((i, j), _)| (i as usize, j as usize, Why::RareName)),
+                .filter(|&(_, _, n)| n >= need)
+                .map(|(i, j, _)| (i as usize, j as usize, Why::RareName)),
         );
     }
     // ---- copies
@@ -231,38 +207,59 @@ pub(super) fn candidates(
             .par_iter()
             .map(|r| copy_shingles(&r.content))
             .collect();
-        let mut df: FastMap<u64, u32> = FastMap::default();
-        for s in shingles.iter().flatten() {
-            *df.entry(*s).or_insert(0) += 1;
-        }
-        let mut postings: FastMap<u64, Vec<u32>> = FastMap::default();
-        for (i, ss) in shingles.iter().enumerate() {
-            for s in ss {
-                if (2..=COPY_MAX_DF).contains(&df[s]) {
-                    postings.entry(*s).or_default().push(i as u32);
-                }
-            }
-        }
-        drop(df);
-        let mut shared: FastMap<(u32, u32), u32> = FastMap::default();
-        for list in postings.values() {
-            for (a, &i) in list.iter().enumerate() {
-                for &j in &list[a + 1..] {
-                    if focus(i as usize) || focus(j as usize) {
-                        *shared.entry((i, j)).or_insert(0) += 1;
-                    }
-                }
-            }
-        }
-        out.extend(shared.into_iter().filter_map(|((i, j), n)| {
-            let least = shingles[i as usize].len().min(shingles[j as usize].len()) as u32;
-            (n >= 3 && n * 10 >= least * 7).then_some((i as usize, j as usize, Why::Copy))
-        }));
+        out.extend(
+            shared_pairs(&shingles, COPY_MAX_DF, focus)
+                .into_iter()
+                .filter_map(|(i, j, n)| {
+                    let least = shingles[i as usize].len().min(shingles[j as usize].len()) as u32;
+                    (n >= 3 && n * 10 >= least * 7).then_some((i as usize, j as usize, Why::Copy))
+                }),
+        );
     }
     // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
     out.sort_unstable();
     out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
     out
+}
+
+/// For sets of hashed features (one per petition, each sorted and distinct), the pairs
+/// `(i, j, n)`, `i < j`, that share `n ≥ 1` features carried by at most `max_df` petitions, with
+/// at least one side in `focus`; sorted. Sorting (feature, petition) and then the pairs, both
+/// in parallel, rather than counting in hash maps: the maps were one thread's random access
+/// over tens of millions of entries at a million petitions.
+fn shared_pairs(
+    sets: &[Vec<u64>],
+    max_df: u32,
+    focus: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<(u32, u32, u32)> {
+    let mut by_feature: Vec<(u64, u32)> = sets
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, fs)| fs.iter().map(move |&f| (f, i as u32)))
+        .collect();
+    by_feature.par_sort_unstable();
+    let runs: Vec<&[(u64, u32)]> = by_feature
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| (2..=max_df as usize).contains(&run.len()))
+        .collect();
+    let mut pairs: Vec<(u32, u32)> = runs
+        .par_iter()
+        .flat_map_iter(|run| {
+            run.iter().enumerate().flat_map(move |(a, &(_, i))| {
+                run[a + 1..]
+                    .iter()
+                    .filter(move |&&(_, j)| focus(i as usize) || focus(j as usize))
+                    .map(move |&(_, j)| (i, j))
+            })
+        })
+        .collect();
+    drop(runs);
+    drop(by_feature);
+    pairs.par_sort_unstable();
+    pairs
+        .chunk_by(|a, b| a == b)
+        .map(|same| (same[0].0, same[0].1, same.len() as u32))
+        .collect()
 }
 
 /// The cosine of two L2-normalised sparse vectors (sorted by term).
@@ -320,9 +317,9 @@ pub(super) fn one_object(readings: [Objects; 2]) -> bool {
 }
 
 /// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
-/// shared fragments about one object ([`one_object`] through `compatible`; a repeat is one
-/// petitioner's matter, whatever object each letter happens to name first, and a copy names
-/// what its original names). Sorted most similar first (ties: by
+/// shared fragments and copies about one object ([`one_object`] through `compatible`: one
+/// letter copied by residents of two estates is two cases); a repeat is one petitioner's
+/// matter, whatever object each letter happens to name first. Sorted most similar first (ties: by
 /// indices), the order [`join`] takes them in.
 pub(super) fn holding(
     pairs: &[(usize, usize, Why)],
@@ -332,7 +329,7 @@ pub(super) fn holding(
 ) -> Vec<(usize, usize, f32)> {
     let mut out: Vec<(usize, usize, f32)> = pairs
         .par_iter()
-        .filter(|&&(i, j, why)| why != Why::RareName || compatible(i, j))
+        .filter(|&&(i, j, why)| why == Why::Repeat || compatible(i, j))
         .filter_map(|&(i, j, why)| {
             let th = match why {
                 Why::Repeat => opts.repeat_threshold,
@@ -477,6 +474,56 @@ mod tests {
         assert_eq!(objects((Some(1), Some("育才中学")), (None, None)), Unknown);
         assert!(one_object([Same, Different]) && one_object([Unknown, Unknown]));
         assert!(!one_object([Unknown, Different]));
+    }
+
+    #[test]
+    fn copies_and_rare_names_need_one_object_repeats_do_not() {
+        let opts = Options::default();
+        // 0–1 a copy, 2–3 rare names, 4–5 one petitioner: all about two different objects
+        let pairs = [
+            (0, 1, Why::Copy),
+            (2, 3, Why::RareName),
+            (4, 5, Why::Repeat),
+        ];
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| false, &opts);
+        assert_eq!(held, vec![(4, 5, 0.9)]);
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &opts);
+        assert_eq!(held.len(), 3);
+    }
+
+    proptest::proptest! {
+        /// The sort-based pair count equals counting, for every pair of petitions, the features
+        /// both carry among those at most `max_df` petitions carry.
+        #[test]
+        fn shared_pairs_counts_rare_features(
+            raw in proptest::collection::vec(proptest::collection::vec(0u64..12, 0..6), 0..14),
+            max_df in 2u32..5,
+            odd_only in proptest::bool::ANY,
+        ) {
+            let sets: Vec<Vec<u64>> = raw
+                .into_iter()
+                .map(|mut v| {
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                })
+                .collect();
+            let focus = |i: usize| !odd_only || i % 2 == 1;
+            let df = |f: u64| sets.iter().filter(|s| s.contains(&f)).count() as u32;
+            let mut naive = Vec::new();
+            for i in 0..sets.len() {
+                for j in i + 1..sets.len() {
+                    let n = sets[i]
+                        .iter()
+                        .filter(|f| sets[j].contains(f) && df(**f) <= max_df)
+                        .count() as u32;
+                    if n > 0 && (focus(i) || focus(j)) {
+                        naive.push((i as u32, j as u32, n));
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(shared_pairs(&sets, max_df, &focus), naive);
+        }
     }
 
     #[test]
