@@ -64,6 +64,23 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The error and its causes on one line, each cause once (line breaks inside a message — a
+    /// quoted header, a file name — become spaces, so an error is always one line).
+    pub fn chain(&self) -> String {
+        use std::error::Error as _;
+        let mut out = self.to_string();
+        let mut src = self.source();
+        while let Some(s) = src {
+            let s_text = s.to_string();
+            if !out.contains(&s_text) {
+                out.push_str(": ");
+                out.push_str(&s_text);
+            }
+            src = s.source();
+        }
+        out.replace(['\r', '\n'], " ")
+    }
+
     /// Wraps an I/O error with what was being done and to which path.
     pub fn io(
         action: &'static str,

@@ -301,14 +301,24 @@ pub fn brief(
         setup: &setup,
         show_personal_data: opts.show_personal_data,
     };
+    let mut b = brief_of(&what, progress)?;
+    b.notes = notes;
+    Ok(b)
+}
+
+/// A brief of given records and groups, written into `what.run_dir`: `minqing serve` renders
+/// the part of a run a reader may see (all of it, or the petitions of their units) into a
+/// scratch folder with it (never into the run folder, which a run may be writing), the same
+/// way [`brief`] renders a run.
+pub fn brief_of(what: &Briefed, progress: Progress) -> Result<Brief> {
     let mut steps = Steps::new(progress);
-    let (trends, charts, written) = render_brief(&what, &mut steps)?;
+    let (trends, charts, written) = render_brief(what, &mut steps)?;
     Ok(Brief {
         records_in_period: trends.records_in_period,
-        period,
+        period: what.period.clone(),
         charts,
         written,
-        notes,
+        notes: Vec::new(),
     })
 }
 
@@ -648,14 +658,16 @@ fn index_step(
 }
 
 /// What a brief is rendered from.
-struct Briefed<'a> {
-    run_dir: &'a Path,
-    records: &'a [Record],
-    inferred: &'a Inferred,
-    groups: &'a Groups,
-    period: &'a Period,
-    setup: &'a BriefSetup,
-    show_personal_data: bool,
+pub struct Briefed<'a> {
+    /// Where `brief.html`, `brief.md`, `brief.docx` and `charts/` are written.
+    pub run_dir: &'a Path,
+    pub records: &'a [Record],
+    /// What the run inferred for them (`inferred.csv`; [`Inferred::default`] for nothing).
+    pub inferred: &'a Inferred,
+    pub groups: &'a Groups,
+    pub period: &'a Period,
+    pub setup: &'a BriefSetup,
+    pub show_personal_data: bool,
 }
 
 /// trends → charts → report for one period: `brief.html`, `brief.md` and `charts/`.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use minqing::cluster::{self, Group, Groups};
-use minqing::{Error, Result};
+use minqing::{grouplist, Error, Result};
 
 use super::Term;
 
@@ -148,21 +148,21 @@ pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
     Ok(())
 }
 
-fn growth(g: &Group) -> i64 {
-    let n = g.weekly.len();
-    let last = g.weekly.last().map_or(0, |x| x.1) as i64;
-    let prev = if n >= 2 { g.weekly[n - 2].1 as i64 } else { 0 };
-    last - prev
-}
-
 pub fn groups(a: GroupsArgs, _t: &Term) -> Result<()> {
     let all = cluster::read(&groups_dir(&a.out))?;
-    let mut gs: Vec<&Group> = all.groups.iter().filter(|g| g.size >= a.min_size).collect();
-    match a.sort {
-        SortBy::Heat => gs.sort_by(|x, y| y.heat.total_cmp(&x.heat).then(x.id.cmp(&y.id))),
-        SortBy::Size => gs.sort_by(|x, y| y.size.cmp(&x.size).then(x.id.cmp(&y.id))),
-        SortBy::Growth => gs.sort_by(|x, y| growth(y).cmp(&growth(x)).then(x.id.cmp(&y.id))),
-    }
+    let filter = grouplist::Filter {
+        min_size: a.min_size,
+        ..Default::default()
+    };
+    let mut gs: Vec<&Group> = all.groups.iter().filter(|g| filter.admits(g)).collect();
+    grouplist::sort(
+        &mut gs,
+        match a.sort {
+            SortBy::Heat => grouplist::Sort::Heat,
+            SortBy::Size => grouplist::Sort::Size,
+            SortBy::Growth => grouplist::Sort::Growth,
+        },
+    );
     match a.format {
         Format::Json => {
             println!("{}", serde_json::to_string_pretty(&gs)?);

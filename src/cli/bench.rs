@@ -45,6 +45,20 @@ pub struct BenchArgs {
     /// Full runs per corpus; each stage and the whole run are reported as the median.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: usize,
+    /// Instead: load `minqing serve` over each corpus's run folder with concurrent signed-in
+    /// sessions (src/cli/serve_bench.rs).
+    #[arg(long)]
+    pub serve: bool,
+    /// Concurrent sessions of --serve.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub sessions: usize,
+    /// Seconds of load of --serve.
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub seconds: f64,
+    /// Mean pause of a --serve session between pages (a person reading), in ms; 0 = back to
+    /// back.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub think_ms: u64,
 }
 
 /// What `minqing bench` measured on one corpus (`--json` prints a list of these).
@@ -517,6 +531,20 @@ fn incremental_run(
 }
 
 pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
+    if a.serve {
+        return super::serve_bench::bench(
+            super::serve_bench::Load {
+                work: &a.work,
+                rows: &a.rows,
+                seed: a.seed,
+                sessions: a.sessions,
+                seconds: a.seconds,
+                think_ms: a.think_ms,
+                json: a.json,
+            },
+            term,
+        );
+    }
     std::fs::create_dir_all(&a.work).map_err(minqing::Error::io("create", &a.work))?;
     // Set up before the first run, so a missing Python fails fast.
     let python = if a.peer || a.peer_python.is_some() {

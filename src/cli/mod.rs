@@ -1,7 +1,5 @@
 //! Clap definitions and the terminal side of each subcommand. One file per command family.
 
-use std::error::Error as _;
-
 use clap::{Parser, Subcommand};
 
 mod analyse;
@@ -10,6 +8,9 @@ mod brief;
 mod classify;
 mod data;
 mod search;
+mod serve;
+mod serve_bench;
+mod user;
 
 /// minqing (民情): petitions and public comments → search, case groups, weekly brief. Offline.
 #[derive(Debug, Parser)]
@@ -50,6 +51,10 @@ pub enum Command {
     Brief(brief::BriefArgs),
     /// Benchmark the whole run on generated corpora against the floor (read + one jieba pass).
     Bench(bench::BenchArgs),
+    /// Serve the web pages (search, petitions, case groups, briefs) over a run folder.
+    Serve(serve::ServeArgs),
+    /// Manage the accounts of `minqing serve`.
+    User(user::UserArgs),
 }
 
 /// Shared terminal settings.
@@ -82,23 +87,14 @@ pub fn dispatch(cli: Cli) -> minqing::Result<()> {
         Command::Classify(a) => classify::classify(a, &term),
         Command::Brief(a) => brief::brief(a, &term),
         Command::Bench(a) => bench::bench(a, &term),
+        Command::Serve(a) => serve::serve(a, &term),
+        Command::User(a) => user::user(a, &term),
     }
 }
 
-/// The error and its causes on one line, each cause once (line breaks inside a message — a quoted
-/// header, a file name — become spaces, so an error is always one line).
+/// The error and its causes on one line, each cause once.
 pub fn chain(err: &minqing::Error) -> String {
-    let mut out = err.to_string();
-    let mut src = err.source();
-    while let Some(s) = src {
-        let s_text = s.to_string();
-        if !out.contains(&s_text) {
-            out.push_str(": ");
-            out.push_str(&s_text);
-        }
-        src = s.source();
-    }
-    out.replace(['\r', '\n'], " ")
+    err.chain()
 }
 
 #[cfg(test)]

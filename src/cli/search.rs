@@ -52,6 +52,12 @@ pub struct SearchArgs {
     pub category: Option<String>,
     #[arg(long)]
     pub status: Option<String>,
+    /// Responsible unit (exact).
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Case group id, e.g. G0007.
+    #[arg(long)]
+    pub group: Option<String>,
     #[arg(long, value_enum, default_value = "relevance")]
     pub sort: SortArg,
     #[arg(long, default_value_t = 20)]
@@ -149,6 +155,9 @@ pub fn search(a: SearchArgs, t: &Term) -> minqing::Result<()> {
         channel: a.channel,
         category: a.category,
         status: a.status,
+        unit: a.unit,
+        group: a.group,
+        scope: None,
         sort: match a.sort {
             SortArg::Relevance => Sort::Relevance,
             SortArg::Date => Sort::Date,
@@ -274,6 +283,8 @@ fn write_facets(w: &mut dyn Write, f: &FacetCounts) -> std::io::Result<()> {
         ("category", &f.category),
         ("channel", &f.channel),
         ("status", &f.status),
+        ("unit", &f.unit),
+        ("group", &f.group),
     ] {
         writeln!(w, "\nby {name}:")?;
         for (v, n) in counts {

@@ -28,6 +28,7 @@
 //! the commit payload: a dictionary change re-indexes everything in one commit.
 
 mod query;
+mod scope;
 mod search;
 
 use std::collections::HashMap;
@@ -48,8 +49,9 @@ use crate::schema::Record;
 use crate::tokenize::{fold_char, Tokenizer};
 
 pub use query::{parse_query, Atom, Clause, QueryField};
+pub use scope::{region_path_matches, Scope};
 pub use search::{
-    find_marks, search, similar, snippet, FacetCounts, Highlighted, Hit, IndexHandle,
+    find_marks, marked_terms, search, similar, snippet, FacetCounts, Highlighted, Hit, IndexHandle,
     SearchRequest, SearchResults, Sort, WeekCount, NONE_LABEL, SIMILAR_TERMS,
 };
 

@@ -339,7 +339,7 @@ pub(crate) fn text_match(f: &Fields, text: &str) -> Result<Box<dyn Query>> {
     ])))
 }
 
-fn exact(field: Field, value: &str) -> Box<dyn Query> {
+pub(crate) fn exact(field: Field, value: &str) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(
         Box::new(TermQuery::new(
             Term::from_field_text(field, value),

@@ -10,3 +10,4 @@ mod paths;
 mod privacy;
 mod run;
 mod search;
+mod serve;
