@@ -26,6 +26,10 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub tokenize: crate::tokenize::Options,
     #[serde(default)]
+    pub classify: crate::classify::Options,
+    #[serde(default)]
+    pub route: crate::route::Options,
+    #[serde(default)]
     pub cluster: crate::cluster::Options,
     #[serde(default)]
     pub trends: crate::trends::Options,
@@ -68,6 +72,7 @@ impl PipelineConfig {
             s.path = cfg.base_dir.join(&s.path);
         }
         cfg.tokenize.resolve_paths(&cfg.base_dir);
+        cfg.classify.resolve_paths(&cfg.base_dir);
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -86,6 +91,8 @@ impl PipelineConfig {
                 .collect(),
             ingest: Default::default(),
             tokenize: Default::default(),
+            classify: Default::default(),
+            route: Default::default(),
             cluster: Default::default(),
             trends: Default::default(),
             charts: Default::default(),

@@ -3,10 +3,15 @@
 //!
 //! | command | function | stages |
 //! |---|---|---|
-//! | `minqing run` | [`run`] | ingest → store → cluster → index → trends → charts → report, then `run.json` |
+//! | `minqing run` | [`run`] | ingest → store → classify → region → cluster → index → trends → charts → report, then `run.json` |
 //! | `minqing ingest` | [`ingest_only`] | ingest → store, then `run.json` |
 //! | `minqing cluster` | [`regroup`] | cluster → index |
-//! | `minqing brief` | [`brief`] | trends → charts → report |
+//! | `minqing brief` | [`brief`] | trends → charts → report (with the run's `inferred.csv`) |
+//!
+//! classify and region fill what the data leaves empty — a category from the model the pipeline
+//! names, a region from the place names in the text — and the suggested lead unit is routed from
+//! them ([`crate::route`]); all three go to `inferred.csv`, never into the store, and the brief
+//! counts them marked as inferred.
 //!
 //! Grouping runs before indexing so every indexed petition carries its group id; a regroup
 //! therefore re-indexes the petitions whose group changed, and search never shows a group the
@@ -29,11 +34,13 @@ use serde::Serialize;
 
 use crate::calendar::Period;
 use crate::charts::Chart;
+use crate::classify;
 use crate::cluster::{self, Groups};
 use crate::config::PipelineConfig;
 use crate::error::{Error, Result};
 use crate::fmt::thousands;
 use crate::index::{self, IndexSummary};
+use crate::inferred::Inferred;
 use crate::ingest::{self, SourceSummary};
 use crate::report::{self, MethodNote};
 use crate::run_log::{self, ClusterNote, ReportNote, StageNotes, Timer};
@@ -50,6 +57,8 @@ pub use crate::run_log::{BriefSetup, IngestCounts, RunReport};
 pub enum Stage {
     Ingest,
     Store,
+    Classify,
+    Region,
     Cluster,
     Index,
     Trends,
@@ -62,6 +71,8 @@ impl Stage {
         match self {
             Stage::Ingest => "ingest",
             Stage::Store => "store",
+            Stage::Classify => "classify",
+            Stage::Region => "region",
             Stage::Cluster => "cluster",
             Stage::Index => "index",
             Stage::Trends => "trends",
@@ -147,8 +158,10 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         "index/".to_string(),
         "groups/".to_string(),
         "charts/".to_string(),
+        crate::inferred::FILE.to_string(),
         "brief.html".to_string(),
         "brief.md".to_string(),
+        "brief.docx".to_string(),
     ];
     finish(cfg, opts, started, imported, steps, outputs)
 }
@@ -278,9 +291,11 @@ pub fn brief(
         None => crate::calendar::latest_complete(&records, setup.report.period)
             .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
     };
+    let inferred = Inferred::read(run_dir, &records)?;
     let what = Briefed {
         run_dir,
         records: &records,
+        inferred: &inferred,
         groups: &groups,
         period: &period,
         setup: &setup,
@@ -305,6 +320,111 @@ pub fn brief_of(what: &Briefed, progress: Progress) -> Result<Brief> {
         written,
         notes: Vec::new(),
     })
+}
+
+/// What [`classify_train`] built.
+pub struct Trained {
+    pub model: crate::classify::Model,
+    pub path: PathBuf,
+}
+
+/// Every record of `inputs` (each file as a source with default settings), for the category
+/// commands: rejected rows are skipped, as an import would.
+fn read_inputs(inputs: &[PathBuf]) -> Result<Vec<Record>> {
+    let sources: Vec<ingest::Source> = inputs
+        .iter()
+        .map(|p| ingest::Source {
+            path: p.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let mut records = Vec::new();
+    let mut sink = |batch: Vec<Record>| {
+        records.extend(batch);
+        Ok(())
+    };
+    let input = ingest::Input {
+        sources: &sources,
+        progress: &|_| {},
+        sink: &mut sink,
+    };
+    ingest::run(input, &Default::default())?;
+    Ok(records)
+}
+
+fn file_names(inputs: &[PathBuf]) -> Vec<String> {
+    inputs
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+        })
+        .collect()
+}
+
+fn taxonomy(path: Option<&Path>) -> Result<Vec<classify::Labelled>> {
+    path.map(classify::read_taxonomy)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// `minqing classify train`: a category model from labelled exports (and an optional taxonomy),
+/// written to `OUT/model.json`.
+pub fn classify_train(
+    inputs: &[PathBuf],
+    taxonomy_file: Option<&Path>,
+    out: &Path,
+) -> Result<Trained> {
+    let history = classify::History::from_records(&read_inputs(inputs)?);
+    let tax = taxonomy(taxonomy_file)?;
+    // The model's words are the bundled dictionaries' (a pipeline's own dictionaries may change
+    // week to week; the model must segment as it was trained).
+    let tokenizer = Tokenizer::new(&Default::default())?;
+    let model = classify::train(
+        &history,
+        &tax,
+        file_names(inputs),
+        &tokenizer,
+        &Default::default(),
+    )?;
+    let path = model.save(out)?;
+    Ok(Trained { model, path })
+}
+
+/// Per confidence threshold: (threshold, share of texts kept, accuracy of those kept).
+pub type Coverage = Vec<(f64, f64, f64)>;
+
+/// How [`classify_eval`] measures.
+pub struct EvalSetup<'a> {
+    pub inputs: &'a [PathBuf],
+    /// Test on these files' texts (those the inputs do not hold) instead of cross-validating.
+    pub test: &'a [PathBuf],
+    pub taxonomy: Option<&'a Path>,
+    pub folds: usize,
+}
+
+/// `minqing classify eval`: the method's scores, by stratified k-fold cross-validation over the
+/// inputs or trained on the inputs and tested on `test`, with the confidence coverage.
+pub fn classify_eval(setup: &EvalSetup) -> Result<(classify::eval::Scores, Coverage)> {
+    let history = classify::History::from_records(&read_inputs(setup.inputs)?);
+    let tax = taxonomy(setup.taxonomy)?;
+    let tokenizer = Tokenizer::new(&Default::default())?;
+    let c = classify::TrainOptions::default().c;
+    let outcome = if setup.test.is_empty() {
+        classify::eval::cross_validate(&history, &tax, &tokenizer, setup.folds, c)?
+    } else {
+        let test = classify::History::from_records(&read_inputs(setup.test)?);
+        classify::eval::holdout(&history, &test, &tax, &tokenizer, c)?
+    };
+    let scale = outcome.fit_scale();
+    let coverage = [0.3, 0.5, 0.7, 0.9]
+        .into_iter()
+        .map(|t| {
+            let (share, acc) = outcome.coverage(scale, t);
+            (t, share, acc)
+        })
+        .collect();
+    Ok((outcome.scores(), coverage))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,6 +535,8 @@ fn analyse(
     let records = &imported.upserted.records;
     // One tokenizer for the index and the grouping, so search and grouping see the same words.
     let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+    let inferred = infer(cfg, records, steps)?;
+    inferred.write(&opts.out_dir)?;
     let groups_dir = opts.out_dir.join("groups");
     // New petitions join last run's groups (whose ids stay) unless a full regroup is due.
     let regroup = if opts.fresh {
@@ -437,10 +559,11 @@ fn analyse(
     index_step(&opts.out_dir, records, &tokenizer, &grouped.groups, steps)?;
     // The brief covers the latest complete week (or month, `[report] period`) of the data.
     if let Some(period) = crate::calendar::latest_complete(records, cfg.report.period) {
-        let setup = brief_setup(cfg, imported);
+        let setup = brief_setup(cfg, imported, &inferred.notes);
         let what = Briefed {
             run_dir: &opts.out_dir,
             records,
+            inferred: &inferred,
             groups: &grouped.groups,
             period: &period,
             setup: &setup,
@@ -449,6 +572,71 @@ fn analyse(
         render_brief(&what, steps)?;
     }
     Ok(())
+}
+
+/// classify → region, and the units routed from them: what the brief counts where the data
+/// has no category, region or unit.
+fn infer(cfg: &PipelineConfig, records: &[Record], steps: &mut Steps) -> Result<Inferred> {
+    let classified = steps.step(Stage::Classify, || {
+        // The model segments with the bundled dictionaries it was trained with.
+        let tokenizer = Tokenizer::new(&Default::default())?;
+        let input = classify::Input {
+            records,
+            tokenizer: &tokenizer,
+        };
+        classify::run(input, &cfg.classify)
+    })?;
+    let located = steps.step(Stage::Region, || {
+        let input = crate::region::Input {
+            records,
+            dicts: &cfg.tokenize.dicts,
+        };
+        crate::region::run(input).map(|located| Located { located, records })
+    })?;
+    let mut inferred = Inferred::build(records, &classified, &located.located, &cfg.route);
+    inferred.notes = inference_notes(cfg, &classified, &located);
+    steps.inferred = inferred.notes.clone();
+    Ok(inferred)
+}
+
+/// What the brief's method note says about the inferred values.
+fn inference_notes(cfg: &PipelineConfig, c: &classify::Classified, l: &Located) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(m) = &c.model {
+        let (confident, review) = c.counts();
+        notes.push(format!(
+            "问题分类（推断）：数据未标注类别的{}件由本单位历史分类数据训练的模型推断（训练数据{}件、{}类，交叉验证宏F1为{:.2}），置信度低于{}的{}件列为“{}”，推断值单独保存，不覆盖原始数据。",
+            thousands((confident + review) as u64),
+            thousands(m.documents as u64),
+            m.per_class.len(),
+            m.cv_macro_f1,
+            c.min_confidence,
+            thousands(review as u64),
+            classify::NEEDS_REVIEW,
+        ));
+    }
+    let (by, unknown) = l.located.counts(l.records);
+    if by.iter().sum::<usize>() + unknown > 0 {
+        notes.push(format!(
+            "信访事项属地（推断）：数据未标注属地的信访件按标题和内容中的地名推断，细至街道乡镇{}件、区县{}件、市{}件，{}件未能推断；地名取自数据本身、全国行政区划（国家统计局2023）和本地词典，不作猜测。",
+            thousands(by[2] as u64),
+            thousands(by[1] as u64),
+            thousands(by[0] as u64),
+            thousands(unknown as u64),
+        ));
+    }
+    if cfg.route.bundled || !cfg.route.rule.is_empty() {
+        notes.push(
+            "建议牵头单位：数据未载明责任单位的，按问题类别和属地依分派表推荐，仅供参考。".into(),
+        );
+    }
+    notes
+}
+
+/// The region stage's output with the records it is about (for its summary line).
+struct Located<'a> {
+    located: crate::region::Located,
+    records: &'a [Record],
 }
 
 /// The index stage over `records` with their groups, into `RUN_DIR/index/`.
@@ -471,9 +659,11 @@ fn index_step(
 
 /// What a brief is rendered from.
 pub struct Briefed<'a> {
-    /// Where `brief.html`, `brief.md` and `charts/` are written.
+    /// Where `brief.html`, `brief.md`, `brief.docx` and `charts/` are written.
     pub run_dir: &'a Path,
     pub records: &'a [Record],
+    /// What the run inferred for them (`inferred.csv`; [`Inferred::default`] for nothing).
+    pub inferred: &'a Inferred,
     pub groups: &'a Groups,
     pub period: &'a Period,
     pub setup: &'a BriefSetup,
@@ -488,6 +678,7 @@ fn render_brief(
     let trends = steps.step(Stage::Trends, || {
         let input = trends::Input {
             records: b.records,
+            inferred: b.inferred,
             groups: b.groups,
             period: b.period,
         };
@@ -519,7 +710,7 @@ fn render_brief(
 }
 
 /// The brief's options and method note, as `run.json` keeps them for `minqing brief`.
-fn brief_setup(cfg: &PipelineConfig, imported: &Imported) -> BriefSetup {
+fn brief_setup(cfg: &PipelineConfig, imported: &Imported, inferred: &[String]) -> BriefSetup {
     BriefSetup {
         method: MethodNote {
             rows_read: imported.counts.read,
@@ -528,6 +719,7 @@ fn brief_setup(cfg: &PipelineConfig, imported: &Imported) -> BriefSetup {
             duplicates: imported.counts.duplicates,
             inputs: imported.sources.iter().map(|s| s.path.clone()).collect(),
             settings: MethodNote::settings(&cfg.cluster, &cfg.trends),
+            inferred: inferred.to_vec(),
         },
         trends: cfg.trends.clone(),
         charts: cfg.charts.clone(),
@@ -550,7 +742,7 @@ fn finish(
         pipeline: cfg.name.clone(),
         started_at: started.to_rfc3339(),
         finished_at: chrono::Local::now().to_rfc3339(),
-        brief: brief_setup(cfg, &imported),
+        brief: brief_setup(cfg, &imported, &steps.inferred),
         inputs: imported.sources,
         counts: imported.counts,
         stage_seconds: steps.timer.seconds,
@@ -578,6 +770,8 @@ struct Steps<'p> {
     progress: Progress<'p>,
     timer: Timer,
     notes: StageNotes,
+    /// The method note's sentences on inferred values (the brief and run.json carry them).
+    inferred: Vec<String>,
 }
 
 impl<'p> Steps<'p> {
@@ -586,6 +780,7 @@ impl<'p> Steps<'p> {
             progress,
             timer: Timer::default(),
             notes: StageNotes::default(),
+            inferred: Vec::new(),
         }
     }
 
@@ -676,6 +871,38 @@ fn how_grouped(mode: &cluster::Mode) -> String {
     }
 }
 
+impl Summary for classify::Classified {
+    fn line(&self) -> String {
+        match &self.model {
+            None => "no model named ([classify] model): categories as the data gives them".into(),
+            Some(_) => {
+                let (confident, review) = self.counts();
+                format!(
+                    "{} petitions without a category: {} predicted, {} left {}",
+                    thousands((confident + review) as u64),
+                    thousands(confident as u64),
+                    thousands(review as u64),
+                    classify::NEEDS_REVIEW
+                )
+            }
+        }
+    }
+}
+
+impl Summary for Located<'_> {
+    fn line(&self) -> String {
+        let (by, unknown) = self.located.counts(self.records);
+        format!(
+            "{} petitions without a region: {} to a town or street, {} to a county or district, {} to a city, {} unknown",
+            thousands((by.iter().sum::<usize>() + unknown) as u64),
+            thousands(by[2] as u64),
+            thousands(by[1] as u64),
+            thousands(by[0] as u64),
+            thousands(unknown as u64)
+        )
+    }
+}
+
 impl Summary for IndexSummary {
     fn line(&self) -> String {
         format!(
@@ -718,6 +945,11 @@ impl Summary for Charts {
 
 impl Summary for report::Written {
     fn line(&self) -> String {
-        format!("{} and {}", self.html.display(), self.markdown.display())
+        format!(
+            "{}, {} and {}",
+            self.html.display(),
+            self.markdown.display(),
+            self.docx.display()
+        )
     }
 }

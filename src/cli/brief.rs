@@ -69,5 +69,6 @@ pub fn brief(a: BriefArgs, t: &Term) -> minqing::Result<()> {
     }
     println!("{}", b.written.markdown.display());
     println!("{}", b.written.html.display());
+    println!("{}", b.written.docx.display());
     Ok(())
 }

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod analyse;
 mod bench;
 mod brief;
+mod classify;
 mod data;
 mod search;
 mod serve;
@@ -44,6 +45,8 @@ pub enum Command {
     Group(analyse::GroupArgs),
     /// Score a run's groups against a ground-truth column.
     Eval(analyse::EvalArgs),
+    /// Train or evaluate a category model from an office's labelled history.
+    Classify(classify::ClassifyArgs),
     /// Render the weekly brief for a chosen period from an existing run.
     Brief(brief::BriefArgs),
     /// Benchmark the whole run on generated corpora against the floor (read + one jieba pass).
@@ -81,6 +84,7 @@ pub fn dispatch(cli: Cli) -> minqing::Result<()> {
         Command::Groups(a) => analyse::groups(a, &term),
         Command::Group(a) => analyse::group(a, &term),
         Command::Eval(a) => analyse::eval(a, &term),
+        Command::Classify(a) => classify::classify(a, &term),
         Command::Brief(a) => brief::brief(a, &term),
         Command::Bench(a) => bench::bench(a, &term),
         Command::Serve(a) => serve::serve(a, &term),

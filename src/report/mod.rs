@@ -1,10 +1,12 @@
-//! report stage: the weekly situation brief (信访形势周报) as `brief.html` and `brief.md`.
+//! report stage: the weekly situation brief (信访形势周报) as `brief.html`, `brief.md` and
+//! `brief.docx`.
 //!
 //! The brief is first built as a small document model ([`Doc`]: headed sections of paragraphs,
 //! tables and chart references), then rendered twice, so both files carry the same numbers.
 //! Every piece of petition text goes through [`crate::mask::text_for_output`] and the HTML
 //! renderer escapes all text. No timestamps are written (they belong in run.json).
 
+mod docx;
 mod html;
 mod markdown;
 mod sections;
@@ -57,6 +59,8 @@ pub struct MethodNote {
     pub inputs: Vec<String>,
     /// The settings that shape the brief's figures, as sentences ([`MethodNote::settings`]).
     pub settings: Vec<String>,
+    /// How categories, regions and units the data lacks were inferred, as sentences.
+    pub inferred: Vec<String>,
 }
 
 impl MethodNote {
@@ -102,6 +106,7 @@ impl MethodNote {
 pub struct Written {
     pub html: PathBuf,
     pub markdown: PathBuf,
+    pub docx: PathBuf,
 }
 
 /// A block of the brief.
@@ -182,15 +187,18 @@ pub fn build(input: &Input<'_>, opts: &Options) -> Doc {
     }
 }
 
-/// The report stage: writes `RUN_DIR/brief.html` and `RUN_DIR/brief.md`.
+/// The report stage: writes `RUN_DIR/brief.html`, `RUN_DIR/brief.md` and `RUN_DIR/brief.docx`.
 pub fn run(input: Input<'_>, opts: &Options) -> Result<Written> {
     let doc = build(&input, opts);
     let html_path = input.run_dir.join("brief.html");
     let md_path = input.run_dir.join("brief.md");
     write_atomic(&md_path, markdown::render(&doc, input.charts).as_bytes())?;
     write_atomic(&html_path, html::render(&doc, input.charts).as_bytes())?;
+    let docx_path = input.run_dir.join("brief.docx");
+    write_atomic(&docx_path, &docx::render(&doc, input.charts)?)?;
     Ok(Written {
         html: html_path,
         markdown: md_path,
+        docx: docx_path,
     })
 }

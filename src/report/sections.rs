@@ -253,7 +253,8 @@ fn categories(cx: &Ctx) -> Section {
         let top: Vec<String> = t
             .categories
             .iter()
-            .filter(|c| c.count.current > 0)
+            // 待人工确认 is no category to rank.
+            .filter(|c| c.count.current > 0 && c.name != crate::classify::NEEDS_REVIEW)
             .take(3)
             .map(|c| {
                 format!(
@@ -268,6 +269,14 @@ fn categories(cx: &Ctx) -> Section {
             "从问题类别看，排名前列的是{}。",
             top.join("、")
         )));
+        if t.inferred_category + t.review_category > 0 {
+            b.push(Block::Para(format!(
+                "数据未标注类别的{}件次，类别为推断值：由本单位历史分类数据训练的模型推断，其中{}件次置信度不足，列为“{}”，请人工确认。",
+                thousands(t.inferred_category + t.review_category),
+                thousands(t.review_category),
+                crate::classify::NEEDS_REVIEW
+            )));
+        }
         if t.missing_category > 0 {
             b.push(Block::Para(format!(
                 "另有{}件次未标注类别。",
@@ -275,7 +284,11 @@ fn categories(cx: &Ctx) -> Section {
             )));
         }
         b.push(breakdown_table(
-            "表2 本期问题分类",
+            if t.inferred_category + t.review_category > 0 {
+                "表2 本期问题分类（含推断）"
+            } else {
+                "表2 本期问题分类"
+            },
             "类别",
             &t.categories,
             total,
@@ -300,10 +313,19 @@ fn regions(cx: &Ctx) -> Section {
     if t.regions[0].is_empty() {
         b.push(Block::Para(format!("本期信访事项属地{UNAVAILABLE}。")));
     } else {
+        let marked = if t.inferred_region > 0 {
+            b.push(Block::Para(format!(
+                "数据未标注属地的{}件次，属地为推断值：按标题和内容中的地名推断，未能推断的不作猜测。",
+                thousands(t.inferred_region)
+            )));
+            "（含推断）"
+        } else {
+            ""
+        };
         for (lvl, name) in ["市", "区县", "街道乡镇"].iter().enumerate() {
             if t.regions[lvl].iter().any(|r| r.count.current > 0) {
                 b.push(breakdown_table(
-                    &format!("表3-{} 本期{}分布", lvl + 1, name),
+                    &format!("表3-{} 本期{}分布{marked}", lvl + 1, name),
                     "地区",
                     &t.regions[lvl],
                     total,
@@ -392,6 +414,9 @@ fn hot_issues(cx: &Ctx) -> Section {
     }
 }
 
+/// 办理状态's place in the case-group table.
+const STATE_COLUMN: usize = 5;
+
 /// 同质化类案
 fn case_groups(cx: &Ctx) -> Section {
     let t = cx.t;
@@ -405,7 +430,7 @@ fn case_groups(cx: &Ctx) -> Section {
         .filter(|g| g.in_period > 0)
         .take(opts.max_rows)
         .map(|g| {
-            vec![
+            let mut row = vec![
                 g.id.clone(),
                 txt(&g.label),
                 thousands(g.in_period),
@@ -416,16 +441,16 @@ fn case_groups(cx: &Ctx) -> Section {
                     thousands(g.total_headcount)
                 ),
                 format!("{}至{}", g.first_seen, g.last_seen),
-                if has_state {
-                    format!(
-                        "未结{}/已结{}",
-                        thousands(g.open as u64),
-                        thousands(g.closed as u64)
-                    )
-                } else {
-                    UNAVAILABLE.into()
+                format!(
+                    "未结{}/已结{}",
+                    thousands(g.open as u64),
+                    thousands(g.closed as u64)
+                ),
+                match &g.lead_unit {
+                    Some(u) if g.lead_unit_suggested => format!("{u}（推荐）"),
+                    Some(u) => u.clone(),
+                    None => UNAVAILABLE.into(),
                 },
-                g.lead_unit.clone().unwrap_or_else(|| UNAVAILABLE.into()),
                 if g.new {
                     "新增".into()
                 } else if g.rising {
@@ -433,7 +458,12 @@ fn case_groups(cx: &Ctx) -> Section {
                 } else {
                     trend_zh(g.trend).into()
                 },
-            ]
+            ];
+            // Without status data the column would say 无数据 in every row: a sentence says it once.
+            if !has_state {
+                row.remove(STATE_COLUMN);
+            }
+            row
         })
         .collect();
     let mut b = Vec::new();
@@ -444,22 +474,35 @@ fn case_groups(cx: &Ctx) -> Section {
             "本期信访件涉及同质化类案{}个，建议按类案统筹化解，明确牵头单位。",
             thousands(rows.len() as u64)
         )));
-        b.push(Block::Table(
-            "表4 主要同质化类案".into(),
-            [
-                "编号",
-                "类案",
-                "本期件次",
-                "累计（件/人/人次）",
-                "时间跨度",
-                "办理状态",
-                "建议牵头单位",
-                "走势",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
-        ));
+        if !has_state {
+            b.push(Block::Para(format!(
+                "类案办理状态{UNAVAILABLE}（数据未载明办结情况），表中不列。"
+            )));
+        }
+        if t.groups
+            .iter()
+            .any(|g| g.in_period > 0 && g.lead_unit_suggested)
+        {
+            b.push(Block::Para(
+                "标注“（推荐）”的牵头单位，数据未载明责任单位，由类案多数信访件的问题类别和属地按分派表推荐，仅供参考。".into(),
+            ));
+        }
+        let mut header: Vec<String> = [
+            "编号",
+            "类案",
+            "本期件次",
+            "累计（件/人/人次）",
+            "时间跨度",
+            "办理状态",
+            "建议牵头单位",
+            "走势",
+        ]
+        .map(String::from)
+        .to_vec();
+        if !has_state {
+            header.remove(STATE_COLUMN);
+        }
+        b.push(Block::Table("表4 主要同质化类案".into(), header, rows));
         b.extend(chart("group_sparklines"));
     }
     Section {
@@ -595,7 +638,10 @@ fn risks(cx: &Ctx) -> Section {
     let t = cx.t;
     let txt = |s: &str| cx.txt(s);
     let mut items = Vec::new();
-    for g in t.groups.iter().filter(|g| g.rising || g.new) {
+    // A new group is a risk once it has the volume the rising test asks for: one new filing is not.
+    let risky =
+        |g: &&crate::trends::GroupRow| g.rising || (g.new && g.in_period >= t.rising_min_count);
+    for g in t.groups.iter().filter(risky) {
         items.push(format!(
             "类案{}“{}”本期{}件次、{}人次{}，牵头单位建议：{}。",
             g.id,
@@ -607,11 +653,17 @@ fn risks(cx: &Ctx) -> Section {
             } else {
                 "，明显高于前期水平"
             },
-            g.lead_unit.clone().unwrap_or_else(|| "待明确".into())
+            match &g.lead_unit {
+                Some(u) if g.lead_unit_suggested => format!("{u}（按分派表推荐）"),
+                Some(u) => u.clone(),
+                None => "待明确".into(),
+            }
         ));
     }
     if let Some(p) = t.headcount.previous {
-        if t.headcount.current > p && p > 0 && (t.headcount.current - p) * 5 >= p {
+        // A rise of at least the rising test's minimum count: 1 → 2 is no rise to report.
+        let c = t.headcount.current;
+        if c > p && p > 0 && (c - p) * 5 >= p && c - p >= t.rising_min_count {
             items.push(format!(
                 "信访人次由上期{}增至{}，增幅{:.1}%。",
                 thousands(p),
@@ -746,6 +798,7 @@ fn appendix(cx: &Ctx) -> Section {
         method_items.push(format!("输入文件：{}。", method.inputs.join("、")));
     }
     method_items.extend(method.settings.iter().cloned());
+    method_items.extend(method.inferred.iter().cloned());
     if !show {
         method_items.push("个人信息已脱敏（姓名、电话、证件号等），信访人编号已缩写。".into());
     }

@@ -164,7 +164,9 @@ pub async fn view(
                 } else {
                     snap.groups.clone()
                 };
-                let h = Arc::new(render(records, &groups, setup, &period)?);
+                // The run's inferred categories, regions and units, matched to these records by id.
+                let inferred = crate::inferred::Inferred::read(&app.run_dir, records)?;
+                let h = Arc::new(render(records, &inferred, &groups, setup, &period)?);
                 let mut cache = app.briefs.lock().unwrap_or_else(|p| p.into_inner());
                 if cache.len() >= CACHE {
                     cache.clear();
@@ -186,6 +188,7 @@ pub async fn view(
 /// the HTML back. Charts stay SVG: the page needs no PNG copies.
 fn render(
     records: &[crate::schema::Record],
+    inferred: &crate::inferred::Inferred,
     groups: &Groups,
     mut setup: crate::pipeline::BriefSetup,
     period: &Period,
@@ -196,6 +199,7 @@ fn render(
     let what = crate::pipeline::Briefed {
         run_dir: dir.path(),
         records,
+        inferred,
         groups,
         period,
         setup: &setup,

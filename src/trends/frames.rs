@@ -9,6 +9,7 @@ use super::Options;
 use crate::calendar::{working_days_between, Period};
 use crate::cluster::{Groups, Member, UNCLUSTERED};
 use crate::error::Result;
+use crate::inferred::Inferred;
 use crate::schema::{Channel, Record, Satisfaction};
 
 // Column names of the per-record frames.
@@ -64,6 +65,7 @@ pub(super) struct Frames {
 /// Builds [`Frames`] for `period`.
 pub(super) fn frames(
     records: &[Record],
+    inferred: &Inferred,
     groups: &Groups,
     period: &Period,
     opts: &Options,
@@ -135,9 +137,10 @@ pub(super) fn frames(
                 .unwrap_or(0) as u32,
         );
         w_head.push(r.headcount as u64);
-        w_category.append_option(r.category.as_deref());
+        w_category.append_option(inferred.category(i, r));
         path.clear();
-        for (part, col) in r.region.iter().zip(&mut w_region) {
+        let region = inferred.region(i, r);
+        for (part, col) in region.iter().zip(&mut w_region) {
             match part {
                 Some(p) => {
                     if !path.is_empty() {

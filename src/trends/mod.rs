@@ -33,6 +33,7 @@ use serde::Deserialize;
 use crate::calendar::Period;
 use crate::cluster::{Groups, Trend};
 use crate::error::Result;
+use crate::inferred::Inferred;
 use crate::schema::{Record, COLLECTIVE_HEADCOUNT};
 use aggregate::{
     add_backlog_sums, add_period_sums, backlog_kpi_aggs, ids_of, in_period, period_kpi_aggs, tally,
@@ -91,6 +92,10 @@ impl Default for Options {
 pub struct Input<'a> {
     /// The store's records (any order).
     pub records: &'a [Record],
+    /// What was inferred for them (aligned with `records`; [`Inferred::default`] for nothing):
+    /// the breakdowns count a petition without a category or region by its inferred one, and a
+    /// group without a unit in the data gets the unit routed for most of its members.
+    pub inferred: &'a Inferred,
     /// The case groups of those records ([`Groups::default`] when there are none).
     pub groups: &'a Groups,
     /// The period to brief.
@@ -119,6 +124,7 @@ const NEW_PERIODS: i64 = 1;
 pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     let Input {
         records,
+        inferred,
         groups,
         period,
     } = input;
@@ -130,7 +136,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     let has_prev = data_from.is_some_and(|d| d <= period.shifted(1).from);
     let has_yago = data_from.is_some_and(|d| d <= yago.from);
 
-    let Frames { all, win } = frames(records, groups, period, opts)?;
+    let Frames { all, win } = frames(records, inferred, groups, period, opts)?;
     // The period's rows.
     let per = win.clone().lazy().filter(in_period()).collect()?;
 
@@ -156,7 +162,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     let (weekly, year_ago_ch) = channel_weeks(&win, nb)?;
 
     // In the period: distinct petitioners, missing dimensions, repeat/collective/bypass.
-    let (petitioner_rows, distinct, miss_cat, miss_reg) = {
+    let (petitioner_rows, distinct, miss_cat, _) = {
         let out = per
             .clone()
             .lazy()
@@ -170,6 +176,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
         let g = |c: &str| -> Result<u64> { Ok(u64s(&out, c)?.first().copied().unwrap_or(0)) };
         (g("named")?, g("distinct")?, g("miss_cat")?, g("miss_reg")?)
     };
+    let inf = inferred_counts(records, inferred, period);
     let ids_where = |pred: Expr| -> Result<Vec<String>> {
         let out = per
             .clone()
@@ -239,6 +246,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     let weeks: Vec<Period> = (0..nb).rev().map(|k| period.shifted(k as i64)).collect();
     let [r1, r2, r3] = regs;
 
+    let suggested = suggested_units(records, inferred, groups);
     let mut group_rows = Vec::new();
     for g in &groups.groups {
         let Some(mut a) = grp.remove(&g.id) else {
@@ -259,7 +267,11 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
             last_seen: g.last_seen.date(),
             open: g.open,
             closed: g.closed,
-            lead_unit: g.lead_unit().map(str::to_string),
+            lead_unit: g
+                .lead_unit()
+                .map(str::to_string)
+                .or_else(|| suggested.get(g.id.as_str()).cloned()),
+            lead_unit_suggested: g.lead_unit().is_none() && suggested.contains_key(g.id.as_str()),
             trend: group_trend(&a.buckets, g.first_seen.date(), period, opts),
             weekly: weekly_of(&a),
             baseline_mean,
@@ -309,9 +321,76 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
         data_to,
         records_in_period: total.buckets[0],
         missing_category: miss_cat,
-        missing_region: miss_reg,
+        missing_region: inf.missing_region,
+        inferred_category: inf.category,
+        review_category: inf.review,
+        inferred_region: inf.region,
         rising_min_count: opts.min_count,
     })
+}
+
+/// The period's petitions counted by an inferred value.
+struct InferredCounts {
+    category: u64,
+    review: u64,
+    region: u64,
+    missing_region: u64,
+}
+
+fn inferred_counts(records: &[Record], inferred: &Inferred, period: &Period) -> InferredCounts {
+    let mut c = InferredCounts {
+        category: 0,
+        review: 0,
+        region: 0,
+        missing_region: 0,
+    };
+    for (i, r) in records.iter().enumerate() {
+        let d = r.received_at.date();
+        if d < period.from || d > period.to {
+            continue;
+        }
+        let (cat, reg) = inferred.is_inferred(i, r);
+        if cat {
+            if inferred.category(i, r) == Some(crate::classify::NEEDS_REVIEW) {
+                c.review += 1;
+            } else {
+                c.category += 1;
+            }
+        }
+        c.region += u64::from(reg);
+        c.missing_region += u64::from(inferred.region(i, r).iter().all(Option::is_none));
+    }
+    c
+}
+
+/// Per group: the suggested unit most of its members were routed to (first by name on a tie),
+/// for groups whose data names no unit.
+fn suggested_units(
+    records: &[Record],
+    inferred: &Inferred,
+    groups: &Groups,
+) -> std::collections::HashMap<String, String> {
+    let row: std::collections::HashMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for g in groups.groups.iter().filter(|g| g.lead_unit().is_none()) {
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in &g.members {
+            if let Some(u) = row.get(m.as_str()).and_then(|i| inferred.unit(*i)) {
+                *votes.entry(u).or_default() += 1;
+            }
+        }
+        if let Some((u, _)) = votes
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+        {
+            out.insert(g.id.clone(), u.to_string());
+        }
+    }
+    out
 }
 
 /// Petitions per channel and period bucket (oldest first, the period last), and per channel a

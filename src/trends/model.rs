@@ -98,6 +98,8 @@ pub struct GroupRow {
     pub open: usize,
     pub closed: usize,
     pub lead_unit: Option<String>,
+    /// The lead unit is routed from the group's category and region, not the data's.
+    pub lead_unit_suggested: bool,
     pub trend: Trend,
     /// Counts per week, oldest first, aligned with `Trends::weeks`.
     pub weekly: Vec<u64>,
@@ -153,7 +155,14 @@ pub struct Trends {
     pub data_to: Option<NaiveDate>,
     pub records_in_period: u64,
     pub missing_category: u64,
+    /// Petitions of the period with no region in the data and none inferred.
     pub missing_region: u64,
+    /// Petitions of the period counted under a predicted category (confident).
+    pub inferred_category: u64,
+    /// Petitions of the period whose prediction was below the threshold (待人工确认).
+    pub review_category: u64,
+    /// Petitions of the period counted under an inferred region.
+    pub inferred_region: u64,
     /// The rising-issue test's minimum count ([`Options::min_count`]), for the brief's method
     /// note.
     pub rising_min_count: u64,

@@ -199,7 +199,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         if r.category.is_none() {
             miss_cat += 1;
         }
-        if r.region[0].is_none() {
+        if r.region.iter().all(Option::is_none) {
             miss_reg += 1;
         }
         if let Some(p) = &r.petitioner {
@@ -337,6 +337,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             open: g.open,
             closed: g.closed,
             lead_unit: g.lead_unit().map(str::to_string),
+            lead_unit_suggested: false,
             trend: group_trend(&a.buckets, g.first_seen.date(), period, opts),
             weekly: (0..nb)
                 .rev()
@@ -402,6 +403,9 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         records_in_period,
         missing_category: miss_cat,
         missing_region: miss_reg,
+        inferred_category: 0,
+        review_category: 0,
+        inferred_region: 0,
         rising_min_count: opts.min_count,
     })
 }

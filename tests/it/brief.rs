@@ -229,8 +229,10 @@ fn trends_of(
     period: &Period,
     opts: &trends::Options,
 ) -> minqing::Result<Trends> {
+    let inferred = minqing::inferred::Inferred::default();
     let input = trends::Input {
         records,
+        inferred: &inferred,
         groups,
         period,
     };
@@ -466,6 +468,7 @@ fn render(show: bool) -> (String, String, tempfile::TempDir) {
         duplicates: 0,
         inputs: vec!["fixture.csv".into()],
         settings: vec!["趋势参数：基线为此前8期。".into()],
+        inferred: Vec::new(),
     };
     render_period(&recs, &groups, &w33(), &method, &Default::default(), show)
 }
@@ -782,18 +785,78 @@ fn brief_command_matches_the_run() {
     );
 }
 
+/// The first of `names` on PATH.
+fn first_on_path(names: &[&str]) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
 /// The first Chromium-family browser on PATH.
 fn chromium() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    [
+    first_on_path(&[
         "chromium",
         "chromium-browser",
         "google-chrome",
         "google-chrome-stable",
-    ]
-    .iter()
-    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-    .find(|p| p.is_file())
+    ])
+}
+
+/// brief.docx as Word and WPS users get it (issue 17): a run on a small generated corpus, its
+/// brief.docx converted to PDF by LibreOffice headless. The PDF must have pages, and (with
+/// poppler's pdftotext) carry the brief's title, a section title and a table caption. Skips
+/// (saying so) without LibreOffice: `.ci/run` installs it.
+#[test]
+fn brief_docx_converts_to_pdf_with_libreoffice() {
+    use crate::common::{sample_run, stderr};
+    use std::process::{Command, Stdio};
+
+    let Some(soffice) = first_on_path(&["soffice", "libreoffice"]) else {
+        eprintln!(
+            "skipped: no LibreOffice (soffice) on PATH (apt-get install libreoffice-writer-nogui)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = sample_run(dir.path(), "600", "11");
+    let docx = out.join("brief.docx");
+    assert!(docx.is_file());
+    let pdf_dir = dir.path().join("pdf");
+    let o = Command::new(&soffice)
+        // Own profile: parallel runs must not share LibreOffice's profile lock.
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            dir.path().join("profile").display()
+        ))
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(&pdf_dir)
+        .arg(&docx)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let pdf = pdf_dir.join("brief.pdf");
+    assert!(o.status.success() && pdf.is_file(), "{}", stderr(&o));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    let Some(pdftotext) = first_on_path(&["pdftotext"]) else {
+        eprintln!("pdftotext absent (apt-get install poppler-utils): PDF text not checked");
+        return;
+    };
+    let o = Command::new(pdftotext).arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).replace([' ', '\n'], "");
+    for want in [
+        "信访形势周报",
+        "一、总体情况",
+        "五、同质化类案",
+        "表2",
+        "九、附表及方法说明",
+    ] {
+        assert!(text.contains(want), "{want} not in the PDF:\n{text}");
+    }
+    // Page numbers in the footer: `- 1 -` on the first page, `- 2 -` on the second.
+    assert!(text.contains("-1-") && text.contains("-2-"), "{text}");
 }
 
 /// The HTML brief as a reader sees it (issue 5): a run on a small generated corpus, its

@@ -96,6 +96,8 @@ fn sigkill_during_run_leaves_previous_outputs_usable() {
                         "charts",
                         "brief.html",
                         "brief.md",
+                        "brief.docx",
+                        "inferred.csv",
                     ]
                     .contains(&n.as_str())
             })

@@ -1,6 +1,7 @@
 //! One integration-test binary (linking polars and tantivy once) that drives the real CLI.
 
 mod brief;
+mod classify;
 mod cluster;
 mod common;
 mod crash;
