@@ -12,6 +12,7 @@ use crate::tokenize::Tokenizer;
 
 use super::labels::{key_terms, make_labels};
 use super::leader::Centroid;
+use super::vectors::Lexicon;
 use super::{Group, Groups, Member, Options, Trend, UNCLUSTERED};
 
 /// The Monday of the week a petition was received in.
@@ -58,7 +59,17 @@ pub(super) struct Vocabulary<'a> {
     pub(super) tokenizer: &'a Tokenizer,
 }
 
-impl Vocabulary<'_> {
+impl<'a> Vocabulary<'a> {
+    /// A grouping's lexicon (a full run's, or the one a weekly run keeps) with its tokenizer.
+    pub(super) fn of(lex: &'a Lexicon, tokenizer: &'a Tokenizer) -> Self {
+        Vocabulary {
+            vocab: &lex.vocab,
+            person: &lex.person,
+            anchors: &lex.anchors,
+            tokenizer,
+        }
+    }
+
     /// Whether `w` is a dictionary word (jieba's, or the office's own dictionaries).
     fn readable(&self, w: &str) -> bool {
         self.tokenizer.jieba().has_word(w)

@@ -459,12 +459,7 @@ pub fn run_full(
         &sorted,
         &slots,
         &sim,
-        &Vocabulary {
-            vocab: &prep.lex.vocab,
-            person: &prep.lex.person,
-            anchors: &prep.lex.anchors,
-            tokenizer,
-        },
+        &Vocabulary::of(&prep.lex, tokenizer),
         last_id,
         opts,
         false,

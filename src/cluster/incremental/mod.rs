@@ -659,12 +659,7 @@ fn incremental(
         &sorted,
         &slots,
         &sim,
-        &Vocabulary {
-            vocab: &st.lex.vocab,
-            person: &st.lex.person,
-            anchors: &st.lex.anchors,
-            tokenizer: tok,
-        },
+        &Vocabulary::of(&st.lex, tok),
         st.last_id,
         opts,
         true,
