@@ -491,8 +491,27 @@ pub(super) fn glued(w: &str, tok: &Tokenizer) -> bool {
 }
 
 /// Strips region prefixes and rejects generic names; `None` when nothing specific is left.
+/// Words that say where something is (地处银杉路 → 银杉路): jieba tags some as nouns of place, so
+/// the backward extension takes them into a name they are not part of.
+const LOCATIVE_LEADS: &[&str] = &[
+    "地处",
+    "位于",
+    "坐落于",
+    "坐落在",
+    "坐落",
+    "毗邻",
+    "紧邻",
+    "临近",
+    "靠近",
+    "距离",
+    "地址",
+];
+
 pub(super) fn clean_anchor(raw: &str, regions: &FastSet<String>) -> Option<String> {
     let mut a = raw.trim().to_string();
+    if let Some(rest) = LOCATIVE_LEADS.iter().find_map(|l| a.strip_prefix(l)) {
+        a = rest.to_string();
+    }
     // leading names of the data's regions (江城鹅塘职业技术学院 → 鹅塘职业技术学院), longest first
     'strip: loop {
         let idx: Vec<usize> = a.char_indices().map(|(i, _)| i).skip(2).take(8).collect();

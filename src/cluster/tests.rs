@@ -204,6 +204,9 @@ fn anchor_normalisation() {
         Some("丽发新城")
     );
     assert_eq!(clean_anchor("小区", &none), None);
+    // a word saying where a thing is, is not part of its name
+    assert_eq!(clean_anchor("位于鹅塘路", &none).as_deref(), Some("鹅塘路"));
+    assert_eq!(clean_anchor("靠近小区", &none), None);
     let regions: FastSet<String> = ["江城市", "江城"].map(String::from).into_iter().collect();
     assert_eq!(
         clean_anchor("江城鹅塘职业技术学院", &regions).as_deref(),

@@ -112,19 +112,24 @@ fn classify_eval_reports_macro_f1_per_class_and_the_confusion_table() {
     assert!(!bad.status.success());
 }
 
-/// Measured 0.876 and 0.775 (README): the floors leave room for floating-point order only. The
-/// issue's goals (0.90 and 0.80) are not reached yet.
+/// Measured 0.876 and 0.775 from the messages alone, 0.882 and 0.831 with the office's
+/// classification scheme (附件1) as `--taxonomy` (README): the floors leave room for
+/// floating-point order only. The goals are 0.90 and 0.80: the hold-out one is reached
+/// with the scheme, the cross-validated one is not.
 const CV_FLOOR: f64 = 0.87;
 const HOLDOUT_FLOOR: f64 = 0.77;
+const CV_TAXONOMY_FLOOR: f64 = 0.875;
+const HOLDOUT_TAXONOMY_FLOOR: f64 = 0.80;
 
 /// The scores on the public labelled messages (附件2: the 921-row hold-out and the 495-row
 /// sample, 1,377 distinct texts, 7 classes) as README reports them, with a little room for
 /// floating-point order; skips without ../shared.
 #[test]
 fn real_messages_classify_scores() {
-    let (Some(held), Some(smp)) = (
+    let (Some(held), Some(smp), Some(tax)) = (
         realdata("tipdm2020/attachment2_heldout_921_labeled.csv"),
         realdata("tipdm2020/attachment2_sample_495.csv"),
+        realdata("tipdm2020/attachment1_label_taxonomy.csv"),
     ) else {
         return;
     };
@@ -142,4 +147,11 @@ fn real_messages_classify_scores() {
     eprintln!("5-fold CV macro-F1 {cv:.3}; trained on the 921, tested on the rest {holdout:.3}");
     assert!(cv >= CV_FLOOR, "{cv}");
     assert!(holdout >= HOLDOUT_FLOOR, "{holdout}");
+    // The office's scheme: each category path is one more short example of its top category.
+    let t = tax.to_str().unwrap();
+    let cv = score(&[h, s, "--taxonomy", t]);
+    let holdout = score(&[h, "--test", s, "--taxonomy", t]);
+    eprintln!("with the scheme: CV {cv:.3}; 921 → rest {holdout:.3}");
+    assert!(cv >= CV_TAXONOMY_FLOOR, "{cv}");
+    assert!(holdout >= HOLDOUT_TAXONOMY_FLOOR, "{holdout}");
 }
