@@ -151,6 +151,95 @@ pub fn latest_complete(records: &[Record], kind: PeriodKind) -> Option<Period> {
     }
 }
 
+/// A period counts as filled when it holds at least 1/`SPARSE_SHARE` of the median of the
+/// `SPARSE_BASELINE` periods before it.
+const SPARSE_SHARE: usize = 4;
+const SPARSE_BASELINE: i64 = 8;
+/// Fewer earlier periods than this: too little history to call a period thin.
+const SPARSE_MIN_BASELINE: usize = 4;
+/// Never step back further than this from the latest complete period.
+const SPARSE_MAX_SKIP: i64 = 4;
+
+/// The period a brief covers when none is asked for, with the periods it passed over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultPeriod {
+    pub period: Period,
+    /// Later complete periods left out as thin, newest first, with their petition counts.
+    pub skipped: Vec<(Period, usize)>,
+    /// The median count of the periods before the briefed one (0 when nothing was skipped).
+    pub usual: usize,
+}
+
+impl DefaultPeriod {
+    /// The method note's sentence on the periods passed over; None when none was.
+    pub fn note(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let thin: Vec<String> = self
+            .skipped
+            .iter()
+            .rev()
+            .map(|(p, n)| format!("{}（{}件）", p.label, n))
+            .collect();
+        Some(format!(
+            "统计期：未指定统计期时取数据中最近一个件数正常的完整统计期{}；其后的{}件数不足此前{}期中位数（{}件）的{}分之一，按数据尚未录全处理，未作为本期；需要时可指定统计期。",
+            self.period.label,
+            thin.join("、"),
+            SPARSE_BASELINE,
+            self.usual,
+            ["", "一", "二", "三", "四", "五"][SPARSE_SHARE.min(5)],
+        ))
+    }
+}
+
+/// The latest complete period of the data that is not thin. An export often ends with a week
+/// or two that hold a handful of petitions (the rest not yet entered, or the export cut early):
+/// a brief on 2 petitions when the usual week has 75 tells a meeting nothing, so such periods
+/// at the end are passed over (at most [`SPARSE_MAX_SKIP`]) and named in the method note.
+pub fn default_period(records: &[Record], kind: PeriodKind) -> Option<DefaultPeriod> {
+    let last = latest_complete(records, kind)?;
+    let mut by_day: std::collections::BTreeMap<NaiveDate, usize> = Default::default();
+    for r in records {
+        *by_day.entry(r.received_at.date()).or_default() += 1;
+    }
+    let first_day = *by_day.keys().next()?;
+    let count = |p: &Period| -> usize { by_day.range(p.from..=p.to).map(|(_, n)| n).sum() };
+    let usual = |p: &Period| -> Option<usize> {
+        let mut before: Vec<usize> = (1..=SPARSE_BASELINE)
+            .map(|k| p.shifted(k))
+            .filter(|q| q.to >= first_day)
+            .map(|q| count(&q))
+            .collect();
+        if before.len() < SPARSE_MIN_BASELINE {
+            return None;
+        }
+        before.sort_unstable();
+        Some(before[before.len() / 2])
+    };
+    let mut skipped = Vec::new();
+    for k in 0..=SPARSE_MAX_SKIP {
+        let p = last.shifted(k);
+        let n = count(&p);
+        match usual(&p) {
+            Some(u) if n * SPARSE_SHARE < u && k < SPARSE_MAX_SKIP => skipped.push((p, n)),
+            Some(u) if !skipped.is_empty() && n * SPARSE_SHARE >= u => {
+                return Some(DefaultPeriod {
+                    period: p,
+                    skipped,
+                    usual: u,
+                })
+            }
+            _ => break,
+        }
+    }
+    Some(DefaultPeriod {
+        period: last,
+        skipped: Vec::new(),
+        usual: 0,
+    })
+}
+
 /// The last calendar month fully covered by the data (the newest record's month unless that
 /// record falls on the month's last day is taken as incomplete).
 pub fn latest_complete_month(records: &[Record]) -> Option<Period> {
@@ -203,6 +292,43 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn on(day: &str, n: usize) -> Vec<Record> {
+        let mut r = crate::store::tests::rec("x");
+        r.received_at = d(day).and_hms_opt(10, 0, 0).unwrap();
+        vec![r; n]
+    }
+
+    #[test]
+    fn thin_periods_at_the_end_are_passed_over_and_named() {
+        // ten weeks of 20 petitions (Mondays 2019-11-04 .. 2020-01-06), then 3 and 1
+        let mut records: Vec<Record> = Vec::new();
+        let mut day = d("2019-11-04");
+        for _ in 0..10 {
+            records.extend(on(&day.to_string(), 20));
+            day += Duration::days(7);
+        }
+        records.extend(on("2020-01-13", 3));
+        records.extend(on("2020-01-26", 1));
+        let p = default_period(&records, PeriodKind::Week).unwrap();
+        assert_eq!(p.period.label, "2020-W02");
+        let skipped: Vec<(&str, usize)> = p
+            .skipped
+            .iter()
+            .map(|(q, n)| (q.label.as_str(), *n))
+            .collect();
+        assert_eq!(skipped, [("2020-W04", 1), ("2020-W03", 3)]);
+        assert_eq!(p.usual, 20);
+        let note = p.note().unwrap();
+        assert!(note.contains("2020-W03（3件）、2020-W04（1件）"), "{note}");
+        // a full last week is briefed as it is, and says nothing
+        records.extend(on("2020-01-20", 20));
+        let p = default_period(&records, PeriodKind::Week).unwrap();
+        assert_eq!((p.period.label.as_str(), p.note()), ("2020-W04", None));
+        // too short a history to judge: the latest complete period
+        let p = default_period(&on("2020-01-26", 1), PeriodKind::Week).unwrap();
+        assert_eq!((p.period.label.as_str(), p.skipped.len()), ("2020-W04", 0));
     }
 
     #[test]

@@ -253,7 +253,7 @@ pub struct Brief {
     pub notes: Vec<String>,
 }
 
-/// `minqing brief`: the brief of `period` (None: the latest complete period of the run's
+/// `minqing brief`: the brief of `period` (None: [`crate::calendar::default_period`] of the run's
 /// `[report] period`) from a run folder, rendered with the options and method note the run
 /// recorded, exactly as `minqing run` renders its own.
 pub fn brief(
@@ -287,9 +287,17 @@ pub fn brief(
         notes.push("no groups/groups.json in the run: the brief has no case groups".into());
     }
     let period = match period {
-        Some(p) => p,
-        None => crate::calendar::latest_complete(&records, setup.report.period)
-            .ok_or_else(|| Error::Usage("the store holds no records".into()))?,
+        Some(p) => {
+            // the run's note on its default period does not apply to a period asked for
+            setup.method.period = None;
+            p
+        }
+        None => {
+            let d = crate::calendar::default_period(&records, setup.report.period)
+                .ok_or_else(|| Error::Usage("the store holds no records".into()))?;
+            setup.method.period = d.note();
+            d.period
+        }
     };
     let inferred = Inferred::read(run_dir, &records)?;
     let what = Briefed {
@@ -557,9 +565,12 @@ fn analyse(
         cluster::stage(input, &cfg.cluster)
     })?;
     index_step(&opts.out_dir, records, &tokenizer, &grouped.groups, steps)?;
-    // The brief covers the latest complete week (or month, `[report] period`) of the data.
-    if let Some(period) = crate::calendar::latest_complete(records, cfg.report.period) {
-        let setup = brief_setup(cfg, imported, &inferred.notes);
+    // The brief covers the latest complete week (or month, `[report] period`) of the data that
+    // is not thin (calendar::default_period).
+    if let Some(d) = crate::calendar::default_period(records, cfg.report.period) {
+        let mut setup = brief_setup(cfg, imported, &inferred.notes);
+        setup.method.period = d.note();
+        let period = d.period;
         let what = Briefed {
             run_dir: &opts.out_dir,
             records,
@@ -720,6 +731,7 @@ fn brief_setup(cfg: &PipelineConfig, imported: &Imported, inferred: &[String]) -
             inputs: imported.sources.iter().map(|s| s.path.clone()).collect(),
             settings: MethodNote::settings(&cfg.cluster, &cfg.trends),
             inferred: inferred.to_vec(),
+            period: None,
         },
         trends: cfg.trends.clone(),
         charts: cfg.charts.clone(),

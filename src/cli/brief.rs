@@ -13,8 +13,8 @@ pub struct BriefArgs {
     /// The run folder (holds the store and groups/groups.json).
     #[arg(long)]
     pub out: PathBuf,
-    /// ISO week, e.g. 2019-W33 (default: the latest complete week, or month when the run's
-    /// `[report] period` is "month").
+    /// ISO week, e.g. 2019-W33 (default: the latest complete week that is not thin, or month
+    /// when the run's `[report] period` is "month").
     #[arg(long, conflicts_with_all = ["from", "to", "month"])]
     pub week: Option<String>,
     /// Calendar month for a 月报, e.g. 2019-08: 环比 against the previous month, 同比 against the

@@ -61,6 +61,8 @@ pub struct MethodNote {
     pub settings: Vec<String>,
     /// How categories, regions and units the data lacks were inferred, as sentences.
     pub inferred: Vec<String>,
+    /// Why the brief covers an earlier period than the data's latest (thin periods at the end).
+    pub period: Option<String>,
 }
 
 impl MethodNote {

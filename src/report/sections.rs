@@ -799,6 +799,7 @@ fn appendix(cx: &Ctx) -> Section {
     }
     method_items.extend(method.settings.iter().cloned());
     method_items.extend(method.inferred.iter().cloned());
+    method_items.extend(method.period.iter().cloned());
     if !show {
         method_items.push("个人信息已脱敏（姓名、电话、证件号等），信访人编号已缩写。".into());
     }

@@ -109,7 +109,7 @@ pub async fn view(
         .0;
     blocking(move || {
         let snap = app.snapshot();
-        let setup = snap.setup.clone().ok_or_else(|| {
+        let mut setup = snap.setup.clone().ok_or_else(|| {
             PageError::NotFound(
                 "该运行目录没有周报设置（run.json 缺失或来自旧版本）：请先运行 minqing run。"
                     .into(),
@@ -126,13 +126,19 @@ pub async fn view(
             Vec::new()
         };
         let records: &[crate::schema::Record] = if scoped { &records } else { &snap.records };
+        // The run's note on its default period applies only when this page picks one too.
+        setup.method.period = None;
         let period: Period = match (q.week.as_deref(), q.month.as_deref()) {
             (Some(w), _) if !w.is_empty() => calendar::parse_week(w)
                 .ok_or_else(|| PageError::BadRequest(format!("“{w}”不是 2019-W33 这样的周。")))?,
             (_, Some(m)) if !m.is_empty() => calendar::parse_month(m)
                 .ok_or_else(|| PageError::BadRequest(format!("“{m}”不是 2019-08 这样的月份。")))?,
-            _ => calendar::latest_complete(records, setup.report.period)
-                .ok_or_else(|| PageError::NotFound("没有可以统计的信访件。".into()))?,
+            _ => {
+                let d = calendar::default_period(records, setup.report.period)
+                    .ok_or_else(|| PageError::NotFound("没有可以统计的信访件。".into()))?;
+                setup.method.period = d.note();
+                d.period
+            }
         };
         app.audit(
             &reader,
@@ -142,7 +148,17 @@ pub async fn view(
         let key = (
             snap.generation,
             scope_key(&reader.scope),
-            period.label.clone(),
+            // the default page carries the note on passed-over periods, `?week=` of the same
+            // period does not
+            format!(
+                "{}{}",
+                period.label,
+                if setup.method.period.is_some() {
+                    "+"
+                } else {
+                    ""
+                }
+            ),
         );
         let cached = app
             .briefs

@@ -469,6 +469,7 @@ fn render(show: bool) -> (String, String, tempfile::TempDir) {
         inputs: vec!["fixture.csv".into()],
         settings: vec!["趋势参数：基线为此前8期。".into()],
         inferred: Vec::new(),
+        period: None,
     };
     render_period(&recs, &groups, &w33(), &method, &Default::default(), show)
 }
