@@ -109,14 +109,16 @@ pub(super) fn assemble(
         slots.iter().map(one).collect()
     };
     let mut groups: Vec<Group> = Vec::with_capacity(slots.len());
-    for (g, rows) in figured {
+    let mut joins: Vec<Vec<bool>> = Vec::with_capacity(slots.len());
+    for (g, rows, j) in figured {
         for (i, m, s) in rows {
             member_rows[i] = m;
             sims[i] = s;
         }
         groups.push(g);
+        joins.push(j);
     }
-    make_labels(&mut groups, opts.label_terms);
+    make_labels(&mut groups, &joins, opts.label_terms);
     groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
     (
         Groups {
@@ -129,7 +131,9 @@ pub(super) fn assemble(
 }
 
 /// A group with its members' rows (record index, row, similarity).
-pub(super) type Figured = (Group, Vec<(usize, Member, f32)>);
+/// A group, its members' rows, and which of its key terms the members write right after the
+/// one before (see `make_labels`).
+pub(super) type Figured = (Group, Vec<(usize, Member, f32)>, Vec<bool>);
 
 /// One group's figures (size, people, trend, heat, lead unit, key terms…) and its members' rows.
 #[allow(clippy::too_many_arguments)]
@@ -251,6 +255,15 @@ pub(super) fn figures(
             || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
     });
     let key_terms = grievance_first(key_terms, &rows, sorted, words, opts.label_terms.max(1));
+    // 搅拌站 + 噪音 is one phrase where members write 搅拌站噪音; 三角洲 + 公立, never written
+    // together, would make a word nobody wrote
+    let joins: Vec<bool> = key_terms
+        .windows(2)
+        .map(|w| {
+            let both = format!("{}{}", w[0], w[1]);
+            sample.iter().any(|(raw, _)| raw.contains(&both))
+        })
+        .collect();
     let group = Group {
         id: gid,
         label: String::new(),
@@ -276,7 +289,7 @@ pub(super) fn figures(
         members: member_ids,
         weekly,
     };
-    (group, rows)
+    (group, rows, joins)
 }
 
 /// The key terms with the grievance first: the ones most of the members' titles use (a title

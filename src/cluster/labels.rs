@@ -129,27 +129,37 @@ pub(super) fn key_terms(
     out
 }
 
-/// Labels: anchor + top terms; more terms (then the id) until unique.
-pub(super) fn make_labels(groups: &mut [Group], n: usize) {
-    let base = |g: &Group, extra: usize| -> String {
+/// Labels: anchor + top terms; more terms (then the id) until unique. `joins[g][k]`: group
+/// `g`'s members write key term `k + 1` right after term `k`, so the two read as one phrase
+/// (搅拌站噪音); other terms stay apart, so a label never shows a word nobody wrote.
+pub(super) fn make_labels(groups: &mut [Group], joins: &[Vec<bool>], n: usize) {
+    let base = |g: &Group, joins: &[bool], extra: usize| -> String {
         let want = n + extra + usize::from(g.anchor.is_none());
-        let terms: Vec<&str> = g.key_terms.iter().take(want).map(String::as_str).collect();
+        let mut grievance = String::new();
+        for (k, t) in g.key_terms.iter().take(want).enumerate() {
+            let glued = k > 0 && joins.get(k - 1).copied().unwrap_or(false);
+            if k > 0 && !glued {
+                grievance.push(' ');
+            }
+            grievance.push_str(t);
+        }
         match &g.anchor {
-            Some(a) if terms.is_empty() => a.clone(),
-            Some(a) => format!("{a} {}", terms.join("")),
-            None if terms.is_empty() => "未识别对象".to_string(),
-            None => terms.join(" "),
+            Some(a) if grievance.is_empty() => a.clone(),
+            Some(a) => format!("{a} {grievance}"),
+            None if grievance.is_empty() => "未识别对象".to_string(),
+            None => grievance,
         }
     };
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by(|&a, &b| groups[a].id.cmp(&groups[b].id));
     let mut taken: HashSet<String> = HashSet::new();
     for i in order {
+        let j = joins.get(i).map_or(&[][..], Vec::as_slice);
         let mut extra = 0;
-        let mut l = base(&groups[i], 0);
+        let mut l = base(&groups[i], j, 0);
         while taken.contains(&l) && extra < 4 {
             extra += 1;
-            l = base(&groups[i], extra);
+            l = base(&groups[i], j, extra);
         }
         if taken.contains(&l) {
             l = format!("{l}（{}）", groups[i].id);

@@ -268,3 +268,51 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn labels_join_only_terms_the_members_write_together() {
+    let d = chrono::NaiveDate::from_ymd_opt(2019, 1, 7)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let group = |id: &str, terms: &[&str]| super::Group {
+        id: id.into(),
+        label: String::new(),
+        anchor: Some("丽发新城".into()),
+        key_terms: terms.iter().map(|t| t.to_string()).collect(),
+        size: 2,
+        distinct_petitioners: 2,
+        total_headcount: 2,
+        first_seen: d,
+        last_seen: d,
+        weeks_active: 1,
+        trend: super::Trend::Steady,
+        regions: vec![],
+        units: vec![],
+        open: 2,
+        closed: 0,
+        heat: 1.0,
+        batch_score: 0.0,
+        batch_reasons: vec![],
+        representative: String::new(),
+        members: vec![],
+        weekly: vec![],
+    };
+    let mut groups = vec![
+        group("G0001", &["搅拌站", "噪音", "粉尘"]),
+        group("G0002", &["三角洲", "公立", "收费"]),
+        // the same first terms as G0001: one more term makes it unique, joined the same way
+        group("G0003", &["搅拌站", "噪音", "夜间"]),
+    ];
+    let joins = vec![vec![true, true], vec![false, false], vec![true, false]];
+    super::labels::make_labels(&mut groups, &joins, 2);
+    let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "丽发新城 搅拌站噪音",
+            "丽发新城 三角洲 公立",
+            "丽发新城 搅拌站噪音 夜间"
+        ]
+    );
+}
