@@ -484,7 +484,10 @@ fn incremental_run(
 ) -> minqing::Result<Incremental> {
     let base = work.join(format!("corpus-{n}-base-{newest}.csv"));
     let new = work.join(format!("corpus-{n}-newest-{newest}.csv"));
-    if !(base.is_file() && new.is_file()) {
+    // split again when the corpus was written after its parts (a new generator)
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = |p: &std::path::Path| p.is_file() && modified(p) >= modified(corpus);
+    if !(fresh(&base) && fresh(&new)) {
         split_corpus(corpus, newest, &base, &new)?;
     }
     let out = work.join(format!("inc-{n}"));
@@ -555,8 +558,12 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
     let mut results = Vec::new();
     for &n in &a.rows {
         let corpus = a.work.join(format!("corpus-{n}-{}.csv", a.seed));
+        // which generator wrote the corpus: another version's rows are not today's workload
+        let stamp = a.work.join(format!("corpus-{n}-{}.generator", a.seed));
+        let fingerprint = minqing::bench::generator_fingerprint(a.seed);
+        let current = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint);
         let mut generate_seconds = None;
-        if !corpus.exists() {
+        if !corpus.exists() || !current {
             term.note(format!("generating {} rows …", thousands(n as u64)));
             let t = Instant::now();
             child(&[
@@ -570,6 +577,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
                 corpus.to_str().unwrap_or_default(),
             ])?;
             generate_seconds = Some(t.elapsed().as_secs_f64());
+            minqing::fsutil::write_atomic(&stamp, fingerprint.as_bytes())?;
         }
         let bytes = std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0);
         term.note("floor: read + one jieba pass on all cores (median of 3) …");
