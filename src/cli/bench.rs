@@ -405,8 +405,41 @@ fn exe() -> minqing::Result<PathBuf> {
     std::env::current_exe().map_err(minqing::Error::io("locate", "minqing"))
 }
 
+/// The generated corpus of `n` rows at `seed` in the work folder, written when missing or when
+/// another version of the generator wrote it (its rows are not today's workload); with the
+/// seconds generating took when it was written now.
+pub(super) fn corpus(
+    work: &std::path::Path,
+    n: usize,
+    seed: u64,
+    term: &Term,
+) -> minqing::Result<(PathBuf, Option<f64>)> {
+    let corpus = work.join(format!("corpus-{n}-{seed}.csv"));
+    let stamp = work.join(format!("corpus-{n}-{seed}.generator"));
+    let fingerprint = minqing::bench::generator_fingerprint(seed);
+    let current = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint);
+    if corpus.exists() && current {
+        return Ok((corpus, None));
+    }
+    term.note(format!("generating {} rows …", thousands(n as u64)));
+    let t = Instant::now();
+    child(&[
+        "-q",
+        "sample",
+        "--rows",
+        &n.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        corpus.to_str().unwrap_or_default(),
+    ])?;
+    let seconds = t.elapsed().as_secs_f64();
+    minqing::fsutil::write_atomic(&stamp, fingerprint.as_bytes())?;
+    Ok((corpus, Some(seconds)))
+}
+
 /// `minqing ARGS…` in a child process (a run is timed as a whole process).
-fn child(args: &[&str]) -> minqing::Result<()> {
+pub(super) fn child(args: &[&str]) -> minqing::Result<()> {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     checked(&exe()?, &args, "")
 }
@@ -460,7 +493,7 @@ fn stage_seconds(run: &RunReport) -> Vec<(String, f64)> {
 }
 
 /// Removes a run folder an earlier bench made; refuses any other folder.
-fn clear_run_folder(out: &std::path::Path) -> minqing::Result<()> {
+pub(super) fn clear_run_folder(out: &std::path::Path) -> minqing::Result<()> {
     if out.exists() {
         if !out.join("run.json").is_file() {
             return Err(minqing::Error::Usage(format!(
@@ -557,28 +590,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
     };
     let mut results = Vec::new();
     for &n in &a.rows {
-        let corpus = a.work.join(format!("corpus-{n}-{}.csv", a.seed));
-        // which generator wrote the corpus: another version's rows are not today's workload
-        let stamp = a.work.join(format!("corpus-{n}-{}.generator", a.seed));
-        let fingerprint = minqing::bench::generator_fingerprint(a.seed);
-        let current = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint);
-        let mut generate_seconds = None;
-        if !corpus.exists() || !current {
-            term.note(format!("generating {} rows …", thousands(n as u64)));
-            let t = Instant::now();
-            child(&[
-                "-q",
-                "sample",
-                "--rows",
-                &n.to_string(),
-                "--seed",
-                &a.seed.to_string(),
-                "--out",
-                corpus.to_str().unwrap_or_default(),
-            ])?;
-            generate_seconds = Some(t.elapsed().as_secs_f64());
-            minqing::fsutil::write_atomic(&stamp, fingerprint.as_bytes())?;
-        }
+        let (corpus, generate_seconds) = corpus(&a.work, n, a.seed, term)?;
         let bytes = std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0);
         term.note("floor: read + one jieba pass on all cores (median of 3) …");
         // The median of three: a single pass swings with the page cache (on a machine that

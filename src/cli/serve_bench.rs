@@ -61,44 +61,20 @@ fn memory_mib(pid: u32) -> (Option<f64>, Option<f64>) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn child(args: &[&str]) -> minqing::Result<()> {
-    let exe = std::env::current_exe().map_err(Error::io("locate", "minqing"))?;
-    let out = Command::new(&exe)
-        .args(args)
-        .output()
-        .map_err(Error::io("run", &exe))?;
-    if !out.status.success() {
-        return Err(Error::Usage(format!(
-            "`minqing {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
-}
-
 /// The corpus's run folder, generated and run when missing.
 fn run_folder(load: &Load, n: usize, term: &Term) -> minqing::Result<PathBuf> {
-    let corpus = load.work.join(format!("corpus-{n}-{}.csv", load.seed));
+    let (corpus, generated) = super::bench::corpus(load.work, n, load.seed, term)?;
     let out = load.work.join(format!("run-{n}"));
-    if out.join("run.json").is_file() && out.join("index/meta.json").is_file() {
+    if generated.is_some() {
+        // a corpus written just now (a new generator) is run again from nothing
+        if out.join("run.json").is_file() {
+            super::bench::clear_run_folder(&out)?;
+        }
+    } else if out.join("run.json").is_file() && out.join("index/meta.json").is_file() {
         return Ok(out);
     }
-    if !corpus.exists() {
-        term.note(format!("generating {} rows …", thousands(n as u64)));
-        child(&[
-            "-q",
-            "sample",
-            "--rows",
-            &n.to_string(),
-            "--seed",
-            &load.seed.to_string(),
-            "--out",
-            &corpus.to_string_lossy(),
-        ])?;
-    }
     term.note("running the pipeline on it …");
-    child(&[
+    super::bench::child(&[
         "-q",
         "run",
         "--input",
