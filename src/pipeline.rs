@@ -286,19 +286,9 @@ pub fn brief(
     if groups.members.is_empty() {
         notes.push("no groups/groups.json in the run: the brief has no case groups".into());
     }
-    let period = match period {
-        Some(p) => {
-            // the run's note on its default period does not apply to a period asked for
-            setup.method.period = None;
-            p
-        }
-        None => {
-            let d = crate::calendar::default_period(&records, setup.report.period)
-                .ok_or_else(|| Error::Usage("the store holds no records".into()))?;
-            setup.method.period = d.note();
-            d.period
-        }
-    };
+    let period = setup
+        .period(&records, period)
+        .ok_or_else(|| Error::Usage("the store holds no records".into()))?;
     let inferred = Inferred::read(run_dir, &records)?;
     let what = Briefed {
         run_dir,
@@ -567,10 +557,8 @@ fn analyse(
     index_step(&opts.out_dir, records, &tokenizer, &grouped.groups, steps)?;
     // The brief covers the latest complete week (or month, `[report] period`) of the data that
     // is not thin (calendar::default_period).
-    if let Some(d) = crate::calendar::default_period(records, cfg.report.period) {
-        let mut setup = brief_setup(cfg, imported, &inferred.notes);
-        setup.method.period = d.note();
-        let period = d.period;
+    let mut setup = brief_setup(cfg, imported, &inferred.notes);
+    if let Some(period) = setup.period(records, None) {
         let what = Briefed {
             run_dir: &opts.out_dir,
             records,

@@ -118,6 +118,25 @@ pub struct BriefSetup {
     pub report: report::Options,
 }
 
+impl BriefSetup {
+    /// The period to brief: the one asked for, else the data's default
+    /// ([`crate::calendar::default_period`]), whose note on passed-over periods goes into the
+    /// method note; a period asked for never carries it. None: no records.
+    pub fn period(
+        &mut self,
+        records: &[crate::schema::Record],
+        asked: Option<crate::calendar::Period>,
+    ) -> Option<crate::calendar::Period> {
+        self.method.period = None;
+        if asked.is_some() {
+            return asked;
+        }
+        let d = crate::calendar::default_period(records, self.report.period)?;
+        self.method.period = d.note();
+        Some(d.period)
+    }
+}
+
 /// Reads a run folder's `run.json`.
 pub fn read(run_dir: &Path) -> Result<RunReport> {
     let p = run_dir.join(FILE);

@@ -130,9 +130,8 @@ pub(super) fn assemble(
     )
 }
 
-/// A group with its members' rows (record index, row, similarity).
-/// A group, its members' rows, and which of its key terms the members write right after the
-/// one before (see `make_labels`).
+/// A group, its members' rows (record index, row, similarity), and which of its key terms the
+/// members write right after the one before (see `make_labels`).
 pub(super) type Figured = (Group, Vec<(usize, Member, f32)>, Vec<bool>);
 
 /// One group's figures (size, people, trend, heat, lead unit, key terms…) and its members' rows.

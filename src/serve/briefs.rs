@@ -126,20 +126,22 @@ pub async fn view(
             Vec::new()
         };
         let records: &[crate::schema::Record] = if scoped { &records } else { &snap.records };
-        // The run's note on its default period applies only when this page picks one too.
-        setup.method.period = None;
-        let period: Period = match (q.week.as_deref(), q.month.as_deref()) {
-            (Some(w), _) if !w.is_empty() => calendar::parse_week(w)
-                .ok_or_else(|| PageError::BadRequest(format!("“{w}”不是 2019-W33 这样的周。")))?,
-            (_, Some(m)) if !m.is_empty() => calendar::parse_month(m)
-                .ok_or_else(|| PageError::BadRequest(format!("“{m}”不是 2019-08 这样的月份。")))?,
-            _ => {
-                let d = calendar::default_period(records, setup.report.period)
-                    .ok_or_else(|| PageError::NotFound("没有可以统计的信访件。".into()))?;
-                setup.method.period = d.note();
-                d.period
+        let asked: Option<Period> = match (q.week.as_deref(), q.month.as_deref()) {
+            (Some(w), _) if !w.is_empty() => {
+                Some(calendar::parse_week(w).ok_or_else(|| {
+                    PageError::BadRequest(format!("“{w}”不是 2019-W33 这样的周。"))
+                })?)
             }
+            (_, Some(m)) if !m.is_empty() => {
+                Some(calendar::parse_month(m).ok_or_else(|| {
+                    PageError::BadRequest(format!("“{m}”不是 2019-08 这样的月份。"))
+                })?)
+            }
+            _ => None,
         };
+        let period = setup
+            .period(records, asked)
+            .ok_or_else(|| PageError::NotFound("没有可以统计的信访件。".into()))?;
         app.audit(
             &reader,
             "brief",
