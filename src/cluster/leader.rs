@@ -99,13 +99,57 @@ impl CandIndex {
     }
 }
 
-pub(super) fn best(cents: &[Centroid], cand: &[usize], d: &Doc) -> Option<(usize, f32)> {
+/// The candidate most similar to `d` (ties: the lower index), among those reaching `floor`
+/// (the caller's threshold: a weaker one would be dropped anyway).
+///
+/// Most candidates share one word with the petition and are far below the floor, so each is
+/// first scored over the petition's terms heaviest first and given up as soon as the part
+/// still to come cannot lift it to the floor or to the best so far (the rest of a dot product
+/// is at most the norm of the rest of the petition's vector, the centroid being of norm 1
+/// after division). A candidate that stays in the race is scored again in the usual term
+/// order, so the similarities are bit for bit those of the plain computation.
+pub(super) fn best(
+    cents: &[Centroid],
+    cand: &[usize],
+    d: &Doc,
+    floor: f32,
+) -> Option<(usize, f32)> {
+    // the petition's terms heaviest first, and the norm of what follows each
+    let mut heavy: Vec<(u32, f32)> = d.vec.clone();
+    heavy.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut rest = vec![0.0f32; heavy.len() + 1];
+    for i in (0..heavy.len()).rev() {
+        rest[i] = rest[i + 1] + heavy[i].1 * heavy[i].1;
+    }
+    rest.iter_mut().for_each(|r| *r = r.sqrt());
+    // a little slack for the rounding of the two summation orders
+    const SLACK: f32 = 1e-4;
     let mut best: Option<(usize, f32)> = None;
     for &c in cand {
-        if cents[c].key != d.key || cents[c].size == 0 {
+        let cent = &cents[c];
+        if cent.key != d.key || cent.size == 0 || cent.norm2 <= 0.0 {
             continue;
         }
-        let s = cents[c].cos(&d.vec);
+        let bar = best.map_or(floor, |(_, bs)| bs.max(floor)) - SLACK;
+        let inv = 1.0 / cent.norm2.sqrt();
+        let mut dot = 0.0f32;
+        let mut hopeless = false;
+        for (i, (t, w)) in heavy.iter().enumerate() {
+            if let Some(s) = cent.sum.get(t) {
+                dot += s * w;
+            }
+            if dot * inv + rest[i + 1] < bar {
+                hopeless = true;
+                break;
+            }
+        }
+        if hopeless {
+            continue;
+        }
+        let s = cent.cos(&d.vec);
+        if s < floor {
+            continue;
+        }
         if best.is_none_or(|(bc, bs)| s > bs || (s == bs && c < bc)) {
             best = Some((c, s));
         }
@@ -160,13 +204,14 @@ pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Cent
                     let d = &all[i];
                     let mut cand = Vec::new();
                     idx.candidates(d, &mut cand);
-                    best(&cents, &cand, d)
+                    best(&cents, &cand, d, threshold(d, opts, 0) as f32)
                 })
                 .collect()
         } else {
             let mut cand = Vec::new();
             idx.candidates(&all[chunk[0]], &mut cand);
-            vec![best(&cents, &cand, &all[chunk[0]])]
+            let d = &all[chunk[0]];
+            vec![best(&cents, &cand, d, threshold(d, opts, 0) as f32)]
         };
         let fresh_from = cents.len();
         for (&i, scored) in chunk.iter().zip(scored) {
@@ -237,7 +282,7 @@ pub(super) fn reassign(
             let mut cand = Vec::new();
             idx.candidates(d, &mut cand);
             let th = threshold(d, opts, step) as f32;
-            best(cents, &cand, d).filter(|(_, s)| *s >= th)
+            best(cents, &cand, d, th)
         })
         .collect()
 }

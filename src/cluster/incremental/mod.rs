@@ -341,9 +341,7 @@ fn incremental(
             let mut cand = Vec::new();
             idx.candidates(d, &mut cand);
             let th = threshold(d, opts, 0) as f32;
-            best(&cents, &cand, d)
-                .filter(|(_, s)| *s >= th)
-                .map(|(c, _)| c)
+            best(&cents, &cand, d, th).map(|(c, _)| c)
         })
         .collect();
     // group of each record (index into `cents`, which grows by the new groups below)
