@@ -57,12 +57,18 @@ pub(super) fn apply(
             .filter(|r| sorted[i].title.contains(r));
         (docs[i].key, raw)
     };
+    let compatible = |i: usize, j: usize| {
+        one_object([objects(object(i), object(j)), objects(titled(i), titled(j))])
+    };
     let held = holding(
         &pairs,
         &|i, j| cos(&docs[i].vec, &docs[j].vec),
-        &|i, j| one_object([objects(object(i), object(j)), objects(titled(i), titled(j))]),
+        &compatible,
         opts,
     );
+    let named = |i: usize| titled(i).1.is_some();
+    let writer = |i: usize, j: usize| same_writer(sorted, i, j);
+    let clash = clash_rule(&writer, &named, &compatible);
     let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
     let mut sizes = vec![0usize; keys.len()];
     for g in group.iter().flatten() {
@@ -79,6 +85,7 @@ pub(super) fn apply(
         &mut fresh,
         opts.link_merge_max,
         &|_| false,
+        &clash,
     );
     for (a, g) in assign.iter_mut().zip(group) {
         *a = g.map(|g| (g, 0.0));
@@ -293,11 +300,10 @@ pub(super) enum Objects {
 /// Compares two petitions' objects, each `(key, name)`.
 pub(super) fn objects(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&str>)) -> Objects {
     match (a.1, b.1) {
+        (Some(_), Some(_)) if a.0.is_some() && a.0 == b.0 => Objects::Same,
         (Some(x), Some(y)) => {
             let gy = title_grams(y);
-            if (a.0.is_some() && a.0 == b.0)
-                || title_grams(x).iter().any(|g| gy.binary_search(g).is_ok())
-            {
+            if title_grams(x).iter().any(|g| gy.binary_search(g).is_ok()) {
                 Objects::Same
             } else {
                 Objects::Different
@@ -312,6 +318,18 @@ pub(super) fn objects(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&s
 /// neither says different.
 pub(super) fn one_object(readings: [Objects; 2]) -> bool {
     readings.contains(&Objects::Same) || !readings.contains(&Objects::Different)
+}
+
+/// Whether petitions `i` and `j` have one petitioner: their pair is a repeat candidate.
+pub(super) fn same_writer(sorted: &[&Record], i: usize, j: usize) -> bool {
+    let writer = |k: usize| {
+        sorted[k]
+            .petitioner
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+    };
+    writer(i).is_some() && writer(i) == writer(j)
 }
 
 /// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
@@ -342,13 +360,43 @@ pub(super) fn holding(
     out
 }
 
+/// Whether a lone petition `lone`, linked to `partner`, may not join a cluster whose members
+/// are `members`: its title names an object that most of the members whose titles name one
+/// contradict (a name found only in the letter may be a stray phrase of it). A link checks one
+/// pair; a cluster would otherwise take in one copied letter per estate or village,
+/// each linked through a different member (or through a member that names nothing). Most, not
+/// all: the names one object's petitions use vary (咸嘉新村西子园 / 西子园 / 咸嘉新村), and one
+/// letter naming both is what ties them. A letter of the partner's own writer stays exempt, as
+/// a repeat is in [`holding`]: one petitioner's matter, whatever object each letter names first.
+pub(super) fn clash_rule<'a>(
+    same_writer: &'a (dyn Fn(usize, usize) -> bool + Sync),
+    named: &'a (dyn Fn(usize) -> bool + Sync),
+    compatible: &'a (dyn Fn(usize, usize) -> bool + Sync),
+) -> impl Fn(usize, usize, &[usize]) -> bool + 'a {
+    move |lone: usize, partner: usize, members: &[usize]| {
+        if same_writer(lone, partner) || !named(lone) {
+            return false;
+        }
+        let (mut agree, mut differ) = (0usize, 0usize);
+        for &m in members.iter().filter(|&&m| named(m)) {
+            if compatible(lone, m) {
+                agree += 1;
+            } else {
+                differ += 1;
+            }
+        }
+        differ > agree
+    }
+}
+
 /// Applies links to a grouping: `group[i]` is petition `i`'s cluster (a cluster of one member
 /// counts as none) and `sizes` the clusters' sizes; `fresh(i)` makes a new cluster for a pair
 /// of lone petitions. A link joins a lone petition to the other's cluster (two lone ones: the
 /// first's, or a fresh one). Two clusters of two or more merge only when both hold at most
 /// `merge_max` petitions and at least half of the pairs across them are links: two halves of
 /// one small case, never a chain through one pair. A `fixed` petition never moves (a weekly
-/// run keeps earlier members where they are).
+/// run keeps earlier members where they are); a lone petition never joins a cluster `clash`
+/// (lone, partner, the cluster's members) refuses.
 pub(super) fn join(
     links: &[(usize, usize, f32)],
     group: &mut [Option<usize>],
@@ -356,6 +404,7 @@ pub(super) fn join(
     fresh: &mut dyn FnMut(usize) -> usize,
     merge_max: usize,
     fixed: &dyn Fn(usize) -> bool,
+    clash: &dyn Fn(usize, usize, &[usize]) -> bool,
 ) -> usize {
     let linked: FastSet<(usize, usize)> = links.iter().map(|&(i, j, _)| (i, j)).collect();
     // members of the clusters links touch, built as they are needed
@@ -422,6 +471,12 @@ pub(super) fn join(
         };
         if fixed(lone) || (into.is_none() && fixed(i)) {
             continue;
+        }
+        let partner = if lone == i { j } else { i };
+        if let Some(g) = into {
+            if members.get(&g).is_some_and(|m| clash(lone, partner, m)) {
+                continue;
+            }
         }
         let into = match into {
             Some(g) => g,
@@ -535,7 +590,15 @@ mod tests {
             next - 1
         };
         let links = [(0, 2, 0.9), (1, 4, 0.8), (4, 5, 0.7), (3, 5, 0.6)];
-        let n = join(&links, &mut group, &mut sizes, &mut fresh, 0, &|_| false);
+        let n = join(
+            &links,
+            &mut group,
+            &mut sizes,
+            &mut fresh,
+            0,
+            &|_| false,
+            &|_, _, _| false,
+        );
         // 0–2 skipped (two groups); 4 joins 1's group; 5 joins 4's (now group 0); 3–5 skipped
         assert_eq!(n, 2);
         assert_eq!(
@@ -559,7 +622,8 @@ mod tests {
                 &mut sizes,
                 &mut fresh,
                 0,
-                &fixed
+                &fixed,
+                &|_, _, _| false
             ),
             1
         );
@@ -574,9 +638,41 @@ mod tests {
                 &mut sizes,
                 &mut fresh,
                 0,
-                &|_| true
+                &|_| true,
+                &|_, _, _| false
             ),
             0
+        );
+    }
+
+    #[test]
+    fn a_cluster_takes_no_letter_whose_object_most_members_contradict() {
+        // cluster 0 = {0, 1}, neither names an object; 2 names estate A, 3 estate B, 4 a
+        // spelling of A, 5 estate B again but as its writer's repeat of 1
+        let name = [None, None, Some('A'), Some('B'), Some('a'), Some('B')];
+        let named = |i: usize| name[i].is_some();
+        let compatible = |i: usize, j: usize| match (name[i], name[j]) {
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(&y),
+            _ => true,
+        };
+        let clash = clash_rule(&|i, j| (i, j) == (5, 1), &named, &compatible);
+        let mut group = vec![Some(0), Some(0), None, None, None, None];
+        let mut sizes = vec![2];
+        let mut fresh = |_: usize| unreachable!();
+        let links = [(0, 2, 0.9), (1, 3, 0.8), (1, 4, 0.7), (1, 5, 0.6)];
+        let n = join(
+            &links,
+            &mut group,
+            &mut sizes,
+            &mut fresh,
+            0,
+            &|_| false,
+            &clash,
+        );
+        assert_eq!(n, 3);
+        assert_eq!(
+            group,
+            vec![Some(0), Some(0), Some(0), None, Some(0), Some(0)]
         );
     }
 
@@ -592,7 +688,8 @@ mod tests {
                 &mut sizes,
                 &mut fresh,
                 0,
-                &|_| false
+                &|_| false,
+                &|_, _, _| false
             ),
             1
         );
@@ -609,7 +706,15 @@ mod tests {
         let mut fresh = |_: usize| unreachable!();
         let links = [(0, 2, 0.9), (1, 2, 0.8), (0, 3, 0.7), (0, 4, 0.6)];
         assert_eq!(
-            join(&links, &mut group, &mut sizes, &mut fresh, 3, &|_| false),
+            join(
+                &links,
+                &mut group,
+                &mut sizes,
+                &mut fresh,
+                3,
+                &|_| false,
+                &|_, _, _| false
+            ),
             1
         );
         assert_eq!(
@@ -626,7 +731,8 @@ mod tests {
                 &mut sizes,
                 &mut fresh,
                 1,
-                &|_| false
+                &|_| false,
+                &|_, _, _| false
             ),
             0
         );

@@ -31,7 +31,6 @@ pub(super) const SUFFIXES: &[(&str, u8)] = &[
     ("公馆", 0),
     ("大厦", 0),
     ("广场", 0),
-    ("万境", 0),
     ("名都", 0),
     ("山庄", 0),
     ("雅居", 0),
@@ -289,6 +288,28 @@ pub(super) fn suffix_class(word: &str, extra: &[String]) -> Option<u8> {
         .min()
 }
 
+/// Characters that, before a one-character suffix, make a verb and its object (修路, 铺路,
+/// 进村, 接线): a deed, not the end of a name. 上 and 下 stay out: 上村 and 下村 are villages.
+const VERB_HEADS: &[char] = &[
+    '修', '铺', '挖', '封', '堵', '拦', '让', '带', '走', '开', '进', '出', '回', '到', '过', '接',
+    '拉', '布', '划', '画', '连',
+];
+
+/// Whether a word is a verb with a one-character suffix as its object (修路 tagged as a noun
+/// would otherwise make 冲竹村修路 a road).
+pub(super) fn verb_and_object(w: &str) -> bool {
+    let mut cs = w.chars();
+    match (cs.next(), cs.next(), cs.next()) {
+        (Some(v), Some(o), None) => {
+            VERB_HEADS.contains(&v)
+                && SUFFIXES
+                    .iter()
+                    .any(|(s, _)| s.chars().eq(std::iter::once(o)))
+        }
+        _ => false,
+    }
+}
+
 /// Last characters of the built-in suffixes, sorted.
 pub(super) static SUFFIX_LAST: LazyLock<Vec<char>> = LazyLock::new(|| {
     let mut v: Vec<char> = SUFFIXES
@@ -398,6 +419,9 @@ pub(super) fn anchors_in<S: AsRef<str>>(
         let Some(class) = suffix_class(w, extra) else {
             continue;
         };
+        if verb_and_object(w) {
+            continue;
+        }
         // a kind word longer than the suffix (农村, 车站, 城市) heads no name: 农业农村局 is a bureau
         if is_kind_word(w) && !SUFFIXES.iter().any(|(x, _)| *x == w) {
             continue;
@@ -540,6 +564,11 @@ pub(super) fn clean_anchor(raw: &str, regions: &FastSet<String>) -> Option<Strin
     }
     if let Some(m) = REGION_PREFIX.find(&a) {
         let rest = &a[m.end()..];
+        // a region and a bare weak kind word (A市教育 of A市教育局) is an office's name cut
+        // short, not an organisation
+        if WEAK_SUFFIXES.contains(&rest) {
+            return None;
+        }
         if char_len(rest) >= 3 && !kind_only(rest) {
             a = rest.to_string();
         }

@@ -8,7 +8,9 @@ use crate::tokenize::Tokenizer;
 
 use super::fold::{core_of, is_generic_name, link_anchors, name_map};
 use super::leader::{leader, LEADER_BLOCK_FROM};
-use super::objects::{anchors_in, clean_anchor, kind_only, normalise_anchor, split_suffix};
+use super::objects::{
+    anchors_in, clean_anchor, kind_only, normalise_anchor, split_suffix, verb_and_object,
+};
 use super::vectors::{Doc, SYNONYMS};
 use super::{run, Options, UNCLUSTERED};
 
@@ -207,6 +209,12 @@ fn anchor_normalisation() {
     // a word saying where a thing is, is not part of its name
     assert_eq!(clean_anchor("位于鹅塘路", &none).as_deref(), Some("鹅塘路"));
     assert_eq!(clean_anchor("靠近小区", &none), None);
+    // a region and a bare weak kind word is an office's name cut short (A市教育局)
+    assert_eq!(clean_anchor("A市教育", &none), None);
+    assert!(clean_anchor("A市A1区苑物业", &none).is_some());
+    // a verb and its object is no name's end
+    assert!(verb_and_object("修路") && verb_and_object("进村"));
+    assert!(!verb_and_object("马路") && !verb_and_object("上村") && !verb_and_object("修路队"));
     let regions: FastSet<String> = ["江城市", "江城"].map(String::from).into_iter().collect();
     assert_eq!(
         clean_anchor("江城鹅塘职业技术学院", &regions).as_deref(),

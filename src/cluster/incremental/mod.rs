@@ -537,17 +537,20 @@ fn incremental(
                 .filter(|r| sorted[i].title.contains(r));
             (seen[&i].0, raw)
         };
+        let compatible = |a: usize, b: usize| {
+            links::one_object([
+                links::objects(object(a), object(b)),
+                links::objects(titled(a), titled(b)),
+            ])
+        };
         let held = links::holding(
             &pairs,
             &|a, b| links::cos(&seen[&a].1, &seen[&b].1),
-            &|a, b| {
-                links::one_object([
-                    links::objects(object(a), object(b)),
-                    links::objects(titled(a), titled(b)),
-                ])
-            },
+            &compatible,
             opts,
         );
+        // (earlier members in no pair have no entry in `seen`: they do not vote in `clash`)
+        let named = |i: usize| seen.contains_key(&i) && titled(i).1.is_some();
         let before = group_of.clone();
         let mut sizes = vec![0usize; cents.len()];
         for g in group_of.iter().flatten() {
@@ -559,9 +562,19 @@ fn incremental(
             fresh_slots.push(seen[&i].0);
             base + fresh_slots.len() - 1
         };
-        links::join(&held, &mut group_of, &mut sizes, &mut fresh, 0, &|i| {
-            kept_of[i].is_some() && before[i].is_some()
-        });
+        {
+            let writer = |a: usize, b: usize| links::same_writer(&sorted, a, b);
+            let clash = links::clash_rule(&writer, &named, &compatible);
+            links::join(
+                &held,
+                &mut group_of,
+                &mut sizes,
+                &mut fresh,
+                0,
+                &|i| kept_of[i].is_some() && before[i].is_some(),
+                &clash,
+            );
+        }
         for key in fresh_slots {
             st.last_id += 1;
             cents.push(Centroid {
