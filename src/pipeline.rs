@@ -750,6 +750,7 @@ fn finish(
         outputs,
         peak_rss_mib: crate::sys::peak_rss_bytes()
             .map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0),
+        threads: rayon::current_num_threads(),
     };
     run_log::write(&opts.out_dir, &report)?;
     Ok(RunSummary {

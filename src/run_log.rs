@@ -33,6 +33,10 @@ pub struct RunReport {
     pub outputs: Vec<String>,
     /// Peak resident memory of the run, in MiB (Linux).
     pub peak_rss_mib: Option<f64>,
+    /// Worker threads the run's parallel stages used (the cores, or `RAYON_NUM_THREADS`); 0 in
+    /// a run.json from before this was kept.
+    #[serde(default)]
+    pub threads: usize,
     /// What `minqing brief` needs to render another period the way this run did.
     pub brief: BriefSetup,
 }
@@ -192,6 +196,7 @@ mod tests {
             stages: StageNotes::default(),
             outputs: Vec::new(),
             peak_rss_mib: None,
+            threads: 1,
             brief: BriefSetup::default(),
         };
         write(dir.path(), &report).unwrap();

@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// Full runs per corpus; each stage and the whole run are reported as the median.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: usize,
+    /// Also time full runs with each of these thread counts (`RAYON_NUM_THREADS` and
+    /// `POLARS_MAX_THREADS` of the run), e.g. `--threads 1,2`: every stage's seconds and the
+    /// speed-up of the whole run over the first count (`--repeat` runs each, median).
+    #[arg(long, value_delimiter = ',', value_name = "N,…")]
+    pub threads: Vec<usize>,
     /// Instead: load `minqing serve` over each corpus's run folder with concurrent signed-in
     /// sessions (src/cli/serve_bench.rs).
     #[arg(long)]
@@ -84,6 +89,21 @@ pub struct BenchResult {
     pub query_latency: Latency,
     pub incremental: Option<Incremental>,
     pub peer: Option<PeerComparison>,
+    /// The full run with each thread count of `--threads`.
+    #[serde(default)]
+    pub scaling: Vec<ThreadRun>,
+}
+
+/// The full run with one thread count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThreadRun {
+    /// The count asked for, as the run reported it (`run.json`'s `threads`).
+    pub threads: usize,
+    /// Each stage's median seconds, then the whole run (process).
+    pub stages: Vec<StageSeconds>,
+    /// The first count's whole run over this one's.
+    pub speedup: f64,
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// One stage's median time and throughput.
@@ -243,9 +263,15 @@ const PEER_READY: &str = ".minqing-peer-ready";
 fn checked(
     program: &std::path::Path,
     args: &[&std::ffi::OsStr],
+    env: &[(&str, String)],
     hint: &str,
 ) -> minqing::Result<()> {
-    let out = Command::new(program).args(args).output().map_err(|e| {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().map_err(|e| {
         minqing::Error::Usage(format!("cannot run `{}` ({e}){hint}", program.display()))
     })?;
     if !out.status.success() {
@@ -286,6 +312,7 @@ fn peer_python(a: &BenchArgs, term: &Term) -> minqing::Result<PathBuf> {
         checked(
             std::path::Path::new("python3"),
             &["-m".as_ref(), "venv".as_ref(), venv.as_os_str()],
+            &[],
             PYTHON_HINT,
         )?;
         let mut args: Vec<&std::ffi::OsStr> = vec![
@@ -295,7 +322,7 @@ fn peer_python(a: &BenchArgs, term: &Term) -> minqing::Result<PathBuf> {
             "--quiet".as_ref(),
         ];
         args.extend(PEER_PACKAGES.iter().map(std::ffi::OsStr::new));
-        checked(&python, &args, PYTHON_HINT)?;
+        checked(&python, &args, &[], PYTHON_HINT)?;
         std::fs::write(venv.join(PEER_READY), PEER_PACKAGES.join("\n"))
             .map_err(minqing::Error::io("write", venv.join(PEER_READY)))?;
     }
@@ -440,8 +467,13 @@ pub(super) fn corpus(
 
 /// `minqing ARGS…` in a child process (a run is timed as a whole process).
 pub(super) fn child(args: &[&str]) -> minqing::Result<()> {
+    child_with(args, &[])
+}
+
+/// [`child`] with extra environment variables.
+fn child_with(args: &[&str], env: &[(&str, String)]) -> minqing::Result<()> {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    checked(&exe()?, &args, "")
+    checked(&exe()?, &args, env, "")
 }
 
 /// Splits `corpus` into its first rows and its last `newest` rows (two CSV files with the
@@ -482,6 +514,51 @@ fn split_corpus(
     write(base, &mut records.by_ref().take(rows - newest))?;
     write(new, &mut records)?;
     Ok(rows)
+}
+
+/// One run's seconds per stage, the whole process last.
+type Samples = Vec<(String, f64)>;
+
+/// `repeat` full runs of `corpus` into `out`, each from an empty folder, with `env` set: each
+/// run's stages and whole-process seconds, and the last run's report.
+fn full_runs(
+    corpus: &std::path::Path,
+    out: &std::path::Path,
+    repeat: usize,
+    env: &[(&str, String)],
+    term: &Term,
+) -> minqing::Result<(Vec<Samples>, Option<RunReport>)> {
+    let mut samples: Vec<Samples> = Vec::new();
+    let mut run = None;
+    let with = env
+        .iter()
+        .map(|(k, v)| format!(" {k}={v}"))
+        .collect::<String>();
+    for i in 0..repeat.max(1) {
+        // a previous run's index and groups in the folder would make it incremental (an
+        // unchanged index is a no-op) and the figures wrong
+        clear_run_folder(out)?;
+        term.note(format!("full run {}/{}{with} …", i + 1, repeat.max(1)));
+        let t = Instant::now();
+        child_with(
+            &[
+                "-q",
+                "run",
+                "--input",
+                corpus.to_str().unwrap_or_default(),
+                "--out",
+                out.to_str().unwrap_or_default(),
+            ],
+            env,
+        )?;
+        let wall = t.elapsed().as_secs_f64();
+        let report = minqing::run_log::read(out)?;
+        let mut stages = stage_seconds(&report);
+        run = Some(report);
+        stages.push(("whole run (process)".into(), wall));
+        samples.push(stages);
+    }
+    Ok((samples, run))
 }
 
 /// The stages and their seconds a run folder's `run.json` reports, by stage name.
@@ -604,27 +681,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let out = a.work.join(format!("run-{n}"));
         // Each full run starts from nothing: a previous run's index and groups in the folder
         // would make it incremental (an unchanged index is a no-op) and the figures wrong.
-        let mut samples: Vec<Vec<(String, f64)>> = Vec::new();
-        let mut run = None;
-        for i in 0..a.repeat.max(1) {
-            clear_run_folder(&out)?;
-            term.note(format!("full run {}/{} …", i + 1, a.repeat.max(1)));
-            let t = Instant::now();
-            child(&[
-                "-q",
-                "run",
-                "--input",
-                corpus.to_str().unwrap_or_default(),
-                "--out",
-                out.to_str().unwrap_or_default(),
-            ])?;
-            let wall = t.elapsed().as_secs_f64();
-            let report = minqing::run_log::read(&out)?;
-            let mut stages = stage_seconds(&report);
-            run = Some(report);
-            stages.push(("whole run (process)".into(), wall));
-            samples.push(stages);
-        }
+        let (samples, run) = full_runs(&corpus, &out, a.repeat, &[], term)?;
         let stages = medians(&samples);
         let wall = stages.last().map_or(0.0, |s| s.1);
         let whole_samples: Vec<f64> = samples
@@ -648,6 +705,27 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             Some(k) => Some(incremental_run(&a.work, &corpus, n, k, wall, term)?),
             None => None,
         };
+        let mut scaling: Vec<ThreadRun> = Vec::new();
+        for &t in &a.threads {
+            let t = t.max(1).to_string();
+            let env = [("RAYON_NUM_THREADS", t.clone()), ("POLARS_MAX_THREADS", t)];
+            let (samples, report) = full_runs(&corpus, &out, a.repeat, &env, term)?;
+            let stages = medians(&samples);
+            let whole = stages.last().map_or(0.0, |s| s.1);
+            let first = scaling
+                .first()
+                .and_then(|f: &ThreadRun| f.stages.last().map(|s| s.seconds))
+                .unwrap_or(whole);
+            scaling.push(ThreadRun {
+                threads: report.as_ref().map_or(0, |r| r.threads),
+                stages: stages
+                    .into_iter()
+                    .map(|(stage, seconds)| StageSeconds { stage, seconds })
+                    .collect(),
+                speedup: first / whole.max(1e-9),
+                peak_rss_mib: report.and_then(|r| r.peak_rss_mib),
+            });
+        }
         let stage_rows = stages
             .iter()
             .map(|(k, v)| StageTime {
@@ -675,6 +753,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             query_latency: latency,
             incremental,
             peer,
+            scaling,
         };
         if !a.json {
             print_table(&result);
@@ -775,6 +854,41 @@ fn print_table(r: &BenchResult) {
             .map(|s| format!("{} {:.2}", s.stage, s.seconds))
             .collect();
         println!("  stages (s): {}", parts.join(", "));
+    }
+    if let Some(first) = r.scaling.first() {
+        let names: Vec<&str> = first.stages.iter().map(|s| s.stage.as_str()).collect();
+        println!("threads (RAYON_NUM_THREADS, POLARS_MAX_THREADS): seconds per stage");
+        // the whole process is the last column, under a short name
+        let widths: Vec<usize> = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                if k + 1 == names.len() {
+                    6
+                } else {
+                    n.len().max(6)
+                }
+            })
+            .collect();
+        let head: String = names
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(k, (n, w))| {
+                let n = if k + 1 == names.len() { "whole" } else { n };
+                format!(" {n:>w$}")
+            })
+            .collect();
+        println!("{:<7}{head} {:>9}", "threads", "speed-up");
+        for t in &r.scaling {
+            let cells: String = t
+                .stages
+                .iter()
+                .zip(&widths)
+                .map(|(s, w)| format!(" {:>w$.2}", s.seconds))
+                .collect();
+            println!("{:<7}{cells} {:>8.2}×", t.threads, t.speedup);
+        }
     }
     if let Some(p) = &r.peer {
         println!("peer (pandas + jieba + scikit-learn + whoosh), same corpus:");

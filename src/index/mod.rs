@@ -533,9 +533,8 @@ fn live_hashes(index: &Index, dir: &Path) -> Result<FastMap<String, u64>> {
 }
 
 fn writer(index: &Index) -> Result<IndexWriter> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
+    // the run's thread setting (RAYON_NUM_THREADS, else the cores), at most 4 writers
+    let threads = rayon::current_num_threads().clamp(1, 4);
     // A large budget per thread means few segments and few merges (the main indexing cost after
     // tokenizing); 512 MB × at most 4 threads.
     Ok(index.writer_with_num_threads(threads, threads * 512_000_000)?)

@@ -215,6 +215,42 @@ fn bench400(work: &str, extra: &[&str]) -> std::process::Output {
     run(&args)
 }
 
+/// `--threads 1,2` runs the whole pipeline with each thread count (the run reports the count it
+/// used in run.json) and gives each stage's seconds and the speed-up over the first count.
+#[test]
+fn bench_times_each_thread_count() {
+    let work = tempfile::tempdir().unwrap();
+    let o = bench400(
+        work.path().to_str().unwrap(),
+        &["--json", "--threads", "1,2"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let scaling = report[0]["scaling"].as_array().unwrap();
+    let threads: Vec<u64> = scaling
+        .iter()
+        .map(|t| t["threads"].as_u64().unwrap())
+        .collect();
+    assert_eq!(threads, vec![1, 2], "{report}");
+    assert_eq!(scaling[0]["speedup"].as_f64().unwrap(), 1.0);
+    for t in scaling {
+        let stages: Vec<&str> = t["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["stage"].as_str().unwrap())
+            .collect();
+        assert!(stages.contains(&"cluster") && stages.last() == Some(&"whole run (process)"));
+        let whole = t["stages"].as_array().unwrap().last().unwrap()["seconds"]
+            .as_f64()
+            .unwrap();
+        let first = scaling[0]["stages"].as_array().unwrap().last().unwrap()["seconds"]
+            .as_f64()
+            .unwrap();
+        assert!((t["speedup"].as_f64().unwrap() - first / whole).abs() < 1e-9);
+    }
+}
+
 /// `minqing bench` measures a run from nothing every time: a second bench in the same work folder
 /// must index and group everything again, not find the first bench's index up to date.
 #[test]
