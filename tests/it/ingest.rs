@@ -406,9 +406,12 @@ fn large_import_streams_in_bounded_memory_with_identical_results() {
     assert!(o.status.success(), "{}", stderr(&o));
     let peak = |p: &Path| run_json(p).peak_rss_mib.unwrap_or(0.0);
     let (p_small, p_big) = (peak(small_out.path()), peak(spilled.path()));
-    // Held: the ids (≈ 60 bytes a row) plus one part and one row group of records.
+    // Held: the ids (≈ 60 bytes a row) plus one part and one row group of records; rows held
+    // would triple the peak. Measured 2026-12-05 on 2 cores: 100k 485–542 MiB, 305k 639–644
+    // MiB (+100–156 MiB, the small import's peak being the noisier one under a parallel test
+    // run), hence a ratio rather than a fixed margin.
     assert!(
-        p_big < p_small + 150.0,
+        p_big < p_small * 1.4,
         "peak {p_big} MiB for 305k rows vs {p_small} MiB for 100k: memory grows with the input"
     );
 }
