@@ -157,8 +157,13 @@ pub(super) fn best(
     best
 }
 
-/// Pass 1: leader clustering in id order. Returns the centroids.
-pub(super) fn leader(docs: &[Doc], opts: &Options) -> Vec<Centroid> {
+/// No cluster, in the hints of [`leader`].
+pub(super) const NO_HINT: u32 = u32::MAX;
+
+/// Pass 1: leader clustering in id order. Returns the centroids, and each petition's pass-1
+/// cluster ([`NO_HINT`]: none), which [`reassign`] scores first: it is usually the best, and a
+/// high bar from the start lets [`best`] give up on the other candidates early.
+pub(super) fn leader(docs: &[Doc], opts: &Options) -> (Vec<Centroid>, Vec<u32>) {
     // Petitions only meet groups of their own anchor (or, without one, anchor-free groups), so
     // each anchor is an independent run: they go in parallel, each in id order, and their
     // groups are concatenated in anchor order — the same result on any number of cores.
@@ -166,17 +171,30 @@ pub(super) fn leader(docs: &[Doc], opts: &Options) -> Vec<Centroid> {
     for (i, d) in docs.iter().enumerate() {
         parts.entry(d.key).or_default().push(i);
     }
-    let mut parts: Vec<Vec<usize>> = parts.into_values().collect();
+    let parts: Vec<Vec<usize>> = parts.into_values().collect();
     // biggest first, so the long runs start early
     let mut order: Vec<usize> = (0..parts.len()).collect();
     order.sort_by_key(|&p| std::cmp::Reverse(parts[p].len()));
-    let mut runs: Vec<(usize, Vec<Centroid>)> = order
+    let mut runs: Vec<(usize, Vec<Centroid>, Vec<u32>)> = order
         .into_par_iter()
-        .map(|p| (p, leader_run(docs, &parts[p], opts)))
+        .map(|p| {
+            let (c, h) = leader_run(docs, &parts[p], opts);
+            (p, c, h)
+        })
         .collect();
     runs.sort_by_key(|r| r.0);
-    parts.clear();
-    runs.into_iter().flat_map(|(_, c)| c).collect()
+    let mut hints = vec![NO_HINT; docs.len()];
+    let mut cents: Vec<Centroid> = Vec::new();
+    for (p, c, h) in runs {
+        let base = cents.len() as u32;
+        for (&i, h) in parts[p].iter().zip(h) {
+            if h != NO_HINT {
+                hints[i] = base + h;
+            }
+        }
+        cents.extend(c);
+    }
+    (cents, hints)
 }
 
 /// Runs longer than this are scored in parallel blocks (see [`leader_run`]).
@@ -188,8 +206,10 @@ pub(super) const LEADER_BLOCK: usize = 256;
 /// at the block's start, in parallel, then apply the block in order, also checking the groups
 /// the block itself started. Block boundaries are fixed, so the result does not depend on the
 /// number of cores.
-pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Centroid> {
+pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> (Vec<Centroid>, Vec<u32>) {
     let mut cents: Vec<Centroid> = Vec::new();
+    // per petition of `ids`: the cluster it went to
+    let mut went: Vec<u32> = Vec::with_capacity(ids.len());
     let mut idx = CandIndex::default();
     let block = if ids.len() >= LEADER_BLOCK_FROM {
         LEADER_BLOCK
@@ -217,6 +237,7 @@ pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Cent
         for (&i, scored) in chunk.iter().zip(scored) {
             let d = &all[i];
             if d.vec.is_empty() {
+                went.push(NO_HINT);
                 continue;
             }
             let th = threshold(d, opts, 0) as f32;
@@ -235,6 +256,7 @@ pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Cent
                     if d.key.is_none() {
                         idx.insert(c, None, &d.top);
                     }
+                    went.push(c as u32);
                 }
                 _ => {
                     let mut c = Centroid {
@@ -243,12 +265,13 @@ pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> Vec<Cent
                     };
                     c.add(&d.vec);
                     idx.insert(cents.len(), d.key, &d.top);
+                    went.push(cents.len() as u32);
                     cents.push(c);
                 }
             }
         }
     }
-    cents
+    (cents, went)
 }
 
 pub(super) fn threshold(d: &Doc, opts: &Options, step: usize) -> f64 {
@@ -260,10 +283,13 @@ pub(super) fn threshold(d: &Doc, opts: &Options, step: usize) -> f64 {
     (base - opts.threshold_step * step as f64).max(opts.min_threshold.min(base))
 }
 
-/// Pass 2: assign each petition to its best final centroid; `None` = unclustered.
+/// Pass 2: assign each petition to its best final centroid; `None` = unclustered. `hints`
+/// (empty: none) names a candidate to score first for each petition (see
+/// [`leader`]); the result does not depend on them.
 pub(super) fn reassign(
     docs: &[Doc],
     cents: &[Centroid],
+    hints: &[u32],
     opts: &Options,
     step: usize,
     k: usize,
@@ -275,12 +301,19 @@ pub(super) fn reassign(
         }
     }
     docs.par_iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(i, d)| {
             if d.vec.is_empty() {
                 return None;
             }
             let mut cand = Vec::new();
             idx.candidates(d, &mut cand);
+            if let Some(at) = hints
+                .get(i)
+                .and_then(|&h| cand.iter().position(|&c| c as u32 == h))
+            {
+                cand[..=at].rotate_right(1);
+            }
             let th = threshold(d, opts, step) as f32;
             best(cents, &cand, d, th)
         })

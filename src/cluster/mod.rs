@@ -371,11 +371,11 @@ pub fn run_full(
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
 
-    let cents = leader(docs, opts);
+    let (cents, hints) = leader(docs, opts);
     let mut step = 0usize;
     let assign = loop {
         // final centroids from pass 1 membership, then reassignment
-        let a = reassign(docs, &cents, opts, step, k);
+        let a = reassign(docs, &cents, &hints, opts, step, k);
         let mut sizes = vec![0usize; cents.len()];
         for x in a.iter().flatten() {
             sizes[x.0] += 1;

@@ -43,18 +43,23 @@ fn block_leader_is_independent_of_cores() {
             }
         })
         .collect();
-    let run = |threads: usize| -> Vec<(usize, Vec<u32>)> {
+    let run = |threads: usize| -> (Vec<(usize, Vec<u32>)>, Vec<u32>) {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
-        pool.install(|| leader(&docs, &Options::default()))
-            .iter()
-            .map(|c| (c.size, c.top_terms(4)))
-            .collect()
+        let (cents, hints) = pool.install(|| leader(&docs, &Options::default()));
+        let cents = cents.iter().map(|c| (c.size, c.top_terms(4))).collect();
+        (cents, hints)
     };
-    let one = run(1);
-    assert_eq!(one, run(3));
+    let (one, hints) = run(1);
+    assert_eq!((one.clone(), hints.clone()), run(3));
+    // each petition's hint is the cluster it went to, and the clusters' sizes count them
+    let mut counted = vec![0usize; one.len()];
+    for &h in &hints {
+        counted[h as usize] += 1;
+    }
+    assert_eq!(counted, one.iter().map(|c| c.0).collect::<Vec<_>>());
     // the 40 topics come out as groups, not as thousands of singletons
     assert!(
         one.iter().filter(|c| c.0 >= 100).count() >= 30,

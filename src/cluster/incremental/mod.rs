@@ -418,8 +418,8 @@ fn incremental(
     }
     pool.sort_by_key(|p| p.0);
     let pool_docs: Vec<Doc> = pool.iter_mut().map(|p| std::mem::take(&mut p.1)).collect();
-    let pool_cents = leader(&pool_docs, opts);
-    let pool_assign = reassign(&pool_docs, &pool_cents, opts, 0, k);
+    let (pool_cents, hints) = leader(&pool_docs, opts);
+    let pool_assign = reassign(&pool_docs, &pool_cents, &hints, opts, 0, k);
     let mut pool_members: Vec<Vec<usize>> = vec![Vec::new(); pool_cents.len()];
     for (p, a) in pool_assign.iter().enumerate() {
         if let Some((c, _)) = a {
