@@ -178,12 +178,7 @@ pub(super) fn candidates(
     // ---- the same petitioner
     let mut by_writer: FastMap<&str, Vec<usize>> = FastMap::default();
     for (i, r) in sorted.iter().enumerate() {
-        if let Some(p) = r
-            .petitioner
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
+        if let Some(p) = writer(r) {
             by_writer.entry(p).or_default().push(i);
         }
     }
@@ -320,16 +315,17 @@ pub(super) fn one_object(readings: [Objects; 2]) -> bool {
     readings.contains(&Objects::Same) || !readings.contains(&Objects::Different)
 }
 
+/// A petition's petitioner as the repeat pairs read it (trimmed; blank = unknown).
+fn writer(r: &Record) -> Option<&str> {
+    r.petitioner
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
 /// Whether petitions `i` and `j` have one petitioner: their pair is a repeat candidate.
 pub(super) fn same_writer(sorted: &[&Record], i: usize, j: usize) -> bool {
-    let writer = |k: usize| {
-        sorted[k]
-            .petitioner
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-    };
-    writer(i).is_some() && writer(i) == writer(j)
+    writer(sorted[i]).is_some_and(|p| writer(sorted[j]) == Some(p))
 }
 
 /// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
