@@ -535,8 +535,8 @@ fn full_runs(
         .map(|(k, v)| format!(" {k}={v}"))
         .collect::<String>();
     for i in 0..repeat.max(1) {
-        // a previous run's index and groups in the folder would make it incremental (an
-        // unchanged index is a no-op) and the figures wrong
+        // each full run starts from nothing: a previous run's index and groups in the folder
+        // would make it incremental (an unchanged index is a no-op) and the figures wrong
         clear_run_folder(out)?;
         term.note(format!("full run {}/{}{with} …", i + 1, repeat.max(1)));
         let t = Instant::now();
@@ -679,8 +679,6 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let floor_samples: Vec<f64> = floors.iter().map(|f| f.seconds).collect();
         let floor = floors.swap_remove(FLOOR_PASSES / 2);
         let out = a.work.join(format!("run-{n}"));
-        // Each full run starts from nothing: a previous run's index and groups in the folder
-        // would make it incremental (an unchanged index is a no-op) and the figures wrong.
         let (samples, run) = full_runs(&corpus, &out, a.repeat, &[], term)?;
         let stages = medians(&samples);
         let wall = stages.last().map_or(0.0, |s| s.1);
