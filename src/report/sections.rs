@@ -414,8 +414,9 @@ fn hot_issues(cx: &Ctx) -> Section {
     }
 }
 
-/// 办理状态's place in the case-group table.
+/// 办理状态's and 建议牵头单位's places in the case-group table.
 const STATE_COLUMN: usize = 5;
+const LEAD_COLUMN: usize = 6;
 
 /// 同质化类案
 fn case_groups(cx: &Ctx) -> Section {
@@ -424,11 +425,14 @@ fn case_groups(cx: &Ctx) -> Section {
     let chart = |name: &str| cx.chart(name);
     let opts = cx.opts;
     let has_state = cx.has_state;
-    let rows: Vec<Vec<String>> = t
-        .groups
-        .iter()
-        .filter(|g| g.in_period > 0)
-        .take(opts.max_rows)
+    let shown = || {
+        t.groups
+            .iter()
+            .filter(|g| g.in_period > 0)
+            .take(opts.max_rows)
+    };
+    let has_lead = shown().any(|g| g.lead_unit.is_some());
+    let rows: Vec<Vec<String>> = shown()
         .map(|g| {
             let mut row = vec![
                 g.id.clone(),
@@ -459,7 +463,11 @@ fn case_groups(cx: &Ctx) -> Section {
                     trend_zh(g.trend).into()
                 },
             ];
-            // Without status data the column would say 无数据 in every row: a sentence says it once.
+            // Without status data (or a unit for any group) the column would say 无数据 in
+            // every row: a sentence says it once.
+            if !has_lead {
+                row.remove(LEAD_COLUMN);
+            }
             if !has_state {
                 row.remove(STATE_COLUMN);
             }
@@ -477,6 +485,11 @@ fn case_groups(cx: &Ctx) -> Section {
         if !has_state {
             b.push(Block::Para(format!(
                 "类案办理状态{UNAVAILABLE}（数据未载明办结情况），表中不列。"
+            )));
+        }
+        if !has_lead {
+            b.push(Block::Para(format!(
+                "类案建议牵头单位{UNAVAILABLE}（数据未载明责任单位，也无问题类别可按分派表推荐），表中不列。"
             )));
         }
         if t.groups
@@ -499,6 +512,9 @@ fn case_groups(cx: &Ctx) -> Section {
         ]
         .map(String::from)
         .to_vec();
+        if !has_lead {
+            header.remove(LEAD_COLUMN);
+        }
         if !has_state {
             header.remove(STATE_COLUMN);
         }

@@ -459,6 +459,44 @@ fn missing_data_is_unavailable_not_zero() {
     assert_eq!(doc.sections.len(), 9);
 }
 
+/// A column that would say 无数据 in every row of the case-group table (no status, no unit for
+/// any group) is left out, and one sentence says so.
+#[test]
+fn case_group_columns_without_data_are_said_once() {
+    let (mut recs, mut groups) = fixture();
+    for r in &mut recs {
+        r.responsible_unit = None;
+        r.status = None;
+        r.closed_at = None;
+    }
+    for g in &mut groups.groups {
+        g.units.clear();
+    }
+    let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
+    assert!(t.groups.iter().any(|g| g.in_period > 0));
+    assert!(t.groups.iter().all(|g| g.lead_unit.is_none()));
+    let dir = tempfile::tempdir().unwrap();
+    let method = report::MethodNote::default();
+    let w = report_of(dir.path(), &recs, &t, &[], &method, false).unwrap();
+    let md = std::fs::read_to_string(&w.markdown).unwrap();
+    let section = &md[md.find("## 五、同质化类案").unwrap()..md.find("## 六、").unwrap()];
+    assert_eq!(
+        section.matches("类案办理状态无数据").count(),
+        1,
+        "{section}"
+    );
+    assert_eq!(
+        section.matches("类案建议牵头单位无数据").count(),
+        1,
+        "{section}"
+    );
+    assert!(
+        section.contains("| 编号 | 类案 | 本期件次 | 累计（件/人/人次） | 时间跨度 | 走势 |"),
+        "{section}"
+    );
+    assert!(!section.contains("| 无数据 |"), "{section}");
+}
+
 fn render(show: bool) -> (String, String, tempfile::TempDir) {
     let (recs, groups) = fixture();
     let method = report::MethodNote {
