@@ -22,6 +22,7 @@ use std::hash::Hasher;
 
 use rayon::prelude::*;
 
+use super::objects::suffix_class;
 use super::vectors::Prepared;
 use super::Options;
 use crate::fxhash::{FastMap, FastSet, FxHasher};
@@ -66,7 +67,18 @@ pub(super) fn apply(
         &compatible,
         opts,
     );
-    let named = |i: usize| titled(i).1.is_some();
+    // how many petitions name each object: a name one letter alone carries may be a stray
+    // phrase of it
+    let mut per_key: FastMap<u32, u32> = FastMap::default();
+    for d in docs {
+        if let Some(k) = d.key {
+            *per_key.entry(k).or_insert(0) += 1;
+        }
+    }
+    let named = |i: usize| {
+        let recurring = docs[i].key.is_some_and(|k| per_key[&k] >= 2);
+        votes(titled(i).1.is_some(), object(i).1, recurring, opts)
+    };
     let writer = |i: usize, j: usize| same_writer(sorted, i, j);
     let clash = clash_rule(&writer, &named, &compatible);
     let mut group: Vec<Option<usize>> = assign.iter().map(|a| a.map(|(c, _)| c)).collect();
@@ -356,9 +368,20 @@ pub(super) fn holding(
     out
 }
 
+/// Whether a petition's object counts in [`clash_rule`]: a name its title writes, an object
+/// other petitions name too (`recurring`), or a place its letter names (an estate, a road, a
+/// village: where its matter is). A firm or a school one letter alone names may be mentioned in
+/// passing (the platform's shareholders in a letter about the platform).
+pub(super) fn votes(titled: bool, object: Option<&str>, recurring: bool, opts: &Options) -> bool {
+    titled
+        || object.is_some_and(|a| {
+            recurring || matches!(suffix_class(a, &opts.extra_suffixes), Some(0 | 2 | 3))
+        })
+}
+
 /// Whether a lone petition `lone`, linked to `partner`, may not join a cluster whose members
-/// are `members`: its title names an object that most of the members whose titles name one
-/// contradict (a name found only in the letter may be a stray phrase of it). A link checks one
+/// are `members`: it names an object that most of the members naming one contradict (`named`:
+/// see [`votes`]). A link checks one
 /// pair; a cluster would otherwise take in one copied letter per estate or village,
 /// each linked through a different member (or through a member that names nothing). Most, not
 /// all: the names one object's petitions use vary (咸嘉新村西子园 / 西子园 / 咸嘉新村), and one
@@ -670,6 +693,18 @@ mod tests {
             group,
             vec![Some(0), Some(0), Some(0), None, Some(0), Some(0)]
         );
+    }
+
+    #[test]
+    fn places_a_letter_names_vote_and_a_firm_named_once_does_not() {
+        let opts = Options::default();
+        assert!(votes(true, None, false, &opts));
+        assert!(votes(false, Some("丽景花园"), false, &opts));
+        assert!(votes(false, Some("银杏路"), false, &opts));
+        assert!(votes(false, Some("桃溪村"), false, &opts));
+        assert!(!votes(false, Some("恒信投资公司"), false, &opts));
+        assert!(votes(false, Some("恒信投资公司"), true, &opts));
+        assert!(!votes(false, None, true, &opts));
     }
 
     #[test]

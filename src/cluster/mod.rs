@@ -9,9 +9,12 @@
 //! 2. **Object anchor**: the concrete object a petition is about, from tokens ending in an object
 //!    suffix (…小区/花园/苑/家园/城/公司/学校/学院/小学/路/线/村/厂/站…, and 教育/培训/物业/置业/
 //!    投资 after a proper name) extended backwards over proper-noun-like tokens, with the data's
-//!    own region names (from the region column) and `A市`-style prefixes stripped. A name that is
-//!    only kind words (英语培训中心) is no object; an organisation named with an everyday word
-//!    that the corpus mostly uses on its own (人民医院) is none either. Title anchors win over
+//!    own region names (from the region column) and `A市`-style prefixes stripped. Shops and
+//!    offices (…店/超市/大排档/棋牌室/所) need a trade or place name before them; a name jieba
+//!    did not know (cut into single characters or made up whole: 汇卓超市, 冲竹村) is taken
+//!    whole, while counts (好几个小区), locatives (楼下广场) and people (村民) end a name. A
+//!    name that is only kind words (英语培训中心, 社保所) is no object; an organisation named
+//!    with an everyday word that the corpus mostly uses on its own (人民医院) is none either. Title anchors win over
 //!    content anchors; estates beat schools/companies beat roads/lines beat sites.
 //! 3. **Variants folded** onto one name: containment (丽景花园小区二期 → 丽景花园), core (the name
 //!    without its kind words: 恒通教育 / 恒通培训 / 恒通英语培训中心 are one trade name; 花语小区 is

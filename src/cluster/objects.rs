@@ -1,5 +1,5 @@
 //! Step 2 of the grouping: the concrete object a petition is about (its *anchor*), from the
-//! words ending in an object suffix (小区/花园/苑/公司/学校/路/线/村/厂/站…) extended backwards
+//! words ending in an object suffix (小区/花园/苑/公司/店/学校/路/线/村/厂/站/所…) extended backwards
 //! over the name, region prefixes stripped, kinds (英语培训中心) and everyday names (人民医院)
 //! refused; and the corpus's known names found again where jieba cut them apart.
 
@@ -36,6 +36,17 @@ pub(super) const SUFFIXES: &[(&str, u8)] = &[
     ("雅居", 0),
     ("国际", 0),
     ("公司", 1),
+    // shops and eateries: a trade name before them (永伟手机店, 荣隆大排档, 汇卓超市)
+    ("店", 1),
+    ("餐馆", 1),
+    ("超市", 1),
+    ("大排档", 1),
+    ("棋牌室", 1),
+    ("KTV", 1),
+    ("网吧", 1),
+    ("酒吧", 1),
+    // offices of a town or street (三眼社保所, 白沙派出所): with the place, one office
+    ("所", 1),
     ("集团", 1),
     ("学校", 1),
     ("学院", 1),
@@ -101,6 +112,28 @@ pub(super) const GENERIC: &[&str] = &[
     "医院",
     "银行",
     "酒店",
+    "店",
+    "超市",
+    "餐馆",
+    "大排档",
+    "棋牌室",
+    "KTV",
+    "网吧",
+    "酒吧",
+    "所",
+    "场所",
+    "厕所",
+    "住所",
+    "处所",
+    "会所",
+    "居所",
+    "寓所",
+    "门店",
+    "小店",
+    "该店",
+    "本店",
+    "此店",
+    "网店",
     "市场",
     "道路",
     "马路",
@@ -310,6 +343,92 @@ pub(super) fn verb_and_object(w: &str) -> bool {
     }
 }
 
+/// How many characters of `w` its object suffix takes (the longest that fits).
+fn suffix_len(w: &str, extra: &[String]) -> usize {
+    SUFFIXES
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(extra.iter().map(String::as_str))
+        .filter(|s| w.ends_with(s))
+        .map(char_len)
+        .max()
+        .unwrap_or(0)
+        .min(char_len(w))
+}
+
+/// Characters that are grammar, pronouns or everyday verbs of a petition's sentence, never the
+/// first character of a name jieba cut into single characters (在 + 竹村, 到 + 超市).
+const FUNCTION_CHARS: &str = "的了着过在是有和与及或被把给对向从于为也都就还又很太最更才只已再要会能可请将这那哪该本其各每某此由以因而但则若如即便并且却之所去来到住找问说让叫没不无等个号年月日时分元里上下内外前后中旁边我你他她它们家市省县区镇乡期栋楼层室座幢";
+
+/// A single character that may begin a name jieba did not know and cut apart (冲 + 竹村, 鸿 + 汇 +
+/// 餐馆): a Han character that is no grammar word.
+fn name_char(w: &str) -> bool {
+    let mut cs = w.chars();
+    matches!((cs.next(), cs.next()), (Some(c), None) if is_han(c) && !FUNCTION_CHARS.contains(c))
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
+/// A two-character word jieba made up from its model rather than found in its dictionary (西才
+/// of 西才村): a name as likely as any proper noun. Longer made-up words run over grammar
+/// (楚雅路上), shorter ones are single characters (see [`name_char`]).
+fn unknown_name(w: &str, tok: &Tokenizer) -> bool {
+    char_len(w) == 2
+        && w.chars().all(|c| is_han(c) && !FUNCTION_CHARS.contains(c))
+        && !tok.jieba().has_word(w)
+}
+
+/// The trade between a firm's name and its kind (通旺 装修 公司, 同永 夜宵 店): a two-character
+/// verb or noun of time after a proper or unknown name.
+fn trade_word(w: &str, tag: &str, before: Option<(&str, &str)>, tok: &Tokenizer) -> bool {
+    char_len(w) == 2
+        && matches!(tag, "v" | "vn" | "t")
+        && before.is_some_and(|(b, t)| proper_tag(t) && !quantity(b, t) || unknown_name(b, tok))
+}
+
+/// Numbers of things (好几个, 十几, 一些, 一排 tagged m) say how many, never which: they end a
+/// name. Ordinals (第一中学) do name.
+fn quantity(w: &str, tag: &str) -> bool {
+    const COUNT: &str = "一二两三四五六七八九十百千万几多好个些每各半数";
+    w.chars().all(|c| COUNT.contains(c))
+        || tag == "m" && char_len(w) >= 2 && w.starts_with(|c| COUNT.contains(c))
+}
+
+/// People a petition speaks of or to (村民, 领导): a name never runs back over them
+/// (尊敬的领导民长村 is the village 民长村).
+const ROLE_WORDS: &[&str] = &[
+    "村民",
+    "居民",
+    "市民",
+    "业主",
+    "领导",
+    "群众",
+    "网友",
+    "家长",
+    "学生",
+    "老师",
+    "员工",
+    "工人",
+    "农民",
+    "百姓",
+    "老百姓",
+    "住户",
+    "商户",
+    "租户",
+    "来电人",
+    "来访人",
+    "人称",
+];
+
+/// Where something is from where the writer stands (楼下, 门口): 楼下广场 is the square below
+/// the writer's flat, not a plaza of that name.
+const LOCATIVES: &[&str] = &[
+    "楼下", "楼上", "门口", "门前", "对面", "附近", "旁边", "周边", "周围", "后面", "前面", "里面",
+    "外面", "隔壁", "背后", "底下",
+];
+
 /// Last characters of the built-in suffixes, sorted.
 pub(super) static SUFFIX_LAST: LazyLock<Vec<char>> = LazyLock::new(|| {
     let mut v: Vec<char> = SUFFIXES
@@ -433,9 +552,23 @@ pub(super) fn anchors_in<S: AsRef<str>>(
         }
         let mut start = i;
         let mut len = char_len(w);
+        // characters of the name before its suffix (竹 of 竹村, none of 超市)
+        let mut specific = len - suffix_len(w, extra);
         while start > 0 && i - start < 4 {
             let (pw, pt) = tags[start - 1];
-            if !nounish(pt) || len + char_len(pw) > 14 {
+            if len + char_len(pw) > 14
+                || quantity(pw, pt)
+                || ROLE_WORDS.contains(&pw)
+                || LOCATIVES.contains(&pw)
+            {
+                break;
+            }
+            let before = start.checked_sub(2).map(|k| tags[k]);
+            if !(nounish(pt)
+                || unknown_name(pw, tok)
+                || specific < 2 && name_char(pw)
+                || class == 1 && specific == 0 && trade_word(pw, pt, before, tok))
+            {
                 break;
             }
             // generic words stop the extension unless they are themselves object heads (花园, 新城)
@@ -444,6 +577,7 @@ pub(super) fn anchors_in<S: AsRef<str>>(
             }
             start -= 1;
             len += char_len(pw);
+            specific += char_len(pw);
         }
         // drop leading generic parts; require one specific part
         while start < i && is_kind_word(tags[start].0) {
@@ -452,8 +586,13 @@ pub(super) fn anchors_in<S: AsRef<str>>(
         if (start..=i).all(|k| is_kind_word(tags[k].0)) {
             continue;
         }
-        // a lone dictionary common noun naming a kind of site (搅拌站, 污水处理厂) is no object
-        if start == i && class >= 2 && matches!(t, "n" | "vn" | "ng" | "l") {
+        // a lone dictionary common noun naming a kind of site (搅拌站, 污水处理厂) is no object;
+        // a word jieba made up (冲竹村) is a name
+        if start == i
+            && class >= 2
+            && matches!(t, "n" | "vn" | "ng" | "l")
+            && tok.jieba().has_word(w)
+        {
             continue;
         }
         // organisations (and the weak suffixes) need a proper name before the type word:
@@ -504,7 +643,7 @@ pub(super) fn split_suffix(a: &str, b: &str) -> Option<&'static str> {
 /// kind, not one place; named ones are tagged as places (中山路 ns, 解放路 nz).
 pub(super) fn common_word(name: &str, tok: &Tokenizer) -> bool {
     let tags = tok.tag_ref(name);
-    tags.len() == 1 && matches!(tags[0].1, "n" | "vn" | "l" | "ng")
+    tags.len() == 1 && matches!(tags[0].1, "n" | "vn" | "l" | "ng") && tok.jieba().has_word(name)
 }
 
 pub(super) fn glued(w: &str, tok: &Tokenizer) -> bool {
@@ -605,7 +744,7 @@ pub(super) fn clean_anchor(raw: &str, regions: &FastSet<String>) -> Option<Strin
         return None;
     }
     // region names themselves are not objects
-    if a.ends_with('市')
+    if a.ends_with('市') && !a.ends_with("超市")
         || a.ends_with('区') && !a.ends_with("小区") && !a.ends_with("社区")
         || a.ends_with('县')
     {
@@ -652,6 +791,12 @@ pub(super) const QUALIFIERS: &[&str] = &[
     "城管",
     "国土",
     "税务",
+    "社保",
+    "司法",
+    "派出",
+    "工商",
+    "民政",
+    "供电",
 ];
 
 /// A name that is only its kind (see [`QUALIFIERS`]); a region prefix in front of it stays.

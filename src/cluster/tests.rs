@@ -94,6 +94,17 @@ fn anchors_survive_jieba_cuts() {
         .iter()
         .any(|x| x.contains("香槟国际")));
     assert_eq!(found("中山路晚上施工太吵"), vec!["中山路"]);
+    // names jieba does not know, cut into single characters or made up whole: a shop's trade
+    // name, a village; counts (好几个小区), locatives (楼下广场) and people (村民) are no part
+    // of a name
+    assert_eq!(found("请处理汇卓超市退货问题"), vec!["汇卓超市"]);
+    assert_eq!(found("通旺装修公司欺骗消费者"), vec!["通旺装修公司"]);
+    assert_eq!(found("荣隆大排档噪音扰民"), vec!["荣隆大排档"]);
+    assert_eq!(found("梅溪街道冲竹村土地纠纷"), vec!["冲竹村"]);
+    assert!(found("路两边新建了好几个小区").is_empty());
+    assert!(found("每天晚上楼下广场跳舞").is_empty());
+    assert!(found("到超市买的东西坏了").is_empty());
+    assert!(found("公共场所禁止吸烟").is_empty());
     assert_eq!(split_suffix("域名", "都是"), Some("名都"));
     assert_eq!(split_suffix("域名", "是"), None);
 }
@@ -114,6 +125,9 @@ fn cores_and_kinds() {
     assert!(is_generic_name("建筑工程有限公司", &[]));
     assert!(!is_generic_name("5路", &[]));
     assert!(kind_only("职业技术学院"));
+    // an office of a town is one with its place, none without
+    assert!(kind_only("社保所"));
+    assert!(!kind_only("三眼社保所"));
     assert!(!kind_only("鹅塘职业技术学院"));
     let none = FastSet::default();
     assert_eq!(

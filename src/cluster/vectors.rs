@@ -15,7 +15,8 @@ use crate::tokenize::Tokenizer;
 
 use super::fold::{common_kind, link_anchors, name_map};
 use super::objects::{
-    anchors_in, char_len, lookup_known, normalise_anchor, pick_anchor, proper_tag, region_names,
+    anchors_in, char_len, kind_only, lookup_known, normalise_anchor, pick_anchor, proper_tag,
+    region_names,
 };
 use super::Options;
 
@@ -420,8 +421,10 @@ pub(super) fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Opt
     let generic: HashSet<String> = name_df
         .iter()
         .filter(|(a, n)| {
-            common_kind(a, &opts.extra_suffixes)
-                .is_some_and(|core| words.df(core, &df) >= (3 * **n).max(10))
+            // a kind with no place or name of its own (社保所, 第一中学) is none of the many
+            kind_only(a)
+                || common_kind(a, &opts.extra_suffixes)
+                    .is_some_and(|core| words.df(core, &df) >= (3 * **n).max(10))
         })
         .map(|(a, _)| a.to_string())
         .collect();

@@ -550,7 +550,22 @@ fn incremental(
             opts,
         );
         // (earlier members in no pair have no entry in `seen`: they do not vote in `clash`)
-        let named = |i: usize| seen.contains_key(&i) && titled(i).1.is_some();
+        // an object recurs when a group has it or two petitions of the pairs name it
+        let mut per_key: FastMap<u32, u32> = FastMap::default();
+        for (k, _, _) in seen.values() {
+            if let Some(k) = k {
+                *per_key.entry(*k).or_insert(0) += 1;
+            }
+        }
+        for k in cents.iter().filter_map(|c| c.key) {
+            *per_key.entry(k).or_insert(0) += 2;
+        }
+        let named = |i: usize| {
+            seen.contains_key(&i) && {
+                let recurring = seen[&i].0.is_some_and(|k| per_key[&k] >= 2);
+                links::votes(titled(i).1.is_some(), object(i).1, recurring, opts)
+            }
+        };
         let before = group_of.clone();
         let mut sizes = vec![0usize; cents.len()];
         for g in group_of.iter().flatten() {
