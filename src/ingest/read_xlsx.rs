@@ -28,7 +28,13 @@ pub(super) fn read_workbook(
                 .iter()
                 .find(|n| n.as_str() == s)
                 .cloned()
-                .ok_or_else(|| bad(format!("no worksheet `{s}` (found: {})", names.join(", ")))),
+                .ok_or_else(|| {
+                    bad(format!(
+                        "no worksheet `{}` (found: {})",
+                        one_line(s),
+                        one_line(names.join(", "))
+                    ))
+                }),
             None => names
                 .first()
                 .cloned()
@@ -43,8 +49,13 @@ pub(super) fn read_workbook(
             let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
                 .map_err(|e| bad(format!("not a readable xlsx workbook: {}", one_line(e))))?;
             let name = pick(wb.sheet_names())?;
-            read_xlsx_cells(&mut wb, &name)
-                .map_err(|e| bad(format!("cannot read worksheet `{name}`: {}", one_line(e))))
+            read_xlsx_cells(&mut wb, &name).map_err(|e| {
+                bad(format!(
+                    "cannot read worksheet `{}`: {}",
+                    one_line(&name),
+                    one_line(e)
+                ))
+            })
         })?;
         return emit_sparse(path, cells, sink);
     }
@@ -52,9 +63,13 @@ pub(super) fn read_workbook(
         let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
             .map_err(|e| bad(format!("not a readable Excel workbook: {}", one_line(e))))?;
         let name = pick(wb.sheet_names())?;
-        let range = wb
-            .worksheet_range(&name)
-            .map_err(|e| bad(format!("cannot read worksheet `{name}`: {}", one_line(e))))?;
+        let range = wb.worksheet_range(&name).map_err(|e| {
+            bad(format!(
+                "cannot read worksheet `{}`: {}",
+                one_line(&name),
+                one_line(e)
+            ))
+        })?;
         let (first_row, first_col) = range.start().unwrap_or((0, 0));
         Ok(range
             .cells()
