@@ -67,14 +67,8 @@ pub(super) fn apply(
         &compatible,
         opts,
     );
-    // how many petitions name each object: a name one letter alone carries may be a stray
-    // phrase of it
-    let mut per_key: FastMap<u32, u32> = FastMap::default();
-    for d in docs {
-        if let Some(k) = d.key {
-            *per_key.entry(k).or_insert(0) += 1;
-        }
-    }
+    // a name one letter alone carries may be a stray phrase of it
+    let per_key = per_object(docs.iter().map(|d| d.key));
     let named = |i: usize| {
         let recurring = docs[i].key.is_some_and(|k| per_key[&k] >= 2);
         votes(titled(i).1.is_some(), object(i).1, recurring, opts)
@@ -368,6 +362,15 @@ pub(super) fn holding(
     out
 }
 
+/// How many petitions name each object (`keys`: each petition's), for [`votes`]' `recurring`.
+pub(super) fn per_object(keys: impl Iterator<Item = Option<u32>>) -> FastMap<u32, u32> {
+    let mut out: FastMap<u32, u32> = FastMap::default();
+    for k in keys.flatten() {
+        *out.entry(k).or_insert(0) += 1;
+    }
+    out
+}
+
 /// Whether a petition's object counts in [`clash_rule`]: a name its title writes, an object
 /// other petitions name too (`recurring`), or a place its letter names (an estate, a road, a
 /// village: where its matter is). A firm or a school one letter alone names may be mentioned in
@@ -381,9 +384,8 @@ pub(super) fn votes(titled: bool, object: Option<&str>, recurring: bool, opts: &
 
 /// Whether a lone petition `lone`, linked to `partner`, may not join a cluster whose members
 /// are `members`: it names an object that most of the members naming one contradict (`named`:
-/// see [`votes`]). A link checks one
-/// pair; a cluster would otherwise take in one copied letter per estate or village,
-/// each linked through a different member (or through a member that names nothing). Most, not
+/// see [`votes`]). A link checks one pair; a cluster would otherwise take in one copied letter
+/// per estate or village, each linked through a different member (or through a member that names nothing). Most, not
 /// all: the names one object's petitions use vary (咸嘉新村西子园 / 西子园 / 咸嘉新村), and one
 /// letter naming both is what ties them. A letter of the partner's own writer stays exempt, as
 /// a repeat is in [`holding`]: one petitioner's matter, whatever object each letter names first.

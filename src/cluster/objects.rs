@@ -10,7 +10,7 @@ use regex::Regex;
 
 use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
-use crate::tokenize::Tokenizer;
+use crate::tokenize::{is_han, Tokenizer};
 
 use super::fold::{is_generic_name, strip_type_words, TYPE_WORDS};
 
@@ -365,10 +365,6 @@ const FUNCTION_CHARS: &str = "的了着过在是有和与及或被把给对向�
 fn name_char(w: &str) -> bool {
     let mut cs = w.chars();
     matches!((cs.next(), cs.next()), (Some(c), None) if is_han(c) && !FUNCTION_CHARS.contains(c))
-}
-
-fn is_han(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
 }
 
 /// A two-character word jieba made up from its model rather than found in its dictionary (西才

@@ -551,12 +551,7 @@ fn incremental(
         );
         // (earlier members in no pair have no entry in `seen`: they do not vote in `clash`)
         // an object recurs when a group has it or two petitions of the pairs name it
-        let mut per_key: FastMap<u32, u32> = FastMap::default();
-        for (k, _, _) in seen.values() {
-            if let Some(k) = k {
-                *per_key.entry(*k).or_insert(0) += 1;
-            }
-        }
+        let mut per_key = links::per_object(seen.values().map(|r| r.0));
         for k in cents.iter().filter_map(|c| c.key) {
             *per_key.entry(k).or_insert(0) += 2;
         }
