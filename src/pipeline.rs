@@ -825,7 +825,7 @@ impl Summary for Stored {
     }
 }
 
-impl Summary for cluster::Grouped {
+impl Summary for cluster::Output {
     fn line(&self) -> String {
         format!(
             "{} case groups holding {} of {} petitions ({})",

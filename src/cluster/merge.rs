@@ -41,20 +41,34 @@ pub(super) fn merge_groups(
         .collect();
     let low = opts.merge_threshold_same_office as f32;
     let same_office = |a: (u32, u32), b: (u32, u32)| a == b && (a.0 != 0 || a.1 != 0);
-    let mut sums: Vec<BTreeMap<u32, f32>> = vec![BTreeMap::new(); n];
-    let mut sizes = vec![0usize; n];
-    for (d, a) in docs.iter().zip(assign.iter()) {
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (i, a) in assign.iter().enumerate() {
         if let Some((c, _)) = a {
-            for (t, w) in &d.vec {
-                *sums[*c].entry(*t).or_insert(0.0) += w;
-            }
-            sizes[*c] += 1;
+            members[*c].push(i as u32);
         }
     }
-    let mut cents: Vec<SparseCentroid> = sums
-        .into_iter()
+    let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+    // Each group's term sums, its members' weights added in member order (a stable sort keeps
+    // that order within a term). One map per group held 0.2 GiB more at a million petitions.
+    let mut cents: Vec<SparseCentroid> = members
+        .into_par_iter()
         .zip(keys)
-        .map(|(m, k)| SparseCentroid::new(*k, m.into_iter().collect()))
+        .map(|(m, k)| {
+            let mut all: Vec<(u32, f32)> = m
+                .iter()
+                .flat_map(|&i| docs[i as usize].vec.iter().copied())
+                .collect();
+            all.sort_by_key(|x| x.0);
+            let mut sum: Vec<(u32, f32)> = Vec::new();
+            for (t, w) in all {
+                match sum.last_mut() {
+                    Some(last) if last.0 == t => last.1 += w,
+                    _ => sum.push((t, w)),
+                }
+            }
+            sum.shrink_to_fit();
+            SparseCentroid::new(*k, sum)
+        })
         .collect();
     // The names among a group's top terms (宏达, 海纳): two groups that each have names, none
     // shared, are about different companies or places even when their wording agrees

@@ -96,7 +96,7 @@ pub struct Input<'a> {
 /// The cluster stage: groups the records ([`update`]: only the new ones onto the last grouping
 /// unless `regroup` or the data say otherwise), writes `groups/` ([`write`]) and the state the
 /// next run groups onto. ([`run`] is the from-scratch grouping underneath.)
-pub fn stage(input: Input<'_>, opts: &Options) -> Result<Grouped> {
+pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
     let grouped = update(
         input.records,
         input.tokenizer,
@@ -111,7 +111,18 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Grouped> {
         input.show_personal_data,
     )?;
     grouped.state.write(input.groups_dir)?;
-    Ok(grouped)
+    // the state is on disk for the next run; the stages after this one need only the groups
+    Ok(Output {
+        groups: grouped.groups,
+        mode: grouped.mode,
+    })
+}
+
+/// What the cluster stage leaves the stages after it.
+pub struct Output {
+    pub groups: Groups,
+    /// Whether only the new petitions were grouped, or all of them and why.
+    pub mode: Mode,
 }
 
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::Hasher;
+use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -94,7 +95,7 @@ impl State {
         sorted: &[&Record],
         tok: &Tokenizer,
         opts: &Options,
-        prep: Prepared,
+        mut prep: Prepared,
         slots: Vec<Slot>,
         groups: &Groups,
         sims: Vec<f32>,
@@ -116,15 +117,17 @@ impl State {
                 similarity,
             })
             .collect();
-        let loose = members
-            .iter()
-            .enumerate()
-            .filter(|(i, m)| m.group == NO_GROUP && !prep.docs[*i].vec.is_empty())
-            .map(|(i, _)| Loose {
+        // the vectors are moved, not copied: the grouping is done with them
+        let loose: Vec<usize> = (0..members.len())
+            .filter(|&i| members[i].group == NO_GROUP && !prep.docs[i].vec.is_empty())
+            .collect();
+        let loose = loose
+            .into_iter()
+            .map(|i| Loose {
                 member: i as u32,
                 key: prep.docs[i].key,
-                vec: prep.docs[i].vec.clone(),
-                raw: prep.raw[i].clone(),
+                vec: std::mem::take(&mut prep.docs[i].vec),
+                raw: prep.raw[i].take(),
             })
             .collect();
         State {
@@ -139,10 +142,18 @@ impl State {
         }
     }
 
-    /// Writes the state into `groups_dir` (atomically).
+    /// Writes the state into `groups_dir` (atomically), streamed: at a million petitions the
+    /// file is 150 MB, which an in-memory copy held on top of the state itself.
     pub fn write(&self, groups_dir: &Path) -> Result<()> {
-        let mut e = Enc(Vec::with_capacity(64 << 20));
-        e.0.extend_from_slice(MAGIC);
+        crate::fsutil::write_atomic_with(&groups_dir.join(STATE_FILE), |w| {
+            let mut e = Enc::new(w);
+            self.encode(&mut e);
+            e.finish()
+        })
+    }
+
+    fn encode(&self, e: &mut Enc<'_>) {
+        e.bytes(MAGIC);
         e.str(&self.settings);
         e.u64(self.built);
         e.u64(self.added);
@@ -196,7 +207,6 @@ impl State {
             e.pairs(&l.vec);
             e.str(l.raw.as_deref().unwrap_or(""));
         }
-        crate::fsutil::write_atomic(&groups_dir.join(STATE_FILE), &e.0)
     }
 
     /// Reads the state of `groups_dir`: `Ok(None)` when there is none, `Err` (a reason for
@@ -357,17 +367,41 @@ impl From<Slot> for KeptGroup {
 pub(super) type Weights = Vec<(u32, f32)>;
 
 /// Little-endian encoder of the state file.
-pub(super) struct Enc(pub(super) Vec<u8>);
+/// Encoder of the state file over a writer. The first write error is kept and every later
+/// write skipped, so the many small writes need no error handling each; [`Enc::finish`] says it.
+pub(super) struct Enc<'w> {
+    w: std::io::BufWriter<&'w mut dyn Write>,
+    failed: Option<std::io::Error>,
+}
 
-impl Enc {
+impl<'w> Enc<'w> {
+    pub(super) fn new(w: &'w mut dyn Write) -> Enc<'w> {
+        Enc {
+            w: std::io::BufWriter::with_capacity(1 << 20, w),
+            failed: None,
+        }
+    }
+    pub(super) fn finish(mut self) -> std::io::Result<()> {
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => self.w.flush(),
+        }
+    }
+    pub(super) fn bytes(&mut self, b: &[u8]) {
+        if self.failed.is_none() {
+            if let Err(e) = self.w.write_all(b) {
+                self.failed = Some(e);
+            }
+        }
+    }
     pub(super) fn u32(&mut self, x: u32) {
-        self.0.extend_from_slice(&x.to_le_bytes());
+        self.bytes(&x.to_le_bytes());
     }
     pub(super) fn u64(&mut self, x: u64) {
-        self.0.extend_from_slice(&x.to_le_bytes());
+        self.bytes(&x.to_le_bytes());
     }
     pub(super) fn f32(&mut self, x: f32) {
-        self.0.extend_from_slice(&x.to_le_bytes());
+        self.bytes(&x.to_le_bytes());
     }
     pub(super) fn len(&mut self, n: usize) {
         self.u32(n as u32);
@@ -377,7 +411,7 @@ impl Enc {
     }
     pub(super) fn str(&mut self, s: &str) {
         self.len(s.len());
-        self.0.extend_from_slice(s.as_bytes());
+        self.bytes(s.as_bytes());
     }
     pub(super) fn strs(&mut self, v: &[String]) {
         self.len(v.len());
