@@ -55,6 +55,12 @@ pub(super) const SUFFIXES: &[(&str, u8)] = &[
     ("中学", 1),
     ("幼儿园", 1),
     ("医院", 1),
+    // health and care homes, named by their place (凤城区妇幼保健院, 南湖镇卫生院)
+    ("卫生院", 1),
+    ("保健院", 1),
+    ("养老院", 1),
+    ("敬老院", 1),
+    ("福利院", 1),
     ("银行", 1),
     ("酒店", 1),
     ("市场", 1),
@@ -110,6 +116,11 @@ pub(super) const GENERIC: &[&str] = &[
     "中学",
     "幼儿园",
     "医院",
+    "卫生院",
+    "保健院",
+    "养老院",
+    "敬老院",
+    "福利院",
     "银行",
     "酒店",
     "店",
@@ -472,6 +483,32 @@ pub(super) fn anchors_in<S: AsRef<str>>(
 ) -> Vec<(String, u8)> {
     let tags: Vec<(&str, &str)> = tags.iter().map(|(w, t)| (w.as_ref(), t.as_ref())).collect();
     let tags = &tags[..];
+    // a suffix of three characters or more that jieba cut before its last one (妇幼保健 / 院)
+    // is one word again
+    let glued_back: Vec<(String, &str)>;
+    let glued_view: Vec<(&str, &str)>;
+    let tags = if (1..tags.len()).any(|i| long_suffix_cut(tags[i - 1].0, tags[i].0)) {
+        let mut out: Vec<(String, &str)> = Vec::with_capacity(tags.len());
+        let mut i = 0;
+        while i < tags.len() {
+            let (w, t) = tags[i];
+            match tags.get(i + 1) {
+                Some((next, _)) if long_suffix_cut(w, next) => {
+                    out.push((format!("{w}{next}"), t));
+                    i += 2;
+                }
+                _ => {
+                    out.push((w.to_string(), t));
+                    i += 1;
+                }
+            }
+        }
+        glued_back = out;
+        glued_view = glued_back.iter().map(|(w, t)| (w.as_str(), *t)).collect();
+        &glued_view[..]
+    } else {
+        tags
+    };
     // re-join a two-character suffix that jieba cut across two tokens (金 / 域名 / 都 → 金 + 域 +
     // 名都): without it the estate 金域名都 is never seen as one
     let rejoined: Vec<(String, String)>;
@@ -626,6 +663,18 @@ pub(super) fn anchors_in<S: AsRef<str>>(
 
 /// The two-character suffix that `a` and `b` split between them (a ends with its first
 /// character, b starts with its second).
+/// Whether a one-character word `b` ends a suffix of three or more characters that begins in
+/// `a` (妇幼保健 + 院 → …保健院).
+fn long_suffix_cut(a: &str, b: &str) -> bool {
+    let mut bs = b.chars();
+    if bs.next().is_none() || bs.next().is_some() {
+        return false;
+    }
+    SUFFIXES
+        .iter()
+        .any(|(s, _)| char_len(s) >= 3 && s.ends_with(b) && a.ends_with(&s[..s.len() - b.len()]))
+}
+
 pub(super) fn split_suffix(a: &str, b: &str) -> Option<&'static str> {
     let last = a.chars().last()?;
     let first = b.chars().next()?;

@@ -100,6 +100,10 @@ fn anchors_survive_jieba_cuts() {
     assert_eq!(found("请处理汇卓超市退货问题"), vec!["汇卓超市"]);
     assert_eq!(found("通旺装修公司欺骗消费者"), vec!["通旺装修公司"]);
     assert_eq!(found("荣隆大排档噪音扰民"), vec!["荣隆大排档"]);
+    // health and care homes; 妇幼保健 / 院 cut before the suffix's last character
+    assert_eq!(found("要求青禾妇幼保健院赔礼道歉"), vec!["青禾妇幼保健院"]);
+    assert_eq!(found("红星养老院伙食太差"), vec!["红星养老院"]);
+    assert!(found("去了妇幼保健院").is_empty());
     assert_eq!(found("梅溪街道冲竹村土地纠纷"), vec!["冲竹村"]);
     assert!(found("路两边新建了好几个小区").is_empty());
     assert!(found("每天晚上楼下广场跳舞").is_empty());
