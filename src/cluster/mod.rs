@@ -22,8 +22,9 @@
 //!    more frequent one (a contractor with the estate it builds) counts as that one — one hop.
 //! 4. **Vectors**: sublinear TF × smoothed IDF over words seen in ≥ 2 petitions, L2-normalised.
 //!    For anchored petitions the names that name the object (≥ 80% of their uses are with this
-//!    anchor: the estate, its developer) are dropped, so petitions of one object are compared on
-//!    their grievance and different problems at one estate stay apart.
+//!    anchor: the estate, its developer) and the data's own region names are dropped, so
+//!    petitions of one object are compared on their grievance and different problems at one
+//!    estate stay apart.
 //! 5. **Leader pass**: single-pass centroid clustering. A petition is only compared with groups of
 //!    the *same anchor* (anchored petitions) or, without an anchor, with anchor-free groups found
 //!    through an inverted index over each group's top terms. It joins the group whose *centroid*

@@ -38,7 +38,7 @@ use super::merge::{names_disjoint, SparseCentroid, MERGE_MAX_POSTING, MERGE_TOP}
 use super::objects::{contained_known, region_names};
 use super::run_full;
 use super::vectors::{
-    anchor_of, finish_doc, known_lens, tag_record, top_terms, weigh, Doc, Lexicon,
+    anchor_of, finish_doc, known_lens, place_terms, tag_record, top_terms, weigh, Doc, Lexicon,
 };
 use super::{Groups, Options};
 use crate::error::Result;
@@ -265,6 +265,7 @@ fn incremental(
         .collect();
     let mut new_names: BTreeMap<String, Option<u32>> = BTreeMap::new();
     let mut raw: FastMap<usize, String> = FastMap::default();
+    let place = place_terms(&st.lex.vocab, &regions);
     let mut docs: Vec<Doc> = Vec::with_capacity(new.len());
     for (&i, (v, a_raw)) in new.iter().zip(tagged) {
         let key = a_raw.as_deref().and_then(|a| {
@@ -298,7 +299,7 @@ fn incremental(
         docs.push(finish_doc(
             v,
             key,
-            |a, t| st.lex.object_terms.binary_search(&(a, t)).is_ok(),
+            |a, t| place[t as usize] || st.lex.object_terms.binary_search(&(a, t)).is_ok(),
             k,
         ));
         if let Some(a) = a_raw {
@@ -725,6 +726,7 @@ fn revectorize(
     if which.is_empty() {
         return Vec::new();
     }
+    let place = place_terms(&lex.vocab, regions);
     let known: FastMap<String, u32> = lex.known.iter().cloned().collect();
     let lens = known_lens(known.keys());
     let vocab_id: FastMap<&str, u32> = lex
@@ -753,7 +755,7 @@ fn revectorize(
             let d = finish_doc(
                 v,
                 key,
-                |a, t| lex.object_terms.binary_search(&(a, t)).is_ok(),
+                |a, t| place[t as usize] || lex.object_terms.binary_search(&(a, t)).is_ok(),
                 k,
             );
             (d.key, d.vec, raw)
