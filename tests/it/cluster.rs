@@ -200,23 +200,14 @@ fn a_village_s_two_grievances_stay_apart_despite_the_street_they_share() {
         "石门街道东坪村被征收土地的补偿款一直没有到位，石门街道",
     ];
     let mut recs = Vec::new();
-    for (k, text) in accounts.iter().enumerate() {
-        recs.push(place(rec(
-            &format!("A{k}"),
-            k as u32,
-            &format!("PA{k}"),
-            "东坪村账目问题",
-            text,
-        )));
-    }
-    for (k, text) in land.iter().enumerate() {
-        recs.push(place(rec(
-            &format!("L{k}"),
-            k as u32,
-            &format!("PL{k}"),
-            "东坪村补偿问题",
-            text,
-        )));
+    for (tag, title, texts) in [
+        ("A", "东坪村账目问题", accounts),
+        ("L", "东坪村补偿问题", land),
+    ] {
+        for (k, text) in texts.iter().enumerate() {
+            let (id, who) = (format!("{tag}{k}"), format!("P{tag}{k}"));
+            recs.push(place(rec(&id, k as u32, &who, title, text)));
+        }
     }
     let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
     let m = group_of(&g);
