@@ -661,8 +661,6 @@ pub(super) fn anchors_in<S: AsRef<str>>(
         .collect()
 }
 
-/// The two-character suffix that `a` and `b` split between them (a ends with its first
-/// character, b starts with its second).
 /// Whether a one-character word `b` ends a suffix of three or more characters that begins in
 /// `a` (妇幼保健 + 院 → …保健院).
 fn long_suffix_cut(a: &str, b: &str) -> bool {
@@ -675,6 +673,8 @@ fn long_suffix_cut(a: &str, b: &str) -> bool {
         .any(|(s, _)| char_len(s) >= 3 && s.ends_with(b) && a.ends_with(&s[..s.len() - b.len()]))
 }
 
+/// The two-character suffix that `a` and `b` split between them (a ends with its first
+/// character, b starts with its second).
 pub(super) fn split_suffix(a: &str, b: &str) -> Option<&'static str> {
     let last = a.chars().last()?;
     let first = b.chars().next()?;

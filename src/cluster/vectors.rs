@@ -279,18 +279,23 @@ pub(super) fn anchor_of(
 }
 
 /// A petition's vector from its (term, weight) pairs (sorted by term): the words that name its
-/// object dropped when anything else is left, L2-normalised, with its `k` top terms.
+/// object — `object_terms` of its anchor (sorted (anchor, term) pairs) and the `place` terms
+/// (see [`place_terms`]) — dropped when anything else is left, L2-normalised, with its `k` top
+/// terms.
 pub(super) fn finish_doc(
     mut vec: Vec<(u32, f32)>,
     key: Option<u32>,
-    object_term: impl Fn(u32, u32) -> bool,
+    object_terms: &[(u32, u32)],
+    place: &[bool],
     k: usize,
 ) -> Doc {
     if let Some(key) = key {
+        let names_object =
+            |t: u32| place[t as usize] || object_terms.binary_search(&(key, t)).is_ok();
         let grievance: Vec<(u32, f32)> = vec
             .iter()
             .copied()
-            .filter(|(t, _)| !object_term(key, *t))
+            .filter(|(t, _)| !names_object(*t))
             .collect();
         if !grievance.is_empty() {
             vec = grievance;
@@ -542,14 +547,7 @@ pub(super) fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Opt
     let docs = raw_vecs
         .into_par_iter()
         .zip(keys.par_iter())
-        .map(|(vec, key)| {
-            finish_doc(
-                vec,
-                *key,
-                |a, t| place[t as usize] || object_terms.binary_search(&(a, t)).is_ok(),
-                k,
-            )
-        })
+        .map(|(vec, key)| finish_doc(vec, *key, &object_terms, &place, k))
         .collect();
     Prepared {
         raw: anchors_raw,

@@ -49,13 +49,7 @@ pub(super) fn read_workbook(
             let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
                 .map_err(|e| bad(format!("not a readable xlsx workbook: {}", one_line(e))))?;
             let name = pick(wb.sheet_names())?;
-            read_xlsx_cells(&mut wb, &name).map_err(|e| {
-                bad(format!(
-                    "cannot read worksheet `{}`: {}",
-                    one_line(&name),
-                    one_line(e)
-                ))
-            })
+            read_xlsx_cells(&mut wb, &name).map_err(|e| bad(unreadable_sheet(&name, e)))
         })?;
         return emit_sparse(path, cells, sink);
     }
@@ -63,13 +57,9 @@ pub(super) fn read_workbook(
         let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
             .map_err(|e| bad(format!("not a readable Excel workbook: {}", one_line(e))))?;
         let name = pick(wb.sheet_names())?;
-        let range = wb.worksheet_range(&name).map_err(|e| {
-            bad(format!(
-                "cannot read worksheet `{}`: {}",
-                one_line(&name),
-                one_line(e)
-            ))
-        })?;
+        let range = wb
+            .worksheet_range(&name)
+            .map_err(|e| bad(unreadable_sheet(&name, e)))?;
         let (first_row, first_col) = range.start().unwrap_or((0, 0));
         Ok(range
             .cells()
@@ -78,6 +68,16 @@ pub(super) fn read_workbook(
             .collect())
     })?;
     emit_sparse(path, cells, sink)
+}
+
+/// The message of a worksheet that cannot be read, on one line (a damaged workbook's sheet
+/// name may hold a line break).
+fn unreadable_sheet(name: &str, e: impl std::fmt::Display) -> String {
+    format!(
+        "cannot read worksheet `{}`: {}",
+        one_line(name),
+        one_line(e)
+    )
 }
 
 /// The non-empty cells of an xlsx worksheet as (row, column, cell), 0-based. Read one by one

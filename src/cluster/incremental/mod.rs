@@ -296,12 +296,7 @@ fn incremental(
             new_names.insert(a.to_string(), k);
             k
         });
-        docs.push(finish_doc(
-            v,
-            key,
-            |a, t| place[t as usize] || st.lex.object_terms.binary_search(&(a, t)).is_ok(),
-            k,
-        ));
+        docs.push(finish_doc(v, key, &st.lex.object_terms, &place, k));
         if let Some(a) = a_raw {
             raw.insert(i, a);
         }
@@ -752,12 +747,7 @@ fn revectorize(
                     .ok()
                     .and_then(|p| lex.resolve[p].1)
             });
-            let d = finish_doc(
-                v,
-                key,
-                |a, t| place[t as usize] || lex.object_terms.binary_search(&(a, t)).is_ok(),
-                k,
-            );
+            let d = finish_doc(v, key, &lex.object_terms, &place, k);
             (d.key, d.vec, raw)
         })
         .collect()
