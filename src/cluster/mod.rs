@@ -55,6 +55,7 @@ use figures::assemble;
 use figures::count_name;
 use figures::Slot;
 use figures::Vocabulary;
+use ids::Previous;
 use leader::leader;
 use leader::reassign;
 use leader::Centroid;
@@ -105,14 +106,16 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         input.groups_dir,
         input.regroup,
     )?;
+    // The state first, and let go of: it holds every petition's vector, which the tables below
+    // do not need (at a million petitions both at once were the run's peak).
+    grouped.state.write(input.groups_dir)?;
+    drop(grouped.state);
     write(
         input.groups_dir,
         &grouped.groups,
         input.records,
         input.show_personal_data,
     )?;
-    grouped.state.write(input.groups_dir)?;
-    // the state is on disk for the next run; the stages after this one need only the groups
     Ok(Output {
         groups: grouped.groups,
         mode: grouped.mode,
@@ -373,15 +376,16 @@ pub fn run(
     opts: &Options,
     previous: Option<&Groups>,
 ) -> Result<Groups> {
-    Ok(run_full(records, tokenizer, opts, previous).0)
+    let previous = previous.map(Previous::of);
+    Ok(run_full(records, tokenizer, opts, previous.as_ref()).0)
 }
 
 /// [`run`], plus the state a later run groups its new petitions onto ([`update`]).
-pub fn run_full(
+pub(crate) fn run_full(
     records: &[Record],
     tokenizer: &Tokenizer,
     opts: &Options,
-    previous: Option<&Groups>,
+    previous: Option<&Previous>,
 ) -> (Groups, State) {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -414,23 +418,12 @@ pub fn run_full(
     };
     let mut assign = assign;
     let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
+    // one centroid per first-pass cluster, most of them single petitions: 0.2 GB at a million
+    drop((cents, hints));
     let handling = handling_ids(&sorted);
     let mut keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
     // pair evidence: repeats, rare shared names and copies the centroid passes left apart
     links::apply(&sorted, &prep, &mut assign, &mut keys, opts);
-    // recompute centroids of the final membership for similarities and labels
-    let mut finals: Vec<Centroid> = keys
-        .iter()
-        .map(|k| Centroid {
-            key: *k,
-            ..Default::default()
-        })
-        .collect();
-    for (d, a) in docs.iter().zip(&assign) {
-        if let Some((c, _)) = a {
-            finals[*c].add(&d.vec);
-        }
-    }
     let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
     for (i, a) in assign.iter().enumerate() {
         if let Some((c, _)) = a {
@@ -443,6 +436,20 @@ pub fn run_full(
         .filter(|&c| members_of[c].len() >= min_size)
         .collect();
     clusters.sort_by_key(|&c| members_of[c][0]);
+    // recompute centroids of the final membership for similarities and labels (of the groups
+    // only: a cluster too small to be one needs none)
+    let mut finals: Vec<Centroid> = keys
+        .iter()
+        .map(|k| Centroid {
+            key: *k,
+            ..Default::default()
+        })
+        .collect();
+    for &c in &clusters {
+        for &i in &members_of[c] {
+            finals[c].add(&docs[i].vec);
+        }
+    }
 
     // ---- stable ids
     let (ids, last_id) = ids::stable(&sorted, &clusters, &members_of, previous);

@@ -274,6 +274,47 @@ fn order_independent_and_deterministic() {
     }
 }
 
+/// The task forces' workbook holds groups.csv's table, cell for cell (numbers as numbers).
+#[test]
+fn groups_xlsx_holds_the_table_of_groups_csv() {
+    let recs = fixture();
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    cluster::write(dir.path(), &g, &recs, false).unwrap();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(dir.path().join("groups.csv"))
+        .unwrap();
+    let csv: Vec<Vec<String>> = csv
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto(dir.path().join("groups.xlsx")).unwrap();
+    let sheet = wb.worksheet_range("同质化类案").unwrap();
+    let xlsx: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    calamine::Data::Float(x) => format!("{x}"),
+                    c => c.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(csv.len(), g.groups.len() + 1);
+    assert_eq!(xlsx.len(), csv.len());
+    for (x, c) in xlsx.iter().zip(&csv) {
+        assert_eq!(x.len(), c.len());
+        for (a, b) in x.iter().zip(c) {
+            let same_number =
+                matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(p), Ok(q)) if p == q);
+            assert!(a == b || same_number, "{a} ≠ {b}");
+        }
+    }
+}
+
 #[test]
 fn ids_stable_across_appended_week() {
     let recs = fixture();
@@ -298,6 +339,12 @@ fn ids_stable_across_appended_week() {
             assert!(g.id[1..].parse::<u32>().unwrap() > old_max);
         }
     }
+    // a regroup of a run folder reads last run's ids from its groups.json, to the same effect
+    let dir = tempfile::tempdir().unwrap();
+    cluster::write(dir.path(), &g1, &week1, false).unwrap();
+    let opts = Options::default();
+    let again = cluster::update(&recs, &TOK, &opts, dir.path(), cluster::Regroup::Always).unwrap();
+    assert_eq!(again.groups, g2);
 }
 
 #[test]

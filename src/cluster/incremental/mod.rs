@@ -31,7 +31,7 @@ mod state;
 
 use super::figures::{assemble, count_name, Slot, Vocabulary};
 use super::ids::{first_seen_order, GroupId};
-use super::io::read;
+use super::io::read_previous;
 use super::leader::{best, leader, reassign, threshold, CandIndex, Centroid};
 use super::links;
 use super::merge::{names_disjoint, SparseCentroid, MERGE_MAX_POSTING, MERGE_TOP};
@@ -115,7 +115,7 @@ pub fn update(
     // last run's groups keep their ids, unless the run starts afresh
     let previous = match how {
         Regroup::FromScratch => None,
-        _ => read(groups_dir).ok(),
+        _ => read_previous(groups_dir).ok(),
     };
     let (groups, state) = run_full(records, tok, opts, previous.as_ref());
     Ok(Grouped {
