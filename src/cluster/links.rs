@@ -9,7 +9,8 @@
 //!   carries (an estate, a training school, a lending platform, a parlour — often no
 //!   suffix the object finder knows, or two spellings of it) and whose words agree
 //!   ([`Options::rare_name_threshold`]), about one object (the same anchor, or names sharing a
-//!   fragment). A fragment is three adjacent characters of a title, taken in any order (a name
+//!   fragment few other names have: [`CommonGrams`]). A fragment is three adjacent characters
+//!   of a title, taken in any order (a name
 //!   with two characters swapped keeps its fragments); it is rare in at most
 //!   [`Options::rare_name_max_df`] titles, and a pair needs [`Options::rare_name_shared`] of
 //!   them.
@@ -58,8 +59,13 @@ pub(super) fn apply(
             .filter(|r| sorted[i].title.contains(r));
         (docs[i].key, raw)
     };
+    let names = prep.lex.anchors.iter().map(String::as_str);
+    let common = CommonGrams::of(names, opts.name_fragment_max_names);
     let compatible = |i: usize, j: usize| {
-        one_object([objects(object(i), object(j)), objects(titled(i), titled(j))])
+        one_object([
+            objects(object(i), object(j), &common),
+            objects(titled(i), titled(j), &common),
+        ])
     };
     let held = holding(
         &pairs,
@@ -317,13 +323,45 @@ pub(super) enum Objects {
     Unknown,
 }
 
-/// Compares two petitions' objects, each `(key, name)`.
-pub(super) fn objects(a: (Option<u32>, Option<&str>), b: (Option<u32>, Option<&str>)) -> Objects {
+/// The fragments of object names ([`title_grams`]) that say nothing about which object a name
+/// is: those in more than [`Options::name_fragment_max_names`] of the names the data uses
+/// (…妇幼保健院's 妇幼保 and 保健院, …花园小区's 花园小: the name of a kind, not of one object).
+#[derive(Debug, Default)]
+pub(super) struct CommonGrams(FastSet<u64>);
+
+impl CommonGrams {
+    /// From the data's object names (the lexicon's anchors), each counted once.
+    pub(super) fn of<'a>(names: impl Iterator<Item = &'a str>, max_names: usize) -> CommonGrams {
+        let mut n: FastMap<u64, u32> = FastMap::default();
+        for name in names {
+            for g in title_grams(name) {
+                *n.entry(g).or_insert(0) += 1;
+            }
+        }
+        CommonGrams(
+            n.into_iter()
+                .filter(|(_, c)| *c as usize > max_names)
+                .map(|(g, _)| g)
+                .collect(),
+        )
+    }
+}
+
+/// Compares two petitions' objects, each `(key, name)`; two names are one object's when they
+/// share a fragment that is not `common` (two maternity hospitals share 妇幼保健院's).
+pub(super) fn objects(
+    a: (Option<u32>, Option<&str>),
+    b: (Option<u32>, Option<&str>),
+    common: &CommonGrams,
+) -> Objects {
     match (a.1, b.1) {
         (Some(_), Some(_)) if a.0.is_some() && a.0 == b.0 => Objects::Same,
         (Some(x), Some(y)) => {
             let gy = title_grams(y);
-            if title_grams(x).iter().any(|g| gy.binary_search(g).is_ok()) {
+            if title_grams(x)
+                .iter()
+                .any(|g| !common.0.contains(g) && gy.binary_search(g).is_ok())
+            {
                 Objects::Same
             } else {
                 Objects::Different
@@ -548,23 +586,52 @@ mod tests {
     #[test]
     fn objects_agree_by_key_or_a_shared_fragment() {
         use Objects::*;
+        let none = CommonGrams::default();
         assert_eq!(
-            objects((Some(1), Some("育才中学")), (Some(1), Some("育才中学校"))),
+            objects(
+                (Some(1), Some("育才中学")),
+                (Some(1), Some("育才中学校")),
+                &none
+            ),
             Same
         );
         assert_eq!(
-            objects((Some(1), Some("金桂花园")), (Some(2), Some("桂金花园"))),
+            objects(
+                (Some(1), Some("金桂花园")),
+                (Some(2), Some("桂金花园")),
+                &none
+            ),
             Same
         );
         assert_eq!(
-            objects((Some(1), Some("柳岸花园")), (Some(2), Some("梧桐苑"))),
+            objects(
+                (Some(1), Some("柳岸花园")),
+                (Some(2), Some("梧桐苑")),
+                &none
+            ),
             Different
         );
         assert_eq!(
-            objects((Some(1), Some("育才中学")), (None, Some("实验中学"))),
+            objects((Some(1), Some("育才中学")), (None, Some("实验中学")), &none),
             Different
         );
-        assert_eq!(objects((Some(1), Some("育才中学")), (None, None)), Unknown);
+        assert_eq!(
+            objects((Some(1), Some("育才中学")), (None, None), &none),
+            Unknown
+        );
+        // four maternity hospitals: 妇幼保健院's fragments name the kind, not one of them
+        let names = [
+            "青石妇幼保健院",
+            "白沙妇幼保健院",
+            "红岭妇幼保健院",
+            "金湾妇幼保健院",
+        ];
+        let common = CommonGrams::of(names.into_iter(), 3);
+        let (a, b) = ((Some(1), Some(names[0])), (Some(2), Some(names[1])));
+        assert_eq!(objects(a, b, &none), Same);
+        assert_eq!(objects(a, b, &common), Different);
+        // … while a short form of one of them still shares its own
+        assert_eq!(objects(a, (Some(3), Some("青石妇幼")), &common), Same);
         assert!(one_object([Same, Different]) && one_object([Unknown, Unknown]));
         assert!(!one_object([Unknown, Different]));
     }

@@ -178,6 +178,10 @@ pub struct Options {
     pub rare_name_shared: usize,
     /// Cosine two petitions sharing rare name fragments need to be one case. Default 0.3.
     pub rare_name_threshold: f64,
+    /// Two object names are one object's when they share a fragment that at most this many of
+    /// the data's object names have; a fragment more names share names a kind (every
+    /// …妇幼保健院 has 妇幼保 and 保健院), not one object (see `links`). Default 3.
+    pub name_fragment_max_names: usize,
     /// Two groups of at most this many petitions merge when at least half of the pairs across
     /// them are repeats or rare-name links (see `links`). Default 4.
     pub link_merge_max: usize,
@@ -225,6 +229,7 @@ impl Default for Options {
             merge_threshold_same_office: 0.3,
             repeat_threshold: 0.3,
             rare_name_max_df: 10,
+            name_fragment_max_names: 3,
             rare_name_shared: 1,
             rare_name_threshold: 0.3,
             link_merge_max: 4,

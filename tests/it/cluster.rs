@@ -221,6 +221,52 @@ fn a_village_s_two_grievances_stay_apart_despite_the_street_they_share() {
     assert!(!same(&m, "A0", "L0"), "two grievances merged: {m:?}");
 }
 
+/// One letter sent about several hospitals of one kind (a template, each writer's own hospital
+/// named in it) is several cases: the fragments every …妇幼保健院 shares name the kind, not one
+/// hospital, so the copies do not join across hospitals; two letters about one hospital do
+/// (names invented).
+#[test]
+fn one_letter_about_hospitals_of_one_kind_stays_one_case_per_hospital() {
+    let places = ["岚溪", "珂岭", "棠坪", "芷湾", "蔺塘"];
+    let letter = |p: &str| {
+        format!(
+            "我母亲在{p}妇幼保健院做了一个小手术，术后感染，医院不承认是医疗事故，病历被医院改过。\
+             请卫生部门调查{p}妇幼保健院，要求{p}妇幼保健院赔礼道歉。"
+        )
+    };
+    let mut recs = Vec::new();
+    for (k, p) in places.iter().enumerate() {
+        let title = format!("投诉{p}妇幼保健院医生态度");
+        recs.push(rec(
+            &format!("H{k}"),
+            k as u32,
+            &format!("P{k}"),
+            &title,
+            &letter(p),
+        ));
+    }
+    // a second writer about the first hospital
+    let title = format!("{}妇幼保健院医疗事故", places[0]);
+    recs.push(rec("H9", 9, "P9", &title, &letter(places[0])));
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    let m = group_of(&g);
+    assert!(
+        same(&m, "H0", "H9"),
+        "one hospital's two letters apart: {m:?}"
+    );
+    for a in 0..places.len() {
+        for b in a + 1..places.len() {
+            let (x, y) = (format!("H{a}"), format!("H{b}"));
+            assert!(
+                !same(&m, &x, &y),
+                "{} and {} joined: {m:?}",
+                places[a],
+                places[b]
+            );
+        }
+    }
+}
+
 /// A label is the object and the grievance its members' titles share, in the order a title
 /// says it, in dictionary words (the unit test beside `grievance_first` checks a guessed
 /// fragment never leads).
@@ -557,12 +603,12 @@ fn generated_truth_scores_over_seeds() {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     assert!(
-        f1s.iter().all(|f| *f >= 0.85) && mean(&f1s) >= 0.86,
+        f1s.iter().all(|f| *f >= 0.88) && mean(&f1s) >= 0.89,
         "B-cubed F1 per seed {f1s:?}, mean {:.3}",
         mean(&f1s)
     );
     assert!(
-        group_f1s.iter().all(|f| *f >= 0.49) && mean(&group_f1s) >= 0.50,
+        group_f1s.iter().all(|f| *f >= 0.55) && mean(&group_f1s) >= 0.56,
         "group F1 per seed {group_f1s:?}, mean {:.3}",
         mean(&group_f1s)
     );

@@ -533,10 +533,12 @@ fn incremental(
                 .filter(|r| sorted[i].title.contains(r));
             (seen[&i].0, raw)
         };
+        let names = st.lex.anchors.iter().map(String::as_str);
+        let common = links::CommonGrams::of(names, opts.name_fragment_max_names);
         let compatible = |a: usize, b: usize| {
             links::one_object([
-                links::objects(object(a), object(b)),
-                links::objects(titled(a), titled(b)),
+                links::objects(object(a), object(b), &common),
+                links::objects(titled(a), titled(b), &common),
             ])
         };
         let held = links::holding(
