@@ -83,15 +83,6 @@ pub fn write(
             rep,
         ]
     };
-    // Both tables are written a row at a time as each row is made: at a million petitions the
-    // rows held as strings and again as workbook cells took 0.8 GB, the run's peak.
-    write_csv(&groups_dir.join("groups.csv"), |w| {
-        w.write_record(header)?;
-        for g in &groups.groups {
-            w.write_record(row_of(g))?;
-        }
-        Ok(())
-    })?;
 
     let mut wb = rust_xlsxwriter::Workbook::new();
     // A fixed creation time: the workbook must be byte-identical across reruns.
@@ -102,18 +93,26 @@ pub fn write(
     wb.set_tempdir(groups_dir)?;
     let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name("同质化类案")?;
-    let numeric = [4usize, 5, 6, 9, 14, 15, 16, 17];
     for (c, h) in header.iter().enumerate() {
         ws.write_string(0, c as u16, *h)?;
     }
-    for (ri, g) in groups.groups.iter().enumerate() {
-        let row = ri as u32 + 1;
-        for (c, v) in row_of(g).iter().enumerate() {
-            match (numeric.contains(&c), v.parse::<f64>()) {
-                (true, Ok(x)) => ws.write_number(row, c as u16, x)?,
-                _ => ws.write_string(row, c as u16, v.as_str())?,
-            };
+    // Each row is made once and written to both tables as it is made: at a million petitions
+    // the rows held as strings and again as workbook cells took 0.8 GB, the run's peak. The
+    // workbook's first error is kept and said after the CSV is closed.
+    let mut sheet_failed: Option<rust_xlsxwriter::XlsxError> = None;
+    write_csv(&groups_dir.join("groups.csv"), |w| {
+        w.write_record(header)?;
+        for (ri, g) in groups.groups.iter().enumerate() {
+            let row = row_of(g);
+            w.write_record(&row)?;
+            if sheet_failed.is_none() {
+                sheet_failed = sheet_row(ws, ri as u32 + 1, &row).err();
+            }
         }
+        Ok(())
+    })?;
+    if let Some(e) = sheet_failed {
+        return Err(e.into());
     }
     let xbytes = wb.save_to_buffer()?;
     crate::fsutil::write_atomic(&groups_dir.join("groups.xlsx"), &xbytes)?;
@@ -141,6 +140,22 @@ pub fn write(
     Ok(())
 }
 
+/// One row of the workbook: the counts, days and scores as numbers, the rest as text.
+fn sheet_row(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    row: u32,
+    cells: &[String],
+) -> std::result::Result<(), rust_xlsxwriter::XlsxError> {
+    const NUMERIC: [usize; 8] = [4, 5, 6, 9, 14, 15, 16, 17];
+    for (c, v) in cells.iter().enumerate() {
+        match (NUMERIC.contains(&c), v.parse::<f64>()) {
+            (true, Ok(x)) => ws.write_number(row, c as u16, x)?,
+            _ => ws.write_string(row, c as u16, v.as_str())?,
+        };
+    }
+    Ok(())
+}
+
 /// Writes a CSV file atomically, streamed through `fill`.
 fn write_csv(
     path: &Path,
@@ -155,13 +170,16 @@ fn write_csv(
 
 /// Reads of `groups.json` only what the next regrouping's ids need (see [`Previous`]).
 pub(super) fn read_previous(groups_dir: &Path) -> Result<Previous> {
-    let p = groups_dir.join("groups.json");
-    let bytes = std::fs::read(&p).map_err(Error::io("read", &p))?;
-    Ok(serde_json::from_slice(&bytes)?)
+    read_json(groups_dir)
 }
 
 /// Reads `groups.json` back.
 pub fn read(groups_dir: &Path) -> Result<Groups> {
+    read_json(groups_dir)
+}
+
+/// `groups.json` as `T`: the whole grouping, or the part of it `T` names.
+fn read_json<T: serde::de::DeserializeOwned>(groups_dir: &Path) -> Result<T> {
     let p = groups_dir.join("groups.json");
     if !p.exists() {
         return Err(Error::Usage(format!(
