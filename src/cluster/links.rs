@@ -9,7 +9,8 @@
 //!   carries (an estate, a training school, a lending platform, a parlour — often no
 //!   suffix the object finder knows, or two spellings of it) and whose words agree
 //!   ([`Options::rare_name_threshold`]), about one object (the same anchor, or names sharing a
-//!   fragment few other names have: [`CommonGrams`]). A fragment is three adjacent characters
+//!   fragment few other names have: [`CommonGrams`]), and one of them names an object at all
+//!   (two object-free titles share a theme's words, not a name). A fragment is three adjacent characters
 //!   of a title, taken in any order (a name
 //!   with two characters swapped keeps its fragments); it is rare in at most
 //!   [`Options::rare_name_max_df`] titles, and a pair needs [`Options::rare_name_shared`] of
@@ -71,6 +72,7 @@ pub(super) fn apply(
         &pairs,
         &|i, j| cos(&docs[i].vec, &docs[j].vec),
         &compatible,
+        &|i| docs[i].key.is_some(),
         opts,
     );
     // a name one letter alone carries may be a stray phrase of it
@@ -394,17 +396,22 @@ pub(super) fn same_writer(sorted: &[&Record], i: usize, j: usize) -> bool {
 /// The candidate pairs that hold: cosine at least the threshold of their reason, and for rare
 /// shared fragments and copies about one object ([`one_object`] through `compatible`: one
 /// letter copied by residents of two estates is two cases); a repeat is one petitioner's
-/// matter, whatever object each letter happens to name first. Sorted most similar first (ties: by
-/// indices), the order [`join`] takes them in.
+/// matter, whatever object each letter happens to name first. A rare fragment holds only when
+/// one of the two petitions names an object (`has_object`: the grouping resolved one): in two
+/// titles that name none, what they share is a theme's phrase (退役军人, 独生子女, 油烟熏人),
+/// and broad themes asked by different people stay apart unless they are copies. Sorted most
+/// similar first (ties: by indices), the order [`join`] takes them in.
 pub(super) fn holding(
     pairs: &[(usize, usize, Why)],
     sim: &(dyn Fn(usize, usize) -> f32 + Sync),
     compatible: &(dyn Fn(usize, usize) -> bool + Sync),
+    has_object: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
 ) -> Vec<(usize, usize, f32)> {
     let mut out: Vec<(usize, usize, f32)> = pairs
         .par_iter()
         .filter(|&&(i, j, why)| why == Why::Repeat || compatible(i, j))
+        .filter(|&&(i, j, why)| why != Why::RareName || has_object(i) || has_object(j))
         .filter_map(|&(i, j, why)| {
             let th = match why {
                 Why::Repeat => opts.repeat_threshold,
@@ -645,9 +652,25 @@ mod tests {
             (2, 3, Why::RareName),
             (4, 5, Why::Repeat),
         ];
-        let held = holding(&pairs, &|_, _| 0.9, &|_, _| false, &opts);
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| false, &|_| true, &opts);
         assert_eq!(held, vec![(4, 5, 0.9)]);
-        let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &opts);
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &|_| true, &opts);
+        assert_eq!(held.len(), 3);
+    }
+
+    #[test]
+    fn a_rare_fragment_of_two_titles_naming_no_object_is_a_theme() {
+        let opts = Options::default();
+        // 0–1 a copy, 2–3 rare fragments, 4–5 one petitioner: none names an object
+        let pairs = [
+            (0, 1, Why::Copy),
+            (2, 3, Why::RareName),
+            (4, 5, Why::Repeat),
+        ];
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &|_| false, &opts);
+        assert_eq!(held, vec![(0, 1, 0.9), (4, 5, 0.9)]);
+        // one side naming an object is enough
+        let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &|i| i == 3, &opts);
         assert_eq!(held.len(), 3);
     }
 

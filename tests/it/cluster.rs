@@ -267,6 +267,74 @@ fn one_letter_about_hospitals_of_one_kind_stays_one_case_per_hospital() {
     }
 }
 
+/// Different people asking about their own situations on one broad theme with no object (each
+/// about their own unemployment benefit) are no case, however rare the title phrase they share:
+/// the guidelines keep broad themes apart. A writer's second letter on the matter still joins
+/// the first, and letters naming one estate still join on their shared name (texts invented).
+#[test]
+fn a_broad_theme_without_an_object_stays_apart_across_writers() {
+    let letters = [
+        (
+            "咨询失业金领取条件",
+            "我在一家公司干了三年，上个月合同到期没有续签，想问能不能领，需要准备什么材料。",
+        ),
+        (
+            "失业金领取问题",
+            "我是灵活就业人员，自己交了五年社保，现在没有工作了，请问能领几个月，每个月多少钱。",
+        ),
+        (
+            "关于失业金领取的求助",
+            "本人离职后去窗口申请，被告知原单位没有办理减员手续，系统里查不到我的离职记录。",
+        ),
+        (
+            "失业金领取太难",
+            "我老公生病住院，我辞职照顾他，现在家里没有收入，窗口说主动辞职的不符合条件。",
+        ),
+        (
+            "失业金领取为何要等",
+            "我三月份提交的申请，到现在还显示审核中，打电话问了几次都说再等等，家里等着用钱。",
+        ),
+    ];
+    let mut recs: Vec<Record> = letters
+        .iter()
+        .enumerate()
+        .map(|(k, (t, c))| rec(&format!("U{k}"), 10 * k as u32, &format!("P{k}"), t, c))
+        .collect();
+    // the first writer again, two weeks later, on the same matter
+    recs.push(rec(
+        "U9",
+        14,
+        "P0",
+        "再问失业金领取条件",
+        "上次问的合同到期没有续签能不能领的事，还没有答复，材料我都准备好了。",
+    ));
+    // two residents of one estate naming it (a rare fragment with an object)
+    recs.push(rec(
+        "E1",
+        3,
+        "Q1",
+        "岚溪雅筑地下车库渗水",
+        "岚溪雅筑地下车库顶板渗水，车上全是泥水，物业说找开发商，开发商不管。",
+    ));
+    recs.push(rec(
+        "E2",
+        20,
+        "Q2",
+        "岚溪雅筑车库漏水没人管",
+        "岚溪雅筑小区车库一下雨就漏水，墙面发霉，停在下面的车都被泡过。",
+    ));
+    let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
+    let m = group_of(&g);
+    for a in 0..letters.len() {
+        for b in a + 1..letters.len() {
+            let (x, y) = (format!("U{a}"), format!("U{b}"));
+            assert!(!same(&m, &x, &y), "{x} and {y} joined: {m:?}");
+        }
+    }
+    assert!(same(&m, "U0", "U9"), "a writer's repeat apart: {m:?}");
+    assert!(same(&m, "E1", "E2"), "one estate's letters apart: {m:?}");
+}
+
 /// A label is the object and the grievance its members' titles share, in the order a title
 /// says it, in dictionary words (the unit test beside `grievance_first` checks a guessed
 /// fragment never leads).
@@ -569,9 +637,10 @@ fn cli_cluster_groups_group_eval() {
 /// (sample → ingest → cluster → eval). A guard against regressions. The truth scores every
 /// petition (singletons too) and has the real failure modes (several cases at one object,
 /// prolific posters, repeats, variant names, broad questions without an object), so today's
-/// grouping scores low on it: on these 4,000-row seeds 11/12/13, B-cubed F1 0.874/0.877/0.877
-/// (mean 0.876) and group F1 0.540/0.522/0.520 (mean 0.527). The floors sit just below those;
-/// raise them as the grouping improves.
+/// grouping scores low on it: on these 4,000-row seeds 11/12/13, B-cubed F1 0.908/0.910/0.921
+/// (mean 0.913) and group F1 0.593/0.596/0.591 (mean 0.594); before rare title fragments
+/// needed an object, 0.899/0.900/0.903 and 0.586/0.566/0.568. The floors sit just below
+/// today's; raise them as the grouping improves.
 #[test]
 fn generated_truth_scores_over_seeds() {
     use crate::common::{run, stderr, stdout};
@@ -603,12 +672,12 @@ fn generated_truth_scores_over_seeds() {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     assert!(
-        f1s.iter().all(|f| *f >= 0.88) && mean(&f1s) >= 0.89,
+        f1s.iter().all(|f| *f >= 0.90) && mean(&f1s) >= 0.905,
         "B-cubed F1 per seed {f1s:?}, mean {:.3}",
         mean(&f1s)
     );
     assert!(
-        group_f1s.iter().all(|f| *f >= 0.55) && mean(&group_f1s) >= 0.56,
+        group_f1s.iter().all(|f| *f >= 0.58) && mean(&group_f1s) >= 0.585,
         "group F1 per seed {group_f1s:?}, mean {:.3}",
         mean(&group_f1s)
     );
@@ -877,8 +946,9 @@ fn every_truncated_state_is_refused() {
 /// `../shared/realdata/tipdm2020/dev_groups/` (two annotators, adjudicated, following its
 /// GUIDELINES.md) through the real CLI: `minqing run` on the whole message table, then
 /// `minqing eval --key`. The only test that reads the key; it skips when `../shared` is absent.
-/// Measured at this commit: group F1 0.909 (precision 0.955, recall 0.868), B-cubed over grouped
-/// petitions 0.924; the floors sit just below, so a change that loses real cases fails here.
+/// Measured at this commit: group F1 0.921 (precision 0.981, recall 0.868), B-cubed over grouped
+/// petitions 0.925; the floors sit just below, so a change that loses real cases or makes
+/// false ones fails here.
 #[test]
 fn dev_key_scores_on_real_messages() {
     use crate::common::{realdata, run, run_pipeline, stderr, stdout};
@@ -915,7 +985,7 @@ fn dev_key_scores_on_real_messages() {
         figure("bcubed_grouped_f1"),
     );
     assert!(
-        f1 >= 0.89 && p >= 0.93 && r >= 0.85 && b3 >= 0.91,
+        f1 >= 0.91 && p >= 0.97 && r >= 0.85 && b3 >= 0.915,
         "dev key: group F1 {f1:.3} (P {p:.3} / R {r:.3}), B-cubed grouped {b3:.3}\n{text}"
     );
 }

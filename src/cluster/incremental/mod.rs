@@ -545,6 +545,7 @@ fn incremental(
             &pairs,
             &|a, b| links::cos(&seen[&a].1, &seen[&b].1),
             &compatible,
+            &|i| seen[&i].0.is_some(),
             opts,
         );
         // (earlier members in no pair have no entry in `seen`: they do not vote in `clash`)
