@@ -12,7 +12,8 @@
 //!    own region names (from the region column) and `A市`-style prefixes stripped. Shops and
 //!    offices (…店/超市/大排档/棋牌室/所) need a trade or place name before them; a name jieba
 //!    did not know (cut into single characters or made up whole: 汇卓超市, 冲竹村) is taken
-//!    whole, while counts (好几个小区), locatives (楼下广场) and people (村民) end a name. A
+//!    whole, while counts (好几个小区), locatives (楼下广场), people (村民) and, before an estate's
+//!    own name, its road (桂湖路 金桂苑小区) end a name; 之 inside one (星河之城) is part of it. A
 //!    name that is only kind words (英语培训中心, 社保所) is no object; an organisation named
 //!    with an everyday word that the corpus mostly uses on its own (人民医院) is none either. Title anchors win over
 //!    content anchors; estates beat schools/companies beat roads/lines beat sites.

@@ -395,6 +395,12 @@ fn trade_word(w: &str, tag: &str, before: Option<(&str, &str)>, tok: &Tokenizer)
         && before.is_some_and(|(b, t)| proper_tag(t) && !quantity(b, t) || unknown_name(b, tok))
 }
 
+/// A road before an estate's own name is its address (桂湖路 金桂苑小区): it ends the name. An
+/// estate named after its road alone (中山路小区) keeps it, as nothing else names it.
+fn is_road_word(w: &str) -> bool {
+    char_len(w) >= 2 && ["路", "街", "大道"].iter().any(|r| w.ends_with(r)) && !is_kind_word(w)
+}
+
 /// Numbers of things (好几个, 十几, 一些, 一排 tagged m) say how many, never which: they end a
 /// name. Ordinals (第一中学) do name.
 fn quantity(w: &str, tag: &str) -> bool {
@@ -593,10 +599,29 @@ pub(super) fn anchors_in<S: AsRef<str>>(
                 || quantity(pw, pt)
                 || ROLE_WORDS.contains(&pw)
                 || LOCATIVES.contains(&pw)
+                || class == 0 && specific >= 2 && is_road_word(pw)
             {
                 break;
             }
             let before = start.checked_sub(2).map(|k| tags[k]);
+            // a name with 之 inside (星河 之 城 小区): 之 ties a short head (城, 窗, 都) to the
+            // name before it, which then continues the name as any proper part would
+            let name_before_of = before.filter(|&(bw, bt)| {
+                pw == "之"
+                    && specific <= 2
+                    && (nounish(bt) || unknown_name(bw, tok))
+                    && !is_kind_word(bw)
+                    && !quantity(bw, bt)
+                    && !ROLE_WORDS.contains(&bw)
+                    && !LOCATIVES.contains(&bw)
+                    && len + 1 + char_len(bw) <= 14
+            });
+            if let Some((bw, _)) = name_before_of {
+                start -= 2;
+                len += 1 + char_len(bw);
+                specific += 1 + char_len(bw);
+                continue;
+            }
             if !(nounish(pt)
                 || unknown_name(pw, tok)
                 || specific < 2 && name_char(pw)
@@ -641,7 +666,9 @@ pub(super) fn anchors_in<S: AsRef<str>>(
     let mut merged: Vec<(usize, usize, u8)> = Vec::new();
     for s in spans {
         if let Some(last) = merged.last_mut() {
-            if s.0 <= last.1 + 1 {
+            // a road right before an estate is its address, not part of its name
+            let address = last.2 == 2 && s.2 == 0 && s.0 == last.1 + 1;
+            if s.0 <= last.1 + 1 && !address {
                 last.0 = last.0.min(s.0);
                 last.1 = s.1;
                 last.2 = last.2.min(s.2);

@@ -94,6 +94,23 @@ fn anchors_survive_jieba_cuts() {
         .iter()
         .any(|x| x.contains("香槟国际")));
     assert_eq!(found("中山路晚上施工太吵"), vec!["中山路"]);
+    // a name with 之 inside, after its road: the road is the address, 之 part of the name
+    assert_eq!(found("星河之城小区油烟扰民"), vec!["星河之城小区"]);
+    let after_road = found("A5区桂湖东路星河之城小区底层餐馆油烟扰民");
+    assert!(
+        after_road.contains(&"星河之城小区".to_string()),
+        "{after_road:?}"
+    );
+    assert!(
+        !after_road.iter().any(|a| a.contains("路星河")),
+        "{after_road:?}"
+    );
+    assert_eq!(found("A3区绿洲之窗小区楼下噪音"), vec!["绿洲之窗小区"]);
+    let both = found("桂湖路金桂苑小区停水");
+    assert!(both.contains(&"金桂苑小区".to_string()), "{both:?}");
+    assert!(!both.iter().any(|a| a.contains("路金桂")), "{both:?}");
+    // an estate named after its road alone keeps it
+    assert_eq!(found("中山路小区停水"), vec!["中山路小区"]);
     // names jieba does not know, cut into single characters or made up whole: a shop's trade
     // name, a village; counts (好几个小区), locatives (楼下广场) and people (村民) are no part
     // of a name
