@@ -410,8 +410,12 @@ pub(super) fn holding(
 ) -> Vec<(usize, usize, f32)> {
     let mut out: Vec<(usize, usize, f32)> = pairs
         .par_iter()
-        .filter(|&&(i, j, why)| why == Why::Repeat || compatible(i, j))
-        .filter(|&&(i, j, why)| why != Why::RareName || has_object(i) || has_object(j))
+        .filter(|&&(i, j, why)| match why {
+            Why::Repeat => true,
+            // the cheap test first: `compatible` cuts both titles' names into fragments
+            Why::RareName => (has_object(i) || has_object(j)) && compatible(i, j),
+            Why::Copy => compatible(i, j),
+        })
         .filter_map(|&(i, j, why)| {
             let th = match why {
                 Why::Repeat => opts.repeat_threshold,

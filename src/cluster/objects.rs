@@ -409,6 +409,11 @@ fn quantity(w: &str, tag: &str) -> bool {
         || tag == "m" && char_len(w) >= 2 && w.starts_with(|c| COUNT.contains(c))
 }
 
+/// A word a name never runs back over: a count, a person, a place relative to the writer.
+fn ends_name(w: &str, tag: &str) -> bool {
+    quantity(w, tag) || ROLE_WORDS.contains(&w) || LOCATIVES.contains(&w)
+}
+
 /// People a petition speaks of or to (村民, 领导): a name never runs back over them
 /// (尊敬的领导民长村 is the village 民长村).
 const ROLE_WORDS: &[&str] = &[
@@ -596,9 +601,7 @@ pub(super) fn anchors_in<S: AsRef<str>>(
         while start > 0 && i - start < 4 {
             let (pw, pt) = tags[start - 1];
             if len + char_len(pw) > 14
-                || quantity(pw, pt)
-                || ROLE_WORDS.contains(&pw)
-                || LOCATIVES.contains(&pw)
+                || ends_name(pw, pt)
                 || class == 0 && specific >= 2 && is_road_word(pw)
             {
                 break;
@@ -611,9 +614,7 @@ pub(super) fn anchors_in<S: AsRef<str>>(
                     && specific <= 2
                     && (nounish(bt) || unknown_name(bw, tok))
                     && !is_kind_word(bw)
-                    && !quantity(bw, bt)
-                    && !ROLE_WORDS.contains(&bw)
-                    && !LOCATIVES.contains(&bw)
+                    && !ends_name(bw, bt)
                     && len + 1 + char_len(bw) <= 14
             });
             if let Some((bw, _)) = name_before_of {
