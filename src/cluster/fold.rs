@@ -4,10 +4,13 @@
 //! frequent one (a contractor with the estate it builds) counts as that one, one hop.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use crate::fxhash::{FastMap, FastSet};
 
-use super::objects::{char_len, contained_known, suffix_class, BUS_LINE, REGION_PREFIX, SUFFIXES};
+use super::objects::{
+    char_len, contained_known, ending_in_last_char, suffix_class, BUS_LINE, REGION_PREFIX,
+};
 
 /// The name every mention of an object is counted under: variants folded by containment
 /// ([`contained_known`]) and by core ([`core_folds`]), over the petitions' chosen anchors
@@ -117,16 +120,16 @@ pub(super) fn is_generic_name(name: &str, extra: &[String]) -> bool {
 pub(super) fn strip_type_words<'a>(name: &'a str, extra: &[String]) -> &'a str {
     // one object suffix (金湾村 → 金湾, not on to 金 through 湾), then any kind words
     let mut a = name;
-    if let Some(t) = SUFFIXES
+    if let Some(t) = ending_in_last_char(a)
         .iter()
-        .map(|(s, _)| *s)
+        .map(|(s, _, _)| *s)
         .chain(extra.iter().map(String::as_str))
         .filter(|t| a.ends_with(t) && char_len(a) > char_len(t))
         .max_by_key(|t| t.len())
     {
         a = &a[..a.len() - t.len()];
     }
-    while let Some(t) = TYPE_WORDS
+    while let Some(t) = type_words_ending_like(a)
         .iter()
         .copied()
         .filter(|t| a.ends_with(t) && char_len(a) > char_len(t))
@@ -135,6 +138,24 @@ pub(super) fn strip_type_words<'a>(name: &'a str, extra: &[String]) -> &'a str {
         a = &a[..a.len() - t.len()];
     }
     a
+}
+
+/// The [`TYPE_WORDS`] that end in `w`'s last character: names are stripped of them one by one,
+/// and most names end in none.
+fn type_words_ending_like(w: &str) -> &'static [&'static str] {
+    static BY_LAST: LazyLock<FastMap<char, Vec<&'static str>>> = LazyLock::new(|| {
+        let mut m: FastMap<char, Vec<&'static str>> = FastMap::default();
+        for &t in TYPE_WORDS {
+            if let Some(c) = t.chars().next_back() {
+                m.entry(c).or_default().push(t);
+            }
+        }
+        m
+    });
+    w.chars()
+        .next_back()
+        .and_then(|c| BY_LAST.get(&c))
+        .map_or(&[], Vec::as_slice)
 }
 
 /// Industries of the kind words, so 恒通教育 / 恒通培训 / 恒通英语培训中心 fold while 嘉禾物业 and

@@ -320,16 +320,26 @@ pub(super) fn suffix_class(word: &str, extra: &[String]) -> Option<u8> {
     if extra.iter().any(|s| word.ends_with(s.as_str())) {
         return Some(1);
     }
-    // most words end in no suffix's last character: one binary search instead of 60 compares
-    let last = word.chars().next_back()?;
-    if SUFFIX_LAST.binary_search(&last).is_err() {
-        return None;
-    }
-    SUFFIXES
+    ending_in_last_char(word)
         .iter()
-        .filter(|(s, _)| word.ends_with(s))
-        .map(|(_, c)| *c)
+        .filter(|(s, _, _)| word.ends_with(s))
+        .map(|(_, c, _)| *c)
         .min()
+}
+
+/// The built-in suffixes that end in `w`'s last character, as (suffix, class, characters).
+/// Every token of every petition is asked whether it ends in a suffix: looking only at the
+/// few that share its last character keeps that from being 60 string compares each time.
+pub(super) fn ending_in_last_char(w: &str) -> &'static [Suffix] {
+    w.chars()
+        .next_back()
+        .and_then(|c| SUFFIX_BY_LAST.get(&c))
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Whether `w` is a built-in suffix on its own (村, 小区).
+fn is_bare_suffix(w: &str) -> bool {
+    ending_in_last_char(w).iter().any(|(s, _, _)| *s == w)
 }
 
 /// Characters that, before a one-character suffix, make a verb and its object (修路, 铺路,
@@ -356,15 +366,15 @@ pub(super) fn verb_and_object(w: &str) -> bool {
 
 /// How many characters of `w` its object suffix takes (the longest that fits).
 fn suffix_len(w: &str, extra: &[String]) -> usize {
-    SUFFIXES
+    let built_in = ending_in_last_char(w)
         .iter()
-        .map(|(s, _)| *s)
-        .chain(extra.iter().map(String::as_str))
-        .filter(|s| w.ends_with(s))
-        .map(char_len)
-        .max()
-        .unwrap_or(0)
-        .min(char_len(w))
+        .filter(|(s, _, _)| w.ends_with(s))
+        .map(|(_, _, n)| *n);
+    let extra = extra
+        .iter()
+        .filter(|s| w.ends_with(s.as_str()))
+        .map(|s| char_len(s));
+    built_in.chain(extra).max().unwrap_or(0).min(char_len(w))
 }
 
 /// Characters that are grammar, pronouns or everyday verbs of a petition's sentence, never the
@@ -447,15 +457,19 @@ const LOCATIVES: &[&str] = &[
     "外面", "隔壁", "背后", "底下",
 ];
 
-/// Last characters of the built-in suffixes, sorted.
-pub(super) static SUFFIX_LAST: LazyLock<Vec<char>> = LazyLock::new(|| {
-    let mut v: Vec<char> = SUFFIXES
-        .iter()
-        .filter_map(|(s, _)| s.chars().next_back())
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// A built-in suffix: (suffix, class, characters).
+pub(super) type Suffix = (&'static str, u8, usize);
+
+/// The built-in suffixes by their last character, as (suffix, class, characters); see
+/// [`ending_in_last_char`].
+static SUFFIX_BY_LAST: LazyLock<FastMap<char, Vec<Suffix>>> = LazyLock::new(|| {
+    let mut m: FastMap<char, Vec<Suffix>> = FastMap::default();
+    for &(s, c) in SUFFIXES {
+        if let Some(last) = s.chars().next_back() {
+            m.entry(last).or_default().push((s, c, char_len(s)));
+        }
+    }
+    m
 });
 
 /// Two-character suffixes as (first, second, suffix).
@@ -472,6 +486,14 @@ pub(super) static TWO_CHAR_SUFFIXES: LazyLock<Vec<(char, char, &'static str)>> =
             })
             .collect()
     });
+
+/// First characters of the two-character suffixes, sorted.
+static TWO_CHAR_FIRST: LazyLock<Vec<char>> = LazyLock::new(|| {
+    let mut v: Vec<char> = TWO_CHAR_SUFFIXES.iter().map(|(a, _, _)| *a).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+});
 
 pub(super) static KIND_WORDS: LazyLock<FastSet<&'static str>> =
     LazyLock::new(|| GENERIC.iter().copied().collect());
@@ -586,11 +608,11 @@ pub(super) fn anchors_in<S: AsRef<str>>(
             continue;
         }
         // a kind word longer than the suffix (农村, 车站, 城市) heads no name: 农业农村局 is a bureau
-        if is_kind_word(w) && !SUFFIXES.iter().any(|(x, _)| *x == w) {
+        if is_kind_word(w) && !is_bare_suffix(w) {
             continue;
         }
         // a bare suffix token (村 tagged zg) is fine whatever its tag
-        let bare_suffix = SUFFIXES.iter().any(|(x, _)| *x == w);
+        let bare_suffix = is_bare_suffix(w);
         if !bare_suffix && !nounish(t) && !matches!(t, "ng" | "vn" | "l" | "i") {
             continue;
         }
@@ -696,15 +718,19 @@ fn long_suffix_cut(a: &str, b: &str) -> bool {
     if bs.next().is_none() || bs.next().is_some() {
         return false;
     }
-    SUFFIXES
+    ending_in_last_char(b)
         .iter()
-        .any(|(s, _)| char_len(s) >= 3 && s.ends_with(b) && a.ends_with(&s[..s.len() - b.len()]))
+        .any(|(s, _, n)| *n >= 3 && a.ends_with(&s[..s.len() - b.len()]))
 }
 
 /// The two-character suffix that `a` and `b` split between them (a ends with its first
 /// character, b starts with its second).
 pub(super) fn split_suffix(a: &str, b: &str) -> Option<&'static str> {
-    let last = a.chars().last()?;
+    // asked of every pair of neighbouring tokens: most end in no suffix's first character
+    let last = a.chars().next_back()?;
+    if TWO_CHAR_FIRST.binary_search(&last).is_err() {
+        return None;
+    }
     let first = b.chars().next()?;
     TWO_CHAR_SUFFIXES
         .iter()
@@ -752,17 +778,15 @@ pub(super) fn clean_anchor(raw: &str, regions: &FastSet<String>) -> Option<Strin
     'strip: loop {
         let idx: Vec<usize> = a.char_indices().map(|(i, _)| i).skip(2).take(8).collect();
         for &e in idx.iter().rev() {
+            if !regions.contains(&a[..e]) {
+                continue;
+            }
             // 望江 + 路小学 is the road 望江路, not the region 望江
             let glued_on = a[e..].starts_with(GLUED_SUFFIX_CHARS)
                 || SUFFIXES.iter().any(|(x, _)| a[e..].starts_with(x));
             // 凤城 + 区人民医院: the bare name of 凤城区, whose level word must go with it
             let level_follows = a[e..].starts_with(['区', '县', '市', '镇', '乡', '省']);
-            if regions.contains(&a[..e])
-                && char_len(&a[e..]) >= 3
-                && !glued_on
-                && !level_follows
-                && !kind_only(&a[e..])
-            {
+            if char_len(&a[e..]) >= 3 && !glued_on && !level_follows && !kind_only(&a[e..]) {
                 a = a[e..].to_string();
                 continue 'strip;
             }
