@@ -9,7 +9,8 @@ use std::sync::LazyLock;
 use crate::fxhash::{FastMap, FastSet};
 
 use super::objects::{
-    char_len, contained_known, ending_in_last_char, suffix_class, BUS_LINE, REGION_PREFIX,
+    char_len, contained_known, ending_in_last_char, suffix_class, ByLastChar, BUS_LINE,
+    REGION_PREFIX,
 };
 
 /// The name every mention of an object is counted under: variants folded by containment
@@ -143,19 +144,9 @@ pub(super) fn strip_type_words<'a>(name: &'a str, extra: &[String]) -> &'a str {
 /// The [`TYPE_WORDS`] that end in `w`'s last character: names are stripped of them one by one,
 /// and most names end in none.
 fn type_words_ending_like(w: &str) -> &'static [&'static str] {
-    static BY_LAST: LazyLock<FastMap<char, Vec<&'static str>>> = LazyLock::new(|| {
-        let mut m: FastMap<char, Vec<&'static str>> = FastMap::default();
-        for &t in TYPE_WORDS {
-            if let Some(c) = t.chars().next_back() {
-                m.entry(c).or_default().push(t);
-            }
-        }
-        m
-    });
-    w.chars()
-        .next_back()
-        .and_then(|c| BY_LAST.get(&c))
-        .map_or(&[], Vec::as_slice)
+    static BY_LAST: LazyLock<ByLastChar<&'static str>> =
+        LazyLock::new(|| ByLastChar::new(TYPE_WORDS.iter().map(|&t| (t, t))));
+    BY_LAST.ending_like(w)
 }
 
 /// Industries of the kind words, so 恒通教育 / 恒通培训 / 恒通英语培训中心 fold while 嘉禾物业 and

@@ -87,6 +87,13 @@ impl CandIndex {
                     }
                 }
                 out.sort_unstable();
+                // only the groups found under at least two of its top terms: it joins one
+                // only at a cosine of 0.8 (`Options::unanchored_threshold`), which takes most
+                // of its weight in common, and groups sharing one of its six heaviest words
+                // were nearly all scored in vain — at 1M rows (the earlier generator's) the
+                // reassignment scored 70.6M candidates for 235k object-free petitions, now
+                // 25.2M, in 4.9 instead of 11.4 CPU-seconds; the dev key and the 5,000-row
+                // seeds 0–8 group exactly as before. A petition with one top term keeps all.
                 if d.top.len() >= 2 {
                     keep_repeated(out);
                 } else {
@@ -111,14 +118,6 @@ impl CandIndex {
 }
 
 /// Keeps one of each value that occurs at least twice in sorted `v`.
-///
-/// An object-free petition's candidates are the groups found under at least two of its top
-/// terms: it joins one only at a cosine of 0.8 (`Options::unanchored_threshold`), which takes
-/// most of its weight in common, and groups sharing one of its six heaviest words were nearly
-/// all scored in vain: at 1M rows (the earlier generator's) the reassignment scored 70.6M
-/// candidates for 235k object-free petitions, now 25.2M, in 4.9 instead of 11.4 CPU-seconds.
-/// A petition with a single top term keeps every candidate. The dev key and the 5,000-row seeds 0–8 group exactly as before;
-/// see `tests::candidates_of_an_object_free_petition_share_two_top_terms`.
 fn keep_repeated(v: &mut Vec<usize>) {
     let mut w = 0;
     let mut r = 0;

@@ -10,8 +10,8 @@
 //!   suffix the object finder knows, or two spellings of it) and whose words agree
 //!   ([`Options::rare_name_threshold`]), about one object (the same anchor, or names sharing a
 //!   fragment few other names have: [`CommonGrams`]), and one of them names an object at all
-//!   (two object-free titles share a theme's words, not a name). A fragment is three adjacent characters
-//!   of a title, taken in any order (a name
+//!   (two object-free titles share a theme's words, not a name). A fragment is three adjacent
+//!   characters of a title, taken in any order (a name
 //!   with two characters swapped keeps its fragments); it is rare in at most
 //!   [`Options::rare_name_max_df`] titles, and a pair needs [`Options::rare_name_shared`] of
 //!   them.
@@ -647,15 +647,18 @@ mod tests {
         assert!(!one_object([Unknown, Different]));
     }
 
+    /// 0–1 a copy, 2–3 rare shared names, 4–5 one petitioner's repeat.
+    const PAIRS_OF_EACH_KIND: [(usize, usize, Why); 3] = [
+        (0, 1, Why::Copy),
+        (2, 3, Why::RareName),
+        (4, 5, Why::Repeat),
+    ];
+
     #[test]
     fn copies_and_rare_names_need_one_object_repeats_do_not() {
         let opts = Options::default();
         // 0–1 a copy, 2–3 rare names, 4–5 one petitioner: all about two different objects
-        let pairs = [
-            (0, 1, Why::Copy),
-            (2, 3, Why::RareName),
-            (4, 5, Why::Repeat),
-        ];
+        let pairs = PAIRS_OF_EACH_KIND;
         let held = holding(&pairs, &|_, _| 0.9, &|_, _| false, &|_| true, &opts);
         assert_eq!(held, vec![(4, 5, 0.9)]);
         let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &|_| true, &opts);
@@ -665,12 +668,8 @@ mod tests {
     #[test]
     fn a_rare_fragment_of_two_titles_naming_no_object_is_a_theme() {
         let opts = Options::default();
-        // 0–1 a copy, 2–3 rare fragments, 4–5 one petitioner: none names an object
-        let pairs = [
-            (0, 1, Why::Copy),
-            (2, 3, Why::RareName),
-            (4, 5, Why::Repeat),
-        ];
+        // none names an object
+        let pairs = PAIRS_OF_EACH_KIND;
         let held = holding(&pairs, &|_, _| 0.9, &|_, _| true, &|_| false, &opts);
         assert_eq!(held, vec![(0, 1, 0.9), (4, 5, 0.9)]);
         // one side naming an object is enough

@@ -331,10 +331,32 @@ pub(super) fn suffix_class(word: &str, extra: &[String]) -> Option<u8> {
 /// Every token of every petition is asked whether it ends in a suffix: looking only at the
 /// few that share its last character keeps that from being 60 string compares each time.
 pub(super) fn ending_in_last_char(w: &str) -> &'static [Suffix] {
-    w.chars()
-        .next_back()
-        .and_then(|c| SUFFIX_BY_LAST.get(&c))
-        .map_or(&[], Vec::as_slice)
+    SUFFIX_BY_LAST.ending_like(w)
+}
+
+/// Entries keyed by the last character of their word, for questions of the kind "which of
+/// these does `w` end in" asked of every token: only the few sharing its last character are
+/// compared.
+pub(super) struct ByLastChar<T>(FastMap<char, Vec<T>>);
+
+impl<T> ByLastChar<T> {
+    pub(super) fn new(items: impl IntoIterator<Item = (&'static str, T)>) -> Self {
+        let mut m: FastMap<char, Vec<T>> = FastMap::default();
+        for (word, item) in items {
+            if let Some(last) = word.chars().next_back() {
+                m.entry(last).or_default().push(item);
+            }
+        }
+        ByLastChar(m)
+    }
+
+    /// The entries whose word ends in `w`'s last character (not necessarily in `w`).
+    pub(super) fn ending_like(&self, w: &str) -> &[T] {
+        w.chars()
+            .next_back()
+            .and_then(|c| self.0.get(&c))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Whether `w` is a built-in suffix on its own (村, 小区).
@@ -462,15 +484,8 @@ pub(super) type Suffix = (&'static str, u8, usize);
 
 /// The built-in suffixes by their last character, as (suffix, class, characters); see
 /// [`ending_in_last_char`].
-static SUFFIX_BY_LAST: LazyLock<FastMap<char, Vec<Suffix>>> = LazyLock::new(|| {
-    let mut m: FastMap<char, Vec<Suffix>> = FastMap::default();
-    for &(s, c) in SUFFIXES {
-        if let Some(last) = s.chars().next_back() {
-            m.entry(last).or_default().push((s, c, char_len(s)));
-        }
-    }
-    m
-});
+static SUFFIX_BY_LAST: LazyLock<ByLastChar<Suffix>> =
+    LazyLock::new(|| ByLastChar::new(SUFFIXES.iter().map(|&(s, c)| (s, (s, c, char_len(s))))));
 
 /// Two-character suffixes as (first, second, suffix).
 pub(super) static TWO_CHAR_SUFFIXES: LazyLock<Vec<(char, char, &'static str)>> =
