@@ -37,6 +37,10 @@ pub struct RunReport {
     /// a run.json from before this was kept.
     #[serde(default)]
     pub threads: usize,
+    /// Cores the run could use (its CPU affinity, e.g. under `taskset`); 0 in a run.json from
+    /// before this was kept.
+    #[serde(default)]
+    pub cores: usize,
     /// What `minqing brief` needs to render another period the way this run did.
     pub brief: BriefSetup,
 }
@@ -197,6 +201,7 @@ mod tests {
             outputs: Vec::new(),
             peak_rss_mib: None,
             threads: 1,
+            cores: 1,
             brief: BriefSetup::default(),
         };
         write(dir.path(), &report).unwrap();

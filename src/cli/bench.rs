@@ -46,8 +46,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: usize,
     /// Also time full runs with each of these thread counts (`RAYON_NUM_THREADS` and
-    /// `POLARS_MAX_THREADS` of the run), e.g. `--threads 1,2`: every stage's seconds and the
-    /// speed-up of the whole run over the first count (`--repeat` runs each, median).
+    /// `POLARS_MAX_THREADS` of the run, and the run confined to that many cores with
+    /// `taskset` when the machine has more), e.g. `--threads 1,2`: every stage's seconds and
+    /// the speed-up of the whole run over the first count (`--repeat` runs each, median).
     #[arg(long, value_delimiter = ',', value_name = "N,…")]
     pub threads: Vec<usize>,
     /// Instead: load `minqing serve` over each corpus's run folder with concurrent signed-in
@@ -99,6 +100,12 @@ pub struct BenchResult {
 pub struct ThreadRun {
     /// The count asked for, as the run reported it (`run.json`'s `threads`).
     pub threads: usize,
+    /// The cores the run was confined to (`taskset -c 0-(N-1)`); None: all of the machine's.
+    #[serde(default)]
+    pub cores: Option<usize>,
+    /// The cores the run saw (`run.json`'s `cores`).
+    #[serde(default)]
+    pub cores_seen: usize,
     /// Each stage's median seconds, then the whole run (process).
     pub stages: Vec<StageSeconds>,
     /// The first count's whole run over this one's.
@@ -476,6 +483,31 @@ fn child_with(args: &[&str], env: &[(&str, String)]) -> minqing::Result<()> {
     checked(&exe()?, &args, env, "")
 }
 
+/// [`child_with`] on the first `cores` cores only (`taskset -c 0-(cores-1)`, util-linux).
+///
+/// The thread settings alone do not make a one-thread run: the store's writer, the reader
+/// that feeds the row converter and tantivy's indexing threads run beside the pool, so with
+/// `RAYON_NUM_THREADS=1` a run used 1.16 cores at 100k rows, and "what a second core buys"
+/// came out smaller than it is.
+fn child_on_cores(args: &[&str], env: &[(&str, String)], cores: usize) -> minqing::Result<()> {
+    let exe = exe()?;
+    let list = format!("0-{}", cores.max(1) - 1);
+    let mut all: Vec<&std::ffi::OsStr> = vec!["-c".as_ref(), list.as_ref(), exe.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    checked(
+        std::path::Path::new("taskset"),
+        &all,
+        env,
+        " (util-linux's taskset confines a --threads run to its cores; install util-linux)",
+    )
+}
+
+/// The cores a `--threads N` run is confined to: N, unless the machine has no more than N.
+fn confine_to(threads: usize) -> Option<usize> {
+    let have = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (threads < have).then_some(threads.max(1))
+}
+
 /// Splits `corpus` into its first rows and its last `newest` rows (two CSV files with the
 /// header), once; cells are copied as they are.
 fn split_corpus(
@@ -526,31 +558,36 @@ fn full_runs(
     out: &std::path::Path,
     repeat: usize,
     env: &[(&str, String)],
+    cores: Option<usize>,
     term: &Term,
 ) -> minqing::Result<(Vec<Samples>, Option<RunReport>)> {
     let mut samples: Vec<Samples> = Vec::new();
     let mut run = None;
-    let with = env
+    let mut with = env
         .iter()
         .map(|(k, v)| format!(" {k}={v}"))
         .collect::<String>();
+    if let Some(n) = cores {
+        with.push_str(&format!(" on {n} core(s)"));
+    }
     for i in 0..repeat.max(1) {
         // each full run starts from nothing: a previous run's index and groups in the folder
         // would make it incremental (an unchanged index is a no-op) and the figures wrong
         clear_run_folder(out)?;
         term.note(format!("full run {}/{}{with} …", i + 1, repeat.max(1)));
+        let args = [
+            "-q",
+            "run",
+            "--input",
+            corpus.to_str().unwrap_or_default(),
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ];
         let t = Instant::now();
-        child_with(
-            &[
-                "-q",
-                "run",
-                "--input",
-                corpus.to_str().unwrap_or_default(),
-                "--out",
-                out.to_str().unwrap_or_default(),
-            ],
-            env,
-        )?;
+        match cores {
+            Some(n) => child_on_cores(&args, env, n)?,
+            None => child_with(&args, env)?,
+        }
         let wall = t.elapsed().as_secs_f64();
         let report = minqing::run_log::read(out)?;
         let mut stages = stage_seconds(&report);
@@ -679,7 +716,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let floor_samples: Vec<f64> = floors.iter().map(|f| f.seconds).collect();
         let floor = floors.swap_remove(FLOOR_PASSES / 2);
         let out = a.work.join(format!("run-{n}"));
-        let (samples, run) = full_runs(&corpus, &out, a.repeat, &[], term)?;
+        let (samples, run) = full_runs(&corpus, &out, a.repeat, &[], None, term)?;
         let stages = medians(&samples);
         let wall = stages.last().map_or(0.0, |s| s.1);
         let whole_samples: Vec<f64> = samples
@@ -705,9 +742,10 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         };
         let mut scaling: Vec<ThreadRun> = Vec::new();
         for &t in &a.threads {
+            let cores = confine_to(t);
             let t = t.max(1).to_string();
             let env = [("RAYON_NUM_THREADS", t.clone()), ("POLARS_MAX_THREADS", t)];
-            let (samples, report) = full_runs(&corpus, &out, a.repeat, &env, term)?;
+            let (samples, report) = full_runs(&corpus, &out, a.repeat, &env, cores, term)?;
             let stages = medians(&samples);
             let whole = stages.last().map_or(0.0, |s| s.1);
             let first = scaling
@@ -716,6 +754,8 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
                 .unwrap_or(whole);
             scaling.push(ThreadRun {
                 threads: report.as_ref().map_or(0, |r| r.threads),
+                cores,
+                cores_seen: report.as_ref().map_or(0, |r| r.cores),
                 stages: stages
                     .into_iter()
                     .map(|(stage, seconds)| StageSeconds { stage, seconds })
@@ -855,7 +895,9 @@ fn print_table(r: &BenchResult) {
     }
     if let Some(first) = r.scaling.first() {
         let names: Vec<&str> = first.stages.iter().map(|s| s.stage.as_str()).collect();
-        println!("threads (RAYON_NUM_THREADS, POLARS_MAX_THREADS): seconds per stage");
+        println!(
+            "threads (RAYON_NUM_THREADS, POLARS_MAX_THREADS; cores: the run confined to them): seconds per stage"
+        );
         // the whole process is the last column, under a short name
         let widths: Vec<usize> = names
             .iter()
@@ -877,7 +919,7 @@ fn print_table(r: &BenchResult) {
                 format!(" {n:>w$}")
             })
             .collect();
-        println!("{:<7}{head} {:>9}", "threads", "speed-up");
+        println!("{:<7}{:>6}{head} {:>9}", "threads", "cores", "speed-up");
         for t in &r.scaling {
             let cells: String = t
                 .stages
@@ -885,7 +927,8 @@ fn print_table(r: &BenchResult) {
                 .zip(&widths)
                 .map(|(s, w)| format!(" {:>w$.2}", s.seconds))
                 .collect();
-            println!("{:<7}{cells} {:>8.2}×", t.threads, t.speedup);
+            let cores = t.cores.map_or_else(|| "all".to_string(), |n| n.to_string());
+            println!("{:<7}{cores:>6}{cells} {:>8.2}×", t.threads, t.speedup);
         }
     }
     if let Some(p) = &r.peer {

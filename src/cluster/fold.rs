@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
+use rayon::prelude::*;
+
 use crate::fxhash::{FastMap, FastSet};
 
 use super::objects::{
@@ -31,19 +33,23 @@ pub(super) fn name_map(
         .map(String::as_str)
         .chain(mentions.iter().flatten().map(String::as_str))
         .collect();
-    names.sort_unstable();
+    // Each name is looked up on its own (every substring of it against the chosen names), so
+    // the lookups run on all cores; only the maps are filled on one.
+    names.par_sort_unstable();
     names.dedup();
     let m1: HashMap<&str, String> = names
-        .iter()
+        .par_iter()
         .map(|n| (*n, contained_known(n, &freq)))
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect();
     let step1: Vec<Option<String>> = chosen
-        .iter()
+        .par_iter()
         .map(|a| a.as_deref().map(|a| m1[a].clone()))
         .collect();
     let fold = core_folds(&step1, extra);
     names
-        .iter()
+        .par_iter()
         .map(|n| {
             let c = &m1[n];
             (
@@ -51,6 +57,8 @@ pub(super) fn name_map(
                 fold.get(c).cloned().unwrap_or_else(|| c.clone()),
             )
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect()
 }
 
@@ -287,7 +295,7 @@ pub(super) fn link_anchors(
     names: &HashMap<String, String>,
 ) -> (Vec<Option<String>>, HashMap<String, String>) {
     let sets: Vec<Vec<&str>> = chosen
-        .iter()
+        .par_iter()
         .zip(mentions)
         .map(|(c, m)| {
             let mut v: Vec<&str> = m

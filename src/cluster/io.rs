@@ -84,60 +84,69 @@ pub fn write(
         ]
     };
 
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    // A fixed creation time: the workbook must be byte-identical across reruns.
-    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2020, 1, 1)?.and_hms(0, 0, 0)?;
-    wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
-    // "Constant memory": each finished row goes to a temporary file, kept in the run folder
-    // (an unnamed file, gone when closed) so that petition text stays where the run keeps it.
-    wb.set_tempdir(groups_dir)?;
-    let ws = wb.add_worksheet_with_constant_memory()?;
-    ws.set_name("同质化类案")?;
-    for (c, h) in header.iter().enumerate() {
-        ws.write_string(0, c as u16, *h)?;
-    }
-    // Each row is made once and written to both tables as it is made: at a million petitions
-    // the rows held as strings and again as workbook cells took 0.8 GB, the run's peak. The
-    // workbook's first error is kept and said after the CSV is closed.
-    let mut sheet_failed: Option<rust_xlsxwriter::XlsxError> = None;
-    write_csv(&groups_dir.join("groups.csv"), |w| {
-        w.write_record(header)?;
-        for (ri, g) in groups.groups.iter().enumerate() {
-            let row = row_of(g);
-            w.write_record(&row)?;
-            if sheet_failed.is_none() {
-                sheet_failed = sheet_row(ws, ri as u32 + 1, &row).err();
+    // The workbook's temporary file goes in the folder before any file is written there.
+    std::fs::create_dir_all(groups_dir).map_err(Error::io("create folder", groups_dir))?;
+    // The three files are independent: written side by side (each is one core's work —
+    // masking and deflating the tables, formatting the member rows, serialising the json).
+    let tables = || -> Result<()> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        // A fixed creation time: the workbook must be byte-identical across reruns.
+        let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2020, 1, 1)?.and_hms(0, 0, 0)?;
+        wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
+        // "Constant memory": each finished row goes to a temporary file, kept in the run folder
+        // (an unnamed file, gone when closed) so that petition text stays where the run keeps it.
+        wb.set_tempdir(groups_dir)?;
+        let ws = wb.add_worksheet_with_constant_memory()?;
+        ws.set_name("同质化类案")?;
+        for (c, h) in header.iter().enumerate() {
+            ws.write_string(0, c as u16, *h)?;
+        }
+        // Each row is made once and written to both tables as it is made: at a million petitions
+        // the rows held as strings and again as workbook cells took 0.8 GB, the run's peak. The
+        // workbook's first error is kept and said after the CSV is closed.
+        let mut sheet_failed: Option<rust_xlsxwriter::XlsxError> = None;
+        write_csv(&groups_dir.join("groups.csv"), |w| {
+            w.write_record(header)?;
+            for (ri, g) in groups.groups.iter().enumerate() {
+                let row = row_of(g);
+                w.write_record(&row)?;
+                if sheet_failed.is_none() {
+                    sheet_failed = sheet_row(ws, ri as u32 + 1, &row).err();
+                }
             }
+            Ok(())
+        })?;
+        if let Some(e) = sheet_failed {
+            return Err(e.into());
         }
-        Ok(())
-    })?;
-    if let Some(e) = sheet_failed {
-        return Err(e.into());
-    }
-    let xbytes = wb.save_to_buffer()?;
-    crate::fsutil::write_atomic(&groups_dir.join("groups.xlsx"), &xbytes)?;
-
-    write_csv(&groups_dir.join("members.csv"), |w| {
-        w.write_record(["id", "group_id", "similarity", "is_repeat"])?;
-        for m in &groups.members {
-            w.write_record([
-                m.id.as_str(),
-                m.group_id.as_str(),
-                &format!("{:.4}", m.similarity),
-                if m.is_repeat { "true" } else { "false" },
-            ])?;
-        }
-        Ok(())
-    })?;
-
-    // Compact and streamed: at a million petitions the member list alone is 100+ MB, which
-    // indentation would double (the file is for programs; groups.csv is for people).
-    crate::fsutil::write_atomic_with(&groups_dir.join("groups.json"), |w| {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, w);
-        serde_json::to_writer(&mut w, groups).map_err(std::io::Error::other)?;
-        std::io::Write::flush(&mut w)
-    })?;
-    Ok(())
+        let xbytes = wb.save_to_buffer()?;
+        crate::fsutil::write_atomic(&groups_dir.join("groups.xlsx"), &xbytes)
+    };
+    let members = || -> Result<()> {
+        write_csv(&groups_dir.join("members.csv"), |w| {
+            w.write_record(["id", "group_id", "similarity", "is_repeat"])?;
+            for m in &groups.members {
+                w.write_record([
+                    m.id.as_str(),
+                    m.group_id.as_str(),
+                    &format!("{:.4}", m.similarity),
+                    if m.is_repeat { "true" } else { "false" },
+                ])?;
+            }
+            Ok(())
+        })
+    };
+    let json = || -> Result<()> {
+        // Compact and streamed: at a million petitions the member list alone is 100+ MB, which
+        // indentation would double (the file is for programs; groups.csv is for people).
+        crate::fsutil::write_atomic_with(&groups_dir.join("groups.json"), |w| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, w);
+            serde_json::to_writer(&mut w, groups).map_err(std::io::Error::other)?;
+            std::io::Write::flush(&mut w)
+        })
+    };
+    let ((t, m), j) = rayon::join(|| rayon::join(tables, members), json);
+    t.and(m).and(j)
 }
 
 /// One row of the workbook: the counts, days and scores as numbers, the rest as text.

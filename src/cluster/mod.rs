@@ -107,16 +107,22 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         input.groups_dir,
         input.regroup,
     )?;
-    // The state first, and let go of: it holds every petition's vector, which the tables below
-    // do not need (at a million petitions both at once were the run's peak).
-    grouped.state.write(input.groups_dir)?;
-    drop(grouped.state);
-    write(
-        input.groups_dir,
-        &grouped.groups,
-        input.records,
-        input.show_personal_data,
-    )?;
+    // The state (every petition's vector) is written beside the tables and let go of as soon
+    // as it is written; the tables are streamed row by row, so both at once add little.
+    let state = grouped.state;
+    let groups_dir = input.groups_dir;
+    let (s, t) = rayon::join(
+        move || state.write(groups_dir),
+        || {
+            write(
+                groups_dir,
+                &grouped.groups,
+                input.records,
+                input.show_personal_data,
+            )
+        },
+    );
+    s.and(t)?;
     Ok(Output {
         groups: grouped.groups,
         mode: grouped.mode,
@@ -401,7 +407,9 @@ pub(crate) fn run_full(
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
 
-    let (cents, hints) = leader(docs, opts);
+    // the category and unit of each petition (for the merge) are counted beside the leader
+    // pass, whose long anchor-free run applies its blocks on one core
+    let ((cents, hints), handling) = rayon::join(|| leader(docs, opts), || handling_ids(&sorted));
     let mut step = 0usize;
     let assign = loop {
         // final centroids from pass 1 membership, then reassignment
@@ -428,7 +436,6 @@ pub(crate) fn run_full(
     let keys: Vec<Option<u32>> = cents.iter().map(|c| c.key).collect();
     // one centroid per first-pass cluster, most of them single petitions: 0.2 GB at a million
     drop((cents, hints));
-    let handling = handling_ids(&sorted);
     let mut keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
     // pair evidence: repeats, rare shared names and copies the centroid passes left apart
     links::apply(&sorted, &prep, &mut assign, &mut keys, opts);
@@ -495,7 +502,6 @@ pub(crate) fn run_full(
         &Vocabulary::of(&prep.lex, tokenizer),
         last_id,
         opts,
-        false,
     );
     let state = State::after_full(&sorted, tokenizer, opts, prep, slots, &groups, sims);
     (groups, state)

@@ -233,6 +233,15 @@ fn bench_times_each_thread_count() {
         .collect();
     assert_eq!(threads, vec![1, 2], "{report}");
     assert_eq!(scaling[0]["speedup"].as_f64().unwrap(), 1.0);
+    // a one-thread run is a one-core run (the store writer, the CSV reader and tantivy's
+    // writers run beside the thread pool), confined with taskset where the machine has more
+    let have = std::thread::available_parallelism().unwrap().get();
+    if have > 1 {
+        assert_eq!(scaling[0]["cores"].as_u64(), Some(1), "{report}");
+        assert_eq!(scaling[0]["cores_seen"].as_u64(), Some(1), "{report}");
+    }
+    let two = scaling[1]["cores_seen"].as_u64().unwrap() as usize;
+    assert_eq!(two, have.min(2), "{report}");
     for t in scaling {
         let stages: Vec<&str> = t["stages"]
             .as_array()

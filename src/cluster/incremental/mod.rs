@@ -682,7 +682,6 @@ fn incremental(
         &Vocabulary::of(&st.lex, tok),
         st.last_id,
         opts,
-        true,
     );
     st.groups = slots.into_iter().map(KeptGroup::from).collect();
     let old_members = std::mem::take(&mut st.members);
