@@ -133,16 +133,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
     let mut steps = Steps::new(progress);
-    // jieba's dictionary (0.3 s of one core) is built while the rows are read.
-    let (imported, tokenizer) = std::thread::scope(|s| {
-        let tokenizer = s.spawn(|| Tokenizer::new(&cfg.tokenize));
-        let imported = import(cfg, opts, &mut steps, true);
-        let tokenizer = tokenizer
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the tokenizer thread died".into())));
-        (imported, tokenizer)
-    });
-    let (imported, tokenizer) = (imported?, tokenizer?);
+    let (imported, tokenizer) = with_tokenizer(cfg, || import(cfg, opts, &mut steps, true))?;
     // The store is written while the records are grouped and indexed (both read the records
     // in memory, nothing reads the store file): its Parquet encoding fills the cores the
     // grouping's and indexing's sequential steps leave idle.
@@ -173,6 +164,23 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         "brief.docx".to_string(),
     ];
     finish(cfg, opts, started, imported, steps, outputs)
+}
+
+/// `first()`, with the pipeline's tokenizer built beside it: jieba's dictionary is 0.3 s of one
+/// core, which reading the rows or the store leaves idle. `first`'s error comes first.
+fn with_tokenizer<T>(
+    cfg: &PipelineConfig,
+    first: impl FnOnce() -> Result<T>,
+) -> Result<(T, Tokenizer)> {
+    let (done, tokenizer) = std::thread::scope(|s| {
+        let tokenizer = s.spawn(|| Tokenizer::new(&cfg.tokenize));
+        let done = first();
+        let tokenizer = tokenizer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the tokenizer thread died".into())));
+        (done, tokenizer)
+    });
+    Ok((done?, tokenizer?))
 }
 
 /// `minqing ingest`: import only (store, rejects and run.json).
@@ -212,8 +220,7 @@ pub fn regroup(
 ) -> Result<Regrouped> {
     crate::fsutil::check_run_folder(run_dir)?;
     index::refuse_foreign(&run_dir.join("index"))?;
-    let records = store::read(run_dir)?;
-    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+    let (records, tokenizer) = with_tokenizer(cfg, || store::read(run_dir))?;
     let mut steps = Steps::new(progress);
     let groups_dir = run_dir.join("groups");
     let grouped = steps.step(Stage::Cluster, || {

@@ -483,7 +483,8 @@ fn child_with(args: &[&str], env: &[(&str, String)]) -> minqing::Result<()> {
     checked(&exe()?, &args, env, "")
 }
 
-/// [`child_with`] on the first `cores` cores only (`taskset -c 0-(cores-1)`, util-linux).
+/// [`child_with`] on the first `cores` of the cores this process may use (`taskset -c LIST`,
+/// util-linux).
 ///
 /// The thread settings alone do not make a one-thread run: the store's writer, the reader
 /// that feeds the row converter and tantivy's indexing threads run beside the pool, so with
@@ -491,7 +492,24 @@ fn child_with(args: &[&str], env: &[(&str, String)]) -> minqing::Result<()> {
 /// came out smaller than it is.
 fn child_on_cores(args: &[&str], env: &[(&str, String)], cores: usize) -> minqing::Result<()> {
     let exe = exe()?;
-    let list = format!("0-{}", cores.max(1) - 1);
+    // A container may be given cores 2–3 rather than 0–1: pick from the ones allowed.
+    let allowed = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(cpu_list)
+        })
+        .unwrap_or_default();
+    let list = if allowed.len() >= cores {
+        allowed[..cores.max(1)]
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        format!("0-{}", cores.max(1) - 1)
+    };
     let mut all: Vec<&std::ffi::OsStr> = vec!["-c".as_ref(), list.as_ref(), exe.as_os_str()];
     all.extend(args.iter().map(std::ffi::OsStr::new));
     checked(
@@ -500,6 +518,21 @@ fn child_on_cores(args: &[&str], env: &[(&str, String)], cores: usize) -> minqin
         env,
         " (util-linux's taskset confines a --threads run to its cores; install util-linux)",
     )
+}
+
+/// The CPUs of a kernel CPU list (`0-3,8,10-11`, as in `Cpus_allowed_list`), in order.
+fn cpu_list(text: &str) -> Vec<usize> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let mut ends = part.splitn(2, '-').map(|n| n.trim().parse::<usize>());
+        match (ends.next(), ends.next()) {
+            (Some(Ok(a)), None) => cpus.push(a),
+            (Some(Ok(a)), Some(Ok(b))) if a <= b => cpus.extend(a..=b),
+            // not a list this parser knows: none, so the caller falls back to 0-(N-1)
+            _ => return Vec::new(),
+        }
+    }
+    cpus
 }
 
 /// The cores a `--threads N` run is confined to: N, unless the machine has no more than N.
@@ -991,5 +1024,16 @@ mod tests {
         assert_eq!(medians(&[run(3.0, 1.0), run(1.0, 5.0)])[0].1, 1.0);
         assert_eq!(medians(&[run(7.0, 8.0)]), run(7.0, 8.0));
         assert!(medians(&[]).is_empty());
+    }
+
+    #[test]
+    fn cpu_lists_as_the_kernel_writes_them() {
+        assert_eq!(cpu_list("0-1\n"), vec![0, 1]);
+        assert_eq!(cpu_list("\t2-3,6,8-9"), vec![2, 3, 6, 8, 9]);
+        assert_eq!(cpu_list("5"), vec![5]);
+        // anything else: none (the caller then confines to 0-(N-1))
+        assert!(cpu_list("3-1").is_empty());
+        assert!(cpu_list("a-b").is_empty());
+        assert!(cpu_list("").is_empty());
     }
 }
