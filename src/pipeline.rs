@@ -391,9 +391,7 @@ pub fn classify_train(
 ) -> Result<Trained> {
     let history = classify::History::from_records(&read_inputs(inputs)?);
     let tax = taxonomy(taxonomy_file)?;
-    // The model's words are the bundled dictionaries' (a pipeline's own dictionaries may change
-    // week to week; the model must segment as it was trained).
-    let tokenizer = Tokenizer::new(&Default::default())?;
+    let tokenizer = classify::tokenizer()?;
     let model = classify::train(
         &history,
         &tax,
@@ -422,7 +420,7 @@ pub struct EvalSetup<'a> {
 pub fn classify_eval(setup: &EvalSetup) -> Result<(classify::eval::Scores, Coverage)> {
     let history = classify::History::from_records(&read_inputs(setup.inputs)?);
     let tax = taxonomy(setup.taxonomy)?;
-    let tokenizer = Tokenizer::new(&Default::default())?;
+    let tokenizer = classify::tokenizer()?;
     let c = classify::TrainOptions::default().c;
     let outcome = if setup.test.is_empty() {
         classify::eval::cross_validate(&history, &tax, &tokenizer, setup.folds, c)?

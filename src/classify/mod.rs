@@ -453,9 +453,14 @@ impl Model {
     }
 }
 
-/// What the classify stage reads. (The model segments with the bundled dictionaries it was
-/// trained with, not the pipeline's own, so the stage makes its tokenizer itself — only when a
-/// model is named: building jieba's dictionary is 0.3 s of one core.)
+/// The tokenizer a model is trained and applied with: the bundled dictionaries only (a
+/// pipeline's own dictionaries may change week to week; a model must segment as it was trained).
+pub fn tokenizer() -> Result<Tokenizer> {
+    Tokenizer::new(&Default::default())
+}
+
+/// What the classify stage reads. (The stage makes the model's [`tokenizer`] itself, and only
+/// when a model is named: building jieba's dictionary is 0.3 s of one core.)
 pub struct Input<'a> {
     pub records: &'a [Record],
 }
@@ -494,7 +499,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Classified> {
         });
     };
     let model = Model::load(path)?;
-    let tokenizer = Tokenizer::new(&Default::default())?;
+    let tokenizer = tokenizer()?;
     let predictions = input
         .records
         .par_iter()

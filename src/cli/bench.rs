@@ -100,7 +100,8 @@ pub struct BenchResult {
 pub struct ThreadRun {
     /// The count asked for, as the run reported it (`run.json`'s `threads`).
     pub threads: usize,
-    /// The cores the run was confined to (`taskset -c 0-(N-1)`); None: all of the machine's.
+    /// How many cores the run was confined to (`taskset`, see `child_on_cores`); None: all of
+    /// the machine's.
     #[serde(default)]
     pub cores: Option<usize>,
     /// The cores the run saw (`run.json`'s `cores`).
@@ -492,6 +493,7 @@ fn child_with(args: &[&str], env: &[(&str, String)]) -> minqing::Result<()> {
 /// came out smaller than it is.
 fn child_on_cores(args: &[&str], env: &[(&str, String)], cores: usize) -> minqing::Result<()> {
     let exe = exe()?;
+    let n = cores.max(1);
     // A container may be given cores 2–3 rather than 0–1: pick from the ones allowed.
     let allowed = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -501,14 +503,14 @@ fn child_on_cores(args: &[&str], env: &[(&str, String)], cores: usize) -> minqin
                 .map(cpu_list)
         })
         .unwrap_or_default();
-    let list = if allowed.len() >= cores {
-        allowed[..cores.max(1)]
+    let list = if allowed.len() >= n {
+        allowed[..n]
             .iter()
             .map(usize::to_string)
             .collect::<Vec<_>>()
             .join(",")
     } else {
-        format!("0-{}", cores.max(1) - 1)
+        format!("0-{}", n - 1)
     };
     let mut all: Vec<&std::ffi::OsStr> = vec!["-c".as_ref(), list.as_ref(), exe.as_os_str()];
     all.extend(args.iter().map(std::ffi::OsStr::new));

@@ -40,8 +40,6 @@ pub(super) fn name_map(
     let m1: HashMap<&str, String> = names
         .par_iter()
         .map(|n| (*n, contained_known(n, &freq)))
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect();
     let step1: Vec<Option<String>> = chosen
         .par_iter()
@@ -57,8 +55,6 @@ pub(super) fn name_map(
                 fold.get(c).cloned().unwrap_or_else(|| c.clone()),
             )
         })
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect()
 }
 
@@ -282,6 +278,23 @@ pub(super) fn common_kind<'a>(name: &'a str, extra: &[String]) -> Option<&'a str
     Some(core)
 }
 
+/// The names a petition's mentions (and `chosen`, its own anchor) are counted under, each once,
+/// sorted.
+pub(super) fn names_of<'a>(
+    mentions: &[String],
+    names: &'a HashMap<String, String>,
+    chosen: Option<&'a str>,
+) -> Vec<&'a str> {
+    let mut v: Vec<&str> = mentions
+        .iter()
+        .filter_map(|x| names.get(x).map(String::as_str))
+        .chain(chosen)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// Links an object to the one it is usually named with: a contractor to the estate it builds
 /// (宏达建筑工程有限公司 → 北辰家园), a railway company to the estate whose parking it sells
 /// (广铁集团 → 伊景园滨河苑). Petitions about a case name one or the other, or both; the case is
@@ -297,16 +310,7 @@ pub(super) fn link_anchors(
     let sets: Vec<Vec<&str>> = chosen
         .par_iter()
         .zip(mentions)
-        .map(|(c, m)| {
-            let mut v: Vec<&str> = m
-                .iter()
-                .filter_map(|x| names.get(x).map(String::as_str))
-                .chain(c.as_deref())
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        })
+        .map(|(c, m)| names_of(m, names, c.as_deref()))
         .collect();
     // counted in hash maps: every use below orders explicitly (or looks up)
     let mut n: FastMap<&str, usize> = FastMap::default();

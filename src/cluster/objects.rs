@@ -622,12 +622,12 @@ pub(super) fn anchors_in<S: AsRef<str>>(
         if verb_and_object(w) {
             continue;
         }
+        let bare_suffix = is_bare_suffix(w);
         // a kind word longer than the suffix (农村, 车站, 城市) heads no name: 农业农村局 is a bureau
-        if is_kind_word(w) && !is_bare_suffix(w) {
+        if is_kind_word(w) && !bare_suffix {
             continue;
         }
         // a bare suffix token (村 tagged zg) is fine whatever its tag
-        let bare_suffix = is_bare_suffix(w);
         if !bare_suffix && !nounish(t) && !matches!(t, "ng" | "vn" | "l" | "i") {
             continue;
         }

@@ -13,7 +13,7 @@ use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
-use super::fold::{common_kind, link_anchors, name_map};
+use super::fold::{common_kind, link_anchors, name_map, names_of};
 use super::objects::{
     anchors_in, char_len, kind_only, lookup_known, normalise_anchor, pick_anchor, proper_tag,
     region_names,
@@ -418,26 +418,15 @@ pub(super) fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Opt
     // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
     // far more often on its own than in the name. Estates, roads and villages are exempt: they
     // are named with everyday words (海棠, 建设, 桃花) all the time.
-    let seen: Vec<Vec<&str>> = mentions
+    let named: Vec<Vec<&str>> = mentions
         .par_iter()
-        .map(|m| {
-            let mut seen: Vec<&str> = m
-                .iter()
-                .filter_map(|x| names.get(x))
-                .map(String::as_str)
-                .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            seen
-        })
+        .map(|m| names_of(m, &names, None))
         .collect();
     let mut name_df: FastMap<&str, u32> = FastMap::default();
-    for x in seen.iter().flatten() {
+    for x in named.iter().flatten() {
         *name_df.entry(x).or_insert(0) += 1;
     }
     let generic: HashSet<String> = name_df
-        .into_iter()
-        .collect::<Vec<_>>()
         .into_par_iter()
         .filter(|(a, n)| {
             // a kind with no place or name of its own (社保所, 第一中学) is none of the many
