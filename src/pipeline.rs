@@ -7,6 +7,7 @@
 //! | `minqing ingest` | [`ingest_only`] | ingest → store, then `run.json` |
 //! | `minqing cluster` | [`regroup`] | cluster → index |
 //! | `minqing brief` | [`brief`] | trends → charts → report (with the run's `inferred.csv`) |
+//! | `minqing worker tag` | [`tag_partition`] | the cluster stage's per-petition tagging of one partition (a Spark map, `docs/spark.md`) |
 //!
 //! classify and region fill what the data leaves empty — a category from the model the pipeline
 //! names, a region from the place names in the text — and the suggested lead unit is routed from
@@ -111,6 +112,9 @@ pub struct RunOptions {
     /// [`DEFAULT_SPILL_MB`]); beyond it rows wait on disk in the output folder until the store is
     /// written. `minqing run` keeps every row for the analysis and never spills.
     pub spill_mb: Option<usize>,
+    /// A folder of the grouping's per-petition tagging made by a Spark map over this run
+    /// folder's store (`docs/spark.md`), used instead of tagging here.
+    pub tagged: Option<PathBuf>,
 }
 
 /// Default in-memory budget of `minqing ingest`, in MiB.
@@ -230,6 +234,7 @@ pub fn regroup(
             groups_dir: &groups_dir,
             regroup: cluster::Regroup::Always,
             show_personal_data,
+            tagged: None,
         };
         cluster::stage(input, &cfg.cluster)
     })?;
@@ -250,6 +255,27 @@ pub fn regroup(
         index,
         groups_dir,
     })
+}
+
+/// `minqing worker tag`: the grouping's per-petition tagging of one partition (a Parquet file
+/// of id, title and content) into a tagging file, with `cfg`'s `[tokenize]` and `[cluster]`
+/// settings; `regions_file` lists the store's distinct region values, one per line. A Spark
+/// map runs it on every partition of the store; `minqing run --tagged` groups from the output.
+pub fn tag_partition(
+    cfg: &PipelineConfig,
+    input: &Path,
+    output: &Path,
+    regions_file: &Path,
+) -> Result<cluster::TagSummary> {
+    let text = std::fs::read_to_string(regions_file).map_err(Error::io("read", regions_file))?;
+    let regions: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let tokenizer = Tokenizer::new(&cfg.tokenize)?;
+    cluster::tag_file(input, output, &regions, &tokenizer, &cfg.cluster)
 }
 
 /// What [`brief`] renders besides the period.
@@ -558,6 +584,14 @@ fn analyse(
     } else {
         cluster::Regroup::IfDue
     };
+    let tagged = match &opts.tagged {
+        Some(dir) => {
+            let t = cluster::Taggings::read(dir)?;
+            t.check(records, tokenizer, &cfg.cluster)?;
+            Some(t)
+        }
+        None => None,
+    };
     let grouped = steps.step(Stage::Cluster, || {
         let input = cluster::Input {
             records,
@@ -565,6 +599,7 @@ fn analyse(
             groups_dir: &groups_dir,
             regroup,
             show_personal_data: opts.show_personal_data,
+            tagged: tagged.as_ref(),
         };
         cluster::stage(input, &cfg.cluster)
     })?;
@@ -842,7 +877,10 @@ impl Summary for cluster::Output {
             thousands(grouped_petitions(&self.groups) as u64),
             thousands(self.groups.members.len() as u64),
             how_grouped(&self.mode)
-        )
+        ) + &self
+            .tagged_by_map
+            .map(|n| format!("; {} tagged by the Spark map", thousands(n as u64)))
+            .unwrap_or_default()
     }
 
     fn note(&self, notes: &mut StageNotes) {
@@ -857,6 +895,7 @@ impl Summary for cluster::Output {
             }
             .into(),
             how: how_grouped(&self.mode),
+            tagged_by_map: self.tagged_by_map,
         });
     }
 }

@@ -108,6 +108,10 @@ pub struct ClusterNote {
     pub mode: String,
     /// The same in words, with the reason for a full regroup.
     pub how: String,
+    /// With `minqing run --tagged`: the petitions whose tagging came from the Spark map (the
+    /// rest, changed or missing there, were tagged by the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagged_by_map: Option<usize>,
 }
 
 /// Which period the run's brief covers.

@@ -51,6 +51,15 @@ pub struct BenchArgs {
     /// the speed-up of the whole run over the first count (`--repeat` runs each, median).
     #[arg(long, value_delimiter = ',', value_name = "N,…")]
     pub threads: Vec<usize>,
+    /// Also run the Spark job (pipelines/spark/minqing_spark.py, docs/spark.md) on each corpus
+    /// with this master (`local[2]`, `spark://HOST:PORT`): its steps' seconds and whether its
+    /// groups and brief are the single-machine run's.
+    #[arg(long, value_name = "MASTER")]
+    pub spark: Option<String>,
+    /// The Python with pyspark and pyarrow for --spark (default: ~/.cache/minqing-spark, which
+    /// `.ci/run` installs).
+    #[arg(long, value_name = "PYTHON")]
+    pub spark_python: Option<PathBuf>,
     /// Instead: load `minqing serve` over each corpus's run folder with concurrent signed-in
     /// sessions (src/cli/serve_bench.rs).
     #[arg(long)]
@@ -93,6 +102,9 @@ pub struct BenchResult {
     /// The full run with each thread count of `--threads`.
     #[serde(default)]
     pub scaling: Vec<ThreadRun>,
+    /// The Spark run of `--spark`.
+    #[serde(default)]
+    pub spark: Option<super::bench_spark::SparkRun>,
 }
 
 /// The full run with one thread count.
@@ -737,6 +749,10 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
     } else {
         None
     };
+    let spark_python = match &a.spark {
+        Some(_) => Some(super::bench_spark::python(a.spark_python.as_deref())?),
+        None => None,
+    };
     let mut results = Vec::new();
     for &n in &a.rows {
         let (corpus, generate_seconds) = corpus(&a.work, n, a.seed, term)?;
@@ -774,6 +790,12 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let incremental = match a.incremental {
             Some(k) => Some(incremental_run(&a.work, &corpus, n, k, wall, term)?),
             None => None,
+        };
+        let spark = match (&a.spark, &spark_python) {
+            (Some(master), Some(py)) => Some(super::bench_spark::run(
+                py, master, &a.work, &corpus, n, &out, term,
+            )?),
+            _ => None,
         };
         let mut scaling: Vec<ThreadRun> = Vec::new();
         for &t in &a.threads {
@@ -827,6 +849,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             incremental,
             peer,
             scaling,
+            spark,
         };
         if !a.json {
             print_table(&result);
@@ -965,6 +988,10 @@ fn print_table(r: &BenchResult) {
             let cores = t.cores.map_or_else(|| "all".to_string(), |n| n.to_string());
             println!("{:<7}{cores:>6}{cells} {:>8.2}×", t.threads, t.speedup);
         }
+    }
+    if let Some(s) = &r.spark {
+        let whole = r.stages.last().map_or(0.0, |s| s.seconds);
+        super::bench_spark::print(s, whole);
     }
     if let Some(p) = &r.peer {
         println!("peer (pandas + jieba + scikit-learn + whoosh), same corpus:");

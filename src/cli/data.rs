@@ -32,12 +32,19 @@ pub struct RunArgs {
     /// Show names, phone and ID numbers in the brief, charts and exports (masked by default).
     #[arg(long)]
     pub show_personal_data: bool,
+    /// Group from the per-petition tagging a Spark job wrote into this folder (docs/spark.md)
+    /// instead of tagging every petition here.
+    #[arg(long)]
+    pub tagged: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
+    /// Import the sources of this pipeline file (with their column mappings) instead of --input.
+    #[arg(conflicts_with_all = ["input", "id_prefix", "channel"])]
+    pub pipeline: Option<PathBuf>,
     /// Files to import (CSV UTF-8/GBK, xlsx, JSONL, Parquet).
-    #[arg(long, required = true, num_args = 1..)]
+    #[arg(long, required_unless_present = "pipeline", num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// Output folder.
     #[arg(long)]
@@ -141,6 +148,7 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
         regroup: a.regroup,
         show_personal_data: a.show_personal_data,
         spill_mb: None,
+        tagged: a.tagged,
     };
     let bars = Bars::new(term);
     let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
@@ -149,17 +157,24 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
 }
 
 pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
-    let mut cfg = PipelineConfig::ad_hoc(&a.input);
-    for s in &mut cfg.sources {
-        s.id_prefix = a.id_prefix.clone();
-        s.channel = a.channel;
-    }
+    let cfg = match &a.pipeline {
+        Some(p) => PipelineConfig::load(p)?,
+        None => {
+            let mut cfg = PipelineConfig::ad_hoc(&a.input);
+            for s in &mut cfg.sources {
+                s.id_prefix = a.id_prefix.clone();
+                s.channel = a.channel;
+            }
+            cfg
+        }
+    };
     let opts = RunOptions {
         out_dir: a.out.clone(),
         fresh: a.fresh,
         regroup: false,
         show_personal_data: false,
         spill_mb: Some(a.spill_mb),
+        tagged: None,
     };
     let bars = Bars::new(term);
     let summary = pipeline::ingest_only(&cfg, &opts, &|e| bars.event(e))?;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod analyse;
 mod bench;
+mod bench_spark;
 mod brief;
 mod classify;
 mod data;
@@ -11,6 +12,7 @@ mod search;
 mod serve;
 mod serve_bench;
 mod user;
+mod worker;
 
 /// minqing (民情): petitions and public comments → search, case groups, weekly brief. Offline.
 #[derive(Debug, Parser)]
@@ -55,6 +57,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Manage the accounts of `minqing serve`.
     User(user::UserArgs),
+    /// Per-partition work for a distributed run on Apache Spark (docs/spark.md).
+    Worker(worker::WorkerArgs),
 }
 
 /// Shared terminal settings.
@@ -89,6 +93,7 @@ pub fn dispatch(cli: Cli) -> minqing::Result<()> {
         Command::Bench(a) => bench::bench(a, &term),
         Command::Serve(a) => serve::serve(a, &term),
         Command::User(a) => user::user(a, &term),
+        Command::Worker(a) => worker::worker(a, &term),
     }
 }
 

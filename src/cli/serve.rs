@@ -66,6 +66,7 @@ pub fn serve(a: ServeArgs, term: &Term) -> minqing::Result<()> {
                 fresh: false,
                 regroup: false,
                 show_personal_data: false,
+                tagged: None,
             },
             term,
         )?;

@@ -75,6 +75,7 @@ mod leader;
 mod links;
 mod merge;
 mod objects;
+mod tagged;
 #[cfg(test)]
 mod tests;
 mod vectors;
@@ -82,6 +83,7 @@ pub use eval::{eval, group_scores, EvalScores, GroupScores};
 pub use ids::GroupId;
 pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 pub use io::{read, write};
+pub use tagged::{tag_file, TagSummary, Taggings};
 
 /// What the cluster stage groups, and where it writes.
 pub struct Input<'a> {
@@ -94,6 +96,9 @@ pub struct Input<'a> {
     pub regroup: Regroup,
     /// Leave the representative petitions' text unmasked in the exports.
     pub show_personal_data: bool,
+    /// The petitions' tagging made by a Spark map (`minqing run --tagged`), used instead of
+    /// tagging them here when the grouping starts over.
+    pub tagged: Option<&'a Taggings>,
 }
 
 /// The cluster stage: groups the records ([`update`]: only the new ones onto the last grouping
@@ -106,6 +111,7 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         opts,
         input.groups_dir,
         input.regroup,
+        input.tagged,
     )?;
     // The state (every petition's vector) is written beside the tables and let go of as soon
     // as it is written; the tables are streamed row by row, so both at once add little.
@@ -126,6 +132,7 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
     Ok(Output {
         groups: grouped.groups,
         mode: grouped.mode,
+        tagged_by_map: input.tagged.map(Taggings::used),
     })
 }
 
@@ -134,6 +141,8 @@ pub struct Output {
     pub groups: Groups,
     /// Whether only the new petitions were grouped, or all of them and why.
     pub mode: Mode,
+    /// With a Spark map's tagging: how many petitions the grouping took it for.
+    pub tagged_by_map: Option<usize>,
 }
 
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.
@@ -391,7 +400,7 @@ pub fn run(
     previous: Option<&Groups>,
 ) -> Result<Groups> {
     let previous = previous.map(Previous::of);
-    Ok(run_full(records, tokenizer, opts, previous.as_ref()).0)
+    Ok(run_full(records, tokenizer, opts, previous.as_ref(), None).0)
 }
 
 /// [`run`], plus the state a later run groups its new petitions onto ([`update`]).
@@ -400,10 +409,11 @@ pub(crate) fn run_full(
     tokenizer: &Tokenizer,
     opts: &Options,
     previous: Option<&Previous>,
+    tagged: Option<&Taggings>,
 ) -> (Groups, State) {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let prep = prepare(&sorted, tokenizer, opts);
+    let prep = prepare(&sorted, tokenizer, opts, tagged);
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
 

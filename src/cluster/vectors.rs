@@ -18,6 +18,7 @@ use super::objects::{
     anchors_in, char_len, kind_only, lookup_known, normalise_anchor, pick_anchor, proper_tag,
     region_names,
 };
+use super::tagged::Taggings;
 use super::Options;
 
 #[derive(Default)]
@@ -92,14 +93,25 @@ pub(super) fn tag_record<'r>(
     opts: &Options,
     regions: &FastSet<String>,
 ) -> Pass<'r> {
-    let content = match r.content.char_indices().nth(opts.max_content_chars) {
-        Some((cut, _)) if opts.max_content_chars > 0 => &r.content[..cut],
-        _ => r.content.as_str(),
+    tag_text(&r.title, &r.content, tok, opts, regions)
+}
+
+/// [`tag_record`] of a title and content (what a `minqing worker tag` reads of a petition).
+pub(super) fn tag_text<'r>(
+    title: &'r str,
+    content: &'r str,
+    tok: &'r Tokenizer,
+    opts: &Options,
+    regions: &FastSet<String>,
+) -> Pass<'r> {
+    let content = match content.char_indices().nth(opts.max_content_chars) {
+        Some((cut, _)) if opts.max_content_chars > 0 => &content[..cut],
+        _ => content,
     };
-    let (title_tags, content_tags) = (tok.tag_ref(&r.title), tok.tag_ref(content));
+    let (title_tags, content_tags) = (tok.tag_ref(title), tok.tag_ref(content));
     let ta = anchors_in(&title_tags, &opts.extra_suffixes, regions, tok);
     let ca = anchors_in(&content_tags, &opts.extra_suffixes, regions, tok);
-    let (tf, proper, person) = match (without_codes(&r.title), without_codes(content)) {
+    let (tf, proper, person) = match (without_codes(title), without_codes(content)) {
         (Cow::Borrowed(_), Cow::Borrowed(_)) => {
             read_tags(&title_tags, &content_tags, tok, opts, regions)
         }
@@ -319,7 +331,12 @@ pub(super) fn top_terms(vec: &[(u32, f32)], k: usize) -> Vec<u32> {
     by_w.iter().take(k).map(|(t, _)| *t).collect()
 }
 
-pub(super) fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Options) -> Prepared {
+pub(super) fn prepare<'r>(
+    records: &[&'r Record],
+    tok: &'r Tokenizer,
+    opts: &Options,
+    tagged: Option<&Taggings>,
+) -> Prepared {
     let regions = region_names(records);
     // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
     // so a million petitions never hold their word lists as strings all at once.
@@ -328,7 +345,10 @@ pub(super) fn prepare<'r>(records: &[&'r Record], tok: &'r Tokenizer, opts: &Opt
     let tag_chunk = |chunk: &[&'r Record]| -> Vec<Pass<'r>> {
         chunk
             .par_iter()
-            .map(|r| tag_record(r, tok, opts, &regions))
+            .map(|r| match tagged.and_then(|t| t.get(r)) {
+                Some(pass) => pass,
+                None => tag_record(r, tok, opts, &regions),
+            })
             .collect()
     };
     // Interning is sequential: chunk k is interned while chunk k+1 is tagged on the other cores.

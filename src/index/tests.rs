@@ -617,3 +617,48 @@ static QUERY_INDEX: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
     build_corpus(dir.path());
     dir
 });
+
+#[test]
+fn ties_are_listed_by_id_whatever_segment_holds_them() {
+    // Same text, same day: equal scores and dates. "z" is indexed first (the first segment),
+    // "a" a week later (a second one); tantivy alone lists ties by segment.
+    let dir = tempfile::tempdir().unwrap();
+    let same = |id: &str| rec(id, "2019-03-04", "电梯故障", "电梯又坏了，困人。");
+    let z = vec![same("z")];
+    build(dir.path(), &z, &TOK, &HashMap::new()).unwrap();
+    build(dir.path(), &[same("z"), same("a")], &TOK, &HashMap::new()).unwrap();
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let ids = |sort: search::Sort, limit: usize| -> Vec<String> {
+        let mut req = SearchRequest::new("电梯");
+        req.sort = sort;
+        req.limit = limit;
+        let r = h.search(&req, &TOK).unwrap();
+        r.hits.iter().map(|x| x.id.clone()).collect()
+    };
+    assert_eq!(ids(search::Sort::Relevance, 10), ["a", "z"]);
+    // the cut at the limit keeps the smaller id too
+    assert_eq!(ids(search::Sort::Relevance, 1), ["a"]);
+    // newest first; on the same date the larger id (the later one) first
+    assert_eq!(ids(search::Sort::Date, 10), ["z", "a"]);
+}
+
+#[test]
+fn a_tie_wider_than_the_widening_is_still_listed_by_id() {
+    // more equal hits than settle_ties widens to: the page comes from the id-keyed collector
+    let dir = tempfile::tempdir().unwrap();
+    let n = super::search::TIE_WIDEN_MAX + 100;
+    let recs: Vec<Record> = (0..n)
+        .rev()
+        .map(|i| rec(&format!("{i:05}"), "2019-03-04", "电梯故障", "电梯又坏了。"))
+        .collect();
+    build(dir.path(), &recs[..n / 2], &TOK, &HashMap::new()).unwrap();
+    build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    let h = IndexHandle::open(dir.path()).unwrap();
+    let mut req = SearchRequest::new("电梯");
+    req.offset = 10;
+    req.limit = 3;
+    let r = h.search(&req, &TOK).unwrap();
+    let ids: Vec<&str> = r.hits.iter().map(|x| x.id.as_str()).collect();
+    assert_eq!(ids, ["00010", "00011", "00012"]);
+    assert_eq!(r.total, n as u64);
+}

@@ -457,7 +457,15 @@ fn ids_stable_across_appended_week() {
     let dir = tempfile::tempdir().unwrap();
     cluster::write(dir.path(), &g1, &week1, false).unwrap();
     let opts = Options::default();
-    let again = cluster::update(&recs, &TOK, &opts, dir.path(), cluster::Regroup::Always).unwrap();
+    let again = cluster::update(
+        &recs,
+        &TOK,
+        &opts,
+        dir.path(),
+        cluster::Regroup::Always,
+        None,
+    )
+    .unwrap();
     assert_eq!(again.groups, g2);
 }
 
@@ -707,7 +715,7 @@ fn grow() -> Options {
 
 /// Groups `recs` into `dir` the way `minqing run` does, keeping the state for the next run.
 fn update_in(dir: &std::path::Path, recs: &[Record], opts: &Options) -> cluster::Grouped {
-    let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue).unwrap();
+    let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue, None).unwrap();
     cluster::write(dir, &g.groups, recs, false).unwrap();
     g.state.write(dir).unwrap();
     g
@@ -899,7 +907,15 @@ fn full_regroup_when_the_state_cannot_be_used() {
     // a forced regroup
     let dir = tempfile::tempdir().unwrap();
     update_in(dir.path(), &week1, &Options::default());
-    let g = cluster::update(&all, &TOK, &grow(), dir.path(), cluster::Regroup::Always).unwrap();
+    let g = cluster::update(
+        &all,
+        &TOK,
+        &grow(),
+        dir.path(),
+        cluster::Regroup::Always,
+        None,
+    )
+    .unwrap();
     assert!(matches!(g.mode, cluster::Mode::Full(_)));
     // it keeps the earlier ids; a fresh start (`--fresh`) numbers from G0001
     let week1_ids = update_in(tempfile::tempdir().unwrap().path(), &week1, &grow()).groups;
@@ -909,6 +925,7 @@ fn full_regroup_when_the_state_cannot_be_used() {
         &grow(),
         dir.path(),
         cluster::Regroup::FromScratch,
+        None,
     )
     .unwrap();
     assert!(matches!(&fresh.mode, cluster::Mode::Full(w) if w.contains("--fresh")));
@@ -936,6 +953,7 @@ fn every_truncated_state_is_refused() {
             &Options::default(),
             dir.path(),
             cluster::Regroup::IfDue,
+            None,
         )
         .unwrap();
         assert!(matches!(g.mode, cluster::Mode::Full(_)), "cut at {cut}");

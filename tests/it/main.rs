@@ -11,3 +11,4 @@ mod privacy;
 mod run;
 mod search;
 mod serve;
+mod spark;

@@ -40,7 +40,7 @@ use super::run_full;
 use super::vectors::{
     anchor_of, finish_doc, known_lens, place_terms, tag_record, top_terms, weigh, Doc, Lexicon,
 };
-use super::{Groups, Options};
+use super::{Groups, Options, Taggings};
 use crate::error::Result;
 use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
@@ -86,6 +86,7 @@ pub fn update(
     opts: &Options,
     groups_dir: &Path,
     how: Regroup,
+    tagged: Option<&Taggings>,
 ) -> Result<Grouped> {
     let why = if how == Regroup::FromScratch {
         "the run starts afresh (--fresh)".to_string()
@@ -117,7 +118,7 @@ pub fn update(
         Regroup::FromScratch => None,
         _ => read_previous(groups_dir).ok(),
     };
-    let (groups, state) = run_full(records, tok, opts, previous.as_ref());
+    let (groups, state) = run_full(records, tok, opts, previous.as_ref(), tagged);
     Ok(Grouped {
         groups,
         state,
@@ -881,7 +882,7 @@ mod tests {
             ..Default::default()
         };
         let week1 = &rows[..600];
-        let (_, state) = run_full(week1, &tok, &opts, None);
+        let (_, state) = run_full(week1, &tok, &opts, None, None);
         let before: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
         // the new petitions' chosen names, read the way the incremental run reads them
         let known: FastMap<String, u32> = state.lex.known.iter().cloned().collect();

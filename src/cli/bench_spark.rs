@@ -1,0 +1,166 @@
+//! `minqing bench --spark MASTER`: the Spark job (`pipelines/spark/minqing_spark.py`, built into
+//! the binary so the bench runs from any folder) on each corpus, timed per step, and whether its
+//! groups and brief are the single-machine run's, byte for byte.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::Term;
+
+/// The job, as shipped in `pipelines/spark/`.
+const JOB: &str = include_str!("../../pipelines/spark/minqing_spark.py");
+
+/// What one Spark run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SparkRun {
+    /// The master it ran on (`local[2]`, `spark://HOST:PORT`).
+    pub master: String,
+    /// spark-submit, start to end (process).
+    pub wall_seconds: f64,
+    /// The job's own steps (`spark.json`): import, spark_start, regions, map, reduce.
+    pub seconds: BTreeMap<String, f64>,
+    /// Tasks of the map.
+    pub partitions: u64,
+    /// Petitions whose tagging the grouping took from the map.
+    pub tagged_by_map: Option<usize>,
+    /// groups/ (csv, json, state) and the brief byte-identical to the single-machine run's.
+    pub same_groups: bool,
+    pub same_brief: bool,
+}
+
+/// A Python with pyspark and pyarrow: `--spark-python`, else the one `.ci/run` installs.
+pub fn python(given: Option<&Path>) -> minqing::Result<PathBuf> {
+    let py = match given {
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/minqing-spark/bin/python"),
+    };
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import pyspark, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        return Err(minqing::Error::Usage(format!(
+            "`{}` cannot import pyspark and pyarrow: install them (`python3 -m venv V && \
+             V/bin/pip install pyspark==3.5.3 pyarrow`) and pass --spark-python V/bin/python",
+            py.display()
+        )));
+    }
+    Ok(py)
+}
+
+/// Runs the job on `corpus` into `work/spark-N/` and compares it with the run folder `single`.
+pub fn run(
+    python: &Path,
+    master: &str,
+    work: &Path,
+    corpus: &Path,
+    n: usize,
+    single: &Path,
+    term: &Term,
+) -> minqing::Result<SparkRun> {
+    let job = work.join("minqing_spark.py");
+    minqing::fsutil::write_atomic(&job, JOB.as_bytes())?;
+    let out = work.join(format!("spark-{n}"));
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(minqing::Error::io("remove", &out))?;
+    }
+    let home = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .map_err(minqing::Error::io("run", python))?;
+    let submit =
+        PathBuf::from(String::from_utf8_lossy(&home.stdout).trim()).join("bin/spark-submit");
+    let exe = std::env::current_exe().map_err(minqing::Error::io("locate", "minqing"))?;
+    term.note(format!("Spark run on {master} …"));
+    let t = Instant::now();
+    let o = std::process::Command::new(&submit)
+        .args(["--master", master])
+        .args(["--conf", "spark.ui.enabled=false"])
+        .arg("--conf")
+        .arg(format!("spark.pyspark.python={}", python.display()))
+        .arg(&job)
+        .arg("--minqing")
+        .arg(&exe)
+        .arg("--out")
+        .arg(&out)
+        .arg("--input")
+        .arg(corpus)
+        .env("PYSPARK_PYTHON", python)
+        .output()
+        .map_err(minqing::Error::io("run", &submit))?;
+    let wall_seconds = t.elapsed().as_secs_f64();
+    if !o.status.success() {
+        let err = String::from_utf8_lossy(&o.stderr);
+        let tail: String = err.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+        return Err(minqing::Error::Usage(format!(
+            "the Spark job failed ({}); the end of its output, last line first:\n{tail}",
+            o.status
+        )));
+    }
+    #[derive(Deserialize)]
+    struct Report {
+        partitions: u64,
+        seconds: BTreeMap<String, f64>,
+    }
+    let p = out.join("spark.json");
+    let text = std::fs::read_to_string(&p).map_err(minqing::Error::io("read", &p))?;
+    let report: Report = serde_json::from_str(&text)?;
+    let same = |files: &[&str]| {
+        files
+            .iter()
+            .all(|f| std::fs::read(single.join(f)).ok() == std::fs::read(out.join(f)).ok())
+    };
+    let run = minqing::run_log::read(&out)?;
+    Ok(SparkRun {
+        master: master.to_string(),
+        wall_seconds,
+        seconds: report.seconds,
+        partitions: report.partitions,
+        tagged_by_map: run.stages.cluster.and_then(|c| c.tagged_by_map),
+        same_groups: same(&[
+            "groups/groups.csv",
+            "groups/members.csv",
+            "groups/groups.json",
+            "groups/state.bin",
+        ]),
+        same_brief: same(&["brief.md", "brief.html"]),
+    })
+}
+
+/// The table lines of a Spark run.
+pub fn print(s: &SparkRun, single_wall: f64) {
+    println!(
+        "spark ({}): {:.1} s spark-submit ({:.2}x the single-machine run), map {} tasks",
+        s.master,
+        s.wall_seconds,
+        s.wall_seconds / single_wall.max(1e-9),
+        s.partitions
+    );
+    let steps: Vec<String> = ["import", "spark_start", "regions", "map", "reduce"]
+        .iter()
+        .filter_map(|k| s.seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
+        .collect();
+    println!("  steps: {}", steps.join(", "));
+    println!(
+        "  tagged by the map: {}; groups {}, brief {} the single-machine run's",
+        s.tagged_by_map
+            .map_or_else(|| "?".into(), |n| minqing::fmt::thousands(n as u64)),
+        if s.same_groups {
+            "identical to"
+        } else {
+            "DIFFER from"
+        },
+        if s.same_brief {
+            "identical to"
+        } else {
+            "DIFFERS from"
+        },
+    );
+}
