@@ -97,7 +97,7 @@ pub struct Input<'a> {
     /// Leave the representative petitions' text unmasked in the exports.
     pub show_personal_data: bool,
     /// The petitions' tagging made by a Spark map (`minqing run --tagged`), used instead of
-    /// tagging them here when the grouping starts over.
+    /// tagging them here (all of them in a full grouping, the new ones in an incremental one).
     pub tagged: Option<&'a Taggings>,
 }
 

@@ -324,3 +324,66 @@ fn worker_tagging_gives_the_same_groups_and_other_settings_are_refused() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no tagging files"), "{}", stderr(&o));
 }
+
+/// The weekly shape: a run folder already grouped, then a run with the new petitions and the
+/// map's tagging groups them onto the last grouping from the tagging, exactly as without it.
+#[test]
+fn a_weekly_run_groups_its_new_petitions_from_the_tagging() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.csv");
+    sample(&all, "3000", "5");
+    // the generator writes rows in time order: the file's first rows are the earlier weeks
+    // (cut where a row starts: a text may hold line breaks)
+    let text = std::fs::read_to_string(&all).unwrap();
+    let earlier = dir.path().join("earlier.csv");
+    let cut = text.match_indices("\nXF").nth(2500).unwrap().0;
+    std::fs::write(&earlier, &text[..cut + 1]).unwrap();
+    let weekly = |out: &Path, extra: &[&str]| -> u64 {
+        let o = super::common::run_pipeline(&earlier, out, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let before = run_json(out).counts.store_total;
+        let o = super::common::run_pipeline(&all, out, extra);
+        assert!(o.status.success(), "{}", stderr(&o));
+        run_json(out).counts.store_total - before
+    };
+    let plain = dir.path().join("plain");
+    let new = weekly(&plain, &[]);
+    // the map's tagging of every petition (as the Spark job would make it over the store)
+    let records = minqing::store::read(&plain).unwrap();
+    let mut regions: Vec<&str> = records
+        .iter()
+        .flat_map(|r| r.region.iter().flatten().map(String::as_str))
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let regions_file = dir.path().join("regions.txt");
+    std::fs::write(&regions_file, regions.join("\n")).unwrap();
+    let tagged = dir.path().join("tagged");
+    let o = run(&[
+        "-q",
+        "worker",
+        "tag",
+        "--input",
+        plain.join("store/petitions.parquet").to_str().unwrap(),
+        "--output",
+        tagged.join("part-0.parquet").to_str().unwrap(),
+        "--regions",
+        regions_file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let spread = dir.path().join("spread");
+    assert_eq!(
+        weekly(&spread, &["--tagged", tagged.to_str().unwrap()]),
+        new
+    );
+    let note = run_json(&spread).stages.cluster.unwrap();
+    assert_eq!(note.mode, "incremental", "{}", note.how);
+    assert!(new > 0);
+    assert_eq!(note.tagged_by_map, Some(new as usize));
+    for f in ["groups/members.csv", "groups/groups.json", "brief.md"] {
+        assert!(
+            std::fs::read(plain.join(f)).unwrap() == std::fs::read(spread.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}

@@ -97,7 +97,7 @@ pub fn update(
     } else {
         match State::read(groups_dir) {
             Ok(Some(state)) if state.settings == settings(opts, tok) => {
-                match incremental(records, tok, opts, state) {
+                match incremental(records, tok, opts, state, tagged) {
                     Ok((groups, state, new)) => {
                         return Ok(Grouped {
                             groups,
@@ -132,6 +132,7 @@ fn incremental(
     tok: &Tokenizer,
     opts: &Options,
     mut st: State,
+    tagged: Option<&Taggings>,
 ) -> std::result::Result<(Groups, State, usize), String> {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -197,7 +198,10 @@ fn incremental(
         .par_iter()
         .map(|&i| {
             let r = sorted[i];
-            let (tf, ta, ca, proper, person) = tag_record(r, tok, opts, &regions);
+            let (tf, ta, ca, proper, person) = match tagged.and_then(|t| t.get(r)) {
+                Some(pass) => pass,
+                None => tag_record(r, tok, opts, &regions),
+            };
             let mut known_words = Vec::with_capacity(tf.len());
             let mut new_words = Vec::new();
             for (w, c) in &tf {
@@ -896,7 +900,7 @@ mod tests {
             })
             .count() as u32;
         assert!(named > 0);
-        let (groups, state, new) = incremental(&rows, &tok, &opts, state).unwrap();
+        let (groups, state, new) = incremental(&rows, &tok, &opts, state, None).unwrap();
         assert_eq!(new, 200);
         assert_eq!(groups.members.len(), rows.len());
         let after: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
