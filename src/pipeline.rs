@@ -115,6 +115,9 @@ pub struct RunOptions {
     /// A folder of the grouping's per-petition tagging made by a Spark map over this run
     /// folder's store (`docs/spark.md`), used instead of tagging here.
     pub tagged: Option<PathBuf>,
+    /// Analyse the run folder's store as `minqing ingest` left it (with that import's counts
+    /// from its run.json) instead of importing the sources again: the Spark job's reduce.
+    pub from_store: bool,
 }
 
 /// Default in-memory budget of `minqing ingest`, in MiB.
@@ -137,12 +140,21 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
     let mut steps = Steps::new(progress);
-    let (imported, tokenizer) = with_tokenizer(cfg, || import(cfg, opts, &mut steps, true))?;
+    let (imported, tokenizer) = with_tokenizer(cfg, || {
+        if opts.from_store {
+            stored_import(&opts.out_dir)
+        } else {
+            import(cfg, opts, &mut steps, true)
+        }
+    })?;
     // The store is written while the records are grouped and indexed (both read the records
     // in memory, nothing reads the store file): its Parquet encoding fills the cores the
     // grouping's and indexing's sequential steps leave idle.
     let (analysed, written) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
+            if opts.from_store {
+                return Ok(0.0);
+            }
             let t = Instant::now();
             store::write_kept(&opts.out_dir, &imported.upserted).map(|_| t.elapsed().as_secs_f64())
         });
@@ -548,6 +560,47 @@ fn import(
         store_seconds: t_store.elapsed().as_secs_f64(),
         counts,
         sources: ingested.sources,
+    })
+}
+
+/// `minqing run --from-store`: the store `minqing ingest` wrote into the run folder, with that
+/// import's counts and sources from its run.json, as if imported now (nothing is written to the
+/// store or rejects.csv). A store that no longer holds what that run.json counted is refused.
+fn stored_import(out_dir: &Path) -> Result<Imported> {
+    let t = Instant::now();
+    let report = run_log::read(out_dir).map_err(|e| {
+        Error::Usage(format!(
+            "--from-store analyses what `minqing ingest --out {}` imported, and needs its \
+             run.json: {e}",
+            out_dir.display()
+        ))
+    })?;
+    let records = store::read(out_dir)?;
+    let total = records.len() as u64;
+    if report.counts.store_total != total {
+        return Err(Error::Usage(format!(
+            "`{}` holds {total} petitions, its run.json counts {}: import again (`minqing \
+             ingest` or `minqing run` without --from-store)",
+            store::path(out_dir).display(),
+            report.counts.store_total
+        )));
+    }
+    let c = &report.counts;
+    let upserted = store::Upserted {
+        batches: vec![records.len()],
+        records,
+        duplicates: Vec::new(),
+        stored_rows: c.stored_rows,
+        new: c.new,
+        updated: c.updated,
+        unchanged: c.unchanged,
+        total,
+    };
+    Ok(Imported {
+        upserted,
+        store_seconds: t.elapsed().as_secs_f64(),
+        counts: report.counts,
+        sources: report.inputs,
     })
 }
 

@@ -4,13 +4,14 @@
         --minqing /opt/minqing/minqing --out /shared/runs/2026w49 --input /shared/in/export.xlsx
 
 1. import (driver): `minqing ingest` writes OUT/store/petitions.parquet, sorted by id;
-2. map (executors): the store's id, title and content, hash-partitioned by id, go through
+2. map (executors): the store's id, title and content, one task per row group, go through
    `minqing worker tag` (mapInArrow: each chunk of a partition is written to a temporary
    Parquet file, tagged by minqing's own code, read back as Arrow batches) into OUT/tagged/;
    the store's distinct region values (Spark SQL) go to every task with the function;
-3. reduce (driver): `minqing run ... --tagged OUT/tagged` groups from the map's tagging (the
-   grouping's global steps: object names, vectors, leader pass, merge), indexes and renders
-   the brief. Its outputs are those of a `minqing run` of the same input on one machine.
+3. reduce (driver): `minqing run ... --tagged OUT/tagged --from-store` (no second import)
+   groups from the map's tagging (the grouping's global steps: object names, vectors, leader
+   pass, merge), indexes and renders the brief. Its outputs are those of a `minqing run` of
+   the same input on one machine.
 
 OUT must be a folder every executor and the driver see at the same path (NFS, or one machine),
 and the minqing binary must be at --minqing on every worker. Timings of the three steps go to
@@ -56,7 +57,7 @@ def tag_partitions(minqing, regions, pipeline):
                    "--regions", regions_file]
             if pipeline:
                 cmd += ["--pipeline", pipeline]
-            subprocess.run(cmd, check=True)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             # minqing (polars) writes text as Arrow's string_view, which Spark's Arrow does not
             # read: plain strings. The whole table is read before the folder goes.
             table = pq.read_table(dst)
@@ -141,7 +142,10 @@ def main():
     seconds["map"] = time.monotonic() - t
 
     t = time.monotonic()
-    run = [minqing, "-q", "run", *source_args(args), "--out", out, "--tagged", tagged]
+    # the sources again only for their settings: --from-store analyses the store the import
+    # wrote, with that import's counts, instead of reading the inputs a second time
+    run = [minqing, "-q", "run", *source_args(args), "--out", out, "--tagged", tagged,
+           "--from-store"]
     subprocess.run(run, check=True, stdout=subprocess.DEVNULL)
     seconds["reduce"] = time.monotonic() - t
 

@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// instead of tagging every petition here.
     #[arg(long)]
     pub tagged: Option<PathBuf>,
+    /// Analyse the output folder's store as `minqing ingest` left it instead of importing the
+    /// sources again (the Spark job's reduce); the pipeline or --input still give the settings.
+    #[arg(long, conflicts_with = "fresh")]
+    pub from_store: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,6 +153,7 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
         show_personal_data: a.show_personal_data,
         spill_mb: None,
         tagged: a.tagged,
+        from_store: a.from_store,
     };
     let bars = Bars::new(term);
     let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
@@ -175,6 +180,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
         show_personal_data: false,
         spill_mb: Some(a.spill_mb),
         tagged: None,
+        from_store: false,
     };
     let bars = Bars::new(term);
     let summary = pipeline::ingest_only(&cfg, &opts, &|e| bars.event(e))?;

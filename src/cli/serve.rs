@@ -67,6 +67,7 @@ pub fn serve(a: ServeArgs, term: &Term) -> minqing::Result<()> {
                 regroup: false,
                 show_personal_data: false,
                 tagged: None,
+                from_store: false,
             },
             term,
         )?;

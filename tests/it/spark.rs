@@ -318,6 +318,33 @@ fn worker_tagging_gives_the_same_groups_and_other_settings_are_refused() {
         "{}",
         stderr(&o)
     );
+    // --from-store needs what `minqing ingest` leaves: a store and its run.json
+    let o = super::common::run_pipeline(&input, &three, &["--from-store"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--from-store analyses what `minqing ingest"),
+        "{}",
+        stderr(&o)
+    );
+    // ingested, then analysed from the store: the single run's groups and brief
+    let four = dir.path().join("four");
+    let o = run(&[
+        "-q",
+        "ingest",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        four.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = super::common::run_pipeline(&input, &four, &["--from-store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["groups/members.csv", "brief.md", "brief.html"] {
+        assert!(
+            std::fs::read(one.join(f)).unwrap() == std::fs::read(four.join(f)).unwrap(),
+            "{f} differs after --from-store"
+        );
+    }
     // a folder without tagging files
     let o =
         super::common::run_pipeline(&input, &three, &["--tagged", dir.path().to_str().unwrap()]);
