@@ -264,32 +264,10 @@ fn worker_tagging_gives_the_same_groups_and_other_settings_are_refused() {
     let one = dir.path().join("one");
     let o = super::common::run_pipeline(&input, &one, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // the store's distinct region values, as the Spark job collects them
-    let regions = dir.path().join("regions.txt");
-    let records = minqing::store::read(&one).unwrap();
-    let mut region_values: Vec<&str> = records
-        .iter()
-        .flat_map(|r| r.region.iter().flatten().map(String::as_str))
-        .collect();
-    region_values.sort_unstable();
-    region_values.dedup();
-    assert!(!region_values.is_empty());
-    std::fs::write(&regions, region_values.join("\n")).unwrap();
+    let regions = regions_file(&one, dir.path());
     let tagged = dir.path().join("tagged");
     std::fs::create_dir(&tagged).unwrap();
-    let tag = |regions: &Path, out: &Path| {
-        run(&[
-            "-q",
-            "worker",
-            "tag",
-            "--input",
-            one.join("store/petitions.parquet").to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--regions",
-            regions.to_str().unwrap(),
-        ])
-    };
+    let tag = |regions: &Path, out: &Path| tag_store(&one, regions, out);
     let o = tag(&regions, &tagged.join("part-0.parquet"));
     assert!(o.status.success(), "{}", stderr(&o));
     let two = dir.path().join("two");
@@ -376,27 +354,9 @@ fn a_weekly_run_groups_its_new_petitions_from_the_tagging() {
     let plain = dir.path().join("plain");
     let new = weekly(&plain, &[]);
     // the map's tagging of every petition (as the Spark job would make it over the store)
-    let records = minqing::store::read(&plain).unwrap();
-    let mut regions: Vec<&str> = records
-        .iter()
-        .flat_map(|r| r.region.iter().flatten().map(String::as_str))
-        .collect();
-    regions.sort_unstable();
-    regions.dedup();
-    let regions_file = dir.path().join("regions.txt");
-    std::fs::write(&regions_file, regions.join("\n")).unwrap();
+    let regions = regions_file(&plain, dir.path());
     let tagged = dir.path().join("tagged");
-    let o = run(&[
-        "-q",
-        "worker",
-        "tag",
-        "--input",
-        plain.join("store/petitions.parquet").to_str().unwrap(),
-        "--output",
-        tagged.join("part-0.parquet").to_str().unwrap(),
-        "--regions",
-        regions_file.to_str().unwrap(),
-    ]);
+    let o = tag_store(&plain, &regions, &tagged.join("part-0.parquet"));
     assert!(o.status.success(), "{}", stderr(&o));
     let spread = dir.path().join("spread");
     assert_eq!(
@@ -413,4 +373,36 @@ fn a_weekly_run_groups_its_new_petitions_from_the_tagging() {
             "{f} differs"
         );
     }
+}
+
+/// `DIR/regions.txt`: the distinct region values of a run folder's store, one per line, as the
+/// Spark job collects them for the map.
+fn regions_file(run_dir: &Path, dir: &Path) -> PathBuf {
+    let records = minqing::store::read(run_dir).unwrap();
+    let mut values: Vec<&str> = records
+        .iter()
+        .flat_map(|r| r.region.iter().flatten().map(String::as_str))
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    assert!(!values.is_empty());
+    let p = dir.join("regions.txt");
+    std::fs::write(&p, values.join("\n")).unwrap();
+    p
+}
+
+/// `minqing worker tag` over a run folder's store (its id, title and content columns are what
+/// the map sends a worker).
+fn tag_store(run_dir: &Path, regions: &Path, out: &Path) -> std::process::Output {
+    run(&[
+        "-q",
+        "worker",
+        "tag",
+        "--input",
+        run_dir.join("store/petitions.parquet").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--regions",
+        regions.to_str().unwrap(),
+    ])
 }
