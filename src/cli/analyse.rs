@@ -123,10 +123,7 @@ fn groups_dir(out: &std::path::Path) -> PathBuf {
 }
 
 pub fn cluster(a: ClusterArgs, t: &Term) -> Result<()> {
-    let cfg = match &a.pipeline {
-        Some(p) => minqing::config::PipelineConfig::load(p)?,
-        None => minqing::config::PipelineConfig::ad_hoc(&[]),
-    };
+    let cfg = super::settings_of(a.pipeline.as_deref())?;
     let t0 = std::time::Instant::now();
     let r = minqing::pipeline::regroup(&a.out, &cfg, a.show_personal_data, &|_| {})?;
     let unclustered = r.records - minqing::pipeline::grouped_petitions(&r.groups);

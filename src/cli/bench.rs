@@ -280,7 +280,7 @@ const PEER_READY: &str = ".minqing-peer-ready";
 
 /// Runs `program args…` to its end, failing with the command line and the last lines it printed
 /// on stderr; `hint` follows the error when the program cannot be started at all.
-fn checked(
+pub(super) fn checked(
     program: &std::path::Path,
     args: &[&std::ffi::OsStr],
     env: &[(&str, String)],

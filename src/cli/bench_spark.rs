@@ -80,30 +80,26 @@ pub fn run(
     let exe = std::env::current_exe().map_err(minqing::Error::io("locate", "minqing"))?;
     term.note(format!("Spark run on {master} …"));
     let t = Instant::now();
-    let o = std::process::Command::new(&submit)
-        .args(["--master", master])
-        .args(["--conf", "spark.ui.enabled=false"])
-        .arg("--conf")
-        .arg(format!("spark.pyspark.python={}", python.display()))
-        .arg(&job)
-        .arg("--minqing")
-        .arg(&exe)
-        .arg("--out")
-        .arg(&out)
-        .arg("--input")
-        .arg(corpus)
-        .env("PYSPARK_PYTHON", python)
-        .output()
-        .map_err(minqing::Error::io("run", &submit))?;
+    let pyspark_conf = format!("spark.pyspark.python={}", python.display());
+    let args: Vec<&std::ffi::OsStr> = [
+        "--master".as_ref(),
+        master.as_ref(),
+        "--conf".as_ref(),
+        "spark.ui.enabled=false".as_ref(),
+        "--conf".as_ref(),
+        pyspark_conf.as_ref(),
+        job.as_os_str(),
+        "--minqing".as_ref(),
+        exe.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--input".as_ref(),
+        corpus.as_os_str(),
+    ]
+    .to_vec();
+    let env = [("PYSPARK_PYTHON", python.display().to_string())];
+    super::bench::checked(&submit, &args, &env, " (pyspark's spark-submit)")?;
     let wall_seconds = t.elapsed().as_secs_f64();
-    if !o.status.success() {
-        let err = String::from_utf8_lossy(&o.stderr);
-        let tail: String = err.lines().rev().take(30).collect::<Vec<_>>().join("\n");
-        return Err(minqing::Error::Usage(format!(
-            "the Spark job failed ({}); the end of its output, last line first:\n{tail}",
-            o.status
-        )));
-    }
     #[derive(Deserialize)]
     struct Report {
         partitions: u64,

@@ -61,6 +61,17 @@ pub enum Command {
     Worker(worker::WorkerArgs),
 }
 
+/// The settings of a command that takes `--pipeline FILE` for its `[tokenize]` and `[cluster]`
+/// settings only: the file's, else the built-in defaults (what `minqing run --input` uses).
+fn settings_of(
+    pipeline: Option<&std::path::Path>,
+) -> minqing::Result<minqing::config::PipelineConfig> {
+    match pipeline {
+        Some(p) => minqing::config::PipelineConfig::load(p),
+        None => Ok(minqing::config::PipelineConfig::ad_hoc(&[])),
+    }
+}
+
 /// Shared terminal settings.
 pub struct Term {
     pub quiet: bool,

@@ -44,10 +44,7 @@ pub fn worker(a: WorkerArgs, t: &Term) -> Result<()> {
             regions,
             pipeline,
         } => {
-            let cfg = match &pipeline {
-                Some(p) => minqing::config::PipelineConfig::load(p)?,
-                None => minqing::config::PipelineConfig::ad_hoc(&[]),
-            };
+            let cfg = super::settings_of(pipeline.as_deref())?;
             let t0 = std::time::Instant::now();
             let s = minqing::pipeline::tag_partition(&cfg, &input, &output, &regions)?;
             t.note(format!(

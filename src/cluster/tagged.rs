@@ -26,7 +26,7 @@ use crate::fxhash::{FastMap, FastSet, FxHasher};
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
-use super::objects::{region_names, region_names_of};
+use super::objects::region_names_of;
 use super::vectors::{tag_text, Pass};
 use super::Options;
 
@@ -232,8 +232,8 @@ impl Taggings {
     /// Refuses a tagging made with other settings than this run's (another minqing version,
     /// other dictionaries or grouping options, or a store with other region names).
     pub fn check(&self, records: &[Record], tok: &Tokenizer, opts: &Options) -> Result<()> {
-        let sorted: Vec<&Record> = records.iter().collect();
-        let ours = settings(tok, opts, &region_names(&sorted));
+        let regions = region_names_of(records.iter().flat_map(|r| r.region.iter().flatten()));
+        let ours = settings(tok, opts, &regions);
         match &self.settings {
             Some(s) if *s != ours => Err(Error::Usage(format!(
                 "the tagging in `{}` was made with other settings than this run's (minqing \
@@ -243,15 +243,6 @@ impl Taggings {
             ))),
             _ => Ok(()),
         }
-    }
-
-    /// How many petitions the folder holds a tagging for.
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
     }
 
     /// The stored tagging of `r`, when there is one made from its current text. Each is handed
@@ -292,19 +283,21 @@ fn read_one(p: &Path) -> Result<(Option<String>, Rows)> {
             .map_err(|_| bad(format!("column `{name}` is not text")))?;
         Ok(c.iter().map(|v| v.map(str::to_string)).collect())
     };
-    let (ids, hashes, taggings, settings) = (
-        col(COLUMNS[0])?,
-        col(COLUMNS[1])?,
-        col(COLUMNS[2])?,
-        col(COLUMNS[3])?,
-    );
-    let mut distinct: Vec<&String> = settings.iter().flatten().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() > 1 {
-        return Err(bad("rows tagged with different settings".into()));
+    let (ids, hashes, taggings) = (col(COLUMNS[0])?, col(COLUMNS[1])?, col(COLUMNS[2])?);
+    // one value in every row: compared in place, not copied per row
+    let mut first: Option<&str> = None;
+    let settings = df.column(COLUMNS[3])?;
+    let settings = settings
+        .str()
+        .map_err(|_| bad(format!("column `{}` is not text", COLUMNS[3])))?;
+    for s in settings.iter().flatten() {
+        match first {
+            None => first = Some(s),
+            Some(f) if f != s => return Err(bad("rows tagged with different settings".into())),
+            _ => {}
+        }
     }
-    let first = distinct.first().map(|s| (*s).clone());
+    let first = first.map(str::to_string);
     let rows = ids
         .into_iter()
         .zip(hashes)
@@ -354,7 +347,7 @@ mod tests {
         let s = tag_file(&input, &out.join("part-0.parquet"), &[], &tok, &opts).unwrap();
         assert_eq!(s.rows, 2);
         let tagged = Taggings::read(&out).unwrap();
-        assert_eq!(tagged.len(), 2);
+        assert_eq!(tagged.by_id.len(), 2);
         let mut r = crate::store::tests::rec("a");
         r.region = [None, None, None];
         r.title = "欠薪".into();

@@ -603,8 +603,7 @@ fn settle_ties(
         top = searcher.search(query, &TopDocs::with_limit(k).order_by_score())?;
     }
     // one id column per segment, opened once (opening one per hit was most of the cost)
-    let mut columns: Vec<Option<Option<tantivy::columnar::StrColumn>>> =
-        vec![None; searcher.segment_readers().len()];
+    let mut columns: Vec<Option<Option<StrColumn>>> = vec![None; searcher.segment_readers().len()];
     let mut keyed = Vec::with_capacity(top.len());
     for (s, a) in top {
         let slot = &mut columns[a.segment_ord as usize];
