@@ -118,6 +118,9 @@ pub struct RunOptions {
     /// Analyse the run folder's store as `minqing ingest` left it (with that import's counts
     /// from its run.json) instead of importing the sources again: the Spark job's reduce.
     pub from_store: bool,
+    /// Build no search index: the Spark job's index map builds it as shards after this run has
+    /// grouped (`minqing worker index`, installed by `minqing worker shards`).
+    pub no_index: bool,
 }
 
 /// Default in-memory budget of `minqing ingest`, in MiB.
@@ -168,7 +171,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     steps
         .timer
         .set(Stage::Store.name(), imported.store_seconds + written?);
-    let outputs = vec![
+    let outputs = [
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
         "rejects.csv".to_string(),
         "index/".to_string(),
@@ -178,7 +181,10 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
         "brief.html".to_string(),
         "brief.md".to_string(),
         "brief.docx".to_string(),
-    ];
+    ]
+    .into_iter()
+    .filter(|o| !(opts.no_index && o == "index/"))
+    .collect();
     finish(cfg, opts, started, imported, steps, outputs)
 }
 
@@ -288,6 +294,51 @@ pub fn tag_partition(
         .collect();
     let tokenizer = Tokenizer::new(&cfg.tokenize)?;
     cluster::tag_file(input, output, &regions, &tokenizer, &cfg.cluster)
+}
+
+/// `minqing worker index`: the search-index shard of row group `row_group` of a run folder's
+/// store, with the run's case groups and `cfg`'s `[tokenize]` settings, into `output`. The
+/// Spark job runs it for every row group once the reduce has grouped; [`install_shards`] makes
+/// the shards the run's index.
+pub fn index_shard(
+    cfg: &PipelineConfig,
+    run_dir: &Path,
+    row_group: usize,
+    output: &Path,
+) -> Result<IndexSummary> {
+    crate::fsutil::check_run_folder(run_dir)?;
+    let store_file = store::path(run_dir);
+    let ((records, groups), tokenizer) = with_tokenizer(cfg, || {
+        let records = store::read_row_group(&store_file, row_group)?;
+        Ok((records, cluster::read(&run_dir.join("groups"))?))
+    })?;
+    index::build_shard(output, &records, &tokenizer, &index::group_of(&groups))
+}
+
+/// `minqing worker shards`: checks the shards `minqing worker index` wrote into `shards` (this
+/// run's store, groups and tokenizer; every petition once) and installs them as the run
+/// folder's index (`shards` is renamed into place), recorded in `run.json`.
+pub fn install_shards(cfg: &PipelineConfig, run_dir: &Path, shards: &Path) -> Result<IndexSummary> {
+    crate::fsutil::check_run_folder(run_dir)?;
+    let store_file = store::path(run_dir);
+    let ((groups, rows), tokenizer) = with_tokenizer(cfg, || {
+        let rows: usize = store::row_group_rows(&store_file)?.iter().sum();
+        Ok((cluster::read(&run_dir.join("groups"))?, rows))
+    })?;
+    let summary = index::install(
+        shards,
+        &run_dir.join("index"),
+        &tokenizer,
+        &index::group_of(&groups),
+        rows as u64,
+    )?;
+    let mut report = run_log::read(run_dir)?;
+    report.stages.index = Some(summary.clone());
+    if !report.outputs.iter().any(|o| o == "index/") {
+        report.outputs.push("index/".into());
+    }
+    run_log::write(run_dir, &report)?;
+    Ok(summary)
 }
 
 /// What [`brief`] renders besides the period.
@@ -656,7 +707,9 @@ fn analyse(
         };
         cluster::stage(input, &cfg.cluster)
     })?;
-    index_step(&opts.out_dir, records, tokenizer, &grouped.groups, steps)?;
+    if !opts.no_index {
+        index_step(&opts.out_dir, records, tokenizer, &grouped.groups, steps)?;
+    }
     // The brief covers the latest complete week (or month, `[report] period`) of the data that
     // is not thin (calendar::default_period).
     let mut setup = brief_setup(cfg, imported, &inferred.notes);

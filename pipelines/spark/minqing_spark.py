@@ -1,4 +1,4 @@
-"""minqing on Apache Spark: the grouping's per-petition tagging as a map over the store.
+"""minqing on Apache Spark: the per-petition tagging and the search index as maps over the store.
 
     spark-submit --master spark://HOST:7077 pipelines/spark/minqing_spark.py \
         --minqing /opt/minqing/minqing --out /shared/runs/2026w49 --input /shared/in/export.xlsx
@@ -8,19 +8,26 @@
    `minqing worker tag` (mapInArrow: each chunk of a partition is written to a temporary
    Parquet file, tagged by minqing's own code, read back as Arrow batches) into OUT/tagged/;
    the store's distinct region values (Spark SQL) go to every task with the function;
-3. reduce (driver): `minqing run ... --tagged OUT/tagged --from-store` (no second import)
-   groups from the map's tagging (the grouping's global steps: object names, vectors, leader
-   pass, merge), indexes and renders the brief. Its outputs are those of a `minqing run` of
-   the same input on one machine.
+3. reduce (driver): `minqing run ... --tagged OUT/tagged --from-store --no-index` (no second
+   import) groups from the map's tagging (the grouping's global steps: object names, vectors,
+   leader pass, merge) and renders the brief over the reduced tables;
+4. index map (executors): one task per row group of the store runs `minqing worker index`,
+   which indexes that row group with the reduce's case groups into a tantivy shard
+   OUT/shards/NNNNN; `minqing worker shards` (driver) checks the shards and makes them
+   OUT/index, which `minqing search` and `minqing serve` search by fanning out over the shards
+   with the statistics of all of them.
+The outputs are those of a `minqing run` of the same input on one machine: the same groups and
+brief, and the same hits for every search.
 
 OUT must be a folder every executor and the driver see at the same path (NFS, or one machine),
-and the minqing binary must be at --minqing on every worker. Timings of the three steps go to
+and the minqing binary must be at --minqing on every worker. Timings of the steps go to
 OUT/spark.json (the only output with timings).
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +80,21 @@ def tag_partitions(minqing, regions, pipeline):
                 chunk, rows = [], 0
         if rows:
             yield from tag_chunk(chunk)
+
+    return run
+
+
+def index_row_group(minqing, out, shards, pipeline):
+    """The index map's function: one row group of the store → its shard in `shards`."""
+
+    def run(row_group):
+        cmd = [minqing, "-q", "worker", "index", "--run", out, "--row-group", str(row_group),
+               "--shards", shards]
+        if pipeline:
+            cmd += ["--pipeline", pipeline]
+        t = time.monotonic()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        return row_group, time.monotonic() - t
 
     return run
 
@@ -138,18 +160,41 @@ def main():
         .write.mode("overwrite")
         .parquet("file://" + tagged)
     )
-    spark.stop()
     seconds["map"] = time.monotonic() - t
 
     t = time.monotonic()
     # the sources again only for their settings: --from-store analyses the store the import
-    # wrote, with that import's counts, instead of reading the inputs a second time
+    # wrote, with that import's counts, instead of reading the inputs a second time; the index
+    # is built next, by the executors
     run = [minqing, "-q", "run", *source_args(args), "--out", out, "--tagged", tagged,
-           "--from-store"]
+           "--from-store", "--no-index"]
     subprocess.run(run, check=True, stdout=subprocess.DEVNULL)
     seconds["reduce"] = time.monotonic() - t
 
-    report = {"partitions": parts, "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+    t = time.monotonic()
+    shards = os.path.join(out, "shards")
+    shutil.rmtree(shards, ignore_errors=True)
+    os.makedirs(shards)
+    indexed = (
+        spark.sparkContext.parallelize(range(row_groups), row_groups)
+        .map(index_row_group(minqing, out, shards, pipeline))
+        .collect()
+    )
+    spark.stop()
+    seconds["index_map"] = time.monotonic() - t
+    t = time.monotonic()
+    install = [minqing, "-q", "worker", "shards", "--run", out, "--shards", shards]
+    if pipeline:
+        install += ["--pipeline", pipeline]
+    subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
+    seconds["index_install"] = time.monotonic() - t
+
+    report = {
+        "partitions": parts,
+        "shards": len(indexed),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "index_task_seconds": [round(s, 2) for _, s in sorted(indexed)],
+    }
     with open(os.path.join(out, "spark.json.tmp"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
     os.replace(os.path.join(out, "spark.json.tmp"), os.path.join(out, "spark.json"))

@@ -232,13 +232,18 @@ const QUERIES: &str = include_str!("../../bench/queries.txt");
 /// Timed rounds over the query set (after one untimed round that warms the caches).
 const QUERY_ROUNDS: usize = 5;
 
-/// Search latency on a run's index: every query of [`QUERIES`] as `minqing search` runs it (first
-/// 20 hits with snippets, and the total count), [`QUERY_ROUNDS`] times.
-fn query_latency(index_dir: &std::path::Path) -> minqing::Result<Latency> {
-    let queries: Vec<&str> = QUERIES
+/// The queries of [`QUERIES`].
+pub(super) fn queries() -> Vec<&'static str> {
+    QUERIES
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .collect();
+        .collect()
+}
+
+/// Search latency on a run's index: every query of [`QUERIES`] as `minqing search` runs it (first
+/// 20 hits with snippets, and the total count), [`QUERY_ROUNDS`] times.
+pub(super) fn query_latency(index_dir: &std::path::Path) -> minqing::Result<Latency> {
+    let queries = queries();
     let tok = minqing::tokenize::Tokenizer::new(&Default::default())?;
     let handle = minqing::index::IndexHandle::open(index_dir)?;
     let mut ms: Vec<f64> = Vec::new();

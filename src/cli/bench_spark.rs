@@ -20,15 +20,44 @@ pub struct SparkRun {
     pub master: String,
     /// spark-submit, start to end (process).
     pub wall_seconds: f64,
-    /// The job's own steps (`spark.json`): import, spark_start, regions, map, reduce.
+    /// The job's own steps (`spark.json`): import, spark_start, regions, map, reduce,
+    /// index_map, index_install.
     pub seconds: BTreeMap<String, f64>,
     /// Tasks of the map.
     pub partitions: u64,
     /// Petitions whose tagging the grouping took from the map.
     pub tagged_by_map: Option<usize>,
+    /// Shards of the index the job's index map built.
+    pub shards: u64,
     /// groups/ (csv, json, state) and the brief byte-identical to the single-machine run's.
     pub same_groups: bool,
     pub same_brief: bool,
+    /// Every query of the search benchmark, by relevance and by date with facets and weeks,
+    /// answered alike (hits, scores, snippets, counts) by the sharded index and the single
+    /// run's.
+    pub same_search: bool,
+    /// Search latency on the sharded index (fanning out), as the bench measures the single run's.
+    pub latency: super::bench::Latency,
+}
+
+/// Whether the indexes at `a` and `b` answer every query of the bench's set alike.
+fn same_search(a: &Path, b: &Path) -> minqing::Result<bool> {
+    use minqing::index::{IndexHandle, SearchRequest, Sort};
+    let tok = minqing::tokenize::Tokenizer::new(&Default::default())?;
+    let (x, y) = (IndexHandle::open(a)?, IndexHandle::open(b)?);
+    for q in super::bench::queries() {
+        for sort in [Sort::Relevance, Sort::Date] {
+            let mut req = SearchRequest::new(q);
+            req.sort = sort;
+            req.facets = true;
+            req.by_week = true;
+            let (rx, ry) = (x.search(&req, &tok)?, y.search(&req, &tok)?);
+            if serde_json::to_string(&rx)? != serde_json::to_string(&ry)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// A Python with pyspark and pyarrow: `--spark-python`, else the one `.ci/run` installs.
@@ -103,6 +132,8 @@ pub fn run(
     #[derive(Deserialize)]
     struct Report {
         partitions: u64,
+        #[serde(default)]
+        shards: u64,
         seconds: BTreeMap<String, f64>,
     }
     let p = out.join("spark.json");
@@ -127,6 +158,9 @@ pub fn run(
             "groups/state.bin",
         ]),
         same_brief: same(&["brief.md", "brief.html"]),
+        shards: report.shards,
+        same_search: same_search(&single.join("index"), &out.join("index"))?,
+        latency: super::bench::query_latency(&out.join("index"))?,
     })
 }
 
@@ -139,10 +173,18 @@ pub fn print(s: &SparkRun, single_wall: f64) {
         s.wall_seconds / single_wall.max(1e-9),
         s.partitions
     );
-    let steps: Vec<String> = ["import", "spark_start", "regions", "map", "reduce"]
-        .iter()
-        .filter_map(|k| s.seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
-        .collect();
+    let steps: Vec<String> = [
+        "import",
+        "spark_start",
+        "regions",
+        "map",
+        "reduce",
+        "index_map",
+        "index_install",
+    ]
+    .iter()
+    .filter_map(|k| s.seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
+    .collect();
     println!("  steps: {}", steps.join(", "));
     println!(
         "  tagged by the map: {}; groups {}, brief {} the single-machine run's",
@@ -158,5 +200,17 @@ pub fn print(s: &SparkRun, single_wall: f64) {
         } else {
             "DIFFERS from"
         },
+    );
+    println!(
+        "  index: {} shards; search {} the single-machine run's; p50 {:.2} ms, p99 {:.2} ms over {} queries",
+        s.shards,
+        if s.same_search {
+            "answers as"
+        } else {
+            "answers DIFFERENTLY from"
+        },
+        s.latency.p50_ms,
+        s.latency.p99_ms,
+        s.latency.queries
     );
 }

@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// sources again (the Spark job's reduce); the pipeline or --input still give the settings.
     #[arg(long, conflicts_with = "fresh")]
     pub from_store: bool,
+    /// Build no search index (the Spark job builds it as shards once this run has grouped:
+    /// `minqing worker index`, `minqing worker shards`).
+    #[arg(long)]
+    pub no_index: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -154,6 +158,7 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
         spill_mb: None,
         tagged: a.tagged,
         from_store: a.from_store,
+        no_index: a.no_index,
     };
     let bars = Bars::new(term);
     let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
@@ -181,6 +186,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
         spill_mb: Some(a.spill_mb),
         tagged: None,
         from_store: false,
+        no_index: false,
     };
     let bars = Bars::new(term);
     let summary = pipeline::ingest_only(&cfg, &opts, &|e| bars.event(e))?;

@@ -68,6 +68,7 @@ pub fn serve(a: ServeArgs, term: &Term) -> minqing::Result<()> {
                 show_personal_data: false,
                 tagged: None,
                 from_store: false,
+                no_index: false,
             },
             term,
         )?;

@@ -34,6 +34,37 @@ pub enum WorkerCommand {
         #[arg(long)]
         pipeline: Option<PathBuf>,
     },
+    /// Build the search-index shard of one row group of a run folder's store, with the run's
+    /// case groups (after `minqing run --no-index` has grouped).
+    Index {
+        /// The run folder (its store and groups are read, nothing in it is written).
+        #[arg(long)]
+        run: PathBuf,
+        /// Row group of the store, from 0.
+        #[arg(long)]
+        row_group: usize,
+        /// Folder of the shards: this row group's shard is written (replaced) into its
+        /// subfolder `00000`, `00001`, …; `minqing worker shards` installs the folder.
+        #[arg(long)]
+        shards: PathBuf,
+        /// Pipeline file whose `[tokenize]` settings to use (default: built-in defaults); the
+        /// same as the run's.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+    },
+    /// Check the shards `minqing worker index` wrote into a folder (one per row group, this
+    /// run's groups and tokenizer) and make that folder the run's search index (it is moved).
+    Shards {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// Folder of shard folders 00000, 00001, …, on the run folder's file system.
+        #[arg(long)]
+        shards: PathBuf,
+        /// Pipeline file whose `[tokenize]` settings the shards were built with.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+    },
 }
 
 pub fn worker(a: WorkerArgs, t: &Term) -> Result<()> {
@@ -53,6 +84,41 @@ pub fn worker(a: WorkerArgs, t: &Term) -> Result<()> {
                 t0.elapsed().as_secs_f64()
             ));
             println!("{}", output.display());
+            Ok(())
+        }
+        WorkerCommand::Index {
+            run,
+            row_group,
+            shards,
+            pipeline,
+        } => {
+            let cfg = super::settings_of(pipeline.as_deref())?;
+            let t0 = std::time::Instant::now();
+            let output = shards.join(minqing::index::shard_name(row_group));
+            let s = minqing::pipeline::index_shard(&cfg, &run, row_group, &output)?;
+            t.note(format!(
+                "{} petitions indexed in {:.1}s",
+                minqing::fmt::thousands(s.docs),
+                t0.elapsed().as_secs_f64()
+            ));
+            println!("{}", output.display());
+            Ok(())
+        }
+        WorkerCommand::Shards {
+            run,
+            shards,
+            pipeline,
+        } => {
+            let cfg = super::settings_of(pipeline.as_deref())?;
+            let s = minqing::pipeline::install_shards(&cfg, &run, &shards)?;
+            let index = run.join("index");
+            t.note(format!(
+                "{} petitions in {} shards installed as {}",
+                minqing::fmt::thousands(s.docs),
+                s.shards,
+                index.display()
+            ));
+            println!("{}", index.display());
             Ok(())
         }
     }

@@ -30,6 +30,7 @@
 mod query;
 mod scope;
 mod search;
+mod shards;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -54,6 +55,7 @@ pub use search::{
     find_marks, marked_terms, search, similar, snippet, FacetCounts, Highlighted, Hit, IndexHandle,
     SearchRequest, SearchResults, Sort, WeekCount, NONE_LABEL, SIMILAR_TERMS,
 };
+pub use shards::{build_shard, groups_fingerprint, install, shard_name, Layout, LAYOUT_FILE};
 
 /// Bump when the schema or the analysis of a field changes: the index is then rebuilt.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -77,6 +79,13 @@ pub struct IndexSummary {
     /// An existing index was discarded and everything re-indexed (tokenizer fingerprint or
     /// schema version changed, or the old index could not be opened).
     pub rebuilt: bool,
+    /// Shards of a sharded index (the Spark job's); 0 for one index.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shards: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The commit payload: what the index was built with.
@@ -84,6 +93,10 @@ pub struct IndexSummary {
 pub(crate) struct Payload {
     pub schema: u32,
     pub tokenizer: String,
+    /// A shard's [`groups_fingerprint`] (the run's own index has none: it is rebuilt with the
+    /// groups in the same run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<String>,
 }
 
 /// The schema's fields.
@@ -304,14 +317,14 @@ fn register(index: &Index) {
     m.register(WORDS_TOKENIZER, SeparatedWords);
 }
 
-/// Whether `dir` holds a tantivy index.
+/// Whether `dir` holds a search index: one tantivy index, or a sharded one.
 pub fn exists(dir: &Path) -> bool {
-    dir.join("meta.json").is_file()
+    dir.join("meta.json").is_file() || dir.join(LAYOUT_FILE).is_file()
 }
 
 /// Opens an existing index with the analyzers registered.
 pub(crate) fn open_index(dir: &Path) -> Result<Index> {
-    if !exists(dir) {
+    if !dir.join("meta.json").is_file() {
         return Err(Error::Usage(format!(
             "no search index at `{}`",
             dir.display()
@@ -575,7 +588,10 @@ fn commit(mut w: IndexWriter, payload: &Payload) -> Result<()> {
 /// own files, another program's tantivy index) is refused rather than deleted. A minqing index
 /// that is merely damaged or of an older schema is rebuilt.
 pub fn refuse_foreign(dir: &Path) -> Result<()> {
-    let foreign = if exists(dir) {
+    let foreign = if dir.join(LAYOUT_FILE).is_file() {
+        // a sharded index (the Spark job's): ours, replaced whole by a rebuild
+        false
+    } else if exists(dir) {
         // Ours carry the payload (schema version, tokenizer fingerprint) in meta.json from the
         // first commit on; an unreadable meta.json is a damaged index, rebuilt.
         std::fs::read(dir.join("meta.json"))
@@ -616,14 +632,18 @@ pub struct Input<'a> {
 
 /// The index stage: [`build`] with each petition's group id.
 pub fn run(input: Input<'_>) -> Result<IndexSummary> {
-    let group_of: HashMap<&str, &str> = input
-        .groups
+    let group_of = group_of(input.groups);
+    build(input.index_dir, input.records, input.tokenizer, &group_of)
+}
+
+/// Each grouped petition's group id (petitions in no group are left out).
+pub fn group_of(groups: &crate::cluster::Groups) -> HashMap<&str, &str> {
+    groups
         .members
         .iter()
         .filter(|m| m.group_id != crate::cluster::UNCLUSTERED)
         .map(|m| (m.id.as_str(), m.group_id.as_str()))
-        .collect();
-    build(input.index_dir, input.records, input.tokenizer, &group_of)
+        .collect()
 }
 
 /// Brings `dir` (e.g. `run_dir/index`) in line with `records`: delete-then-add only changed ids
@@ -636,9 +656,21 @@ pub fn build(
     tokenizer: &Tokenizer,
     group_of: &HashMap<&str, &str>,
 ) -> Result<IndexSummary> {
+    build_with(dir, records, tokenizer, group_of, None)
+}
+
+/// [`build`], with a shard's groups fingerprint in the commit payload.
+fn build_with(
+    dir: &Path,
+    records: &[Record],
+    tokenizer: &Tokenizer,
+    group_of: &HashMap<&str, &str>,
+    groups: Option<String>,
+) -> Result<IndexSummary> {
     let payload = Payload {
         schema: SCHEMA_VERSION,
         tokenizer: tokenizer.fingerprint().to_string(),
+        groups,
     };
     // Last record wins if an id repeats (the store never repeats ids).
     let mut seen: FastSet<&str> = FastSet::default();

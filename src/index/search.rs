@@ -6,21 +6,21 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// One page of hits: score (None when sorted by date) and address.
-type Page = Vec<(Option<Score>, DocAddress)>;
-
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use rayon::prelude::*;
 use serde::Serialize;
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue, SortByString};
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentReader;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+    AllQuery, Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, Order, ReloadPolicy, Score, TantivyDocument, Term,
+    DocAddress, DocId, Index, IndexReader, Order, ReloadPolicy, Score, Searcher, TantivyDocument,
+    Term,
 };
 
 use super::query::{build_query, channel_query, parse_query, region_query, Atom, Clause};
@@ -201,10 +201,12 @@ pub struct SearchResults {
 /// Label of a missing facet value.
 pub const NONE_LABEL: &str = "(none)";
 
-/// An opened index: open once, search many times.
+/// An opened index: open once, search many times. A sharded index (the Spark job's, see
+/// `shards.rs`) is searched shard by shard with the BM25 statistics of all shards together, and
+/// the shards' pages are merged by score (ties by id) or by date: the same hits, scores and
+/// counts as one index holding the same petitions.
 pub struct IndexHandle {
-    index: Index,
-    reader: IndexReader,
+    shards: Vec<Shard>,
     fields: Fields,
     fingerprint: Option<String>,
     facet_dicts: FacetDicts,
@@ -212,32 +214,96 @@ pub struct IndexHandle {
     dir: std::path::PathBuf,
 }
 
+/// One tantivy index of an [`IndexHandle`].
+struct Shard {
+    reader: IndexReader,
+}
+
+/// Opens one tantivy index for searching.
+fn open_shard(dir: &Path) -> Result<(Index, IndexReader)> {
+    let mut index = open_index(dir)?;
+    let open_reader = |index: &Index| -> tantivy::Result<IndexReader> {
+        index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+    };
+    let reader = match open_reader(&index) {
+        Ok(r) => r,
+        // The folder is not writable (an archived run on a read-only share): tantivy's
+        // reader could not create its lock file. Searching needs no lock there.
+        Err(tantivy::TantivyError::LockFailure(..)) => {
+            index = super::open_index_read_only(dir)?;
+            open_reader(&index)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((index, reader))
+}
+
+/// BM25 statistics summed over every shard's searcher: each shard scores its documents as one
+/// index of all shards would.
+struct Global<'a>(&'a [Searcher]);
+
+impl Bm25StatisticsProvider for Global<'_> {
+    fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
+        self.0
+            .iter()
+            .map(|s| Bm25StatisticsProvider::total_num_tokens(s, field))
+            .sum()
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        self.0
+            .iter()
+            .map(Bm25StatisticsProvider::total_num_docs)
+            .sum()
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        self.0.iter().map(|s| s.doc_freq(term)).sum()
+    }
+}
+
+/// One page of hits: shard, score (None when sorted by date) and address in the shard.
+type ShardPage = Vec<(usize, Option<Score>, DocAddress)>;
+/// One page of hits by score: shard, score and address in the shard.
+type ScoredPage = Vec<(usize, Score, DocAddress)>;
+
 impl IndexHandle {
     pub fn open(dir: &Path) -> Result<IndexHandle> {
-        let mut index = open_index(dir)?;
-        let fields = fields_of(&index.schema())?;
-        let fingerprint = read_payload(&index).map(|p| p.tokenizer);
-        let open_reader = |index: &Index| -> tantivy::Result<IndexReader> {
-            index
-                .reader_builder()
-                .reload_policy(ReloadPolicy::Manual)
-                .try_into()
+        let (dirs, layout) = match super::shards::read_layout(dir)? {
+            Some(l) => (super::shards::shard_dirs(dir, &l), Some(l)),
+            None => (vec![dir.to_path_buf()], None),
         };
-        let reader = match open_reader(&index) {
-            Ok(r) => r,
-            // The folder is not writable (an archived run on a read-only share): tantivy's
-            // reader could not create its lock file. Searching needs no lock there.
-            Err(tantivy::TantivyError::LockFailure(..)) => {
-                index = super::open_index_read_only(dir)?;
-                open_reader(&index)?
+        let mut shards = Vec::with_capacity(dirs.len());
+        let mut first: Option<(tantivy::schema::Schema, Option<String>)> = None;
+        for d in &dirs {
+            let (index, reader) = open_shard(d)?;
+            let payload = read_payload(&index).map(|p| p.tokenizer);
+            match &first {
+                None => first = Some((index.schema(), payload)),
+                Some((schema, tok)) => {
+                    if index.schema() != *schema || payload != *tok {
+                        return Err(Error::Corrupt {
+                            path: d.clone(),
+                            message: "this shard was built with another schema or tokenizer than the first".into(),
+                        });
+                    }
+                }
             }
-            Err(e) => return Err(e.into()),
+            shards.push(Shard { reader });
+        }
+        let Some((schema, payload)) = first else {
+            return Err(Error::Corrupt {
+                path: dir.to_path_buf(),
+                message: "its shard list names no shard".into(),
+            });
         };
         Ok(IndexHandle {
-            index,
-            reader,
-            fields,
-            fingerprint,
+            shards,
+            fields: fields_of(&schema)?,
+            fingerprint: layout.map(|l| l.tokenizer).or(payload),
             facet_dicts: FacetDicts::default(),
             dir: dir.to_path_buf(),
         })
@@ -245,7 +311,15 @@ impl IndexHandle {
 
     /// Number of live documents.
     pub fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.shards
+            .iter()
+            .map(|s| s.reader.searcher().num_docs())
+            .sum()
+    }
+
+    /// Shards searched (1 for one index).
+    pub fn shards(&self) -> usize {
+        self.shards.len()
     }
 
     /// Whether the index was built with this tokenizer (else ranking bonuses and `similar` may
@@ -254,8 +328,8 @@ impl IndexHandle {
         self.fingerprint.as_deref() == Some(tok.fingerprint())
     }
 
-    pub fn index(&self) -> &Index {
-        &self.index
+    fn searchers(&self) -> Vec<Searcher> {
+        self.shards.iter().map(|s| s.reader.searcher()).collect()
     }
 
     /// Runs a search.
@@ -321,55 +395,31 @@ impl IndexHandle {
             parts.push((Occur::Must, Box::new(AllQuery)));
         }
         let query = BooleanQuery::new(parts);
-        let searcher = self.reader.searcher();
+        let searchers = self.searchers();
         // The collector reserves room for `limit` hits: never more than there are documents.
-        let docs = (searcher.num_docs() as usize).max(1);
+        let docs = (searchers.iter().map(|s| s.num_docs()).sum::<u64>() as usize).max(1);
         let (offset, limit) = (req.offset.min(docs), req.limit.clamp(1, docs));
-        let want_stats = req.facets || req.by_week;
-        let stats = StatsCollector {
+        let stats = (req.facets || req.by_week).then(|| StatsCollector {
             facets: req.facets,
             weeks: req.by_week,
             dicts: self.facet_dicts.clone(),
-        };
+        });
         // Ties are listed by id, never by where a document sits in the index: which segment
-        // holds a petition depends on the indexing threads, and the same search over the same
-        // petitions must list them in the same order (two runs, or a Spark run). By score:
-        // the fast top-k and `settle_ties`; by date, the id is the second key.
-        let (page, total, seg_stats): (Page, usize, Option<Stats>) = match req.sort {
+        // (or shard) holds a petition depends on the indexing threads, and the same search over
+        // the same petitions must list them in the same order (two runs, or a Spark run).
+        let (page, total, seg_stats) = match req.sort {
             Sort::Relevance => {
-                let top = TopDocs::with_limit(tie_room(offset + limit).min(docs)).order_by_score();
-                let (p, n, s) = if want_stats {
-                    let (p, n, s) = searcher.search(&query, &(top, Count, stats))?;
-                    (p, n, Some(s))
-                } else {
-                    let (p, n) = searcher.search(&query, &(top, Count))?;
-                    (p, n, None)
-                };
-                let page = settle_ties(&searcher, &query, p, offset, limit)?;
-                (page.into_iter().map(|(s, a)| (Some(s), a)).collect(), n, s)
+                let (p, n, s) = by_score(&searchers, &query, offset, limit, true, stats)?;
+                let p = p.into_iter().map(|(k, s, a)| (k, Some(s), a)).collect();
+                (p, n, s)
             }
-            Sort::Date => {
-                let by_date = TopDocs::with_limit(limit).and_offset(offset).order_by((
-                    (
-                        SortByStaticFastValue::<tantivy::DateTime>::for_field("received_at"),
-                        Order::Desc,
-                    ),
-                    (SortByString::for_field("id"), Order::Desc),
-                ));
-                if want_stats {
-                    let (p, n, s) = searcher.search(&query, &(by_date, Count, stats))?;
-                    (p.into_iter().map(|(_, a)| (None, a)).collect(), n, Some(s))
-                } else {
-                    let (p, n) = searcher.search(&query, &(by_date, Count))?;
-                    (p.into_iter().map(|(_, a)| (None, a)).collect(), n, None)
-                }
-            }
+            Sort::Date => by_date(&searchers, &query, offset, limit, stats)?,
         };
         let marks = marked_terms(&clauses);
         let mut hits = Vec::new();
         if req.limit > 0 {
-            for (score, addr) in page {
-                hits.push(self.hit(&searcher, addr, score, &marks, req.snippet_chars)?);
+            for (k, score, addr) in page {
+                hits.push(self.hit(&searchers[k], addr, score, &marks, req.snippet_chars)?);
             }
         }
         // equal scores inside the page: by id (the page's edges are settled above)
@@ -450,17 +500,26 @@ impl IndexHandle {
         scope: Option<&Scope>,
     ) -> Result<Vec<Hit>> {
         let f = &self.fields;
-        let searcher = self.reader.searcher();
+        let searchers = self.searchers();
+        let global = Global(&searchers);
         let id_term = Term::from_field_text(f.id, id);
-        let found = searcher.search(
-            &TermQuery::new(id_term.clone(), IndexRecordOption::Basic),
-            &TopDocs::with_limit(1).order_by_score(),
-        )?;
-        let Some(&(_, addr)) = found.first() else {
+        let mut found = None;
+        for (k, searcher) in searchers.iter().enumerate() {
+            let top = searcher.search(
+                &TermQuery::new(id_term.clone(), IndexRecordOption::Basic),
+                &TopDocs::with_limit(1).order_by_score(),
+            )?;
+            if let Some(&(_, addr)) = top.first() {
+                found = Some((k, addr));
+                break;
+            }
+        }
+        let Some((shard, addr)) = found else {
             return Err(Error::Usage(format!(
                 "no petition with id `{id}` in the index"
             )));
         };
+        let searcher = &searchers[shard];
         let doc: TantivyDocument = searcher.doc(addr)?;
         let text = |field| {
             doc.get_first(field)
@@ -484,10 +543,11 @@ impl IndexHandle {
                 *tf.entry(w).or_default() += 1;
             }
         }
-        let n = searcher.num_docs() as f64;
+        let docs = searchers.iter().map(|s| s.num_docs()).sum::<u64>();
+        let n = docs as f64;
         let mut weighted: Vec<(String, u32, f64)> = Vec::new();
         for (w, c) in tf {
-            let df = searcher.doc_freq(&Term::from_field_text(f.words, &w))? as f64;
+            let df = global.doc_freq(&Term::from_field_text(f.words, &w))? as f64;
             if df == 0.0 {
                 continue;
             }
@@ -518,7 +578,7 @@ impl IndexHandle {
                     .collect(),
             ))
         };
-        let own = searcher.search(
+        let own = searcher.search_with_statistics_provider(
             &BooleanQuery::new(vec![
                 (Occur::Must, terms()),
                 (
@@ -530,6 +590,7 @@ impl IndexHandle {
                 ),
             ]),
             &TopDocs::with_limit(1).order_by_score(),
+            &global,
         )?;
         let own_score = own.first().map_or(1.0, |(s, _)| *s).max(f32::EPSILON);
         let earlier = RangeQuery::new(
@@ -551,19 +612,146 @@ impl IndexHandle {
             parts.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))));
         }
         let query = BooleanQuery::new(parts);
-        let limit = limit.min(searcher.num_docs() as usize).max(1);
+        let limit = limit.min(docs as usize).max(1);
         // ties by id, as in `search`
-        let top = TopDocs::with_limit(tie_room(limit).min(searcher.num_docs() as usize).max(1));
-        let top = searcher.search(&query, &top.order_by_score())?;
-        let top = settle_ties(&searcher, &query, top, 0, limit)?;
+        let (top, _, _) = by_score(&searchers, &query, 0, limit, false, None)?;
         let marks: Vec<String> = weighted.iter().map(|(w, _, _)| w.clone()).collect();
         let mut hits = top
             .into_iter()
-            .map(|(s, a)| self.hit(&searcher, a, Some(s / own_score), &marks, 100))
+            .map(|(k, s, a)| self.hit(&searchers[k], a, Some(s / own_score), &marks, 100))
             .collect::<Result<Vec<_>>>()?;
         by_score_then_id(&mut hits);
         Ok(hits)
     }
+}
+
+/// The hits `offset..offset + limit` of `query` by score, ties by id, over every shard (each
+/// scored with the statistics of all), with the number of matches when `count` and the facet
+/// and week counts when `stats`. Each shard's first `offset + limit` hits in that order hold
+/// the merged page's.
+fn by_score(
+    searchers: &[Searcher],
+    query: &dyn Query,
+    offset: usize,
+    limit: usize,
+    count: bool,
+    stats: Option<StatsCollector>,
+) -> Result<(ScoredPage, usize, Option<Stats>)> {
+    let global = Global(searchers);
+    let shard = |searcher: &Searcher, offset: usize, limit: usize| {
+        let docs = (searcher.num_docs() as usize).max(1);
+        let top = TopDocs::with_limit(tie_room(offset + limit).min(docs)).order_by_score();
+        // TopDocs alone prunes by block-max scores; beside a counting collector it cannot
+        let (p, n, s) = if count || stats.is_some() {
+            let collector = (top, count.then_some(Count), stats.clone());
+            searcher.search_with_statistics_provider(query, &collector, &global)?
+        } else {
+            let p = searcher.search_with_statistics_provider(query, &top, &global)?;
+            (p, None, None)
+        };
+        let page = settle_ties(searcher, query, &global, p, offset, limit)?;
+        Ok::<_, Error>((page, n.unwrap_or(0), s))
+    };
+    if let [searcher] = searchers {
+        // one index: its own page, no ids to read unless scores tie across the page's edges
+        let (page, n, s) = shard(searcher, offset, limit)?;
+        return Ok((page.into_iter().map(|(s, a)| (0, s, a)).collect(), n, s));
+    }
+    let end = offset + limit;
+    let parts = searchers
+        .par_iter()
+        .map(|searcher| {
+            let (page, n, s) = shard(searcher, 0, end)?;
+            let ids = ids_of(searcher, page.iter().map(|(_, a)| *a))?;
+            Ok((page, ids, n, s))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut merged = Vec::new();
+    let (mut total, mut all_stats) = (0, None::<Stats>);
+    for (k, (page, ids, n, s)) in parts.into_iter().enumerate() {
+        total += n;
+        if let Some(s) = s {
+            all_stats.get_or_insert_with(Stats::default).absorb(s);
+        }
+        merged.extend(page.into_iter().zip(ids).map(|((s, a), id)| (s, id, k, a)));
+    }
+    merged.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+    let page = merged
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(s, _, k, a)| (k, s, a))
+        .collect();
+    Ok((page, total, all_stats))
+}
+
+/// The hits `offset..offset + limit` of `query` newest first (ties by id, descending) over
+/// every shard, with the number of matches and the facet and week counts when `stats`.
+fn by_date(
+    searchers: &[Searcher],
+    query: &dyn Query,
+    offset: usize,
+    limit: usize,
+    stats: Option<StatsCollector>,
+) -> Result<(ShardPage, usize, Option<Stats>)> {
+    let shard = |searcher: &Searcher, offset: usize, limit: usize| {
+        let by_date = TopDocs::with_limit(limit).and_offset(offset).order_by((
+            (
+                SortByStaticFastValue::<tantivy::DateTime>::for_field("received_at"),
+                Order::Desc,
+            ),
+            (SortByString::for_field("id"), Order::Desc),
+        ));
+        searcher.search(query, &(by_date, Count, stats.clone()))
+    };
+    if let [searcher] = searchers {
+        let (p, n, s) = shard(searcher, offset, limit)?;
+        return Ok((p.into_iter().map(|(_, a)| (0, None, a)).collect(), n, s));
+    }
+    let parts = searchers
+        .par_iter()
+        .map(|searcher| shard(searcher, 0, offset + limit))
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    let mut merged = Vec::new();
+    let (mut total, mut all_stats) = (0, None::<Stats>);
+    for (k, (page, n, s)) in parts.into_iter().enumerate() {
+        total += n;
+        if let Some(s) = s {
+            all_stats.get_or_insert_with(Stats::default).absorb(s);
+        }
+        merged.extend(page.into_iter().map(|(key, a)| (key, k, a)));
+    }
+    merged.sort_by(|x, y| y.0.cmp(&x.0));
+    let page = merged
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, k, a)| (k, None, a))
+        .collect();
+    Ok((page, total, all_stats))
+}
+
+/// The ids of hits of one searcher, from the id fast field (one column per segment, opened
+/// once: opening one per hit was most of the cost).
+fn ids_of(searcher: &Searcher, addrs: impl Iterator<Item = DocAddress>) -> Result<Vec<String>> {
+    let mut columns: Vec<Option<Option<StrColumn>>> = vec![None; searcher.segment_readers().len()];
+    let mut out = Vec::new();
+    for a in addrs {
+        let slot = &mut columns[a.segment_ord as usize];
+        if slot.is_none() {
+            let reader = searcher.segment_reader(a.segment_ord);
+            *slot = Some(reader.fast_fields().str("id")?);
+        }
+        let mut id = String::new();
+        if let Some(Some(col)) = slot {
+            if let Some(ord) = col.ords().first(a.doc_id) {
+                col.ord_to_str(ord, &mut id)
+                    .map_err(|e| Error::Internal(format!("the index's id column: {e}")))?;
+            }
+        }
+        out.push(id);
+    }
+    Ok(out)
 }
 
 /// The hits `offset..offset + limit` by score with ties by id, from `top`: the fast top-k by
@@ -576,8 +764,9 @@ impl IndexHandle {
 /// with the id as a second key instead, which scores every match without pruning (three times
 /// the p50 at 200k rows when used for every search).
 fn settle_ties(
-    searcher: &tantivy::Searcher,
-    query: &dyn tantivy::query::Query,
+    searcher: &Searcher,
+    query: &dyn Query,
+    global: &Global,
     mut top: Vec<(Score, DocAddress)>,
     offset: usize,
     limit: usize,
@@ -597,29 +786,22 @@ fn settle_ties(
                 (SortBySimilarityScore, Order::Desc),
                 (SortByString::for_field("id"), Order::Asc),
             ));
-            let page = searcher.search(query, &by_score_then_id)?;
+            let page =
+                searcher.search_with_statistics_provider(query, &by_score_then_id, global)?;
             return Ok(page.into_iter().map(|((s, _), a)| (s, a)).collect());
         }
-        top = searcher.search(query, &TopDocs::with_limit(k).order_by_score())?;
+        top = searcher.search_with_statistics_provider(
+            query,
+            &TopDocs::with_limit(k).order_by_score(),
+            global,
+        )?;
     }
-    // one id column per segment, opened once (opening one per hit was most of the cost)
-    let mut columns: Vec<Option<Option<StrColumn>>> = vec![None; searcher.segment_readers().len()];
-    let mut keyed = Vec::with_capacity(top.len());
-    for (s, a) in top {
-        let slot = &mut columns[a.segment_ord as usize];
-        if slot.is_none() {
-            let reader = searcher.segment_reader(a.segment_ord);
-            *slot = Some(reader.fast_fields().str("id")?);
-        }
-        let mut id = String::new();
-        if let Some(Some(col)) = slot {
-            if let Some(ord) = col.ords().first(a.doc_id) {
-                col.ord_to_str(ord, &mut id)
-                    .map_err(|e| Error::Internal(format!("the index's id column: {e}")))?;
-            }
-        }
-        keyed.push((s, id, a));
-    }
+    let ids = ids_of(searcher, top.iter().map(|(_, a)| *a))?;
+    let mut keyed: Vec<(Score, String, DocAddress)> = top
+        .into_iter()
+        .zip(ids)
+        .map(|((s, a), id)| (s, id, a))
+        .collect();
     keyed.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
     Ok(keyed[offset.min(end)..end]
         .iter()
@@ -778,6 +960,7 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> Highlighted {
 }
 
 /// Facet and week counts of all hits, from fast fields.
+#[derive(Clone)]
 struct StatsCollector {
     facets: bool,
     weeks: bool,
@@ -882,14 +1065,7 @@ impl Collector for StatsCollector {
     fn merge_fruits(&self, fruits: Vec<Stats>) -> tantivy::Result<Stats> {
         let mut out = Stats::default();
         for s in fruits {
-            for (acc, m) in out.facets.iter_mut().zip(s.facets) {
-                for (k, v) in m {
-                    *acc.entry(k).or_default() += v;
-                }
-            }
-            for (k, v) in s.weeks {
-                *out.weeks.entry(k).or_default() += v;
-            }
+            out.absorb(s);
         }
         Ok(out)
     }
@@ -943,6 +1119,18 @@ impl SegmentCollector for StatsSegment {
 }
 
 impl Stats {
+    /// Adds another segment's or shard's counts.
+    fn absorb(&mut self, s: Stats) {
+        for (acc, m) in self.facets.iter_mut().zip(s.facets) {
+            for (k, v) in m {
+                *acc.entry(k).or_default() += v;
+            }
+        }
+        for (k, v) in s.weeks {
+            *self.weeks.entry(k).or_default() += v;
+        }
+    }
+
     fn facet_counts(&self) -> FacetCounts {
         let sorted = |m: &HashMap<String, u64>| {
             let mut v: Vec<(String, u64)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();

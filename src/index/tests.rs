@@ -662,3 +662,152 @@ fn a_tie_wider_than_the_widening_is_still_listed_by_id() {
     assert_eq!(ids, ["00010", "00011", "00012"]);
     assert_eq!(r.total, n as u64);
 }
+
+/// Petitions with repeated texts (equal scores across shards) and dates (equal dates), some in
+/// case groups.
+fn repetitive_corpus(n: usize) -> (Vec<Record>, HashMap<String, String>) {
+    let base = corpus();
+    let recs: Vec<Record> = (0..n)
+        .map(|i| {
+            let b = &base[i % base.len()];
+            let mut r = rec(
+                &format!("{:04}", (i * 37) % n),
+                &format!("2019-03-{:02}", 1 + (i / 3) % 28),
+                &b.title,
+                &b.content,
+            );
+            r.region = b.region.clone();
+            r.channel = b.channel;
+            r.category = b.category.clone();
+            r.status = b.status.clone();
+            r
+        })
+        .collect();
+    let groups = recs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 4 == 0)
+        .map(|(i, r)| (r.id.clone(), format!("G{:04}", i % 3)))
+        .collect();
+    (recs, groups)
+}
+
+/// The same petitions as one index and as three shards installed from a staging folder.
+fn one_and_sharded(
+    recs: &[Record],
+    groups: &HashMap<String, String>,
+) -> (tempfile::TempDir, tempfile::TempDir) {
+    let group_of: HashMap<&str, &str> = groups
+        .iter()
+        .map(|(i, g)| (i.as_str(), g.as_str()))
+        .collect();
+    let one = tempfile::tempdir().unwrap();
+    build(one.path(), recs, &TOK, &group_of).unwrap();
+    let run = tempfile::tempdir().unwrap();
+    let staging = run.path().join("shards");
+    let third = recs.len() / 3;
+    for (k, part) in [&recs[..third], &recs[third..2 * third], &recs[2 * third..]]
+        .into_iter()
+        .enumerate()
+    {
+        build_shard(&staging.join(shard_name(k)), part, &TOK, &group_of).unwrap();
+    }
+    let s = install(
+        &staging,
+        &run.path().join("index"),
+        &TOK,
+        &group_of,
+        recs.len() as u64,
+    )
+    .unwrap();
+    assert_eq!((s.docs, s.shards), (recs.len() as u64, 3));
+    assert!(!staging.exists(), "the staging folder is moved into place");
+    (one, run)
+}
+
+#[test]
+fn a_sharded_index_answers_every_search_as_one_index() {
+    let (recs, groups) = repetitive_corpus(300);
+    let (one, run) = one_and_sharded(&recs, &groups);
+    let (a, b) = (
+        IndexHandle::open(one.path()).unwrap(),
+        IndexHandle::open(&run.path().join("index")).unwrap(),
+    );
+    assert_eq!((a.shards(), b.shards()), (1, 3));
+    assert_eq!(a.num_docs(), b.num_docs());
+    assert!(b.same_tokenizer(&TOK));
+    let as_json = |h: &IndexHandle, req: &SearchRequest| {
+        serde_json::to_string(&h.search(req, &TOK).unwrap()).unwrap()
+    };
+    for q in [
+        "电梯",
+        "油烟 扰民",
+        "小区",
+        "\"房产证\"",
+        "物业 -收费",
+        "噪音",
+    ] {
+        for sort in [search::Sort::Relevance, search::Sort::Date] {
+            for (offset, limit) in [(0, 3), (0, 20), (5, 7), (17, 40), (290, 20)] {
+                let mut req = SearchRequest::new(q);
+                req.sort = sort;
+                req.offset = offset;
+                req.limit = limit;
+                req.facets = true;
+                req.by_week = true;
+                assert_eq!(
+                    as_json(&a, &req),
+                    as_json(&b, &req),
+                    "{q} {sort:?} {offset}+{limit}"
+                );
+            }
+        }
+    }
+    // filters only: every hit ties
+    let mut req = SearchRequest::new("");
+    req.group = Some("G0001".into());
+    req.limit = 9;
+    req.offset = 4;
+    assert_eq!(as_json(&a, &req), as_json(&b, &req));
+    for id in ["0000", "0123", "0299"] {
+        let sim = |h: &IndexHandle| serde_json::to_string(&h.similar(id, 15, &TOK).unwrap());
+        assert_eq!(sim(&a).unwrap(), sim(&b).unwrap(), "similar to {id}");
+    }
+}
+
+#[test]
+fn shards_of_other_groups_or_missing_petitions_are_refused() {
+    let (recs, groups) = repetitive_corpus(30);
+    let group_of: HashMap<&str, &str> = groups
+        .iter()
+        .map(|(i, g)| (i.as_str(), g.as_str()))
+        .collect();
+    let run = tempfile::tempdir().unwrap();
+    let staging = run.path().join("shards");
+    build_shard(&staging.join(shard_name(0)), &recs[..10], &TOK, &group_of).unwrap();
+    // the second shard was indexed before a regrouping
+    build_shard(
+        &staging.join(shard_name(1)),
+        &recs[10..],
+        &TOK,
+        &HashMap::new(),
+    )
+    .unwrap();
+    let index_dir = run.path().join("index");
+    let err = install(&staging, &index_dir, &TOK, &group_of, 30).unwrap_err();
+    assert!(err.to_string().contains("other case groups"), "{err}");
+    build_shard(&staging.join(shard_name(1)), &recs[10..20], &TOK, &group_of).unwrap();
+    let err = install(&staging, &index_dir, &TOK, &group_of, 30).unwrap_err();
+    assert!(
+        err.to_string().contains("hold 20 petitions, the store 30"),
+        "{err}"
+    );
+    assert!(!exists(&index_dir), "nothing installed");
+    build_shard(&staging.join(shard_name(2)), &recs[20..], &TOK, &group_of).unwrap();
+    install(&staging, &index_dir, &TOK, &group_of, 30).unwrap();
+    // a run on one machine replaces the sharded index by one index
+    let s = build(&index_dir, &recs, &TOK, &group_of).unwrap();
+    assert!(s.rebuilt);
+    assert!(!index_dir.join(LAYOUT_FILE).exists());
+    assert_eq!(IndexHandle::open(&index_dir).unwrap().shards(), 1);
+}

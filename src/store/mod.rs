@@ -293,6 +293,32 @@ pub fn read_slice(p: &Path, offset: usize, len: usize) -> Result<Vec<Record>> {
     from_frame(&df, p, offset)
 }
 
+/// Rows in each Parquet row group of a store file, in file order.
+pub fn row_group_rows(p: &Path) -> Result<Vec<usize>> {
+    let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
+    let mut reader = ParquetReader::new(f);
+    let meta = reader.get_metadata().map_err(unreadable(p))?;
+    Ok(meta.row_groups.iter().map(|rg| rg.num_rows()).collect())
+}
+
+/// The records of row group `k` of a store file: one partition of the Spark job's index map.
+pub fn read_row_group(p: &Path, k: usize) -> Result<Vec<Record>> {
+    let rows = row_group_rows(p)?;
+    if rows.is_empty() && k == 0 {
+        // an empty store: its one shard is empty
+        return Ok(Vec::new());
+    }
+    let Some(&len) = rows.get(k) else {
+        return Err(Error::Usage(format!(
+            "the store `{}` has {} row groups (0 to {}), not a row group {k}",
+            p.display(),
+            rows.len(),
+            rows.len().saturating_sub(1)
+        )));
+    };
+    read_slice(p, rows[..k].iter().sum(), len)
+}
+
 /// Writes records as they are (no sorting) to a Parquet file: the spill format of a large
 /// import, read back with [`read_file`].
 pub fn write_part(p: &Path, records: &[Record]) -> Result<()> {

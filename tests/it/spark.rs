@@ -233,24 +233,73 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
         );
         assert!(a == b, "{f} differs between the runs");
     }
-    // the same search results, by relevance and by date
+    // the index was built by the executors, one shard per row group of the store, and answers
+    // every search as the single run's one index: hits, scores, snippets, facets, weeks
+    let layout: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(spread.join("index/shards.json")).unwrap()).unwrap();
+    assert!(layout["shards"].as_array().unwrap().len() >= 2, "{layout}");
+    assert!(
+        !spread.join("shards").exists(),
+        "the shards were moved into index/"
+    );
+    assert!(spark_json.contains("\"index_map\""), "{spark_json}");
+    assert!(report_index_shards(&spread) >= 2);
+    let first_id = std::fs::read_to_string(one.join("groups/members.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next().map(str::to_string))
+        .unwrap();
     for args in [
-        vec!["电梯 故障"],
-        vec!["拖欠 工资", "--sort", "date"],
-        vec!["噪音", "--limit", "50"],
+        vec![
+            "search",
+            "电梯 故障",
+            "--format",
+            "json",
+            "--facets",
+            "--by-week",
+        ],
+        vec!["search", "拖欠 工资", "--sort", "date", "--format", "json"],
+        vec!["search", "噪音", "--limit", "50", "--offset", "30"],
+        vec![
+            "search",
+            "",
+            "--channel",
+            "来电",
+            "--limit",
+            "15",
+            "--format",
+            "json",
+        ],
+        vec![
+            "similar",
+            first_id.as_str(),
+            "--limit",
+            "20",
+            "--format",
+            "json",
+        ],
     ] {
         let search = |out: &Path| {
-            let mut a = vec!["search"];
-            a.extend(args.iter().copied());
+            let mut a = args.clone();
             a.extend(["--out", out.to_str().unwrap()]);
             let o = run(&a);
-            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
             stdout(&o)
         };
         let (a, b) = (search(&one), search(&spread));
         assert!(a.lines().count() > 3, "{args:?}: {a}");
         assert_eq!(a, b, "{args:?}");
     }
+}
+
+/// Shards of the index, as run.json records them.
+fn report_index_shards(run_dir: &Path) -> u64 {
+    run_json(run_dir)
+        .stages
+        .index
+        .expect("an index note")
+        .shards
 }
 
 /// Without Spark: `minqing worker tag` over the store (whose id, title and content columns are
