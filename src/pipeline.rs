@@ -308,11 +308,15 @@ pub fn index_shard(
 ) -> Result<IndexSummary> {
     crate::fsutil::check_run_folder(run_dir)?;
     let store_file = store::path(run_dir);
-    let ((records, groups), tokenizer) = with_tokenizer(cfg, || {
+    let ((records, pairs), tokenizer) = with_tokenizer(cfg, || {
         let records = store::read_row_group(&store_file, row_group)?;
-        Ok((records, cluster::read(&run_dir.join("groups"))?))
+        Ok((records, cluster::read_group_ids(&run_dir.join("groups"))?))
     })?;
-    index::build_shard(output, &records, &tokenizer, &index::group_of(&groups))
+    let group_of = pairs
+        .iter()
+        .map(|(i, g)| (i.as_str(), g.as_str()))
+        .collect();
+    index::build_shard(output, &records, &tokenizer, &group_of)
 }
 
 /// `minqing worker shards`: checks the shards `minqing worker index` wrote into `shards` (this
@@ -321,15 +325,18 @@ pub fn index_shard(
 pub fn install_shards(cfg: &PipelineConfig, run_dir: &Path, shards: &Path) -> Result<IndexSummary> {
     crate::fsutil::check_run_folder(run_dir)?;
     let store_file = store::path(run_dir);
-    let ((groups, rows), tokenizer) = with_tokenizer(cfg, || {
+    let ((pairs, rows), tokenizer) = with_tokenizer(cfg, || {
         let rows: usize = store::row_group_rows(&store_file)?.iter().sum();
-        Ok((cluster::read(&run_dir.join("groups"))?, rows))
+        Ok((cluster::read_group_ids(&run_dir.join("groups"))?, rows))
     })?;
     let summary = index::install(
         shards,
         &run_dir.join("index"),
         &tokenizer,
-        &index::group_of(&groups),
+        &pairs
+            .iter()
+            .map(|(i, g)| (i.as_str(), g.as_str()))
+            .collect(),
         rows as u64,
     )?;
     let mut report = run_log::read(run_dir)?;

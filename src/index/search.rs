@@ -660,27 +660,40 @@ fn by_score(
     let end = offset + limit;
     let parts = searchers
         .par_iter()
-        .map(|searcher| {
-            let (page, n, s) = shard(searcher, 0, end)?;
-            let ids = ids_of(searcher, page.iter().map(|(_, a)| *a))?;
-            Ok((page, ids, n, s))
-        })
+        .map(|searcher| shard(searcher, 0, end))
         .collect::<Result<Vec<_>>>()?;
     let mut merged = Vec::new();
     let (mut total, mut all_stats) = (0, None::<Stats>);
-    for (k, (page, ids, n, s)) in parts.into_iter().enumerate() {
+    for (k, (page, n, s)) in parts.into_iter().enumerate() {
         total += n;
         if let Some(s) = s {
             all_stats.get_or_insert_with(Stats::default).absorb(s);
         }
-        merged.extend(page.into_iter().zip(ids).map(|((s, a), id)| (s, id, k, a)));
+        merged.extend(page.into_iter().map(|(s, a)| (s, k, a)));
     }
-    merged.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+    // By score; the ids are read only when equal scores straddle an edge of the page (inside
+    // it, the hits are put in id order once they have their ids), as in `settle_ties`.
+    merged.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let straddles = |i: usize| i > 0 && i < merged.len() && merged[i - 1].0 == merged[i].0;
+    if straddles(offset) || straddles(end) {
+        let mut keyed = Vec::with_capacity(merged.len());
+        for (k, searcher) in searchers.iter().enumerate() {
+            let mine: Vec<_> = merged.iter().filter(|m| m.1 == k).collect();
+            let ids = ids_of(searcher, mine.iter().map(|m| m.2))?;
+            keyed.extend(
+                mine.into_iter()
+                    .zip(ids)
+                    .map(|(&(s, k, a), id)| (s, id, k, a)),
+            );
+        }
+        keyed.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+        merged = keyed.into_iter().map(|(s, _, k, a)| (s, k, a)).collect();
+    }
     let page = merged
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|(s, _, k, a)| (k, s, a))
+        .map(|(s, k, a)| (k, s, a))
         .collect();
     Ok((page, total, all_stats))
 }
