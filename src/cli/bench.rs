@@ -60,6 +60,10 @@ pub struct BenchArgs {
     /// `.ci/run` installs).
     #[arg(long, value_name = "PYTHON")]
     pub spark_python: Option<PathBuf>,
+    /// Instead: time the search-latency query set on this index folder (one index or the Spark
+    /// job's shards), as the bench times each run's: after a deployment, or to compare layouts.
+    #[arg(long, value_name = "INDEX_DIR", conflicts_with_all = ["serve", "spark", "peer"])]
+    pub search_index: Option<PathBuf>,
     /// Instead: load `minqing serve` over each corpus's run folder with concurrent signed-in
     /// sessions (src/cli/serve_bench.rs).
     #[arg(long)]
@@ -733,6 +737,25 @@ fn incremental_run(
 }
 
 pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
+    if let Some(dir) = &a.search_index {
+        let shards = minqing::index::IndexHandle::open(dir)?.shards();
+        let l = query_latency(dir)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&l)?);
+        } else {
+            println!(
+                "search on {} ({shards} shard{}): {} queries × {} rounds (20 hits with snippets + total), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                dir.display(),
+                if shards == 1 { "" } else { "s" },
+                l.queries,
+                QUERY_ROUNDS,
+                l.p50_ms,
+                l.p99_ms,
+                l.max_ms
+            );
+        }
+        return Ok(());
+    }
     if a.serve {
         return super::serve_bench::bench(
             super::serve_bench::Load {

@@ -242,26 +242,69 @@ fn open_shard(dir: &Path) -> Result<(Index, IndexReader)> {
 }
 
 /// BM25 statistics summed over every shard's searcher: each shard scores its documents as one
-/// index of all shards would.
-struct Global<'a>(&'a [Searcher]);
+/// index of all shards would. Each sum is taken once per search and kept: every shard's weight
+/// asks for the same terms, which would otherwise cost shards × shards dictionary lookups.
+struct Global<'a> {
+    searchers: &'a [Searcher],
+    docs: Mutex<Option<u64>>,
+    tokens: Mutex<HashMap<tantivy::schema::Field, u64>>,
+    doc_freq: Mutex<HashMap<Term, u64>>,
+}
+
+impl<'a> Global<'a> {
+    fn new(searchers: &'a [Searcher]) -> Global<'a> {
+        Global {
+            searchers,
+            docs: Mutex::default(),
+            tokens: Mutex::default(),
+            doc_freq: Mutex::default(),
+        }
+    }
+}
+
+/// The value kept under `key` in `memo`, else `sum()` (kept).
+fn memo<K: std::hash::Hash + Eq + Clone>(
+    memo: &Mutex<HashMap<K, u64>>,
+    key: &K,
+    sum: impl FnOnce() -> tantivy::Result<u64>,
+) -> tantivy::Result<u64> {
+    if let Some(v) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+        return Ok(*v);
+    }
+    let v = sum()?;
+    memo.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key.clone(), v);
+    Ok(v)
+}
 
 impl Bm25StatisticsProvider for Global<'_> {
     fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
-        self.0
-            .iter()
-            .map(|s| Bm25StatisticsProvider::total_num_tokens(s, field))
-            .sum()
+        memo(&self.tokens, &field, || {
+            self.searchers
+                .iter()
+                .map(|s| Bm25StatisticsProvider::total_num_tokens(s, field))
+                .sum()
+        })
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
-        self.0
-            .iter()
-            .map(Bm25StatisticsProvider::total_num_docs)
-            .sum()
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        if docs.is_none() {
+            *docs = Some(
+                self.searchers
+                    .iter()
+                    .map(Bm25StatisticsProvider::total_num_docs)
+                    .sum::<tantivy::Result<u64>>()?,
+            );
+        }
+        Ok(docs.unwrap_or_default())
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        self.0.iter().map(|s| s.doc_freq(term)).sum()
+        memo(&self.doc_freq, term, || {
+            self.searchers.iter().map(|s| s.doc_freq(term)).sum()
+        })
     }
 }
 
@@ -501,7 +544,7 @@ impl IndexHandle {
     ) -> Result<Vec<Hit>> {
         let f = &self.fields;
         let searchers = self.searchers();
-        let global = Global(&searchers);
+        let global = Global::new(&searchers);
         let id_term = Term::from_field_text(f.id, id);
         let mut found = None;
         for (k, searcher) in searchers.iter().enumerate() {
@@ -637,7 +680,7 @@ fn by_score(
     count: bool,
     stats: Option<StatsCollector>,
 ) -> Result<(ScoredPage, usize, Option<Stats>)> {
-    let global = Global(searchers);
+    let global = Global::new(searchers);
     let shard = |searcher: &Searcher, offset: usize, limit: usize| {
         let docs = (searcher.num_docs() as usize).max(1);
         let top = TopDocs::with_limit(tie_room(offset + limit).min(docs)).order_by_score();

@@ -339,6 +339,78 @@ async fn serve_switches_to_a_finished_run() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// A run folder whose index is three shards (what the Spark job's index map and
+/// `minqing worker shards` make): the CLI and the web pages search it as the same run's one index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_index_is_searched_like_one_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("a.csv");
+    sample(&input, "300", "5");
+    let one = dir.path().join("one");
+    let o = run_pipeline(&input, &one, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sharded = dir.path().join("sharded");
+    let o = run_pipeline(&input, &sharded, &["--no-index"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!sharded.join("index").exists(), "--no-index builds none");
+    let records = minqing::store::read(&sharded).unwrap();
+    let pairs = minqing::cluster::read_group_ids(&sharded.join("groups")).unwrap();
+    let group_of = pairs
+        .iter()
+        .map(|(i, g)| (i.as_str(), g.as_str()))
+        .collect();
+    let tok = minqing::tokenize::Tokenizer::new(&Default::default()).unwrap();
+    let staging = sharded.join("shards");
+    for (k, part) in records.chunks(records.len() / 3 + 1).enumerate() {
+        let shard = staging.join(minqing::index::shard_name(k));
+        minqing::index::build_shard(&shard, part, &tok, &group_of).unwrap();
+    }
+    let n = records.len() as u64;
+    let s = minqing::index::install(&staging, &sharded.join("index"), &tok, &group_of, n).unwrap();
+    assert_eq!(s.shards, 3);
+    for args in [
+        vec![
+            "search",
+            "小区",
+            "--format",
+            "json",
+            "--facets",
+            "--by-week",
+        ],
+        vec![
+            "search", "噪音", "--sort", "date", "--limit", "7", "--offset", "3",
+        ],
+    ] {
+        let search = |out: &Path| {
+            let mut a = args.clone();
+            a.extend(["--out", out.to_str().unwrap()]);
+            let o = run(&a);
+            assert!(o.status.success(), "{}", stderr(&o));
+            stdout(&o)
+        };
+        assert_eq!(search(&one), search(&sharded), "{args:?}");
+    }
+    let state = dir.path().join("state");
+    add_user(&state, "ana", "analyst", "analyst-password", &[]);
+    let totals = |run_dir: PathBuf| {
+        let state = state.clone();
+        async move {
+            let server = serve(&run_dir, &state);
+            let c = client();
+            let s = sign_in(&c, &server.url, "ana", "analyst-password").await;
+            // 小区, 噪音
+            let mut v = Vec::new();
+            for q in ["%E5%B0%8F%E5%8C%BA", "%E5%99%AA%E9%9F%B3"] {
+                v.push(total(&c, &server.url, &s, q).await);
+            }
+            v
+        }
+    };
+    let (a, b) = (totals(one).await, totals(sharded).await);
+    assert!(a[0] > 0, "{a:?}");
+    assert_eq!(a, b);
+}
+
 fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     names
