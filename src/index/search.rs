@@ -705,15 +705,7 @@ fn by_score(
         .par_iter()
         .map(|searcher| shard(searcher, 0, end))
         .collect::<Result<Vec<_>>>()?;
-    let mut merged = Vec::new();
-    let (mut total, mut all_stats) = (0, None::<Stats>);
-    for (k, (page, n, s)) in parts.into_iter().enumerate() {
-        total += n;
-        if let Some(s) = s {
-            all_stats.get_or_insert_with(Stats::default).absorb(s);
-        }
-        merged.extend(page.into_iter().map(|(s, a)| (s, k, a)));
-    }
+    let (mut merged, total, all_stats) = gather(parts);
     // By score; the ids are read only when equal scores straddle an edge of the page (inside
     // it, the hits are put in id order once they have their ids), as in `settle_ties`.
     merged.sort_by(|x, y| y.0.total_cmp(&x.0));
@@ -768,6 +760,24 @@ fn by_date(
         .par_iter()
         .map(|searcher| shard(searcher, 0, offset + limit))
         .collect::<tantivy::Result<Vec<_>>>()?;
+    let (mut merged, total, all_stats) = gather(parts);
+    merged.sort_by(|x, y| y.0.cmp(&x.0));
+    let page = merged
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, k, a)| (k, None, a))
+        .collect();
+    Ok((page, total, all_stats))
+}
+
+/// One shard's answer: its page (sort key, address), total and counts.
+type ShardAnswer<K> = (Vec<(K, DocAddress)>, usize, Option<Stats>);
+/// The shards' pages as one list of (sort key, shard, address), totals and counts added up.
+type Gathered<K> = (Vec<(K, usize, DocAddress)>, usize, Option<Stats>);
+
+/// Each shard's page, total and counts gathered (see [`Gathered`]).
+fn gather<K>(parts: Vec<ShardAnswer<K>>) -> Gathered<K> {
     let mut merged = Vec::new();
     let (mut total, mut all_stats) = (0, None::<Stats>);
     for (k, (page, n, s)) in parts.into_iter().enumerate() {
@@ -777,14 +787,7 @@ fn by_date(
         }
         merged.extend(page.into_iter().map(|(key, a)| (key, k, a)));
     }
-    merged.sort_by(|x, y| y.0.cmp(&x.0));
-    let page = merged
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(_, k, a)| (k, None, a))
-        .collect();
-    Ok((page, total, all_stats))
+    (merged, total, all_stats)
 }
 
 /// The ids of hits of one searcher, from the id fast field (one column per segment, opened
