@@ -27,6 +27,7 @@
 //! leaves the previous commit searchable. The tokenizer fingerprint and the schema version are
 //! the commit payload: a dictionary change re-indexes everything in one commit.
 
+mod pages;
 mod query;
 mod scope;
 mod search;

@@ -646,7 +646,7 @@ fn ties_are_listed_by_id_whatever_segment_holds_them() {
 fn a_tie_wider_than_the_widening_is_still_listed_by_id() {
     // more equal hits than settle_ties widens to: the page comes from the id-keyed collector
     let dir = tempfile::tempdir().unwrap();
-    let n = super::search::TIE_WIDEN_MAX + 100;
+    let n = super::pages::TIE_WIDEN_MAX + 100;
     let recs: Vec<Record> = (0..n)
         .rev()
         .map(|i| rec(&format!("{i:05}"), "2019-03-04", "电梯故障", "电梯又坏了。"))
