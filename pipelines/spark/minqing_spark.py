@@ -4,7 +4,8 @@
         --minqing /opt/minqing/minqing --out /shared/runs/2026w49 --input /shared/in/export.xlsx
 
 1. import (driver): `minqing ingest` writes OUT/store/petitions.parquet, sorted by id;
-2. map (executors): the store's id, title and content, one task per row group, go through
+2. map (executors): the store's id, title and content, one task per row group (in a run folder
+   grouped before, only the petitions its last grouping lacks), go through
    `minqing worker tag` (mapInArrow: each chunk of a partition is written to a temporary
    Parquet file, tagged by minqing's own code, read back as Arrow batches) into OUT/tagged/;
    the store's distinct region values (Spark SQL) go to every task with the function;
@@ -149,6 +150,15 @@ def main():
     seconds["regions"] = time.monotonic() - t
     t = time.monotonic()
     texts = store.select("id", "title", "content")
+    members = os.path.join(out, "groups", "members.csv")
+    if os.path.exists(members):
+        # A run folder grouped before (the weekly shape): the reduce groups the petitions the
+        # last grouping lacks onto it, so only those are tagged. When a full regroup is due
+        # ([cluster] regroup_after) the reduce tags the others itself.
+        known = spark.read.csv("file://" + members, header=True,
+                               schema="id string, group_id string, similarity string, "
+                                      "is_repeat string").select("id")
+        texts = texts.join(known, "id", "left_anti")
     parts = texts.rdd.getNumPartitions()
     if args.partitions > parts:
         # more tasks than row groups: a shuffle of the text, worth it only on many workers
