@@ -312,11 +312,7 @@ pub fn index_shard(
         let records = store::read_row_group(&store_file, row_group)?;
         Ok((records, cluster::read_group_ids(&run_dir.join("groups"))?))
     })?;
-    let group_of = pairs
-        .iter()
-        .map(|(i, g)| (i.as_str(), g.as_str()))
-        .collect();
-    index::build_shard(output, &records, &tokenizer, &group_of)
+    index::build_shard(output, &records, &tokenizer, &index::group_of_pairs(&pairs))
 }
 
 /// `minqing worker shards`: checks the shards `minqing worker index` wrote into `shards` (this
@@ -333,10 +329,7 @@ pub fn install_shards(cfg: &PipelineConfig, run_dir: &Path, shards: &Path) -> Re
         shards,
         &run_dir.join("index"),
         &tokenizer,
-        &pairs
-            .iter()
-            .map(|(i, g)| (i.as_str(), g.as_str()))
-            .collect(),
+        &index::group_of_pairs(&pairs),
         rows as u64,
     )?;
     let mut report = run_log::read(run_dir)?;

@@ -186,14 +186,7 @@ pub(super) fn read_previous(groups_dir: &Path) -> Result<Previous> {
 /// index shard needs, where parsing `groups.json` (its ten tasks at a million petitions each
 /// read all 189 MB of it) cost more than indexing the shard's petitions.
 pub fn read_group_ids(groups_dir: &Path) -> Result<Vec<(String, String)>> {
-    let p = groups_dir.join("members.csv");
-    if !p.exists() {
-        return Err(Error::Usage(format!(
-            "no groups at `{}`: run `minqing cluster` first",
-            p.display()
-        )));
-    }
-    let mut r = csv::Reader::from_path(&p)?;
+    let mut r = csv::Reader::from_path(grouping_file(groups_dir, "members.csv")?)?;
     let mut out = Vec::new();
     let mut row = csv::StringRecord::new();
     while r.read_record(&mut row)? {
@@ -205,6 +198,18 @@ pub fn read_group_ids(groups_dir: &Path) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// `groups_dir/name`, which a grouping wrote; a missing one says how to make it.
+fn grouping_file(groups_dir: &Path, name: &str) -> Result<std::path::PathBuf> {
+    let p = groups_dir.join(name);
+    if !p.exists() {
+        return Err(Error::Usage(format!(
+            "no groups at `{}`: run `minqing cluster` first",
+            p.display()
+        )));
+    }
+    Ok(p)
+}
+
 /// Reads `groups.json` back.
 pub fn read(groups_dir: &Path) -> Result<Groups> {
     read_json(groups_dir)
@@ -212,13 +217,7 @@ pub fn read(groups_dir: &Path) -> Result<Groups> {
 
 /// `groups.json` as `T`: the whole grouping, or the part of it `T` names.
 fn read_json<T: serde::de::DeserializeOwned>(groups_dir: &Path) -> Result<T> {
-    let p = groups_dir.join("groups.json");
-    if !p.exists() {
-        return Err(Error::Usage(format!(
-            "no groups at `{}`: run `minqing cluster` first",
-            p.display()
-        )));
-    }
+    let p = grouping_file(groups_dir, "groups.json")?;
     let bytes = std::fs::read(&p).map_err(Error::io("read", &p))?;
     Ok(serde_json::from_slice(&bytes)?)
 }

@@ -647,6 +647,14 @@ pub fn group_of(groups: &crate::cluster::Groups) -> HashMap<&str, &str> {
         .collect()
 }
 
+/// [`group_of`] from (id, group id) pairs, as `cluster::read_group_ids` reads them.
+pub fn group_of_pairs(pairs: &[(String, String)]) -> HashMap<&str, &str> {
+    pairs
+        .iter()
+        .map(|(i, g)| (i.as_str(), g.as_str()))
+        .collect()
+}
+
 /// Brings `dir` (e.g. `run_dir/index`) in line with `records`: delete-then-add only changed ids
 /// (per-document content hash incl. group id), delete ids no longer present, no-op when nothing
 /// changed, full re-index when the tokenizer fingerprint or schema version differs. One commit,

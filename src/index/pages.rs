@@ -87,31 +87,31 @@ pub(super) type ShardPage = Vec<(usize, Option<Score>, DocAddress)>;
 /// One page of hits by score: shard, score and address in the shard.
 pub(super) type ScoredPage = Vec<(usize, Score, DocAddress)>;
 
-/// The hits `offset..offset + limit` of `query` by score, ties by id, over every shard (each
-/// scored with the statistics of all), with the number of matches when `count` and the facet
+/// The hits `offset..offset + limit` of `query` by score, ties by id, over every shard of
+/// `global` (each scored with the statistics of all), with the number of matches when `count` and the facet
 /// and week counts when `stats`. Each shard's first `offset + limit` hits in that order hold
 /// the merged page's.
 pub(super) fn by_score(
-    searchers: &[Searcher],
+    global: &Global,
     query: &dyn Query,
     offset: usize,
     limit: usize,
     count: bool,
     stats: Option<StatsCollector>,
 ) -> Result<(ScoredPage, usize, Option<Stats>)> {
-    let global = Global::new(searchers);
+    let searchers = global.searchers;
     let shard = |searcher: &Searcher, offset: usize, limit: usize| {
         let docs = (searcher.num_docs() as usize).max(1);
         let top = TopDocs::with_limit(tie_room(offset + limit).min(docs)).order_by_score();
         // TopDocs alone prunes by block-max scores; beside a counting collector it cannot
         let (p, n, s) = if count || stats.is_some() {
             let collector = (top, count.then_some(Count), stats.clone());
-            searcher.search_with_statistics_provider(query, &collector, &global)?
+            searcher.search_with_statistics_provider(query, &collector, global)?
         } else {
-            let p = searcher.search_with_statistics_provider(query, &top, &global)?;
+            let p = searcher.search_with_statistics_provider(query, &top, global)?;
             (p, None, None)
         };
-        let page = settle_ties(searcher, query, &global, p, offset, limit)?;
+        let page = settle_ties(searcher, query, global, p, offset, limit)?;
         Ok::<_, Error>((page, n.unwrap_or(0), s))
     };
     if let [searcher] = searchers {

@@ -204,17 +204,13 @@ pub const NONE_LABEL: &str = "(none)";
 /// the shards' pages are merged by score (ties by id) or by date: the same hits, scores and
 /// counts as one index holding the same petitions.
 pub struct IndexHandle {
-    shards: Vec<Shard>,
+    /// One reader per shard (one for a single index).
+    readers: Vec<IndexReader>,
     fields: Fields,
     fingerprint: Option<String>,
     facet_dicts: FacetDicts,
     /// Where the index is, for errors.
     dir: std::path::PathBuf,
-}
-
-/// One tantivy index of an [`IndexHandle`].
-struct Shard {
-    reader: IndexReader,
 }
 
 /// Opens one tantivy index for searching.
@@ -245,7 +241,7 @@ impl IndexHandle {
             Some(l) => (super::shards::shard_dirs(dir, &l), Some(l)),
             None => (vec![dir.to_path_buf()], None),
         };
-        let mut shards = Vec::with_capacity(dirs.len());
+        let mut readers = Vec::with_capacity(dirs.len());
         let mut first: Option<(tantivy::schema::Schema, Option<String>)> = None;
         for d in &dirs {
             let (index, reader) = open_shard(d)?;
@@ -261,7 +257,7 @@ impl IndexHandle {
                     }
                 }
             }
-            shards.push(Shard { reader });
+            readers.push(reader);
         }
         let Some((schema, payload)) = first else {
             return Err(Error::Corrupt {
@@ -270,7 +266,7 @@ impl IndexHandle {
             });
         };
         Ok(IndexHandle {
-            shards,
+            readers,
             fields: fields_of(&schema)?,
             fingerprint: layout.map(|l| l.tokenizer).or(payload),
             facet_dicts: FacetDicts::default(),
@@ -280,15 +276,12 @@ impl IndexHandle {
 
     /// Number of live documents.
     pub fn num_docs(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.reader.searcher().num_docs())
-            .sum()
+        self.readers.iter().map(|r| r.searcher().num_docs()).sum()
     }
 
     /// Shards searched (1 for one index).
     pub fn shards(&self) -> usize {
-        self.shards.len()
+        self.readers.len()
     }
 
     /// Whether the index was built with this tokenizer (else ranking bonuses and `similar` may
@@ -298,7 +291,7 @@ impl IndexHandle {
     }
 
     fn searchers(&self) -> Vec<Searcher> {
-        self.shards.iter().map(|s| s.reader.searcher()).collect()
+        self.readers.iter().map(IndexReader::searcher).collect()
     }
 
     /// Runs a search.
@@ -378,7 +371,8 @@ impl IndexHandle {
         // the same petitions must list them in the same order (two runs, or a Spark run).
         let (page, total, seg_stats) = match req.sort {
             Sort::Relevance => {
-                let (p, n, s) = by_score(&searchers, &query, offset, limit, true, stats)?;
+                let global = Global::new(&searchers);
+                let (p, n, s) = by_score(&global, &query, offset, limit, true, stats)?;
                 let p = p.into_iter().map(|(k, s, a)| (k, Some(s), a)).collect();
                 (p, n, s)
             }
@@ -583,7 +577,8 @@ impl IndexHandle {
         let query = BooleanQuery::new(parts);
         let limit = limit.min(docs as usize).max(1);
         // ties by id, as in `search`
-        let (top, _, _) = by_score(&searchers, &query, 0, limit, false, None)?;
+        // the same statistics (and their kept sums) as the words' weights and the own score
+        let (top, _, _) = by_score(&global, &query, 0, limit, false, None)?;
         let marks: Vec<String> = weighted.iter().map(|(w, _, _)| w.clone()).collect();
         let mut hits = top
             .into_iter()

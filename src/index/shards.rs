@@ -71,19 +71,20 @@ fn is_shard_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A fingerprint of the petitions' group ids (FNV-1a over the pairs in id order): a shard
-/// indexed before the latest grouping would show other groups than the brief.
+/// A fingerprint of the petitions' group ids (the crate's fixed hasher over the pairs in id
+/// order): a shard indexed before the latest grouping would show other groups than the brief.
 pub fn groups_fingerprint(group_of: &HashMap<&str, &str>) -> String {
+    use std::hash::Hasher;
     let mut pairs: Vec<(&str, &str)> = group_of.iter().map(|(i, g)| (*i, *g)).collect();
     pairs.sort_unstable();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = crate::fxhash::FxHasher::default();
     for (id, g) in pairs {
-        for b in id.bytes().chain([0xff]).chain(g.bytes()).chain([0xfe]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        h.write(id.as_bytes());
+        h.write_u8(0xff);
+        h.write(g.as_bytes());
+        h.write_u8(0xfe);
     }
-    format!("{h:016x}")
+    format!("{:016x}", h.finish())
 }
 
 /// Builds the shard of `records` (one row group of the store) at `dir`, always afresh: an

@@ -355,10 +355,7 @@ async fn a_sharded_index_is_searched_like_one_index() {
     assert!(!sharded.join("index").exists(), "--no-index builds none");
     let records = minqing::store::read(&sharded).unwrap();
     let pairs = minqing::cluster::read_group_ids(&sharded.join("groups")).unwrap();
-    let group_of = pairs
-        .iter()
-        .map(|(i, g)| (i.as_str(), g.as_str()))
-        .collect();
+    let group_of = minqing::index::group_of_pairs(&pairs);
     let tok = minqing::tokenize::Tokenizer::new(&Default::default()).unwrap();
     let staging = sharded.join("shards");
     for (k, part) in records.chunks(records.len() / 3 + 1).enumerate() {
