@@ -299,20 +299,58 @@ pub fn tag_partition(
 /// `minqing worker index`: the search-index shard of row group `row_group` of a run folder's
 /// store, with the run's case groups and `cfg`'s `[tokenize]` settings, into `output`. The
 /// Spark job runs it for every row group once the reduce has grouped; [`install_shards`] makes
-/// the shards the run's index.
+/// the shards the run's index. The run's current index, when it is sharded (the last Spark
+/// run's), lends its shard of the row group, updated in place ([`index::build_shard`]). The
+/// group ids come from `group_ids` ([`split_group_ids`]: this row group's) or else from
+/// `groups/members.csv` (every petition's: at 100M petitions, 3.5 GB read by every task).
 pub fn index_shard(
     cfg: &PipelineConfig,
     run_dir: &Path,
     row_group: usize,
     output: &Path,
-) -> Result<IndexSummary> {
+    group_ids: Option<&Path>,
+) -> Result<(IndexSummary, index::Built)> {
     crate::fsutil::check_run_folder(run_dir)?;
     let store_file = store::path(run_dir);
     let ((records, pairs), tokenizer) = with_tokenizer(cfg, || {
         let records = store::read_row_group(&store_file, row_group)?;
-        Ok((records, cluster::read_group_ids(&run_dir.join("groups"))?))
+        let pairs = match group_ids {
+            Some(p) => cluster::read_group_id_file(p)?,
+            None => cluster::read_group_ids(&run_dir.join("groups"))?,
+        };
+        Ok((records, pairs))
     })?;
-    index::build_shard(output, &records, &tokenizer, &index::group_of_pairs(&pairs))
+    // the run's index (sharded by the last Spark run) lends the shards of unchanged row groups
+    let previous = run_dir.join("index");
+    index::build_shard(
+        output,
+        &records,
+        &tokenizer,
+        &index::group_of_pairs(&pairs),
+        Some(&previous),
+    )
+}
+
+/// `minqing worker group-ids`: the run's group ids split by the store's row groups, one CSV per
+/// row group (`into/00000.csv`, …, the ids of that row group with their groups) for the Spark
+/// job's index tasks; the number of files. Memory: the run's group ids and one row group's ids.
+pub fn split_group_ids(run_dir: &Path, into: &Path) -> Result<usize> {
+    use rayon::prelude::*;
+    crate::fsutil::check_run_folder(run_dir)?;
+    let store_file = store::path(run_dir);
+    let pairs = cluster::read_group_ids(&run_dir.join("groups"))?;
+    let group_of = index::group_of_pairs(&pairs);
+    let row_groups = store::row_group_rows(&store_file)?.len().max(1);
+    std::fs::create_dir_all(into).map_err(Error::io("create", into))?;
+    (0..row_groups).into_par_iter().try_for_each(|k| {
+        let ids = store::read_row_group_ids(&store_file, k)?;
+        let file = into.join(format!("{}.csv", index::shard_name(k)));
+        let grouped = ids
+            .iter()
+            .filter_map(|id| group_of.get(id.as_str()).map(|g| (id.as_str(), *g)));
+        cluster::write_group_id_file(&file, grouped)
+    })?;
+    Ok(row_groups)
 }
 
 /// `minqing worker shards`: checks the shards `minqing worker index` wrote into `shards` (this

@@ -53,7 +53,8 @@ pub struct BenchArgs {
     pub threads: Vec<usize>,
     /// Also run the Spark job (pipelines/spark/minqing_spark.py, docs/spark.md) on each corpus
     /// with this master (`local[2]`, `spark://HOST:PORT`): its steps' seconds and whether its
-    /// groups and brief are the single-machine run's.
+    /// groups and brief are the single-machine run's; with `--incremental`, also the job's
+    /// weekly run (shards kept from its last index) against the single machine's.
     #[arg(long, value_name = "MASTER")]
     pub spark: Option<String>,
     /// The Python with pyspark and pyarrow for --spark (default: ~/.cache/minqing-spark, which
@@ -676,6 +677,23 @@ pub(super) fn clear_run_folder(out: &std::path::Path) -> minqing::Result<()> {
     Ok(())
 }
 
+/// The two files of `--incremental newest` on corpus `n`: the rest, then the newest rows.
+fn incremental_parts(
+    work: &std::path::Path,
+    n: usize,
+    newest: usize,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    (
+        work.join(format!("corpus-{n}-base-{newest}.csv")),
+        work.join(format!("corpus-{n}-newest-{newest}.csv")),
+    )
+}
+
+/// The run folder of the weekly incremental run on corpus `n`.
+fn incremental_dir(work: &std::path::Path, n: usize) -> std::path::PathBuf {
+    work.join(format!("inc-{n}"))
+}
+
 /// The weekly incremental run on corpus `n`: the rest first (untimed), then the newest rows.
 fn incremental_run(
     work: &std::path::Path,
@@ -685,15 +703,14 @@ fn incremental_run(
     full_wall: f64,
     term: &Term,
 ) -> minqing::Result<Incremental> {
-    let base = work.join(format!("corpus-{n}-base-{newest}.csv"));
-    let new = work.join(format!("corpus-{n}-newest-{newest}.csv"));
+    let (base, new) = incremental_parts(work, n, newest);
     // split again when the corpus was written after its parts (a new generator)
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let fresh = |p: &std::path::Path| p.is_file() && modified(p) >= modified(corpus);
     if !(fresh(&base) && fresh(&new)) {
         split_corpus(corpus, newest, &base, &new)?;
     }
-    let out = work.join(format!("inc-{n}"));
+    let out = incremental_dir(work, n);
     clear_run_folder(&out)?;
     term.note("incremental: the store before the week …");
     let path = |p: &std::path::Path| p.to_str().unwrap_or_default().to_string();
@@ -820,9 +837,18 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             None => None,
         };
         let spark = match (&a.spark, &spark_python) {
-            (Some(master), Some(py)) => Some(super::bench_spark::run(
-                py, master, &a.work, &corpus, n, &out, term,
-            )?),
+            (Some(master), Some(py)) => {
+                let parts = a.incremental.map(|k| incremental_parts(&a.work, n, k));
+                let single_week = incremental_dir(&a.work, n);
+                let week = parts.as_ref().map(|(base, new)| super::bench_spark::Week {
+                    base,
+                    new,
+                    single: &single_week,
+                });
+                Some(super::bench_spark::run(
+                    py, master, &a.work, &corpus, n, &out, week, term,
+                )?)
+            }
             _ => None,
         };
         let mut scaling: Vec<ThreadRun> = Vec::new();

@@ -21,7 +21,7 @@ pub struct SparkRun {
     /// spark-submit, start to end (process).
     pub wall_seconds: f64,
     /// The job's own steps (`spark.json`): import, spark_start, regions, map, reduce,
-    /// index_map, index_install.
+    /// group_ids, index_map, index_install.
     pub seconds: BTreeMap<String, f64>,
     /// Tasks of the map.
     pub partitions: u64,
@@ -38,6 +38,34 @@ pub struct SparkRun {
     pub same_search: bool,
     /// Search latency on the sharded index (fanning out), as the bench measures the single run's.
     pub latency: super::bench::Latency,
+    /// With `--incremental`: the weekly run of the job onto its own earlier run folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekly: Option<SparkWeekly>,
+}
+
+/// The job's weekly run: the corpus without its newest rows first (untimed), then those rows,
+/// against the single machine's weekly run of the same two files (`--incremental`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SparkWeekly {
+    /// spark-submit of the week's rows, start to end.
+    pub wall_seconds: f64,
+    pub seconds: BTreeMap<String, f64>,
+    /// Petitions the map tagged: the ones the last grouping lacked.
+    pub tagged_by_map: Option<usize>,
+    pub shards: u64,
+    /// Shards linked from the earlier run's index (row groups whose petitions and groups did
+    /// not change) instead of indexed again.
+    pub shards_kept: u64,
+    pub same_groups: bool,
+    pub same_brief: bool,
+}
+
+/// The weekly input of `--incremental`: the earlier rows, the week's rows, and the single
+/// machine's run folder after both.
+pub struct Week<'a> {
+    pub base: &'a Path,
+    pub new: &'a Path,
+    pub single: &'a Path,
 }
 
 /// Whether the indexes at `a` and `b` answer every query of the bench's set alike.
@@ -81,22 +109,25 @@ pub fn python(given: Option<&Path>) -> minqing::Result<PathBuf> {
     Ok(py)
 }
 
-/// Runs the job on `corpus` into `work/spark-N/` and compares it with the run folder `single`.
-pub fn run(
+/// What the job wrote into `spark.json`.
+#[derive(Deserialize)]
+struct Report {
+    partitions: u64,
+    #[serde(default)]
+    shards: u64,
+    #[serde(default)]
+    shards_kept: u64,
+    seconds: BTreeMap<String, f64>,
+}
+
+/// One spark-submit of the job on `input` into `out`: its wall seconds and `spark.json`.
+fn submit(
     python: &Path,
     master: &str,
-    work: &Path,
-    corpus: &Path,
-    n: usize,
-    single: &Path,
-    term: &Term,
-) -> minqing::Result<SparkRun> {
-    let job = work.join("minqing_spark.py");
-    minqing::fsutil::write_atomic(&job, JOB.as_bytes())?;
-    let out = work.join(format!("spark-{n}"));
-    if out.exists() {
-        std::fs::remove_dir_all(&out).map_err(minqing::Error::io("remove", &out))?;
-    }
+    job: &Path,
+    input: &Path,
+    out: &Path,
+) -> minqing::Result<(f64, Report)> {
     let home = std::process::Command::new(python)
         .args([
             "-c",
@@ -107,7 +138,6 @@ pub fn run(
     let submit =
         PathBuf::from(String::from_utf8_lossy(&home.stdout).trim()).join("bin/spark-submit");
     let exe = std::env::current_exe().map_err(minqing::Error::io("locate", "minqing"))?;
-    term.note(format!("Spark run on {master} …"));
     let t = Instant::now();
     let pyspark_conf = format!("spark.pyspark.python={}", python.display());
     let args: Vec<&std::ffi::OsStr> = [
@@ -123,44 +153,93 @@ pub fn run(
         "--out".as_ref(),
         out.as_os_str(),
         "--input".as_ref(),
-        corpus.as_os_str(),
+        input.as_os_str(),
     ]
     .to_vec();
     let env = [("PYSPARK_PYTHON", python.display().to_string())];
     super::bench::checked(&submit, &args, &env, " (pyspark's spark-submit)")?;
     let wall_seconds = t.elapsed().as_secs_f64();
-    #[derive(Deserialize)]
-    struct Report {
-        partitions: u64,
-        #[serde(default)]
-        shards: u64,
-        seconds: BTreeMap<String, f64>,
-    }
     let p = out.join("spark.json");
     let text = std::fs::read_to_string(&p).map_err(minqing::Error::io("read", &p))?;
-    let report: Report = serde_json::from_str(&text)?;
-    let same = |files: &[&str]| {
-        files
-            .iter()
-            .all(|f| std::fs::read(single.join(f)).ok() == std::fs::read(out.join(f)).ok())
-    };
+    Ok((wall_seconds, serde_json::from_str(&text)?))
+}
+
+/// Whether the files `files` of run folders `a` and `b` are byte-identical.
+fn same_files(a: &Path, b: &Path, files: &[&str]) -> bool {
+    files
+        .iter()
+        .all(|f| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
+}
+
+const GROUP_FILES: [&str; 4] = [
+    "groups/groups.csv",
+    "groups/members.csv",
+    "groups/groups.json",
+    "groups/state.bin",
+];
+const BRIEF_FILES: [&str; 2] = ["brief.md", "brief.html"];
+
+/// A run folder emptied for a new run.
+fn clear(out: &Path) -> minqing::Result<()> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(minqing::Error::io("remove", out))?;
+    }
+    Ok(())
+}
+
+/// Runs the job on `corpus` into `work/spark-N/` and compares it with the run folder `single`;
+/// with `week`, also its weekly run into `work/spark-inc-N/`.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    python: &Path,
+    master: &str,
+    work: &Path,
+    corpus: &Path,
+    n: usize,
+    single: &Path,
+    week: Option<Week>,
+    term: &Term,
+) -> minqing::Result<SparkRun> {
+    let job = work.join("minqing_spark.py");
+    minqing::fsutil::write_atomic(&job, JOB.as_bytes())?;
+    let out = work.join(format!("spark-{n}"));
+    clear(&out)?;
+    term.note(format!("Spark run on {master} …"));
+    let (wall_seconds, report) = submit(python, master, &job, corpus, &out)?;
     let run = minqing::run_log::read(&out)?;
+    let weekly = match week {
+        Some(w) => {
+            let out = work.join(format!("spark-inc-{n}"));
+            clear(&out)?;
+            term.note("Spark weekly run: the store before the week …");
+            submit(python, master, &job, w.base, &out)?;
+            term.note("Spark weekly run: the week's rows …");
+            let (wall_seconds, report) = submit(python, master, &job, w.new, &out)?;
+            let run = minqing::run_log::read(&out)?;
+            Some(SparkWeekly {
+                wall_seconds,
+                seconds: report.seconds,
+                tagged_by_map: run.stages.cluster.and_then(|c| c.tagged_by_map),
+                shards: report.shards,
+                shards_kept: report.shards_kept,
+                same_groups: same_files(w.single, &out, &GROUP_FILES),
+                same_brief: same_files(w.single, &out, &BRIEF_FILES),
+            })
+        }
+        None => None,
+    };
     Ok(SparkRun {
         master: master.to_string(),
         wall_seconds,
         seconds: report.seconds,
         partitions: report.partitions,
         tagged_by_map: run.stages.cluster.and_then(|c| c.tagged_by_map),
-        same_groups: same(&[
-            "groups/groups.csv",
-            "groups/members.csv",
-            "groups/groups.json",
-            "groups/state.bin",
-        ]),
-        same_brief: same(&["brief.md", "brief.html"]),
+        same_groups: same_files(single, &out, &GROUP_FILES),
+        same_brief: same_files(single, &out, &BRIEF_FILES),
         shards: report.shards,
         same_search: same_search(&single.join("index"), &out.join("index"))?,
         latency: super::bench::query_latency(&out.join("index"))?,
+        weekly,
     })
 }
 
@@ -179,6 +258,7 @@ pub fn print(s: &SparkRun, single_wall: f64) {
         "regions",
         "map",
         "reduce",
+        "group_ids",
         "index_map",
         "index_install",
     ]
@@ -213,4 +293,28 @@ pub fn print(s: &SparkRun, single_wall: f64) {
         s.latency.p99_ms,
         s.latency.queries
     );
+    if let Some(w) = &s.weekly {
+        let steps: Vec<String> = [
+            "import",
+            "map",
+            "reduce",
+            "group_ids",
+            "index_map",
+            "index_install",
+        ]
+        .iter()
+        .filter_map(|k| w.seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
+        .collect();
+        println!(
+            "  weekly run: {:.1} s spark-submit ({}); tagged by the map: {}; {} of {} shards kept from the last index; groups {}, brief {} the single machine's weekly run",
+            w.wall_seconds,
+            steps.join(", "),
+            w.tagged_by_map
+                .map_or_else(|| "?".into(), |n| minqing::fmt::thousands(n as u64)),
+            w.shards_kept,
+            w.shards,
+            if w.same_groups { "identical to" } else { "DIFFER from" },
+            if w.same_brief { "identical to" } else { "DIFFERS from" },
+        );
+    }
 }

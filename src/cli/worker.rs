@@ -35,7 +35,8 @@ pub enum WorkerCommand {
         pipeline: Option<PathBuf>,
     },
     /// Build the search-index shard of one row group of a run folder's store, with the run's
-    /// case groups (after `minqing run --no-index` has grouped).
+    /// case groups (after `minqing run --no-index` has grouped). A shard of the run's current
+    /// (sharded) index of this row group is linked and updated in place instead of rebuilt.
     Index {
         /// The run folder (its store and groups are read, nothing in it is written).
         #[arg(long)]
@@ -47,10 +48,25 @@ pub enum WorkerCommand {
         /// subfolder `00000`, `00001`, …; `minqing worker shards` installs the folder.
         #[arg(long)]
         shards: PathBuf,
+        /// This row group's group ids (`minqing worker group-ids`), instead of reading every
+        /// petition's from the run's groups/members.csv.
+        #[arg(long, value_name = "CSV")]
+        group_ids: Option<PathBuf>,
         /// Pipeline file whose `[tokenize]` settings to use (default: built-in defaults); the
         /// same as the run's.
         #[arg(long)]
         pipeline: Option<PathBuf>,
+    },
+    /// Split the run's group ids by the store's row groups, one CSV per row group (`00000.csv`,
+    /// …) for `minqing worker index --group-ids`: each index task then reads its row group's
+    /// ids, not every petition's.
+    GroupIds {
+        /// The run folder (its store and groups are read, nothing in it is written).
+        #[arg(long)]
+        run: PathBuf,
+        /// Folder to write the files into (created).
+        #[arg(long)]
+        into: PathBuf,
     },
     /// Check the shards `minqing worker index` wrote into a folder (one per row group, this
     /// run's groups and tokenizer) and make that folder the run's search index (it is moved).
@@ -90,18 +106,48 @@ pub fn worker(a: WorkerArgs, t: &Term) -> Result<()> {
             run,
             row_group,
             shards,
+            group_ids,
             pipeline,
         } => {
             let cfg = super::settings_of(pipeline.as_deref())?;
             let t0 = std::time::Instant::now();
             let output = shards.join(minqing::index::shard_name(row_group));
-            let s = minqing::pipeline::index_shard(&cfg, &run, row_group, &output)?;
+            let (s, built) = minqing::pipeline::index_shard(
+                &cfg,
+                &run,
+                row_group,
+                &output,
+                group_ids.as_deref(),
+            )?;
+            let how = match built {
+                minqing::index::Built::Indexed => "indexed".to_string(),
+                minqing::index::Built::Kept(from) => format!(
+                    "unchanged since the last index: its shard {} linked",
+                    from.display()
+                ),
+                minqing::index::Built::Updated(from) => format!(
+                    "in shard {} of the last index, updated ({} added, {} changed, {} gone)",
+                    from.display(),
+                    s.added,
+                    s.updated,
+                    s.deleted
+                ),
+            };
             t.note(format!(
-                "{} petitions indexed in {:.1}s",
+                "{} petitions {how} in {:.1}s",
                 minqing::fmt::thousands(s.docs),
                 t0.elapsed().as_secs_f64()
             ));
             println!("{}", output.display());
+            Ok(())
+        }
+        WorkerCommand::GroupIds { run, into } => {
+            let n = minqing::pipeline::split_group_ids(&run, &into)?;
+            t.note(format!(
+                "the group ids of {n} row groups written to {}",
+                into.display()
+            ));
+            println!("{}", into.display());
             Ok(())
         }
         WorkerCommand::Shards {
@@ -113,9 +159,10 @@ pub fn worker(a: WorkerArgs, t: &Term) -> Result<()> {
             let s = minqing::pipeline::install_shards(&cfg, &run, &shards)?;
             let index = run.join("index");
             t.note(format!(
-                "{} petitions in {} shards installed as {}",
+                "{} petitions in {} shards ({} unchanged since the last index) installed as {}",
                 minqing::fmt::thousands(s.docs),
                 s.shards,
+                s.kept_shards,
                 index.display()
             ));
             println!("{}", index.display());

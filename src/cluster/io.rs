@@ -186,7 +186,14 @@ pub(super) fn read_previous(groups_dir: &Path) -> Result<Previous> {
 /// index shard needs, where parsing `groups.json` (its ten tasks at a million petitions each
 /// read all 189 MB of it) cost more than indexing the shard's petitions.
 pub fn read_group_ids(groups_dir: &Path) -> Result<Vec<(String, String)>> {
-    let mut r = csv::Reader::from_path(grouping_file(groups_dir, "members.csv")?)?;
+    read_group_id_file(&grouping_file(groups_dir, "members.csv")?)
+}
+
+/// The (id, group id) pairs of a CSV file whose first two columns are the id and the group id
+/// (`members.csv`, or one row group's part of it, [`write_group_id_file`]); petitions in no
+/// group are left out.
+pub fn read_group_id_file(p: &Path) -> Result<Vec<(String, String)>> {
+    let mut r = csv::Reader::from_path(p)?;
     let mut out = Vec::new();
     let mut row = csv::StringRecord::new();
     while r.read_record(&mut row)? {
@@ -196,6 +203,21 @@ pub fn read_group_ids(groups_dir: &Path) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(out)
+}
+
+/// Writes (id, group id) pairs as a CSV file [`read_group_id_file`] reads: the group ids of one
+/// row group of the store, for the Spark job's index task of that row group.
+pub fn write_group_id_file<'a>(
+    p: &Path,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<()> {
+    write_csv(p, |w| {
+        w.write_record(["id", "group_id"])?;
+        for (id, g) in pairs {
+            w.write_record([id, g])?;
+        }
+        Ok(())
+    })
 }
 
 /// `groups_dir/name`, which a grouping wrote; a missing one says how to make it.

@@ -56,7 +56,9 @@ pub use search::{
     find_marks, marked_terms, search, similar, snippet, FacetCounts, Highlighted, Hit, IndexHandle,
     SearchRequest, SearchResults, Sort, WeekCount, NONE_LABEL, SIMILAR_TERMS,
 };
-pub use shards::{build_shard, groups_fingerprint, install, shard_name, Layout, LAYOUT_FILE};
+pub use shards::{
+    build_shard, groups_fingerprint, install, shard_name, Built, Layout, LAYOUT_FILE,
+};
 
 /// Bump when the schema or the analysis of a field changes: the index is then rebuilt.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -83,6 +85,10 @@ pub struct IndexSummary {
     /// Shards of a sharded index (the Spark job's); 0 for one index.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub shards: u64,
+    /// Of those, shards the index they replaced already held (same petitions, same groups,
+    /// same settings): a weekly Spark run re-indexes only the row groups that changed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept_shards: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -94,10 +100,14 @@ fn is_zero(n: &u64) -> bool {
 pub(crate) struct Payload {
     pub schema: u32,
     pub tokenizer: String,
-    /// A shard's [`groups_fingerprint`] (the run's own index has none: it is rebuilt with the
-    /// groups in the same run).
+    /// A shard's [`groups_fingerprint`] of its own petitions (the run's own index has none: it
+    /// is rebuilt with the groups in the same run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<String>,
+    /// A shard's [`rows_fingerprint`]: everything indexed for its petitions, their group ids
+    /// included. A later build of the same row group with the same print reuses the shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<String>,
 }
 
 /// The schema's fields.
@@ -668,18 +678,23 @@ pub fn build(
     build_with(dir, records, tokenizer, group_of, None)
 }
 
-/// [`build`], with a shard's groups fingerprint in the commit payload.
+/// [`build`], with a shard's fingerprints (of its groups, of its rows) in the commit payload.
 fn build_with(
     dir: &Path,
     records: &[Record],
     tokenizer: &Tokenizer,
     group_of: &HashMap<&str, &str>,
-    groups: Option<String>,
+    shard: Option<shards::Prints>,
 ) -> Result<IndexSummary> {
+    let (groups, rows) = match shard {
+        Some(p) => (Some(p.groups), Some(p.rows)),
+        None => (None, None),
+    };
     let payload = Payload {
         schema: SCHEMA_VERSION,
         tokenizer: tokenizer.fingerprint().to_string(),
         groups,
+        rows,
     };
     // Last record wins if an id repeats (the store never repeats ids).
     let mut seen: FastSet<&str> = FastSet::default();
@@ -763,7 +778,8 @@ fn build_with(
         .collect();
     summary.deleted = gone.len() as u64;
     summary.docs = recs.len() as u64;
-    if changed.is_empty() && gone.is_empty() {
+    // (a shard's payload names its petitions: it is committed anew when they differ)
+    if changed.is_empty() && gone.is_empty() && old == payload {
         return Ok(summary);
     }
     let w = writer(&index)?;

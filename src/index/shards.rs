@@ -5,9 +5,10 @@
 //! Search fans out over the shards with the BM25 statistics of all of them (search.rs), so a
 //! sharded index answers every search as one index holding the same petitions does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{build_with, open_index, read_payload, IndexSummary, SCHEMA_VERSION};
@@ -24,12 +25,17 @@ pub struct Layout {
     pub schema: u32,
     /// Fingerprint of the tokenizer every shard was built with.
     pub tokenizer: String,
-    /// [`groups_fingerprint`] of the group ids every shard carries.
+    /// The shards' [`groups_fingerprint`]s together (the crate's fixed hasher over them in
+    /// shard order): every petition's group id.
     pub groups: String,
     /// Documents in all shards.
     pub docs: u64,
     /// Shard folders, relative to the index folder, in row-group order.
     pub shards: Vec<String>,
+    /// Each shard's rows fingerprint (its payload's), in the order of `shards`: what a later
+    /// `minqing worker index` compares to reuse a shard whose row group did not change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<String>,
 }
 
 /// The layout of a sharded index folder; None when `dir` holds no `shards.json` (a single
@@ -71,42 +77,171 @@ fn is_shard_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A fingerprint of the petitions' group ids (the crate's fixed hasher over the pairs in id
-/// order): a shard indexed before the latest grouping would show other groups than the brief.
-pub fn groups_fingerprint(group_of: &HashMap<&str, &str>) -> String {
+/// What a shard's commit payload says about the petitions it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Prints {
+    /// [`groups_fingerprint`] of its petitions.
+    pub groups: String,
+    /// [`rows_fingerprint`] of its petitions.
+    pub rows: String,
+}
+
+impl Prints {
+    fn of(records: &[Record], group_of: &HashMap<&str, &str>) -> Prints {
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        Prints {
+            groups: groups_fingerprint(&ids, group_of),
+            rows: rows_fingerprint(records, group_of),
+        }
+    }
+}
+
+/// A fingerprint of the group ids of petitions `ids` (the crate's fixed hasher over each id
+/// with its group or none, in id order): a shard indexed before the latest grouping would show
+/// other groups than the brief. [`install`] checks it against the ids the shard holds.
+pub fn groups_fingerprint(ids: &[&str], group_of: &HashMap<&str, &str>) -> String {
     use std::hash::Hasher;
-    let mut pairs: Vec<(&str, &str)> = group_of.iter().map(|(i, g)| (*i, *g)).collect();
-    pairs.sort_unstable();
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
     let mut h = crate::fxhash::FxHasher::default();
-    for (id, g) in pairs {
+    for id in ids {
         h.write(id.as_bytes());
         h.write_u8(0xff);
-        h.write(g.as_bytes());
+        if let Some(g) = group_of.get(id) {
+            h.write(g.as_bytes());
+        }
         h.write_u8(0xfe);
     }
     format!("{:016x}", h.finish())
 }
 
-/// Builds the shard of `records` (one row group of the store) at `dir`, always afresh: an
-/// index updated in place keeps deleted documents in its statistics until segments merge,
-/// which would make the shards' scores depend on their history.
+/// A fingerprint of everything a shard indexes for `records` — each petition's document hash
+/// (its indexed fields and group id, as [`super::build`] compares them), in id order.
+fn rows_fingerprint(records: &[Record], group_of: &HashMap<&str, &str>) -> String {
+    use std::hash::Hasher;
+    let mut docs: Vec<(&str, u64)> = records
+        .par_iter()
+        .map(|r| {
+            let id = r.id.as_str();
+            (id, super::doc_hash(r, group_of.get(id).copied()))
+        })
+        .collect();
+    docs.sort_unstable();
+    docs.dedup_by(|a, b| a.0 == b.0);
+    let mut h = crate::fxhash::FxHasher::default();
+    h.write_u64(docs.len() as u64);
+    for (_, d) in docs {
+        h.write_u64(d);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// How [`build_shard`] made its shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Built {
+    /// Indexed afresh.
+    Indexed,
+    /// Linked from this shard of the index being replaced: same petitions, groups and settings.
+    Kept(PathBuf),
+    /// Linked from this shard of the index being replaced, then brought in line with the row
+    /// group in place (petitions added, changed, regrouped or gone; [`super::build`]'s update).
+    Updated(PathBuf),
+}
+
+/// Builds the shard of `records` (one row group of the store) at `dir`.
+///
+/// When `previous` (the run's index, about to be replaced) is a sharded index of this schema
+/// and tokenizer, the shard holding exactly these rows — else its shard of the same name (the
+/// same row group last time) — is linked (a shard's files are never written after its build)
+/// and updated in place as [`super::build`] updates the single-machine index: only petitions
+/// whose text or group changed are indexed again. A weekly run regroups a few hundred old
+/// petitions spread over every row group, so every shard changes a little; rebuilding them all
+/// would re-index the whole store every week. Like the single-machine index, an updated shard
+/// keeps its deleted documents in the BM25 statistics until its segments merge. Without a
+/// previous shard, the shard is indexed afresh.
 pub fn build_shard(
     dir: &Path,
     records: &[Record],
     tokenizer: &Tokenizer,
     group_of: &HashMap<&str, &str>,
-) -> Result<IndexSummary> {
+    previous: Option<&Path>,
+) -> Result<(IndexSummary, Built)> {
     super::refuse_foreign(dir)?;
+    let prints = Prints::of(records, group_of);
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(Error::io("remove", dir))?;
     }
-    build_with(
-        dir,
-        records,
-        tokenizer,
-        group_of,
-        Some(groups_fingerprint(group_of)),
-    )
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let Some((from, same)) =
+        previous.and_then(|p| earlier_shard(p, &prints, tokenizer, name.as_deref()))
+    else {
+        let summary = build_with(dir, records, tokenizer, group_of, Some(prints))?;
+        return Ok((summary, Built::Indexed));
+    };
+    let stage = crate::fsutil::staging_dir(dir)?;
+    link_files(&from, stage.path())?;
+    let summary = if same {
+        let n = records.len() as u64;
+        IndexSummary {
+            docs: n,
+            unchanged: n,
+            ..IndexSummary::default()
+        }
+    } else {
+        build_with(stage.path(), records, tokenizer, group_of, Some(prints))?
+    };
+    crate::fsutil::replace_dir(&stage.keep(), dir)?;
+    let built = if same {
+        Built::Kept(from)
+    } else {
+        Built::Updated(from)
+    };
+    Ok((summary, built))
+}
+
+/// The shard of the sharded index `index_dir` to start from, and whether it holds exactly
+/// `prints` (nothing to update): the one whose rows fingerprint is `prints.rows`, else the one
+/// named `name`; only shards of this schema and tokenizer.
+fn earlier_shard(
+    index_dir: &Path,
+    prints: &Prints,
+    tokenizer: &Tokenizer,
+    name: Option<&str>,
+) -> Option<(PathBuf, bool)> {
+    let layout = read_layout(index_dir).ok()??;
+    if layout.schema != SCHEMA_VERSION || layout.tokenizer != tokenizer.fingerprint() {
+        return None;
+    }
+    let k = layout
+        .rows
+        .iter()
+        .position(|r| *r == prints.rows)
+        .or_else(|| layout.shards.iter().position(|s| Some(s.as_str()) == name))?;
+    let dir = index_dir.join(layout.shards.get(k)?);
+    let p = read_payload(&open_index(&dir).ok()?)?;
+    if p.schema != SCHEMA_VERSION || p.tokenizer != tokenizer.fingerprint() {
+        return None;
+    }
+    let same = p.rows.as_ref() == Some(&prints.rows) && p.groups.as_ref() == Some(&prints.groups);
+    Some((dir, same))
+}
+
+/// Hard links (a copy where the file system cannot link) of the files of shard `from` in `to`.
+fn link_files(from: &Path, to: &Path) -> Result<()> {
+    for e in std::fs::read_dir(from).map_err(Error::io("read", from))? {
+        let e = e.map_err(Error::io("read", from))?;
+        let name = e.file_name();
+        // tantivy's lock files belong to a writer, never to a shard at rest
+        if !e.path().is_file() || name.to_string_lossy().ends_with(".lock") {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if std::fs::hard_link(&src, &dst).is_err() {
+            std::fs::copy(&src, &dst).map_err(Error::io("copy", &src))?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks the shards in `from` (built by `minqing worker index` from this run's store and
@@ -136,8 +271,14 @@ pub fn install(
             from.display()
         )));
     }
-    let groups = groups_fingerprint(group_of);
+    // shards whose rows the index being replaced held: re-used (or rebuilt the same)
+    let before: HashSet<String> = match read_layout(index_dir) {
+        Ok(Some(l)) => l.rows.into_iter().collect(),
+        _ => HashSet::new(),
+    };
     let mut docs = 0u64;
+    let mut rows = Vec::with_capacity(names.len());
+    let mut all_groups = crate::fxhash::FxHasher::default();
     for n in &names {
         let dir = from.join(n);
         let index = open_index(&dir)?;
@@ -147,18 +288,27 @@ pub fn install(
                 dir.display()
             )))
         };
-        match read_payload(&index) {
+        let payload = match read_payload(&index) {
             Some(p) if p.schema != SCHEMA_VERSION => return stale("another index schema"),
             Some(p) if p.tokenizer != tokenizer.fingerprint() => {
                 return stale("another dictionary or stopwords")
             }
-            Some(p) if p.groups.as_deref() != Some(groups.as_str()) => {
-                return stale("other case groups")
-            }
-            Some(_) => {}
+            Some(p) => p,
             None => return stale("no record of its settings"),
+        };
+        // the group ids of the petitions it holds, as this run's grouping has them
+        let held = super::live_hashes(&index, &dir)?;
+        let ids: Vec<&str> = held.keys().map(String::as_str).collect();
+        let groups = groups_fingerprint(&ids, group_of);
+        let (Some(shard_groups), Some(shard_rows)) = (payload.groups, payload.rows) else {
+            return stale("no record of its petitions");
+        };
+        if shard_groups != groups {
+            return stale("other case groups");
         }
-        docs += index.reader()?.searcher().num_docs();
+        std::hash::Hasher::write(&mut all_groups, groups.as_bytes());
+        rows.push(shard_rows);
+        docs += ids.len() as u64;
     }
     if docs != store_rows {
         return Err(Error::Usage(format!(
@@ -166,12 +316,14 @@ pub fn install(
             from.display()
         )));
     }
+    let kept = rows.iter().filter(|r| before.contains(*r)).count() as u64;
     let layout = Layout {
         schema: SCHEMA_VERSION,
         tokenizer: tokenizer.fingerprint().to_string(),
-        groups,
+        groups: format!("{:016x}", std::hash::Hasher::finish(&all_groups)),
         docs,
         shards: names,
+        rows,
     };
     crate::fsutil::write_atomic(
         &from.join(LAYOUT_FILE),
@@ -183,6 +335,7 @@ pub fn install(
         added: docs,
         rebuilt: replaces,
         shards: layout.shards.len() as u64,
+        kept_shards: kept,
         ..IndexSummary::default()
     })
 }

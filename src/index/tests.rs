@@ -692,37 +692,93 @@ fn repetitive_corpus(n: usize) -> (Vec<Record>, HashMap<String, String>) {
     (recs, groups)
 }
 
+fn group_map(groups: &HashMap<String, String>) -> HashMap<&str, &str> {
+    groups
+        .iter()
+        .map(|(i, g)| (i.as_str(), g.as_str()))
+        .collect()
+}
+
+/// Three shards of `recs` (thirds), built into `run/shards` and installed as `run/index`;
+/// shards of the index there are kept where their rows did not change.
+fn shard_into(
+    run: &Path,
+    recs: &[Record],
+    groups: &HashMap<String, String>,
+) -> (IndexSummary, Vec<Built>) {
+    let group_of = group_map(groups);
+    let staging = run.join("shards");
+    let index_dir = run.join("index");
+    let third = recs.len() / 3;
+    let mut built = Vec::new();
+    for (k, part) in [&recs[..third], &recs[third..2 * third], &recs[2 * third..]]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = staging.join(shard_name(k));
+        let (_, b) = build_shard(&dir, part, &TOK, &group_of, Some(&index_dir)).unwrap();
+        built.push(b);
+    }
+    let s = install(&staging, &index_dir, &TOK, &group_of, recs.len() as u64).unwrap();
+    assert_eq!((s.docs, s.shards), (recs.len() as u64, 3));
+    assert!(!staging.exists(), "the staging folder is moved into place");
+    (s, built)
+}
+
 /// The same petitions as one index and as three shards installed from a staging folder.
 fn one_and_sharded(
     recs: &[Record],
     groups: &HashMap<String, String>,
 ) -> (tempfile::TempDir, tempfile::TempDir) {
-    let group_of: HashMap<&str, &str> = groups
-        .iter()
-        .map(|(i, g)| (i.as_str(), g.as_str()))
-        .collect();
     let one = tempfile::tempdir().unwrap();
-    build(one.path(), recs, &TOK, &group_of).unwrap();
+    build(one.path(), recs, &TOK, &group_map(groups)).unwrap();
     let run = tempfile::tempdir().unwrap();
-    let staging = run.path().join("shards");
-    let third = recs.len() / 3;
-    for (k, part) in [&recs[..third], &recs[third..2 * third], &recs[2 * third..]]
-        .into_iter()
-        .enumerate()
-    {
-        build_shard(&staging.join(shard_name(k)), part, &TOK, &group_of).unwrap();
-    }
-    let s = install(
-        &staging,
-        &run.path().join("index"),
-        &TOK,
-        &group_of,
-        recs.len() as u64,
-    )
-    .unwrap();
-    assert_eq!((s.docs, s.shards), (recs.len() as u64, 3));
-    assert!(!staging.exists(), "the staging folder is moved into place");
+    let (s, built) = shard_into(run.path(), recs, groups);
+    assert_eq!(s.kept_shards, 0);
+    assert!(built.iter().all(|b| *b == Built::Indexed));
     (one, run)
+}
+
+/// Every search of `a` and `b` gives the same JSON (hits, scores, snippets, totals, facets,
+/// weeks; similar petitions).
+fn same_answers(a: &IndexHandle, b: &IndexHandle, last: usize) {
+    let as_json = |h: &IndexHandle, req: &SearchRequest| {
+        serde_json::to_string(&h.search(req, &TOK).unwrap()).unwrap()
+    };
+    for q in [
+        "电梯",
+        "油烟 扰民",
+        "小区",
+        "\"房产证\"",
+        "物业 -收费",
+        "噪音",
+    ] {
+        for sort in [search::Sort::Relevance, search::Sort::Date] {
+            for (offset, limit) in [(0, 3), (0, 20), (5, 7), (17, 40), (last - 10, 20)] {
+                let mut req = SearchRequest::new(q);
+                req.sort = sort;
+                req.offset = offset;
+                req.limit = limit;
+                req.facets = true;
+                req.by_week = true;
+                assert_eq!(
+                    as_json(a, &req),
+                    as_json(b, &req),
+                    "{q} {sort:?} {offset}+{limit}"
+                );
+            }
+        }
+    }
+    // filters only: every hit ties
+    let mut req = SearchRequest::new("");
+    req.group = Some("G0001".into());
+    req.limit = 9;
+    req.offset = 4;
+    assert_eq!(as_json(a, &req), as_json(b, &req));
+    for id in ["0000", "0123", "0299"] {
+        let sim = |h: &IndexHandle| serde_json::to_string(&h.similar(id, 15, &TOK).unwrap());
+        assert_eq!(sim(a).unwrap(), sim(b).unwrap(), "similar to {id}");
+    }
 }
 
 #[test]
@@ -736,8 +792,56 @@ fn a_sharded_index_answers_every_search_as_one_index() {
     assert_eq!((a.shards(), b.shards()), (1, 3));
     assert_eq!(a.num_docs(), b.num_docs());
     assert!(b.same_tokenizer(&TOK));
-    let as_json = |h: &IndexHandle, req: &SearchRequest| {
-        serde_json::to_string(&h.search(req, &TOK).unwrap()).unwrap()
+    same_answers(&a, &b, 300);
+}
+
+#[test]
+fn shards_of_the_last_index_are_kept_or_updated_in_place() {
+    let (mut recs, mut groups) = repetitive_corpus(300);
+    let run = tempfile::tempdir().unwrap();
+    shard_into(run.path(), &recs, &groups);
+    // nothing changed: every shard is linked from the index it replaces, and answers alike
+    let (s, built) = shard_into(run.path(), &recs, &groups);
+    assert_eq!(s.kept_shards, 3);
+    assert!(
+        built.iter().all(|b| matches!(b, Built::Kept(_))),
+        "{built:?}"
+    );
+    let (one, _) = one_and_sharded(&recs, &groups);
+    let fresh = IndexHandle::open(one.path()).unwrap();
+    same_answers(
+        &fresh,
+        &IndexHandle::open(&run.path().join("index")).unwrap(),
+        300,
+    );
+    // a petition of the second third regrouped, one of the last third edited: the first
+    // third's shard is kept, the others updated in place (only those petitions re-indexed)
+    let regrouped = recs[150].id.clone();
+    groups.insert(regrouped.clone(), "G0002".into());
+    recs[250].content.push_str("桥洞积水严重。");
+    let (s, built) = shard_into(run.path(), &recs, &groups);
+    assert_eq!(s.kept_shards, 1);
+    assert!(matches!(built[0], Built::Kept(_)), "{built:?}");
+    assert!(
+        built[1..].iter().all(|b| matches!(b, Built::Updated(_))),
+        "{built:?}"
+    );
+    // the same petitions are found as in an index built afresh (scores may differ: the
+    // updated shards keep their replaced documents in the statistics until segments merge)
+    let (one, _) = one_and_sharded(&recs, &groups);
+    let (a, b) = (
+        IndexHandle::open(one.path()).unwrap(),
+        IndexHandle::open(&run.path().join("index")).unwrap(),
+    );
+    assert_eq!(b.num_docs(), 300);
+    let found = |h: &IndexHandle, q: &str, group: Option<&str>| {
+        let mut req = SearchRequest::new(q);
+        req.limit = 1000;
+        req.group = group.map(str::to_string);
+        let r = h.search(&req, &TOK).unwrap();
+        let mut ids: Vec<String> = r.hits.into_iter().map(|h| h.id).collect();
+        ids.sort();
+        (r.total, ids)
     };
     for q in [
         "电梯",
@@ -745,34 +849,16 @@ fn a_sharded_index_answers_every_search_as_one_index() {
         "小区",
         "\"房产证\"",
         "物业 -收费",
-        "噪音",
+        "桥洞积水",
     ] {
-        for sort in [search::Sort::Relevance, search::Sort::Date] {
-            for (offset, limit) in [(0, 3), (0, 20), (5, 7), (17, 40), (290, 20)] {
-                let mut req = SearchRequest::new(q);
-                req.sort = sort;
-                req.offset = offset;
-                req.limit = limit;
-                req.facets = true;
-                req.by_week = true;
-                assert_eq!(
-                    as_json(&a, &req),
-                    as_json(&b, &req),
-                    "{q} {sort:?} {offset}+{limit}"
-                );
-            }
-        }
+        assert_eq!(found(&a, q, None), found(&b, q, None), "{q}");
     }
-    // filters only: every hit ties
-    let mut req = SearchRequest::new("");
-    req.group = Some("G0001".into());
-    req.limit = 9;
-    req.offset = 4;
-    assert_eq!(as_json(&a, &req), as_json(&b, &req));
-    for id in ["0000", "0123", "0299"] {
-        let sim = |h: &IndexHandle| serde_json::to_string(&h.similar(id, 15, &TOK).unwrap());
-        assert_eq!(sim(&a).unwrap(), sim(&b).unwrap(), "similar to {id}");
-    }
+    assert_eq!(found(&b, "桥洞积水", None).1, [recs[250].id.clone()]);
+    assert!(found(&b, "", Some("G0002")).1.contains(&regrouped));
+    assert_eq!(found(&a, "", Some("G0002")), found(&b, "", Some("G0002")));
+    // and the updated shards now carry their new petitions: nothing to do next time
+    let (s, _) = shard_into(run.path(), &recs, &groups);
+    assert_eq!(s.kept_shards, 3);
 }
 
 #[test]
@@ -784,26 +870,48 @@ fn shards_of_other_groups_or_missing_petitions_are_refused() {
         .collect();
     let run = tempfile::tempdir().unwrap();
     let staging = run.path().join("shards");
-    build_shard(&staging.join(shard_name(0)), &recs[..10], &TOK, &group_of).unwrap();
+    build_shard(
+        &staging.join(shard_name(0)),
+        &recs[..10],
+        &TOK,
+        &group_of,
+        None,
+    )
+    .unwrap();
     // the second shard was indexed before a regrouping
     build_shard(
         &staging.join(shard_name(1)),
         &recs[10..],
         &TOK,
         &HashMap::new(),
+        None,
     )
     .unwrap();
     let index_dir = run.path().join("index");
     let err = install(&staging, &index_dir, &TOK, &group_of, 30).unwrap_err();
     assert!(err.to_string().contains("other case groups"), "{err}");
-    build_shard(&staging.join(shard_name(1)), &recs[10..20], &TOK, &group_of).unwrap();
+    build_shard(
+        &staging.join(shard_name(1)),
+        &recs[10..20],
+        &TOK,
+        &group_of,
+        None,
+    )
+    .unwrap();
     let err = install(&staging, &index_dir, &TOK, &group_of, 30).unwrap_err();
     assert!(
         err.to_string().contains("hold 20 petitions, the store 30"),
         "{err}"
     );
     assert!(!exists(&index_dir), "nothing installed");
-    build_shard(&staging.join(shard_name(2)), &recs[20..], &TOK, &group_of).unwrap();
+    build_shard(
+        &staging.join(shard_name(2)),
+        &recs[20..],
+        &TOK,
+        &group_of,
+        None,
+    )
+    .unwrap();
     install(&staging, &index_dir, &TOK, &group_of, 30).unwrap();
     // a run on one machine replaces the sharded index by one index
     let s = build(&index_dir, &recs, &TOK, &group_of).unwrap();

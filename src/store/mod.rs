@@ -268,9 +268,24 @@ pub fn write_batches(
 
 /// The ids of a store file in file order (one column read; cheap next to the records).
 pub fn read_ids(p: &Path) -> Result<Vec<String>> {
+    read_id_column(p, None)
+}
+
+/// The ids of row group `k` of a store file, in file (id) order; none past the last row group.
+pub fn read_row_group_ids(p: &Path, k: usize) -> Result<Vec<String>> {
+    let rows = row_group_rows(p)?;
+    match rows.get(k) {
+        Some(&len) => read_id_column(p, Some((rows[..k].iter().sum(), len))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The id column of a store file, or of the rows `(offset, len)` of it.
+fn read_id_column(p: &Path, slice: Option<(usize, usize)>) -> Result<Vec<String>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let df = ParquetReader::new(f)
         .with_columns(Some(vec!["id".to_string()]))
+        .with_slice(slice)
         .finish()
         .map_err(unreadable(p))?;
     let ids = df.column("id")?.str()?;

@@ -360,7 +360,7 @@ async fn a_sharded_index_is_searched_like_one_index() {
     let staging = sharded.join("shards");
     for (k, part) in records.chunks(records.len() / 3 + 1).enumerate() {
         let shard = staging.join(minqing::index::shard_name(k));
-        minqing::index::build_shard(&shard, part, &tok, &group_of).unwrap();
+        minqing::index::build_shard(&shard, part, &tok, &group_of, None).unwrap();
     }
     let n = records.len() as u64;
     let s = minqing::index::install(&staging, &sharded.join("index"), &tok, &group_of, n).unwrap();

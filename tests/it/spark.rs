@@ -303,14 +303,54 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
     }
 
     // the weekly run: the map tags only the petitions the last grouping lacks, and the reduce
-    // groups them onto it, as the single machine does (search is compared above: the single
-    // machine's index, updated in place, keeps its deleted documents in the BM25 statistics
-    // until segments merge, so its scores then depend on its history; the shards are rebuilt)
+    // groups them onto it, as the single machine does; the index map updates the shards
     let before = report.counts.store_total;
+    let pairs_before = row_group_pairs(&spread);
     let weekly = single(&input);
     same(&weekly, &submit(&input), "weekly run");
     drop(cluster);
     let report = run_json(&spread);
+    // a row group whose petitions and their groups did not change keeps its shard; the others
+    // (the last week's petitions, regrouped ones) are indexed again
+    let pairs_after = row_group_pairs(&spread);
+    let unchanged = pairs_after
+        .iter()
+        .zip(&pairs_before)
+        .filter(|(a, b)| a == b)
+        .count() as u64;
+    assert!(unchanged < pairs_after.len() as u64);
+    let index_note = report.stages.index.clone().expect("an index note");
+    assert_eq!(index_note.kept_shards, unchanged, "{index_note:?}");
+    assert_eq!(index_note.shards, pairs_after.len() as u64);
+    // the shards updated in place find what the single machine's index updated in place finds
+    // (scores differ with the two indexes' histories: deleted documents stay in the statistics)
+    for q in ["电梯 故障", "拖欠 工资", "噪音"] {
+        let found = |out: &Path| {
+            let o = run(&[
+                "search",
+                q,
+                "--limit",
+                "100000",
+                "--format",
+                "json",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{q}: {}", stderr(&o));
+            let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            let mut ids: Vec<(String, String)> = v["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| (h["id"].to_string(), h["group_id"].to_string()))
+                .collect();
+            ids.sort();
+            (v["total"].clone(), ids)
+        };
+        let (a, b) = (found(&one), found(&spread));
+        assert!(a.1.len() > 10, "{q}: {a:?}");
+        assert_eq!(a, b, "{q}");
+    }
     let added = report.counts.store_total - before;
     assert!(added > 0);
     let cluster_note = report.stages.cluster.expect("a cluster note");
@@ -319,6 +359,100 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
     let spark_json = std::fs::read_to_string(spread.join("spark.json")).unwrap();
     assert!(spark_json.contains("\"map\""), "{spark_json}");
     assert!(spark_json.contains("\"index_map\""), "{spark_json}");
+    assert!(
+        spark_json.contains(&format!("\"shards_kept\": {unchanged}")),
+        "{spark_json}"
+    );
+}
+
+/// Per row group of a run folder's store, its petitions with their group ids ("" for none).
+fn row_group_pairs(run_dir: &Path) -> Vec<Vec<(String, String)>> {
+    let store = minqing::store::path(run_dir);
+    let ids = minqing::store::read_ids(&store).unwrap();
+    let groups: std::collections::HashMap<String, String> =
+        minqing::cluster::read_group_ids(&run_dir.join("groups"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    let mut at = 0;
+    let mut out = Vec::new();
+    for n in minqing::store::row_group_rows(&store).unwrap() {
+        let pairs = ids[at..at + n]
+            .iter()
+            .map(|i| (i.clone(), groups.get(i).cloned().unwrap_or_default()))
+            .collect();
+        out.push(pairs);
+        at += n;
+    }
+    out
+}
+
+/// Without Spark: the index task's own row group's group ids (`minqing worker group-ids`) make
+/// the shard `minqing worker shards` installs; group ids of another grouping are refused there.
+#[test]
+fn index_tasks_read_their_row_groups_group_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("corpus.csv");
+    sample(&input, "2000", "5");
+    let out = dir.path().join("run");
+    let o = super::common::run_pipeline(&input, &out, &["--no-index"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    let split = dir.path().join("group_ids");
+    let o = run(&[
+        "-q",
+        "worker",
+        "group-ids",
+        "--run",
+        &arg(&out),
+        "--into",
+        &arg(&split),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let part = split.join("00000.csv");
+    let mut pairs = minqing::cluster::read_group_id_file(&part).unwrap();
+    pairs.sort();
+    let mut all = minqing::cluster::read_group_ids(&out.join("groups")).unwrap();
+    all.sort();
+    assert!(!pairs.is_empty());
+    assert_eq!(pairs, all, "one row group: every grouped petition");
+    let shards = dir.path().join("shards");
+    let index = |group_ids: &Path| {
+        let o = run(&[
+            "-q",
+            "worker",
+            "index",
+            "--run",
+            &arg(&out),
+            "--row-group",
+            "0",
+            "--shards",
+            &arg(&shards),
+            "--group-ids",
+            &arg(group_ids),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        run(&[
+            "-q",
+            "worker",
+            "shards",
+            "--run",
+            &arg(&out),
+            "--shards",
+            &arg(&shards),
+        ])
+    };
+    // a row group's ids of another grouping (one petition regrouped)
+    let other = dir.path().join("other.csv");
+    let moved = pairs.iter().map(|(id, g)| (id.as_str(), g.as_str()));
+    let regrouped = std::iter::once((pairs[0].0.as_str(), "G9999")).chain(moved.skip(1));
+    minqing::cluster::write_group_id_file(&other, regrouped).unwrap();
+    let o = index(&other);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("other case groups"), "{}", stderr(&o));
+    let o = index(&part);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(report_index_shards(&out), 1);
 }
 
 /// Shards of the index, as run.json records them.
