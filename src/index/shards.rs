@@ -19,6 +19,11 @@ use crate::tokenize::Tokenizer;
 /// The layout file of a sharded index folder.
 pub const LAYOUT_FILE: &str = "shards.json";
 
+/// What [`build_shard`] did to a shard (its [`IndexSummary`]), beside tantivy's files in the
+/// shard folder: the install adds them up, so that run.json counts what a weekly run added,
+/// changed and kept. Never linked from an earlier shard (each build writes its own).
+const BUILT_FILE: &str = "built.json";
+
 /// What `shards.json` says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
@@ -177,6 +182,7 @@ pub fn build_shard(
         previous.and_then(|p| earlier_shard(p, &prints, tokenizer, name.as_deref()))
     else {
         let summary = build_with(dir, records, tokenizer, group_of, Some(prints))?;
+        write_built(dir, &summary)?;
         return Ok((summary, Built::Indexed));
     };
     let stage = crate::fsutil::staging_dir(dir)?;
@@ -191,6 +197,7 @@ pub fn build_shard(
     } else {
         build_with(stage.path(), records, tokenizer, group_of, Some(prints))?
     };
+    write_built(stage.path(), &summary)?;
     crate::fsutil::replace_dir(&stage.keep(), dir)?;
     let built = if same {
         Built::Kept(from)
@@ -227,13 +234,33 @@ fn earlier_shard(
     Some((dir, same))
 }
 
+fn write_built(dir: &Path, summary: &IndexSummary) -> Result<()> {
+    crate::fsutil::write_atomic(&dir.join(BUILT_FILE), &serde_json::to_vec(summary)?)
+}
+
+/// What [`build_shard`] recorded for the shard at `dir`; a shard without the record (built by
+/// an earlier minqing) counts as indexed afresh.
+fn read_built(dir: &Path, docs: u64) -> IndexSummary {
+    std::fs::read(dir.join(BUILT_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<IndexSummary>(&b).ok())
+        .filter(|s| s.docs == docs)
+        .unwrap_or(IndexSummary {
+            docs,
+            added: docs,
+            ..IndexSummary::default()
+        })
+}
+
 /// Hard links (a copy where the file system cannot link) of the files of shard `from` in `to`.
 fn link_files(from: &Path, to: &Path) -> Result<()> {
     for e in std::fs::read_dir(from).map_err(Error::io("read", from))? {
         let e = e.map_err(Error::io("read", from))?;
         let name = e.file_name();
-        // tantivy's lock files belong to a writer, never to a shard at rest
-        if !e.path().is_file() || name.to_string_lossy().ends_with(".lock") {
+        // tantivy's lock files belong to a writer, never to a shard at rest; the build record
+        // is the new build's
+        let n = name.to_string_lossy();
+        if !e.path().is_file() || n.ends_with(".lock") || n == BUILT_FILE {
             continue;
         }
         let (src, dst) = (e.path(), to.join(&name));
@@ -277,6 +304,7 @@ pub fn install(
         _ => HashSet::new(),
     };
     let mut docs = 0u64;
+    let mut did = IndexSummary::default();
     let mut rows = Vec::with_capacity(names.len());
     let mut all_groups = crate::fxhash::FxHasher::default();
     for n in &names {
@@ -309,6 +337,11 @@ pub fn install(
         std::hash::Hasher::write(&mut all_groups, groups.as_bytes());
         rows.push(shard_rows);
         docs += ids.len() as u64;
+        let b = read_built(&dir, ids.len() as u64);
+        did.added += b.added;
+        did.updated += b.updated;
+        did.deleted += b.deleted;
+        did.unchanged += b.unchanged;
     }
     if docs != store_rows {
         return Err(Error::Usage(format!(
@@ -332,10 +365,10 @@ pub fn install(
     crate::fsutil::replace_dir(from, index_dir)?;
     Ok(IndexSummary {
         docs,
-        added: docs,
-        rebuilt: replaces,
+        // an index was there and no shard came from it
+        rebuilt: replaces && did.added == docs,
         shards: layout.shards.len() as u64,
         kept_shards: kept,
-        ..IndexSummary::default()
+        ..did
     })
 }

@@ -799,10 +799,12 @@ fn a_sharded_index_answers_every_search_as_one_index() {
 fn shards_of_the_last_index_are_kept_or_updated_in_place() {
     let (mut recs, mut groups) = repetitive_corpus(300);
     let run = tempfile::tempdir().unwrap();
-    shard_into(run.path(), &recs, &groups);
+    let (s, _) = shard_into(run.path(), &recs, &groups);
+    assert_eq!((s.added, s.unchanged, s.rebuilt), (300, 0, false));
     // nothing changed: every shard is linked from the index it replaces, and answers alike
     let (s, built) = shard_into(run.path(), &recs, &groups);
     assert_eq!(s.kept_shards, 3);
+    assert_eq!((s.added, s.unchanged, s.rebuilt), (0, 300, false));
     assert!(
         built.iter().all(|b| matches!(b, Built::Kept(_))),
         "{built:?}"
@@ -821,6 +823,8 @@ fn shards_of_the_last_index_are_kept_or_updated_in_place() {
     recs[250].content.push_str("桥洞积水严重。");
     let (s, built) = shard_into(run.path(), &recs, &groups);
     assert_eq!(s.kept_shards, 1);
+    // run.json counts what the shards' builds did, not every petition as added
+    assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (0, 2, 0, 298));
     assert!(matches!(built[0], Built::Kept(_)), "{built:?}");
     assert!(
         built[1..].iter().all(|b| matches!(b, Built::Updated(_))),

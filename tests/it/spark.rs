@@ -310,6 +310,8 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
     same(&weekly, &submit(&input), "weekly run");
     drop(cluster);
     let report = run_json(&spread);
+    let added = report.counts.store_total - before;
+    assert!(added > 0);
     // a row group whose petitions and their groups did not change keeps its shard; the others
     // (the last week's petitions, regrouped ones) are indexed again
     let pairs_after = row_group_pairs(&spread);
@@ -322,6 +324,18 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
     let index_note = report.stages.index.clone().expect("an index note");
     assert_eq!(index_note.kept_shards, unchanged, "{index_note:?}");
     assert_eq!(index_note.shards, pairs_after.len() as u64);
+    // run.json counts what the index tasks did: the week's petitions added to the shards,
+    // the regrouped ones changed, none gone
+    assert_eq!(
+        (index_note.added, index_note.deleted),
+        (added, 0),
+        "{index_note:?}"
+    );
+    assert!(index_note.updated > 0, "{index_note:?}");
+    assert_eq!(
+        index_note.added + index_note.updated + index_note.unchanged,
+        report.counts.store_total
+    );
     // the shards updated in place find what the single machine's index updated in place finds
     // (scores differ with the two indexes' histories: deleted documents stay in the statistics)
     for q in ["电梯 故障", "拖欠 工资", "噪音"] {
@@ -351,8 +365,6 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
         assert!(a.1.len() > 10, "{q}: {a:?}");
         assert_eq!(a, b, "{q}");
     }
-    let added = report.counts.store_total - before;
-    assert!(added > 0);
     let cluster_note = report.stages.cluster.expect("a cluster note");
     assert_eq!(cluster_note.mode, "incremental", "{}", cluster_note.how);
     assert_eq!(cluster_note.tagged_by_map, Some(added as usize));
