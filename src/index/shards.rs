@@ -178,33 +178,46 @@ pub fn build_shard(
         std::fs::remove_dir_all(dir).map_err(Error::io("remove", dir))?;
     }
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    let Some((from, same)) =
-        previous.and_then(|p| earlier_shard(p, &prints, tokenizer, name.as_deref()))
-    else {
-        let summary = build_with(dir, records, tokenizer, group_of, Some(prints))?;
-        write_built(dir, &summary)?;
-        return Ok((summary, Built::Indexed));
-    };
-    let stage = crate::fsutil::staging_dir(dir)?;
-    link_files(&from, stage.path())?;
-    let summary = if same {
+    let earlier = previous.and_then(|p| earlier_shard(p, &prints, tokenizer, name.as_deref()));
+    if let Some((from, same)) = earlier {
+        let stage = crate::fsutil::staging_dir(dir)?;
         let n = records.len() as u64;
-        IndexSummary {
-            docs: n,
-            unchanged: n,
-            ..IndexSummary::default()
+        let carried = link_files(&from, stage.path()).and_then(|()| {
+            if same {
+                // every segment file there and readable, as the install will read it
+                let held = open_index(stage.path())?.reader()?.searcher().num_docs();
+                Ok((held == n).then_some(IndexSummary {
+                    docs: n,
+                    unchanged: n,
+                    ..IndexSummary::default()
+                }))
+            } else {
+                build_with(
+                    stage.path(),
+                    records,
+                    tokenizer,
+                    group_of,
+                    Some(prints.clone()),
+                )
+                .map(Some)
+            }
+        });
+        // A shard of the last index that cannot be carried over (damaged, a file missing) is
+        // no reason to fail the week: it is indexed afresh below, as without one.
+        if let Ok(Some(summary)) = carried {
+            write_built(stage.path(), &summary)?;
+            crate::fsutil::replace_dir(&stage.keep(), dir)?;
+            let built = if same {
+                Built::Kept(from)
+            } else {
+                Built::Updated(from)
+            };
+            return Ok((summary, built));
         }
-    } else {
-        build_with(stage.path(), records, tokenizer, group_of, Some(prints))?
-    };
-    write_built(stage.path(), &summary)?;
-    crate::fsutil::replace_dir(&stage.keep(), dir)?;
-    let built = if same {
-        Built::Kept(from)
-    } else {
-        Built::Updated(from)
-    };
-    Ok((summary, built))
+    }
+    let summary = build_with(dir, records, tokenizer, group_of, Some(prints))?;
+    write_built(dir, &summary)?;
+    Ok((summary, Built::Indexed))
 }
 
 /// The shard of the sharded index `index_dir` to start from, and whether it holds exactly

@@ -863,6 +863,24 @@ fn shards_of_the_last_index_are_kept_or_updated_in_place() {
     // and the updated shards now carry their new petitions: nothing to do next time
     let (s, _) = shard_into(run.path(), &recs, &groups);
     assert_eq!(s.kept_shards, 3);
+    // a damaged shard of the last index (a segment file lost) is indexed afresh, the others
+    // are still kept, and the index answers as one built afresh
+    let damaged = run.path().join("index").join(shard_name(1));
+    let lost = std::fs::read_dir(&damaged)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .unwrap();
+    std::fs::remove_file(lost).unwrap();
+    let (s, built) = shard_into(run.path(), &recs, &groups);
+    assert_eq!(built[1], Built::Indexed, "{built:?}");
+    assert!(matches!(built[0], Built::Kept(_)), "{built:?}");
+    assert_eq!(s.docs, 300);
+    let b = IndexHandle::open(&run.path().join("index")).unwrap();
+    for q in ["电梯", "桥洞积水", "小区"] {
+        assert_eq!(found(&a, q, None), found(&b, q, None), "{q}");
+    }
 }
 
 #[test]
