@@ -243,6 +243,25 @@ pub fn run(
     })
 }
 
+/// The job's steps in the order they run, with their seconds (`spark.json`).
+fn steps(seconds: &BTreeMap<String, f64>) -> String {
+    const STEPS: [&str; 8] = [
+        "import",
+        "spark_start",
+        "regions",
+        "map",
+        "reduce",
+        "group_ids",
+        "index_map",
+        "index_install",
+    ];
+    let steps: Vec<String> = STEPS
+        .iter()
+        .filter_map(|k| seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
+        .collect();
+    steps.join(", ")
+}
+
 /// The table lines of a Spark run.
 pub fn print(s: &SparkRun, single_wall: f64) {
     println!(
@@ -252,20 +271,7 @@ pub fn print(s: &SparkRun, single_wall: f64) {
         s.wall_seconds / single_wall.max(1e-9),
         s.partitions
     );
-    let steps: Vec<String> = [
-        "import",
-        "spark_start",
-        "regions",
-        "map",
-        "reduce",
-        "group_ids",
-        "index_map",
-        "index_install",
-    ]
-    .iter()
-    .filter_map(|k| s.seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
-    .collect();
-    println!("  steps: {}", steps.join(", "));
+    println!("  steps: {}", steps(&s.seconds));
     println!(
         "  tagged by the map: {}; groups {}, brief {} the single-machine run's",
         s.tagged_by_map
@@ -294,21 +300,10 @@ pub fn print(s: &SparkRun, single_wall: f64) {
         s.latency.queries
     );
     if let Some(w) = &s.weekly {
-        let steps: Vec<String> = [
-            "import",
-            "map",
-            "reduce",
-            "group_ids",
-            "index_map",
-            "index_install",
-        ]
-        .iter()
-        .filter_map(|k| w.seconds.get(*k).map(|v| format!("{k} {v:.1} s")))
-        .collect();
         println!(
             "  weekly run: {:.1} s spark-submit ({}); tagged by the map: {}; {} of {} shards kept from the last index; groups {}, brief {} the single machine's weekly run",
             w.wall_seconds,
-            steps.join(", "),
+            steps(&w.seconds),
             w.tagged_by_map
                 .map_or_else(|| "?".into(), |n| minqing::fmt::thousands(n as u64)),
             w.shards_kept,
