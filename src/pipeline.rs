@@ -28,6 +28,7 @@
 //! Every file is written atomically; `run.json` is written last and is the only output that
 //! carries timings and timestamps, so every other output is byte-identical across reruns.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -121,6 +122,9 @@ pub struct RunOptions {
     /// Build no search index: the Spark job's index map builds it as shards after this run has
     /// grouped (`minqing worker index`, installed by `minqing worker shards`).
     pub no_index: bool,
+    /// Record each stage's peak memory in run.json ([`crate::sys::reset_stage_peak`]: the
+    /// process's peak-memory mark is reset between stages, which tools outside then see).
+    pub stage_peaks: bool,
 }
 
 /// Default in-memory budget of `minqing ingest`, in MiB.
@@ -143,6 +147,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
     let mut steps = Steps::new(progress);
+    steps.stage_peaks = opts.stage_peaks;
     let (imported, tokenizer) = with_tokenizer(cfg, || {
         if opts.from_store {
             stored_import(&opts.out_dir)
@@ -935,8 +940,8 @@ fn finish(
         stage_seconds: steps.timer.seconds,
         stages: steps.notes,
         outputs,
-        peak_rss_mib: crate::sys::peak_rss_bytes()
-            .map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0),
+        peak_rss_mib: crate::sys::peak_rss_bytes().map(mib),
+        stage_peak_mib: steps.peaks,
         threads: rayon::current_num_threads(),
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
     };
@@ -945,6 +950,11 @@ fn finish(
         report,
         out_dir: opts.out_dir.clone(),
     })
+}
+
+/// Bytes as MiB, to a tenth.
+fn mib(bytes: u64) -> f64 {
+    (bytes as f64 / 1048576.0 * 10.0).round() / 10.0
 }
 
 fn rel(base: &Path, p: &Path) -> String {
@@ -961,6 +971,10 @@ struct Steps<'p> {
     notes: StageNotes,
     /// The method note's sentences on inferred values (the brief and run.json carry them).
     inferred: Vec<String>,
+    /// Measure each stage's peak memory ([`RunOptions::stage_peaks`]).
+    stage_peaks: bool,
+    /// Stage → its peak resident memory in MiB, where the system can say.
+    peaks: BTreeMap<String, f64>,
 }
 
 impl<'p> Steps<'p> {
@@ -970,15 +984,22 @@ impl<'p> Steps<'p> {
             timer: Timer::default(),
             notes: StageNotes::default(),
             inferred: Vec::new(),
+            stage_peaks: false,
+            peaks: BTreeMap::new(),
         }
     }
 
     /// Runs one stage: `Start`, the work, its time, `Done` with its summary line, its notes.
     fn step<T: Summary>(&mut self, stage: Stage, work: impl FnOnce() -> Result<T>) -> Result<T> {
         (self.progress)(Event::Start(stage));
+        let tracked = self.stage_peaks && crate::sys::reset_stage_peak();
         let t = Instant::now();
         let out = work()?;
         self.timer.add(stage.name(), t);
+        if let Some(b) = crate::sys::stage_peak_bytes().filter(|_| tracked) {
+            let peak = self.peaks.entry(stage.name().to_string()).or_default();
+            *peak = peak.max(mib(b));
+        }
         (self.progress)(Event::Done(stage, out.line()));
         out.note(&mut self.notes);
         Ok(out)

@@ -33,6 +33,10 @@ pub struct RunReport {
     pub outputs: Vec<String>,
     /// Peak resident memory of the run, in MiB (Linux).
     pub peak_rss_mib: Option<f64>,
+    /// Stage → the peak resident memory while it ran, in MiB (Linux; the store's writer and
+    /// anything else running beside a stage counted in).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_peak_mib: BTreeMap<String, f64>,
     /// Worker threads the run's parallel stages used (the cores, or `RAYON_NUM_THREADS`); 0 in
     /// a run.json from before this was kept.
     #[serde(default)]
@@ -204,6 +208,7 @@ mod tests {
             stages: StageNotes::default(),
             outputs: Vec::new(),
             peak_rss_mib: None,
+            stage_peak_mib: BTreeMap::new(),
             threads: 1,
             cores: 1,
             brief: BriefSetup::default(),

@@ -99,6 +99,9 @@ pub struct BenchResult {
     /// The index stage as a multiple of the floor's jieba pass.
     pub index_x_segment: Option<f64>,
     pub peak_rss_mib: Option<f64>,
+    /// Stage → the peak resident memory while it ran (run.json's `stage_peak_mib`).
+    #[serde(default)]
+    pub stage_peak_mib: BTreeMap<String, f64>,
     /// Bytes per output folder (store, index, groups, charts).
     pub output_bytes: BTreeMap<String, u64>,
     pub query_latency: Latency,
@@ -639,6 +642,7 @@ fn full_runs(
             corpus.to_str().unwrap_or_default(),
             "--out",
             out.to_str().unwrap_or_default(),
+            "--stage-peaks",
         ];
         let t = Instant::now();
         match cores {
@@ -897,7 +901,8 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             floor_samples,
             whole_run_samples: whole_samples,
             stages: stage_rows,
-            peak_rss_mib: run.and_then(|r| r.peak_rss_mib),
+            peak_rss_mib: run.as_ref().and_then(|r| r.peak_rss_mib),
+            stage_peak_mib: run.map(|r| r.stage_peak_mib).unwrap_or_default(),
             output_bytes: sizes.into_iter().collect(),
             query_latency: latency,
             incremental,
@@ -971,6 +976,16 @@ fn print_table(r: &BenchResult) {
         );
     }
     println!("peak memory: {} MiB", mib(r.peak_rss_mib));
+    if !r.stage_peak_mib.is_empty() {
+        // the largest first: where a run's memory goes
+        let mut by: Vec<(&String, &f64)> = r.stage_peak_mib.iter().collect();
+        by.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+        let cells: Vec<String> = by
+            .iter()
+            .map(|(k, v)| format!("{k} {}", mib(Some(**v))))
+            .collect();
+        println!("  peak while each stage ran (MiB): {}", cells.join(", "));
+    }
     for k in OUTPUT_FOLDERS {
         let v = r.output_bytes.get(k).copied().unwrap_or(0);
         println!("{k}/: {:.1} MB", v as f64 / 1e6);

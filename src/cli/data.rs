@@ -44,6 +44,12 @@ pub struct RunArgs {
     /// `minqing worker index`, `minqing worker shards`).
     #[arg(long)]
     pub no_index: bool,
+    /// Record each stage's peak memory in run.json (`stage_peak_mib`; `minqing bench` does).
+    /// Linux measures it by resetting the process's peak-memory mark between stages, so a tool
+    /// reading the mark from outside (`/usr/bin/time`) then sees only the last stage's peak;
+    /// run.json's `peak_rss_mib` stays the whole run's.
+    #[arg(long)]
+    pub stage_peaks: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +165,7 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
         tagged: a.tagged,
         from_store: a.from_store,
         no_index: a.no_index,
+        stage_peaks: a.stage_peaks,
     };
     let bars = Bars::new(term);
     let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
@@ -187,6 +194,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
         tagged: None,
         from_store: false,
         no_index: false,
+        stage_peaks: false,
     };
     let bars = Bars::new(term);
     let summary = pipeline::ingest_only(&cfg, &opts, &|e| bars.event(e))?;

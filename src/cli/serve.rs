@@ -69,6 +69,7 @@ pub fn serve(a: ServeArgs, term: &Term) -> minqing::Result<()> {
                 tagged: None,
                 from_store: false,
                 no_index: false,
+                stage_peaks: false,
             },
             term,
         )?;

@@ -468,3 +468,32 @@ fn bench_times_a_weekly_incremental_run() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--incremental 400"), "{}", stderr(&o));
 }
+
+/// `--stage-peaks` records each stage's peak memory in run.json, none above the run's; without
+/// it run.json has none (the process's peak mark is left alone).
+#[test]
+fn stage_peaks_are_recorded_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("a.csv");
+    sample(&input, "400", "3");
+    let json = |out: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap()
+    };
+    let plain = dir.path().join("plain");
+    let o = run_pipeline(&input, &plain, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(json(&plain).get("stage_peak_mib").is_none());
+    let peaks = dir.path().join("peaks");
+    let o = run_pipeline(&input, &peaks, &["--stage-peaks"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let r = json(&peaks);
+    let whole = r["peak_rss_mib"].as_f64().unwrap();
+    let by = r["stage_peak_mib"].as_object().expect("stage peaks");
+    for stage in ["ingest", "store", "cluster", "index", "report"] {
+        let v = by[stage].as_f64().unwrap();
+        assert!(v > 0.0 && v <= whole + 0.1, "{stage}: {v} of {whole}");
+    }
+}
