@@ -345,17 +345,30 @@ pub fn split_group_ids(run_dir: &Path, into: &Path) -> Result<usize> {
     let store_file = store::path(run_dir);
     let pairs = cluster::read_group_ids(&run_dir.join("groups"))?;
     let group_of = index::group_of_pairs(&pairs);
-    let row_groups = store::row_group_rows(&store_file)?.len().max(1);
+    // each row group's (offset, rows), from one read of the file's metadata (at 1,000 row
+    // groups, reading it again per row group would parse it 1,000 times); an empty store has
+    // one empty row group, as its index has one empty shard
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for n in store::row_group_rows(&store_file)? {
+        let at = spans.last().map_or(0, |(o, l)| o + l);
+        spans.push((at, n));
+    }
+    if spans.is_empty() {
+        spans.push((0, 0));
+    }
     std::fs::create_dir_all(into).map_err(Error::io("create", into))?;
-    (0..row_groups).into_par_iter().try_for_each(|k| {
-        let ids = store::read_row_group_ids(&store_file, k)?;
-        let file = into.join(format!("{}.csv", index::shard_name(k)));
-        let grouped = ids
-            .iter()
-            .filter_map(|id| group_of.get(id.as_str()).map(|g| (id.as_str(), *g)));
-        cluster::write_group_id_file(&file, grouped)
-    })?;
-    Ok(row_groups)
+    spans
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(k, &(offset, len))| {
+            let ids = store::read_ids_slice(&store_file, offset, len)?;
+            let file = into.join(format!("{}.csv", index::shard_name(k)));
+            let grouped = ids
+                .iter()
+                .filter_map(|id| group_of.get(id.as_str()).map(|g| (id.as_str(), *g)));
+            cluster::write_group_id_file(&file, grouped)
+        })?;
+    Ok(spans.len())
 }
 
 /// `minqing worker shards`: checks the shards `minqing worker index` wrote into `shards` (this

@@ -271,13 +271,13 @@ pub fn read_ids(p: &Path) -> Result<Vec<String>> {
     read_id_column(p, None)
 }
 
-/// The ids of row group `k` of a store file, in file (id) order; none past the last row group.
-pub fn read_row_group_ids(p: &Path, k: usize) -> Result<Vec<String>> {
-    let rows = row_group_rows(p)?;
-    match rows.get(k) {
-        Some(&len) => read_id_column(p, Some((rows[..k].iter().sum(), len))),
-        None => Ok(Vec::new()),
+/// The ids of rows `offset .. offset + len` of a store file (e.g. one row group's, with the
+/// offsets from [`row_group_rows`]), in file (id) order.
+pub fn read_ids_slice(p: &Path, offset: usize, len: usize) -> Result<Vec<String>> {
+    if len == 0 {
+        return Ok(Vec::new());
     }
+    read_id_column(p, Some((offset, len)))
 }
 
 /// The id column of a store file, or of the rows `(offset, len)` of it.
