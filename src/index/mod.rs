@@ -56,9 +56,7 @@ pub use search::{
     find_marks, marked_terms, search, similar, snippet, FacetCounts, Highlighted, Hit, IndexHandle,
     SearchRequest, SearchResults, Sort, WeekCount, NONE_LABEL, SIMILAR_TERMS,
 };
-pub use shards::{
-    build_shard, groups_fingerprint, install, shard_name, Built, Layout, LAYOUT_FILE,
-};
+pub use shards::{build_shard, install, shard_name, Built, Layout, LAYOUT_FILE};
 
 /// Bump when the schema or the analysis of a field changes: the index is then rebuilt.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -100,11 +98,11 @@ fn is_zero(n: &u64) -> bool {
 pub(crate) struct Payload {
     pub schema: u32,
     pub tokenizer: String,
-    /// A shard's [`groups_fingerprint`] of its own petitions (the run's own index has none: it
+    /// A shard's [`shards::groups_fingerprint`] of its own petitions (the run's own index has none: it
     /// is rebuilt with the groups in the same run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<String>,
-    /// A shard's [`rows_fingerprint`]: everything indexed for its petitions, their group ids
+    /// A shard's [`shards::rows_fingerprint`]: everything indexed for its petitions, their group ids
     /// included. A later build of the same row group with the same print reuses the shard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<String>,

@@ -104,7 +104,7 @@ impl Prints {
 /// A fingerprint of the group ids of petitions `ids` (the crate's fixed hasher over each id
 /// with its group or none, in id order): a shard indexed before the latest grouping would show
 /// other groups than the brief. [`install`] checks it against the ids the shard holds.
-pub fn groups_fingerprint(ids: &[&str], group_of: &HashMap<&str, &str>) -> String {
+pub(crate) fn groups_fingerprint(ids: &[&str], group_of: &HashMap<&str, &str>) -> String {
     use std::hash::Hasher;
     let mut ids = ids.to_vec();
     ids.sort_unstable();
@@ -123,7 +123,7 @@ pub fn groups_fingerprint(ids: &[&str], group_of: &HashMap<&str, &str>) -> Strin
 
 /// A fingerprint of everything a shard indexes for `records` — each petition's document hash
 /// (its indexed fields and group id, as [`super::build`] compares them), in id order.
-fn rows_fingerprint(records: &[Record], group_of: &HashMap<&str, &str>) -> String {
+pub(crate) fn rows_fingerprint(records: &[Record], group_of: &HashMap<&str, &str>) -> String {
     use std::hash::Hasher;
     let mut docs: Vec<(&str, u64)> = records
         .par_iter()
