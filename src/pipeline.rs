@@ -148,23 +148,27 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     index::refuse_foreign(&opts.out_dir.join("index"))?;
     let mut steps = Steps::new(progress);
     steps.stage_peaks = opts.stage_peaks;
-    let (imported, tokenizer) = with_tokenizer(cfg, || {
+    let (mut imported, tokenizer) = with_tokenizer(cfg, || {
         if opts.from_store {
             stored_import(&opts.out_dir)
         } else {
             import(cfg, opts, &mut steps, true)
         }
     })?;
+    // The replies, source rows and unmapped columns go to the store's writer alone (no stage
+    // reads them), which lets them go row group by row group.
+    let cold = imported.upserted.take_cold();
+    let upserted = &imported.upserted;
     // The store is written while the records are grouped and indexed (both read the records
     // in memory, nothing reads the store file): its Parquet encoding fills the cores the
     // grouping's and indexing's sequential steps leave idle.
     let (analysed, written) = std::thread::scope(|s| {
-        let writer = s.spawn(|| {
+        let writer = s.spawn(move || {
             if opts.from_store {
                 return Ok(0.0);
             }
             let t = Instant::now();
-            store::write_kept(&opts.out_dir, &imported.upserted).map(|_| t.elapsed().as_secs_f64())
+            store::write_kept(&opts.out_dir, upserted, cold).map(|_| t.elapsed().as_secs_f64())
         });
         let analysed = analyse(cfg, opts, &imported, &tokenizer, &mut steps);
         let written = writer
