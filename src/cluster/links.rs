@@ -29,6 +29,7 @@ use super::vectors::Prepared;
 use super::Options;
 use crate::fxhash::{FastMap, FastSet, FxHasher};
 use crate::schema::Record;
+use crate::tokenize::is_letter_or_digit;
 
 /// A petitioner's petitions are compared with their next this many (by time): enough for
 /// every real repeater, bounded for a hotline's frequent callers.
@@ -129,7 +130,7 @@ const COPY_MAX_DF: u32 = 50;
 fn copy_shingles(content: &str) -> Vec<u64> {
     let chars: Vec<char> = content
         .chars()
-        .filter(|c| c.is_alphanumeric())
+        .filter(|&c| is_letter_or_digit(c))
         .take(COPY_HEAD)
         .collect();
     let mut out: Vec<u64> = chars
@@ -170,7 +171,7 @@ pub(super) fn title_grams(title: &str) -> Vec<u64> {
         run.clear();
     };
     for c in title.chars() {
-        if c.is_alphanumeric() {
+        if is_letter_or_digit(c) {
             run.push(c.to_ascii_lowercase());
         } else {
             flush(&mut run, &mut out);
