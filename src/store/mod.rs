@@ -733,6 +733,15 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
             .enumerate()
             .map(|(k, incoming)| merge_range(k, incoming))
             .collect();
+        // Exactly the room the store needs, taken once: grown by doubling, the vector of a
+        // million records (400 bytes each) was copied at each doubling, the last time with the
+        // old and the new array both written beside the merged ranges — the import's peak was
+        // above the grouping's (2,661 against 2,492 MiB at 1M).
+        let total: usize = done
+            .iter()
+            .map(|d| d.as_ref().map_or(0, |(m, _, _)| m.len()))
+            .sum();
+        out.records.reserve_exact(total);
         for d in done {
             let (merged, dups, c) = d?;
             tally(&mut out, dups, c);
@@ -873,5 +882,22 @@ pub(crate) mod tests {
         short.pop();
         assert!(write_kept(dir.path(), &up, short).is_err());
         assert_eq!(std::fs::read(path(dir.path())).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_kept_upsert_holds_its_records_without_spare_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = Spill::new(dir.path(), usize::MAX);
+        // three row groups' worth, merged range by range
+        let n = 2 * ROW_GROUP + 7;
+        for k in 0..3 {
+            spill
+                .push((k..n).step_by(3).map(|i| rec(&format!("{i:07}"))).collect())
+                .unwrap();
+        }
+        let up = upsert(dir.path(), spill, true, true).unwrap();
+        assert_eq!(up.records.len(), n);
+        assert_eq!(up.records.capacity(), up.records.len());
+        assert!(up.records.windows(2).all(|w| w[0].id < w[1].id));
     }
 }
