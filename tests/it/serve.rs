@@ -139,6 +139,13 @@ fn serve(run_dir: &Path, state: &Path) -> Server {
             _ => panic!("minqing serve printed no address"),
         }
     };
+    // The binary asks for 4 KiB pages before anything else (sys::use_small_pages); the kernel
+    // shows the process's setting where it is new enough to have the line.
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+        if let Some(l) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+            assert!(l.ends_with('0'), "minqing serve runs with huge pages: {l}");
+        }
+    }
     Server { child, url }
 }
 
