@@ -36,8 +36,9 @@ pub fn reset_stage_peak() -> bool {
 }
 
 /// Asks Linux to back this process's memory with ordinary 4 KiB pages, not transparent huge
-/// pages; true when it did. Called first thing in `main` (the flag is the process's and passes
-/// to the `minqing worker`s the Spark job starts, which are new processes of their own).
+/// pages; true when it did. Called first thing in `main`, so every minqing process sets it for
+/// itself, the Spark job's `minqing worker`s included. Linux passes the flag on to the programs
+/// a process starts: spark-submit and the peer's Python under `minqing bench` run with it too.
 ///
 /// Why: where the kernel's THP setting is `always` (Debian's default, and this project's CI
 /// machines), every first touch of fresh memory zeroes a whole 2 MiB page, and the allocator
