@@ -68,11 +68,6 @@ fn frame(records: &[Record], cold: Option<&[Cold]>) -> Result<DataFrame> {
             "a row group's records and their replies differ in number".into(),
         ));
     }
-    let cold_or =
-        |f: &dyn Fn(&Cold) -> Option<&str>, g: &dyn Fn(&Record) -> Option<&str>| match cold {
-            Some(c) => c.iter().map(f).collect::<Vec<_>>(),
-            None => records.iter().map(g).collect(),
-        };
     let cols: Vec<Column> = vec![
         Column::new(
             "id".into(),
@@ -126,7 +121,12 @@ fn frame(records: &[Record], cold: Option<&[Cold]>) -> Result<DataFrame> {
         ),
         Column::new(
             "reply".into(),
-            cold_or(&|c| c.reply.as_deref(), &|r| r.reply.as_deref()),
+            cold_column(
+                records,
+                cold,
+                |c| c.reply.as_deref(),
+                |r| r.reply.as_deref(),
+            ),
         ),
         dt_col(
             "replied_at",
@@ -155,17 +155,33 @@ fn frame(records: &[Record], cold: Option<&[Cold]>) -> Result<DataFrame> {
         ),
         Column::new(
             "source".into(),
-            cold_or(&|c| Some(c.source.as_str()), &|r| Some(r.source.as_str()))
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect::<Vec<&str>>(),
+            cold_column(records, cold, |c| c.source.as_str(), |r| r.source.as_str()),
         ),
         Column::new(
             "extra".into(),
-            cold_or(&|c| c.extra.as_deref(), &|r| r.extra.as_deref()),
+            cold_column(
+                records,
+                cold,
+                |c| c.extra.as_deref(),
+                |r| r.extra.as_deref(),
+            ),
         ),
     ];
     Ok(DataFrame::new(records.len(), cols)?)
+}
+
+/// One column of a [`Cold`] field: from `cold` where the writer holds them, else from the
+/// records.
+fn cold_column<'a, T>(
+    records: &'a [Record],
+    cold: Option<&'a [Cold]>,
+    from_cold: impl Fn(&'a Cold) -> T,
+    from_record: impl Fn(&'a Record) -> T,
+) -> Vec<T> {
+    match cold {
+        Some(c) => c.iter().map(from_cold).collect(),
+        None => records.iter().map(from_record).collect(),
+    }
 }
 
 /// Reads records back from a store DataFrame whose first row is row `first_row` of `path`.
