@@ -211,8 +211,13 @@ pub(super) fn leader(docs: &[Doc], opts: &Options) -> (Vec<Centroid>, Vec<u32>) 
     // biggest first, so the long runs start early
     let mut order: Vec<usize> = (0..parts.len()).collect();
     order.sort_by_key(|&p| std::cmp::Reverse(parts[p].len()));
+    // one job per run: rayon splits a range in a few pieces up front and a piece nobody
+    // steals runs on one core, so with the heavy runs at the front, the first piece (the
+    // anchor-free run and the biggest anchors) used to finish on one core while the other
+    // idled (3 of the leader's 7.4 s at 1M rows on 2 cores)
     let mut runs: Vec<(usize, Vec<Centroid>, Vec<u32>)> = order
         .into_par_iter()
+        .with_max_len(1)
         .map(|p| {
             let (c, h) = leader_run(docs, &parts[p], opts);
             (p, c, h)
