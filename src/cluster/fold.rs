@@ -3,7 +3,7 @@
 //! dominant estate of that core — and linking: an object usually named together with a more
 //! frequent one (a contractor with the estate it builds) counts as that one, one hop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use rayon::prelude::*;
@@ -22,7 +22,7 @@ pub(super) fn name_map(
     chosen: &[Option<String>],
     mentions: &[Vec<String>],
     extra: &[String],
-) -> HashMap<String, String> {
+) -> FastMap<String, String> {
     let mut freq: FastMap<&str, usize> = FastMap::default();
     for a in chosen.iter().flatten() {
         *freq.entry(a.as_str()).or_insert(0) += 1;
@@ -37,7 +37,7 @@ pub(super) fn name_map(
     // the lookups run on all cores; only the maps are filled on one.
     names.par_sort_unstable();
     names.dedup();
-    let m1: HashMap<&str, String> = names
+    let m1: FastMap<&str, String> = names
         .par_iter()
         .map(|n| (*n, contained_known(n, &freq)))
         .collect();
@@ -187,7 +187,7 @@ pub(super) fn industries(name: &str, core: &str) -> Vec<usize> {
 /// 花语苑 when 花语苑 is the estate called 花语… that petitions name (≥ 80% of the mentions of
 /// estates with that core). Estates keep their own type word (翡翠新城 and 翡翠华庭 are two
 /// estates), so only a generic reference (…小区) folds.
-pub(super) fn core_folds(anchors: &[Option<String>], extra: &[String]) -> HashMap<String, String> {
+pub(super) fn core_folds(anchors: &[Option<String>], extra: &[String]) -> FastMap<String, String> {
     let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
     for a in anchors.iter().flatten() {
         *freq.entry(a.as_str()).or_insert(0) += 1;
@@ -200,7 +200,7 @@ pub(super) fn core_folds(anchors: &[Option<String>], extra: &[String]) -> HashMa
     }
     let generic_estate = |n: &str| n.ends_with("小区") || n.ends_with("住宅");
     let is_estate = |n: &str| suffix_class(n, extra) == Some(0) && !generic_estate(n);
-    let mut to: HashMap<String, String> = HashMap::new();
+    let mut to: FastMap<String, String> = FastMap::default();
     for (core, names) in &by_core {
         // a core that is only a place (A市, 西地省) says where, not which: A市职业技术学院 and
         // A市教育局 are two bodies
@@ -282,7 +282,7 @@ pub(super) fn common_kind<'a>(name: &'a str, extra: &[String]) -> Option<&'a str
 /// sorted.
 pub(super) fn names_of<'a>(
     mentions: &[String],
-    names: &'a HashMap<String, String>,
+    names: &'a FastMap<String, String>,
     chosen: Option<&'a str>,
 ) -> Vec<&'a str> {
     let mut v: Vec<&str> = mentions
@@ -305,8 +305,8 @@ pub(super) fn names_of<'a>(
 pub(super) fn link_anchors(
     chosen: &[Option<String>],
     mentions: &[Vec<String>],
-    names: &HashMap<String, String>,
-) -> (Vec<Option<String>>, HashMap<String, String>) {
+    names: &FastMap<String, String>,
+) -> (Vec<Option<String>>, FastMap<String, String>) {
     let sets: Vec<Vec<&str>> = chosen
         .par_iter()
         .zip(mentions)
@@ -330,7 +330,7 @@ pub(super) fn link_anchors(
     }
     let mut order: Vec<(&str, usize)> = n.iter().map(|(a, c)| (*a, *c)).collect();
     order.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
-    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut parent: FastMap<&str, &str> = FastMap::default();
     // the names some other name links to (the values of `parent`), for a constant-time check
     let mut roots: FastSet<&str> = FastSet::default();
     for (b, nb) in order {

@@ -121,7 +121,9 @@ pub(super) fn first_seen_order<'m>(
     mut ps: Vec<usize>,
     members: impl Fn(usize) -> &'m Vec<usize>,
 ) -> Vec<usize> {
-    ps.sort_by_key(|&p| {
+    // each key reads all of the cluster's members: computed once per cluster, not once per
+    // comparison (1.4 s of one core at a million petitions)
+    ps.sort_by_cached_key(|&p| {
         let m = members(p);
         let first = m.iter().map(|&i| sorted[i].received_at).min();
         (first, m.iter().min().copied())

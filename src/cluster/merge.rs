@@ -1,10 +1,11 @@
 //! Step 6 of the grouping: groups whose centroids are close merge when their objects agree and
 //! their names do not clash; each merge is re-checked against the merged centroids.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use crate::fxhash::FastMap;
 use crate::schema::Record;
 
 use super::vectors::Doc;
@@ -74,10 +75,10 @@ pub(super) fn merge_groups(
     // shared, are about different companies or places even when their wording agrees
     // (unpaid wages at two contractors).
     let names_of = |c: &SparseCentroid| c.names(proper);
-    let mut names: Vec<Vec<u32>> = cents.iter().map(names_of).collect();
+    let mut names: Vec<Vec<u32>> = cents.par_iter().map(names_of).collect();
     let disjoint = names_disjoint;
     let live: Vec<usize> = (0..n).filter(|&c| sizes[c] > 0).collect();
-    let tops: Vec<Vec<u32>> = live.iter().map(|&c| cents[c].top(MERGE_TOP)).collect();
+    let tops: Vec<Vec<u32>> = live.par_iter().map(|&c| cents[c].top(MERGE_TOP)).collect();
     let mut post: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (li, t) in tops.iter().enumerate() {
         for term in t {
@@ -177,7 +178,7 @@ pub(super) fn names_disjoint(a: &[u32], b: &[u32]) -> bool {
 
 /// Each record's (category, responsible unit) as small ids, 0 where the data has none.
 pub(super) fn handling_ids(records: &[&Record]) -> Vec<(u32, u32)> {
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut ids: FastMap<&str, u32> = FastMap::default();
     let mut vocab: Vec<&str> = records
         .iter()
         .flat_map(|r| [r.category.as_deref(), r.responsible_unit.as_deref()])

@@ -46,6 +46,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -464,17 +465,21 @@ pub(crate) fn run_full(
     // recompute centroids of the final membership for similarities and labels (of the groups
     // only: a cluster too small to be one needs none)
     let mut finals: Vec<Centroid> = keys
-        .iter()
-        .map(|k| Centroid {
-            key: *k,
-            ..Default::default()
+        .par_iter()
+        .zip(&members_of)
+        .map(|(k, members)| {
+            let mut c = Centroid {
+                key: *k,
+                ..Default::default()
+            };
+            if members.len() >= min_size {
+                for &i in members {
+                    c.add(&docs[i].vec);
+                }
+            }
+            c
         })
         .collect();
-    for &c in &clusters {
-        for &i in &members_of[c] {
-            finals[c].add(&docs[i].vec);
-        }
-    }
 
     // ---- stable ids
     let (ids, last_id) = ids::stable(&sorted, &clusters, &members_of, previous);

@@ -1,7 +1,5 @@
 //! Tests of the grouping steps (the integration tests drive the CLI).
 
-use std::collections::HashMap;
-
 use crate::fxhash::FastSet;
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
@@ -189,7 +187,7 @@ fn linking_is_one_hop_and_needs_company() {
         s(&["宏达公司"]),
         s(&["海棠小区", "宏达公司"]),
     ];
-    let names: HashMap<String, String> = ["北辰家园", "宏达公司", "海棠小区"]
+    let names: crate::fxhash::FastMap<String, String> = ["北辰家园", "宏达公司", "海棠小区"]
         .iter()
         .map(|x| (x.to_string(), x.to_string()))
         .collect();

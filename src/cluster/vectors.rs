@@ -4,7 +4,6 @@
 //! petitions of one object are compared on their grievance.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use rayon::prelude::*;
@@ -446,7 +445,7 @@ pub(super) fn prepare<'r>(
     for x in named.iter().flatten() {
         *name_df.entry(x).or_insert(0) += 1;
     }
-    let generic: HashSet<String> = name_df
+    let generic: FastSet<String> = name_df
         .into_par_iter()
         .filter(|(a, n)| {
             // a kind with no place or name of its own (社保所, 第一中学) is none of the many
@@ -475,7 +474,7 @@ pub(super) fn prepare<'r>(
     mentioned.sort();
     mentioned.dedup();
     anchor_names.extend(mentioned);
-    let anchor_id: HashMap<&str, u32> = anchor_names
+    let anchor_id: FastMap<&str, u32> = anchor_names
         .iter()
         .enumerate()
         .map(|(i, a)| (a.as_str(), i as u32))
