@@ -330,7 +330,6 @@ pub fn read_source_with(
     let format = detect_format(path, src.format)?;
     let mut summary = SourceSummary {
         path: display_name(path),
-        sha256: crate::fsutil::sha256_file(path)?,
         format: Some(format),
         ..Default::default()
     };
@@ -343,7 +342,10 @@ pub fn read_source_with(
     // hands batches to a converter thread and files what comes back, in order. The mapper lives
     // inside the scope, so even a panic while reading drops its end of the channel and lets the
     // converter thread stop.
-    let (mut mapper, read) = std::thread::scope(|scope| {
+    let (mut mapper, read, sha256) = std::thread::scope(|scope| {
+        // The file's fingerprint is taken beside the parse, not before it: hashing an 800 MB
+        // export is two seconds of one core, which the reader and converters leave free.
+        let sha256 = scope.spawn(|| crate::fsutil::sha256_file(path));
         let (to, batches) = std::sync::mpsc::sync_channel::<Option<ToConvert>>(1);
         let (done, from) = std::sync::mpsc::sync_channel(2);
         let conv = &conv;
@@ -370,11 +372,15 @@ pub fn read_source_with(
             Format::Parquet => read_parquet(path, &mut mapper).map(|()| None),
         };
         mapper.finish();
-        (mapper, read)
+        let sha256 = sha256
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the hashing thread died".into())));
+        (mapper, read, sha256)
     });
     if let Some(encoding) = read? {
         summary.encoding = Some(encoding);
     }
+    summary.sha256 = sha256?;
     if let Some(e) = mapper.sink_error.take() {
         return Err(e);
     }
