@@ -961,6 +961,7 @@ fn finish(
         stage_peak_mib: steps.peaks,
         threads: rayon::current_num_threads(),
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_seconds: crate::sys::cpu_seconds().map(|s| (s * 100.0).round() / 100.0),
     };
     run_log::write(&opts.out_dir, &report)?;
     Ok(RunSummary {

@@ -45,6 +45,10 @@ pub struct RunReport {
     /// before this was kept.
     #[serde(default)]
     pub cores: usize,
+    /// CPU seconds the run used, all threads, up to writing this file (Linux); with the wall
+    /// time, how many cores it kept busy. None in a run.json from before this was kept.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
     /// What `minqing brief` needs to render another period the way this run did.
     pub brief: BriefSetup,
 }
@@ -211,6 +215,7 @@ mod tests {
             stage_peak_mib: BTreeMap::new(),
             threads: 1,
             cores: 1,
+            cpu_seconds: None,
             brief: BriefSetup::default(),
         };
         write(dir.path(), &report).unwrap();

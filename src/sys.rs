@@ -1,5 +1,5 @@
 //! What minqing asks of the operating system beyond files: the process's peak memory, for the
-//! whole run and per stage, and memory in small pages.
+//! whole run and per stage, its CPU time, and memory in small pages.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,6 +35,21 @@ pub fn reset_stage_peak() -> bool {
     cfg!(target_os = "linux") && std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU seconds this process has used so far, all threads, user and system (Linux's process CPU
+/// clock); None elsewhere. Beside the wall time it says how many cores a run kept busy, a figure
+/// this shared machine's drifting speed moves far less than the wall time itself (issue 18).
+pub fn cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        Some(t.tv_sec as f64 + t.tv_nsec as f64 / 1e9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// Asks Linux to back this process's memory with ordinary 4 KiB pages, not transparent huge
 /// pages; true when it did. Called first thing in `main`, so every minqing process sets it for
 /// itself, the Spark job's `minqing worker`s included. Linux passes the flag on to the programs
@@ -61,6 +76,28 @@ pub fn use_small_pages() -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu_time_counts_the_work_of_every_thread() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let spin = |ms: u64| {
+            let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            let mut x = 0u64;
+            while std::time::Instant::now() < end {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        };
+        let before = super::cpu_seconds().unwrap();
+        // two threads busy 150 ms each: at least 0.3 s of CPU, whatever else the process does
+        std::thread::scope(|s| {
+            s.spawn(|| spin(150));
+            s.spawn(|| spin(150));
+        });
+        let used = super::cpu_seconds().unwrap() - before;
+        assert!(used >= 0.29, "{used}");
+    }
+
     #[test]
     fn peak_memory_is_known_on_linux() {
         if cfg!(target_os = "linux") {

@@ -132,6 +132,11 @@ pub struct ThreadRun {
     /// The first count's whole run over this one's.
     pub speedup: f64,
     pub peak_rss_mib: Option<f64>,
+    /// The run's CPU seconds over its wall seconds (median of the runs): how many cores it kept
+    /// busy on average. Unlike the speed-up, a figure the machine's speed drifting between two
+    /// runs barely moves. None where the run could not say (`run.json`'s `cpu_seconds`).
+    #[serde(default)]
+    pub busy_cores: Option<f64>,
 }
 
 /// One stage's median time and throughput.
@@ -612,7 +617,8 @@ fn split_corpus(
 type Samples = Vec<(String, f64)>;
 
 /// `repeat` full runs of `corpus` into `out`, each from an empty folder, with `env` set: each
-/// run's stages and whole-process seconds, and the last run's report.
+/// run's stages and whole-process seconds, the median of the cores each kept busy (CPU seconds
+/// over wall seconds), and the last run's report.
 fn full_runs(
     corpus: &std::path::Path,
     out: &std::path::Path,
@@ -620,8 +626,9 @@ fn full_runs(
     env: &[(&str, String)],
     cores: Option<usize>,
     term: &Term,
-) -> minqing::Result<(Vec<Samples>, Option<RunReport>)> {
+) -> minqing::Result<(Vec<Samples>, Option<f64>, Option<RunReport>)> {
     let mut samples: Vec<Samples> = Vec::new();
+    let mut busy: Vec<f64> = Vec::new();
     let mut run = None;
     let mut with = env
         .iter()
@@ -652,11 +659,14 @@ fn full_runs(
         let wall = t.elapsed().as_secs_f64();
         let report = minqing::run_log::read(out)?;
         let mut stages = stage_seconds(&report);
+        busy.extend(report.cpu_seconds.map(|c| c / wall.max(1e-9)));
         run = Some(report);
         stages.push(("whole run (process)".into(), wall));
         samples.push(stages);
     }
-    Ok((samples, run))
+    busy.sort_by(f64::total_cmp);
+    let busy = (!busy.is_empty()).then(|| busy[(busy.len() - 1) / 2]);
+    Ok((samples, busy, run))
 }
 
 /// The stages and their seconds a run folder's `run.json` reports, by stage name.
@@ -816,7 +826,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
         let floor_samples: Vec<f64> = floors.iter().map(|f| f.seconds).collect();
         let floor = floors.swap_remove(FLOOR_PASSES / 2);
         let out = a.work.join(format!("run-{n}"));
-        let (samples, run) = full_runs(&corpus, &out, a.repeat, &[], None, term)?;
+        let (samples, _, run) = full_runs(&corpus, &out, a.repeat, &[], None, term)?;
         let stages = medians(&samples);
         let wall = stages.last().map_or(0.0, |s| s.1);
         let whole_samples: Vec<f64> = samples
@@ -860,7 +870,8 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
             let cores = confine_to(t);
             let t = t.max(1).to_string();
             let env = [("RAYON_NUM_THREADS", t.clone()), ("POLARS_MAX_THREADS", t)];
-            let (samples, report) = full_runs(&corpus, &out, a.repeat, &env, cores, term)?;
+            let (samples, busy_cores, report) =
+                full_runs(&corpus, &out, a.repeat, &env, cores, term)?;
             let stages = medians(&samples);
             let whole = stages.last().map_or(0.0, |s| s.1);
             let first = scaling
@@ -877,6 +888,7 @@ pub fn bench(a: BenchArgs, term: &Term) -> minqing::Result<()> {
                     .collect(),
                 speedup: first / whole.max(1e-9),
                 peak_rss_mib: report.and_then(|r| r.peak_rss_mib),
+                busy_cores,
             });
         }
         let stage_rows = stages
@@ -1023,7 +1035,7 @@ fn print_table(r: &BenchResult) {
     if let Some(first) = r.scaling.first() {
         let names: Vec<&str> = first.stages.iter().map(|s| s.stage.as_str()).collect();
         println!(
-            "threads (RAYON_NUM_THREADS, POLARS_MAX_THREADS; cores: the run confined to them): seconds per stage"
+            "threads (RAYON_NUM_THREADS, POLARS_MAX_THREADS; cores: the run confined to them): seconds per stage; busy: cores kept busy on average (CPU s / wall s)"
         );
         // the whole process is the last column, under a short name
         let widths: Vec<usize> = names
@@ -1046,7 +1058,10 @@ fn print_table(r: &BenchResult) {
                 format!(" {n:>w$}")
             })
             .collect();
-        println!("{:<7}{:>6}{head} {:>9}", "threads", "cores", "speed-up");
+        println!(
+            "{:<7}{:>6}{head} {:>9} {:>6}",
+            "threads", "cores", "speed-up", "busy"
+        );
         for t in &r.scaling {
             let cells: String = t
                 .stages
@@ -1055,7 +1070,13 @@ fn print_table(r: &BenchResult) {
                 .map(|(s, w)| format!(" {:>w$.2}", s.seconds))
                 .collect();
             let cores = t.cores.map_or_else(|| "all".to_string(), |n| n.to_string());
-            println!("{:<7}{cores:>6}{cells} {:>8.2}×", t.threads, t.speedup);
+            let busy = t
+                .busy_cores
+                .map_or_else(|| "-".to_string(), |b| format!("{b:.2}"));
+            println!(
+                "{:<7}{cores:>6}{cells} {:>8.2}× {busy:>6}",
+                t.threads, t.speedup
+            );
         }
     }
     if let Some(s) = &r.spark {

@@ -242,6 +242,14 @@ fn bench_times_each_thread_count() {
     }
     let two = scaling[1]["cores_seen"].as_u64().unwrap() as usize;
     assert_eq!(two, have.min(2), "{report}");
+    // the cores a run kept busy (its CPU seconds over its wall seconds) are some, and never
+    // more than it was given: a run confined to one core cannot use more than one
+    if cfg!(target_os = "linux") {
+        for (t, cores) in scaling.iter().zip([1.0, two as f64]) {
+            let busy = t["busy_cores"].as_f64().unwrap();
+            assert!(busy > 0.0 && busy <= cores + 0.01, "{report}");
+        }
+    }
     for t in scaling {
         let stages: Vec<&str> = t["stages"]
             .as_array()
