@@ -370,13 +370,22 @@ fn suggested_units(
     inferred: &Inferred,
     groups: &Groups,
 ) -> std::collections::HashMap<String, String> {
-    let row: std::collections::HashMap<&str, usize> = records
+    let mut out = std::collections::HashMap::new();
+    let unled: Vec<&crate::cluster::Group> = groups
+        .groups
+        .iter()
+        .filter(|g| g.lead_unit().is_none())
+        .collect();
+    // the id → row map (a million entries at a million petitions) only where a group needs it
+    if unled.is_empty() {
+        return out;
+    }
+    let row: crate::fxhash::FastMap<&str, usize> = records
         .iter()
         .enumerate()
         .map(|(i, r)| (r.id.as_str(), i))
         .collect();
-    let mut out = std::collections::HashMap::new();
-    for g in groups.groups.iter().filter(|g| g.lead_unit().is_none()) {
+    for g in unled {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for m in &g.members {
             if let Some(u) = row.get(m.as_str()).and_then(|i| inferred.unit(*i)) {
