@@ -157,11 +157,9 @@ impl Tokenizer {
     /// Words of `text` with their POS tags (`ns` place, `nt` organisation, `nr` person, …),
     /// punctuation and whitespace dropped, stopwords kept (anchor patterns need them).
     pub fn tag(&self, text: &str) -> Vec<(String, String)> {
-        self.jieba
-            .tag(text, self.hmm)
+        self.tag_ref(text)
             .into_iter()
-            .filter(|t| is_content(t.word.trim()) || t.word.chars().any(is_letter_or_digit))
-            .map(|t| (t.word.to_string(), t.tag.to_string()))
+            .map(|(w, t)| (w.to_string(), t.to_string()))
             .collect()
     }
 
