@@ -170,6 +170,8 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
     let bars = Bars::new(term);
     let summary = pipeline::run(&cfg, &opts, &|e| bars.event(e))?;
     finish(&summary, term);
+    // The process ends here: what the run held is the system's to take back.
+    summary.leave_to_exit();
     Ok(())
 }
 
