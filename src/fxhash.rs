@@ -56,6 +56,36 @@ impl FxHasher {
 /// A set with the [`FxHasher`].
 pub(crate) type FastSet<K> = HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
 
+/// How many of `items` hold each key, each item's keys listed by `keys_of`, counted on all
+/// cores: one map per piece of work, merged pairwise (the grouping's counts over a million
+/// petitions were each up to half a second of one core).
+pub(crate) fn count_par<'a, T, K, I>(
+    items: &'a [T],
+    keys_of: impl Fn(&'a T) -> I + Sync + Send,
+) -> FastMap<K, u32>
+where
+    T: Sync,
+    K: std::hash::Hash + Eq + Send,
+    I: IntoIterator<Item = K>,
+{
+    use rayon::prelude::*;
+    items
+        .par_iter()
+        .fold(FastMap::default, |mut m, item| {
+            for k in keys_of(item) {
+                *m.entry(k).or_insert(0) += 1;
+            }
+            m
+        })
+        .reduce(FastMap::default, |a, b| {
+            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            for (k, n) in small {
+                *big.entry(k).or_insert(0) += n;
+            }
+            big
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +101,26 @@ mod tests {
             .map(|c| build.hash_one(format!("小{c}")) & 1023)
             .collect();
         assert!(buckets.len() > 600, "{} buckets", buckets.len());
+    }
+
+    /// The parallel count is the plain count, on any number of threads.
+    #[test]
+    fn count_par_counts_as_a_loop_does() {
+        let items: Vec<Vec<u32>> = (0..5000u32).map(|i| vec![i % 7, i % 13, 100]).collect();
+        let mut plain: FastMap<u32, u32> = FastMap::default();
+        for it in &items {
+            for k in it {
+                *plain.entry(*k).or_insert(0) += 1;
+            }
+        }
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| count_par(&items, |it| it.iter().copied()));
+            assert_eq!(got, plain, "{threads} threads");
+        }
+        assert_eq!(plain[&100], 5000);
     }
 }

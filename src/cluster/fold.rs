@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use rayon::prelude::*;
 
-use crate::fxhash::{FastMap, FastSet};
+use crate::fxhash::{count_par, FastMap, FastSet};
 
 use super::objects::{
     char_len, contained_known, ending_in_last_char, suffix_class, ByLastChar, BUS_LINE,
@@ -23,10 +23,7 @@ pub(super) fn name_map(
     mentions: &[Vec<String>],
     extra: &[String],
 ) -> FastMap<String, String> {
-    let mut freq: FastMap<&str, usize> = FastMap::default();
-    for a in chosen.iter().flatten() {
-        *freq.entry(a.as_str()).or_insert(0) += 1;
-    }
+    let freq: FastMap<&str, u32> = count_par(chosen, |a| a.as_deref());
     let mut names: Vec<&str> = chosen
         .iter()
         .flatten()
@@ -188,10 +185,12 @@ pub(super) fn industries(name: &str, core: &str) -> Vec<usize> {
 /// estates with that core). Estates keep their own type word (翡翠新城 and 翡翠华庭 are two
 /// estates), so only a generic reference (…小区) folds.
 pub(super) fn core_folds(anchors: &[Option<String>], extra: &[String]) -> FastMap<String, String> {
-    let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in anchors.iter().flatten() {
-        *freq.entry(a.as_str()).or_insert(0) += 1;
-    }
+    // counted on all cores, then ordered (a million insertions into the ordered map were most
+    // of this step)
+    let freq: BTreeMap<&str, usize> = count_par(anchors, |a| a.as_deref())
+        .into_iter()
+        .map(|(a, n)| (a, n as usize))
+        .collect();
     let mut by_core: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for name in freq.keys() {
         if let Some(c) = core_of(name, extra) {
@@ -312,23 +311,23 @@ pub(super) fn link_anchors(
         .zip(mentions)
         .map(|(c, m)| names_of(m, names, c.as_deref()))
         .collect();
-    // counted in hash maps: every use below orders explicitly (or looks up)
-    let mut n: FastMap<&str, usize> = FastMap::default();
-    let mut pair: FastMap<(&str, &str), usize> = FastMap::default();
-    for set in &sets {
-        for (i, a) in set.iter().enumerate() {
-            *n.entry(a).or_insert(0) += 1;
-            for b in &set[i + 1..] {
-                *pair.entry((a, b)).or_insert(0) += 1;
-                *pair.entry((b, a)).or_insert(0) += 1;
-            }
-        }
-    }
-    let mut partners: FastMap<&str, Vec<(&str, usize)>> = FastMap::default();
+    // counted in hash maps, on all cores (a second of one core at a million petitions): every
+    // use below orders explicitly (or looks up)
+    let (n, pair) = rayon::join(
+        || count_par(&sets, |set| set.iter().copied()),
+        || {
+            count_par(&sets, |set| {
+                set.iter().enumerate().flat_map(move |(i, &a)| {
+                    set[i + 1..].iter().flat_map(move |&b| [(a, b), (b, a)])
+                })
+            })
+        },
+    );
+    let mut partners: FastMap<&str, Vec<(&str, u32)>> = FastMap::default();
     for ((a, b), c) in &pair {
         partners.entry(a).or_default().push((b, *c));
     }
-    let mut order: Vec<(&str, usize)> = n.iter().map(|(a, c)| (*a, *c)).collect();
+    let mut order: Vec<(&str, u32)> = n.iter().map(|(a, c)| (*a, *c)).collect();
     order.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
     let mut parent: FastMap<&str, &str> = FastMap::default();
     // the names some other name links to (the values of `parent`), for a constant-time check
@@ -351,7 +350,7 @@ pub(super) fn link_anchors(
         }
     }
     let linked = chosen
-        .iter()
+        .par_iter()
         .map(|c| {
             c.as_deref()
                 .map(|c| parent.get(c).copied().unwrap_or(c).to_string())

@@ -191,8 +191,24 @@ pub(super) fn candidates(
     focus: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
 ) -> Vec<(usize, usize, Why)> {
+    // the same petitioner's pairs are found beside the text evidence (one core's work)
+    let (mut out, evidence) = rayon::join(
+        || repeat_pairs(sorted, focus),
+        || text_pairs(sorted, focus, opts),
+    );
+    out.extend(evidence);
+    // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
+    out.par_sort_unstable();
+    out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+    out
+}
+
+/// [`candidates`] of the same petitioner: each of their petitions with the next few of theirs.
+fn repeat_pairs(
+    sorted: &[&Record],
+    focus: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<(usize, usize, Why)> {
     let mut out: Vec<(usize, usize, Why)> = Vec::new();
-    // ---- the same petitioner
     let mut by_writer: FastMap<&str, Vec<usize>> = FastMap::default();
     for (i, r) in sorted.iter().enumerate() {
         if let Some(p) = writer(r) {
@@ -209,6 +225,16 @@ pub(super) fn candidates(
             }
         }
     }
+    out
+}
+
+/// [`candidates`] by the text: rare title fragments in common, and copies.
+fn text_pairs(
+    sorted: &[&Record],
+    focus: &(dyn Fn(usize) -> bool + Sync),
+    opts: &Options,
+) -> Vec<(usize, usize, Why)> {
+    let mut out: Vec<(usize, usize, Why)> = Vec::new();
     // ---- rare title fragments
     if opts.rare_name_shared > 0 && opts.rare_name_max_df >= 2 {
         let grams: Vec<Vec<u64>> = sorted.par_iter().map(|r| title_grams(&r.title)).collect();
@@ -236,9 +262,6 @@ pub(super) fn candidates(
             .map(|(i, j, _)| (i as usize, j as usize, Why::Copy)),
         );
     }
-    // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
-    out.sort_unstable();
-    out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
     out
 }
 
@@ -439,7 +462,7 @@ pub(super) fn holding(
             (s >= th).then_some((i, j, s))
         })
         .collect();
-    out.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+    out.par_sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
     out
 }
 

@@ -1030,13 +1030,13 @@ pub(super) fn pick_anchor(
 /// Maps each anchor onto the most frequent known anchor (≥ 3 chars) it contains
 /// (丽景花园二期 → 丽景花园; 武广新城伊景园滨河苑 → 伊景园 when that is the commoner name).
 /// Prefix matches win over inner substrings; ties go to the longer, then the smaller name.
-pub(super) fn contained_known(a: &str, freq: &FastMap<&str, usize>) -> String {
+pub(super) fn contained_known(a: &str, freq: &FastMap<&str, u32>) -> String {
     let idx: Vec<usize> = a
         .char_indices()
         .map(|(i, _)| i)
         .chain(std::iter::once(a.len()))
         .collect();
-    let mut best: Option<(bool, usize, usize, &str)> = None;
+    let mut best: Option<(bool, u32, usize, &str)> = None;
     for (si, &s) in idx.iter().enumerate() {
         for &e in idx.iter().skip(si + 3) {
             let sub = &a[s..e];

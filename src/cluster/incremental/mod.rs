@@ -255,11 +255,11 @@ fn incremental(
             (weigh(words.into_iter(), &st.lex.idf), a)
         })
         .collect();
-    let chosen_freq: FastMap<&str, usize> = st
+    let chosen_freq: FastMap<&str, u32> = st
         .lex
         .chosen
         .iter()
-        .map(|(n, c)| (n.as_str(), *c as usize))
+        .map(|(n, c)| (n.as_str(), *c))
         .collect();
     let mut anchor_key: FastMap<String, u32> = st
         .lex
