@@ -647,12 +647,16 @@ pub fn run(input: Input<'_>) -> Result<IndexSummary> {
 
 /// Each grouped petition's group id (petitions in no group are left out).
 pub fn group_of(groups: &crate::cluster::Groups) -> HashMap<&str, &str> {
-    groups
-        .members
-        .iter()
-        .filter(|m| m.group_id != crate::cluster::UNCLUSTERED)
-        .map(|m| (m.id.as_str(), m.group_id.as_str()))
-        .collect()
+    // sized once: grown from empty, its rehashing was a third of its building at 1M
+    let mut m = HashMap::with_capacity(groups.members.len());
+    m.extend(
+        groups
+            .members
+            .iter()
+            .filter(|m| m.group_id != crate::cluster::UNCLUSTERED)
+            .map(|m| (m.id.as_str(), m.group_id.as_str())),
+    );
+    m
 }
 
 /// [`group_of`] from (id, group id) pairs, as `cluster::read_group_ids` reads them.
