@@ -57,8 +57,9 @@ impl FxHasher {
 pub(crate) type FastSet<K> = HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
 
 /// How many of `items` hold each key, each item's keys listed by `keys_of`, counted on all
-/// cores: one map per piece of work, merged pairwise (the grouping's counts over a million
-/// petitions were each up to half a second of one core).
+/// cores: one map per thread, over its share of the items, merged pairwise. Worth it where keys
+/// repeat (names over a million petitions: the merge is small); where nearly every key is
+/// distinct the merge redoes the count, and one core's loop is as quick.
 pub(crate) fn count_par<'a, T, K, I>(
     items: &'a [T],
     keys_of: impl Fn(&'a T) -> I + Sync + Send,
@@ -69,11 +70,20 @@ where
     I: IntoIterator<Item = K>,
 {
     use rayon::prelude::*;
+    // one share per thread: rayon's own splitting made a map per stolen piece, and as many
+    // merges
+    let share = items
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
     items
-        .par_iter()
-        .fold(FastMap::default, |mut m, item| {
-            for k in keys_of(item) {
-                *m.entry(k).or_insert(0) += 1;
+        .par_chunks(share)
+        .map(|chunk| {
+            let mut m: FastMap<K, u32> = FastMap::default();
+            for item in chunk {
+                for k in keys_of(item) {
+                    *m.entry(k).or_insert(0) += 1;
+                }
             }
             m
         })
