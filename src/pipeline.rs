@@ -134,15 +134,16 @@ pub const DEFAULT_SPILL_MB: usize = 512;
 pub struct RunSummary {
     pub report: RunReport,
     pub out_dir: PathBuf,
-    /// What the run kept in memory to its end (its records, groups and tokenizer): freed with
-    /// the summary, or left to the process's exit ([`RunSummary::leave_to_exit`]).
+    /// What the run kept in memory to its end (its records, groups, inferred values and
+    /// tokenizer): freed with the summary, or left to the process's exit
+    /// ([`RunSummary::leave_to_exit`]).
     held: Option<Held>,
 }
 
 /// A run's records, groups, inferred values and tokenizer, as they stood at its end.
 struct Held {
     _records: Vec<Record>,
-    _groups: Option<crate::cluster::Groups>,
+    _groups: Groups,
     _inferred: Inferred,
     _tokenizer: Tokenizer,
 }
@@ -219,7 +220,7 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     let mut summary = finish(cfg, opts, started, imported, steps, outputs)?;
     summary.held = Some(Held {
         _records: records,
-        _groups: Some(groups),
+        _groups: groups,
         _inferred: inferred,
         _tokenizer: tokenizer,
     });

@@ -115,7 +115,8 @@ pub fn write(
         // workbook's first error is kept and said after the CSV is closed.
         let mut sheet_failed: Option<rust_xlsxwriter::XlsxError> = None;
         // The rows are made (masked, formatted) on all cores a block at a time, and written
-        // in order: masking the representative texts was a second of one core at 1M.
+        // in order: made one by one, the masking of the representative texts ran on one core
+        // beside writers that had finished.
         write_csv(&groups_dir.join("groups.csv"), |w| {
             w.write_record(header)?;
             let mut ri = 0u32;

@@ -647,7 +647,7 @@ pub fn run(input: Input<'_>) -> Result<IndexSummary> {
 
 /// Each grouped petition's group id (petitions in no group are left out).
 pub fn group_of(groups: &crate::cluster::Groups) -> HashMap<&str, &str> {
-    // sized once: grown from empty, its rehashing was a third of its building at 1M
+    // sized once: grown from empty, its rehashing was about a quarter of its building at 1M
     let mut m = HashMap::with_capacity(groups.members.len());
     m.extend(
         groups
