@@ -220,8 +220,14 @@ struct PeerReport {
     peak_rss_mib: Option<f64>,
 }
 
+/// The median of `v`, the lower middle for an even count; None when empty.
+fn lower_median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    (!v.is_empty()).then(|| v[(v.len() - 1) / 2])
+}
+
 /// Per stage, the median over the runs (each run lists the same stages in the same order; the
-/// lower middle for an even count).
+/// lower middle for an even count: [`lower_median`]).
 fn medians(samples: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
     let Some(first) = samples.first() else {
         return Vec::new();
@@ -230,12 +236,12 @@ fn medians(samples: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
         .iter()
         .enumerate()
         .map(|(i, (name, _))| {
-            let mut v: Vec<f64> = samples
+            let v: Vec<f64> = samples
                 .iter()
                 .filter_map(|s| s.get(i).map(|x| x.1))
                 .collect();
-            v.sort_by(f64::total_cmp);
-            (name.clone(), v[(v.len() - 1) / 2])
+            // the first run has stage i, so v holds at least its time
+            (name.clone(), lower_median(v).unwrap_or_default())
         })
         .collect()
 }
@@ -664,9 +670,7 @@ fn full_runs(
         stages.push(("whole run (process)".into(), wall));
         samples.push(stages);
     }
-    busy.sort_by(f64::total_cmp);
-    let busy = (!busy.is_empty()).then(|| busy[(busy.len() - 1) / 2]);
-    Ok((samples, busy, run))
+    Ok((samples, lower_median(busy), run))
 }
 
 /// The stages and their seconds a run folder's `run.json` reports, by stage name.
