@@ -465,7 +465,9 @@ pub struct Spill {
     out_dir: PathBuf,
     budget: usize,
     held: usize,
-    mem: Vec<Record>,
+    /// The rows held in memory, as the batches they came in: one vector of every row, grown by
+    /// doubling, held up to twice the rows' size while it grew (the import's peak at 3M rows).
+    mem: Vec<Vec<Record>>,
     pending: Vec<Record>,
     tmp: Option<tempfile::TempDir>,
     files: Vec<PathBuf>,
@@ -490,18 +492,23 @@ impl Spill {
 
     /// Takes a batch of rows.
     pub fn push(&mut self, batch: Vec<Record>) -> Result<()> {
+        let mut kept = Vec::with_capacity(batch.len());
         for r in batch {
             self.ids.push(r.id.clone());
             let b = approx_bytes(&r);
             if self.held + b <= self.budget {
                 self.held += b;
-                self.mem.push(r);
+                kept.push(r);
             } else {
                 self.pending.push(r);
                 if self.pending.len() >= PART_ROWS {
                     self.seal()?;
                 }
             }
+        }
+        if !kept.is_empty() {
+            kept.shrink_to_fit();
+            self.mem.push(kept);
         }
         Ok(())
     }
@@ -664,10 +671,22 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
 
     // Route every incoming row to its range: in memory for the rows held there, through one
     // file per (range, part) for the spilled ones.
-    let mut mem: Vec<Vec<Record>> = (0..ranges).map(|_| Vec::new()).collect();
-    for r in std::mem::take(&mut spill.mem) {
-        let k = range_of(&r.id);
-        mem[k].push(r);
+    // Each range's vector is sized once from its count (grown by doubling, they held up to
+    // twice the rows beside the batches they came from), and each batch is let go once routed.
+    let held = std::mem::take(&mut spill.mem);
+    let range_ids: Vec<Vec<u32>> = held
+        .par_iter()
+        .map(|batch| batch.iter().map(|r| range_of(&r.id) as u32).collect())
+        .collect();
+    let mut sizes = vec![0usize; ranges];
+    for &k in range_ids.iter().flatten() {
+        sizes[k as usize] += 1;
+    }
+    let mut mem: Vec<Vec<Record>> = sizes.into_iter().map(Vec::with_capacity).collect();
+    for (batch, ks) in held.into_iter().zip(range_ids) {
+        for (r, k) in batch.into_iter().zip(ks) {
+            mem[k as usize].push(r);
+        }
     }
     let mut routed: Vec<Vec<PathBuf>> = vec![Vec::new(); ranges];
     let parts = std::mem::take(&mut spill.files);
@@ -743,26 +762,33 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
         out.unchanged += c[2];
     };
     if keep {
-        // Everything is kept in memory anyway: the ranges are read and merged on all cores.
-        let done: Vec<Result<Merged>> = mem
-            .into_par_iter()
-            .enumerate()
-            .map(|(k, incoming)| merge_range(k, incoming))
-            .collect();
-        // Exactly the room the store needs, taken once: grown by doubling, the vector of a
-        // million records (400 bytes each) was copied at each doubling, the last time with the
-        // old and the new array both written beside the merged ranges — the import's peak was
-        // above the grouping's (2,661 against 2,492 MiB at 1M).
-        let total: usize = done
-            .iter()
-            .map(|d| d.as_ref().map_or(0, |(m, _, _)| m.len()))
-            .sum();
-        out.records.reserve_exact(total);
-        for d in done {
-            let (merged, dups, c) = d?;
-            tally(&mut out, dups, c);
-            out.records.extend(merged);
-            out.batches.push(out.records.len());
+        // Exactly the room the store needs (one record per id of the union), taken once: grown
+        // by doubling, the vector of a million records (400 bytes each) was copied at each
+        // doubling, the last time with the old and the new array both written beside the
+        // merged ranges.
+        out.records
+            .reserve_exact(usize::try_from(total).unwrap_or(usize::MAX));
+        // The ranges are merged on all cores, a few at a time and appended in order: merged
+        // all at once, every range's rows were held twice (merged, then appended) — with the
+        // routing, the import's peak at 3M rows (5.3 GiB of live memory against 4.9 GiB for
+        // the grouping's).
+        let wave = 2 * rayon::current_num_threads();
+        let mut ranges = mem.into_iter().enumerate();
+        loop {
+            let next: Vec<(usize, Vec<Record>)> = ranges.by_ref().take(wave).collect();
+            if next.is_empty() {
+                break;
+            }
+            let done: Vec<Result<Merged>> = next
+                .into_par_iter()
+                .map(|(k, incoming)| merge_range(k, incoming))
+                .collect();
+            for d in done {
+                let (merged, dups, c) = d?;
+                tally(&mut out, dups, c);
+                out.records.extend(merged);
+                out.batches.push(out.records.len());
+            }
         }
     } else {
         write_batches(out_dir, |emit| {
