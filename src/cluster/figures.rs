@@ -88,28 +88,35 @@ pub(super) fn assemble(
     opts: &Options,
 ) -> (Groups, Vec<f32>) {
     let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
-    let mut member_rows: Vec<Member> = sorted
-        .iter()
-        .map(|r| Member {
-            id: r.id.clone(),
-            group_id: UNCLUSTERED.to_string(),
-            similarity: 0.0,
-            is_repeat: false,
-        })
-        .collect();
-    let mut sims = vec![0.0f32; sorted.len()];
     let one = |slot: &Slot| figures(sorted, slot, sim, words, last_week, opts);
     let figured: Vec<Figured> = slots.par_iter().map(one).collect();
+    // the grouped members' rows move in; only the others get an unclustered row made (making
+    // one for every petition first held a million placeholder strings beside the figures)
+    let mut rows_of: Vec<Option<Member>> =
+        std::iter::repeat_with(|| None).take(sorted.len()).collect();
+    let mut sims = vec![0.0f32; sorted.len()];
     let mut groups: Vec<Group> = Vec::with_capacity(slots.len());
     let mut joins: Vec<Vec<bool>> = Vec::with_capacity(slots.len());
     for (g, rows, j) in figured {
         for (i, m, s) in rows {
-            member_rows[i] = m;
+            rows_of[i] = Some(m);
             sims[i] = s;
         }
         groups.push(g);
         joins.push(j);
     }
+    let member_rows: Vec<Member> = rows_of
+        .into_iter()
+        .zip(sorted)
+        .map(|(m, r)| {
+            m.unwrap_or_else(|| Member {
+                id: r.id.clone(),
+                group_id: UNCLUSTERED.to_string(),
+                similarity: 0.0,
+                is_repeat: false,
+            })
+        })
+        .collect();
     make_labels(&mut groups, &joins, opts.label_terms);
     groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
     (

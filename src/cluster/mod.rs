@@ -414,7 +414,7 @@ pub(crate) fn run_full(
 ) -> (Groups, State) {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let prep = prepare(&sorted, tokenizer, opts, tagged);
+    let mut prep = prepare(&sorted, tokenizer, opts, tagged);
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
 
@@ -509,7 +509,38 @@ pub(crate) fn run_full(
             }
         })
         .collect();
-    let sim = |i: usize, slot: &Slot| slot.cent.cos(&docs[i].vec);
+    // Each member's similarity to its group, taken before the figures so that the members'
+    // vectors and names can go: the state keeps those of the petitions in no group only, and
+    // at a million rows the grouped ones were a quarter of a gigabyte held through the figures.
+    let mut sims = vec![0.0f32; prep.docs.len()];
+    let mut grouped = vec![false; prep.docs.len()];
+    let per_slot: Vec<Vec<f32>> = slots
+        .par_iter()
+        .map(|s| {
+            s.members
+                .iter()
+                .map(|&i| s.cent.cos(&prep.docs[i].vec))
+                .collect()
+        })
+        .collect();
+    for (slot, of_slot) in slots.iter().zip(per_slot) {
+        for (&i, s) in slot.members.iter().zip(of_slot) {
+            sims[i] = s;
+            grouped[i] = true;
+        }
+    }
+    prep.docs
+        .par_iter_mut()
+        .zip(prep.raw.par_iter_mut())
+        .zip(&grouped)
+        .filter(|(_, &g)| g)
+        .for_each(|((doc, raw), _)| {
+            doc.vec = Vec::new();
+            doc.top = Vec::new();
+            *raw = None;
+        });
+    drop(grouped);
+    let sim = |i: usize, _: &Slot| sims[i];
     let (groups, sims) = assemble(
         &sorted,
         &slots,
