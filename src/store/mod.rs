@@ -466,7 +466,8 @@ pub struct Spill {
     budget: usize,
     held: usize,
     /// The rows held in memory, as the batches they came in: one vector of every row, grown by
-    /// doubling, held up to twice the rows' size while it grew (the import's peak at 3M rows).
+    /// doubling, held up to twice the rows' size while it grew (part of the store step's peak
+    /// at 3M rows).
     mem: Vec<Vec<Record>>,
     pending: Vec<Record>,
     tmp: Option<tempfile::TempDir>,
