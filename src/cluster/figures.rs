@@ -77,30 +77,27 @@ impl<'a> Vocabulary<'a> {
 }
 
 /// Every group's figures and every petition's member row, labels made unique, groups sorted
-/// by heat. `sim(i, slot)` is member `i`'s similarity to its group.
-#[allow(clippy::too_many_arguments)]
+/// by heat. `sims[i]` is member `i`'s similarity to its group.
 pub(super) fn assemble(
     sorted: &[&Record],
     slots: &[Slot],
-    sim: &(dyn Fn(usize, &Slot) -> f32 + Sync),
+    sims: &[f32],
     words: &Vocabulary,
     last_id: u32,
     opts: &Options,
-) -> (Groups, Vec<f32>) {
+) -> Groups {
     let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
-    let one = |slot: &Slot| figures(sorted, slot, sim, words, last_week, opts);
+    let one = |slot: &Slot| figures(sorted, slot, sims, words, last_week, opts);
     let figured: Vec<Figured> = slots.par_iter().map(one).collect();
     // the grouped members' rows move in; only the others get an unclustered row made (making
     // one for every petition first held a million placeholder strings beside the figures)
     let mut rows_of: Vec<Option<Member>> =
         std::iter::repeat_with(|| None).take(sorted.len()).collect();
-    let mut sims = vec![0.0f32; sorted.len()];
     let mut groups: Vec<Group> = Vec::with_capacity(slots.len());
     let mut joins: Vec<Vec<bool>> = Vec::with_capacity(slots.len());
     for (g, rows, j) in figured {
-        for (i, m, s) in rows {
+        for (i, m, _) in rows {
             rows_of[i] = Some(m);
-            sims[i] = s;
         }
         groups.push(g);
         joins.push(j);
@@ -119,14 +116,11 @@ pub(super) fn assemble(
         .collect();
     make_labels(&mut groups, &joins, opts.label_terms);
     groups.sort_by(|a, b| b.heat.total_cmp(&a.heat).then(a.id.cmp(&b.id)));
-    (
-        Groups {
-            groups,
-            members: member_rows,
-            last_id,
-        },
-        sims,
-    )
+    Groups {
+        groups,
+        members: member_rows,
+        last_id,
+    }
 }
 
 /// A group, its members' rows (record index, row, similarity), and which of its key terms the
@@ -138,7 +132,7 @@ pub(super) type Figured = (Group, Vec<(usize, Member, f32)>, Vec<bool>);
 pub(super) fn figures(
     sorted: &[&Record],
     slot: &Slot,
-    sim: &(dyn Fn(usize, &Slot) -> f32 + Sync),
+    sims: &[f32],
     words: &Vocabulary,
     last_week: Option<NaiveDate>,
     opts: &Options,
@@ -158,7 +152,7 @@ pub(super) fn figures(
     let mut best_rep: Option<(usize, f32)> = None;
     for &i in &ms {
         let r = sorted[i];
-        let s = sim(i, slot);
+        let s = sims[i];
         let repeat = match r.petitioner.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(p) => !seen.insert(p),
             None => false,

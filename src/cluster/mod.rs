@@ -540,11 +540,10 @@ pub(crate) fn run_full(
             *raw = None;
         });
     drop(grouped);
-    let sim = |i: usize, _: &Slot| sims[i];
-    let (groups, sims) = assemble(
+    let groups = assemble(
         &sorted,
         &slots,
-        &sim,
+        &sims,
         &Vocabulary::of(&prep.lex, tokenizer),
         last_id,
         opts,

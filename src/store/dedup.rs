@@ -14,37 +14,33 @@ pub fn dedup(mut records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
     // one small allocation per row, let go again at once, for every row of an import.
     records.sort_by(|a, b| a.id.cmp(&b.id));
     let mut dups = Vec::new();
-    let mut start = 0;
-    while start < records.len() {
-        let id = &records[start].id;
-        let end = start + records[start..].partition_point(|r| &r.id == id);
-        if end - start > 1 {
-            let versions = &mut records[start..end];
-            versions.sort_by_cached_key(|r| std::cmp::Reverse(rank(r)));
-            let (winner, losers) = versions.split_first().expect("at least one version");
-            for loser in losers {
-                let (file, row) = split_source(&loser.source);
-                let same = same_content(loser, winner);
-                dups.push(Reject {
-                    file,
-                    row,
-                    column: "id".into(),
-                    reason: format!(
-                        "duplicate id `{}`: kept {} ({})",
-                        winner.id,
-                        winner.source,
-                        if same {
-                            "identical content"
-                        } else {
-                            "more complete or newer version"
-                        }
-                    ),
-                    kind: RejectKind::Duplicate,
-                    id: winner.id.clone(),
-                });
-            }
+    for versions in records.chunk_by_mut(|a, b| a.id == b.id) {
+        if versions.len() < 2 {
+            continue;
         }
-        start = end;
+        versions.sort_by_cached_key(|r| std::cmp::Reverse(rank(r)));
+        let (winner, losers) = versions.split_first().expect("at least two versions");
+        for loser in losers {
+            let (file, row) = split_source(&loser.source);
+            let same = same_content(loser, winner);
+            dups.push(Reject {
+                file,
+                row,
+                column: "id".into(),
+                reason: format!(
+                    "duplicate id `{}`: kept {} ({})",
+                    winner.id,
+                    winner.source,
+                    if same {
+                        "identical content"
+                    } else {
+                        "more complete or newer version"
+                    }
+                ),
+                kind: RejectKind::Duplicate,
+                id: winner.id.clone(),
+            });
+        }
     }
     // the winner leads each run of one id
     records.dedup_by(|later, first| later.id == first.id);

@@ -672,32 +672,11 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
 
     // Route every incoming row to its range: in memory for the rows held there, through one
     // file per (range, part) for the spilled ones.
-    // Each range's vector is sized once from its count (grown by doubling, they held up to
-    // twice the rows beside the batches they came from), and each batch is let go once routed.
-    let held = std::mem::take(&mut spill.mem);
-    let range_ids: Vec<Vec<u32>> = held
-        .par_iter()
-        .map(|batch| batch.iter().map(|r| range_of(&r.id) as u32).collect())
-        .collect();
-    let mut sizes = vec![0usize; ranges];
-    for &k in range_ids.iter().flatten() {
-        sizes[k as usize] += 1;
-    }
-    let mut mem: Vec<Vec<Record>> = sizes.into_iter().map(Vec::with_capacity).collect();
-    for (batch, ks) in held.into_iter().zip(range_ids) {
-        for (r, k) in batch.into_iter().zip(ks) {
-            mem[k as usize].push(r);
-        }
-    }
+    let mem = route(std::mem::take(&mut spill.mem), ranges, &range_of);
     let mut routed: Vec<Vec<PathBuf>> = vec![Vec::new(); ranges];
     let parts = std::mem::take(&mut spill.files);
     for (pi, part) in parts.iter().enumerate() {
-        let rows = read_file(part)?;
-        let mut by_range: Vec<Vec<Record>> = (0..ranges).map(|_| Vec::new()).collect();
-        for r in rows {
-            let k = range_of(&r.id);
-            by_range[k].push(r);
-        }
+        let by_range = route(vec![read_file(part)?], ranges, &range_of);
         let dir = spill.tmp_dir()?;
         for (k, rows) in by_range.into_iter().enumerate() {
             if !rows.is_empty() {
@@ -802,6 +781,31 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
         })?;
     }
     Ok(out)
+}
+
+/// `batches`' rows dealt to their ranges (`range_of` an id's), in order. Each range's vector is
+/// sized once from its count (grown by doubling, they held up to twice the rows beside the
+/// batches they came from), and each batch is let go once dealt.
+fn route(
+    batches: Vec<Vec<Record>>,
+    ranges: usize,
+    range_of: &(dyn Fn(&str) -> usize + Sync),
+) -> Vec<Vec<Record>> {
+    let range_ids: Vec<Vec<u32>> = batches
+        .par_iter()
+        .map(|batch| batch.iter().map(|r| range_of(&r.id) as u32).collect())
+        .collect();
+    let mut sizes = vec![0usize; ranges];
+    for &k in range_ids.iter().flatten() {
+        sizes[k as usize] += 1;
+    }
+    let mut out: Vec<Vec<Record>> = sizes.into_iter().map(Vec::with_capacity).collect();
+    for (batch, ks) in batches.into_iter().zip(range_ids) {
+        for (r, k) in batch.into_iter().zip(ks) {
+            out[k as usize].push(r);
+        }
+    }
+    out
 }
 
 /// Writes the store that [`upsert`] with `keep` returned (one row group per merged range, the

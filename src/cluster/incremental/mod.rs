@@ -679,11 +679,10 @@ fn incremental(
             names: std::mem::take(&mut g.names),
         })
         .collect();
-    let sim = |i: usize, _: &Slot| sims[i];
-    let (groups, _) = assemble(
+    let groups = assemble(
         &sorted,
         &slots,
-        &sim,
+        &sims,
         &Vocabulary::of(&st.lex, tok),
         st.last_id,
         opts,
