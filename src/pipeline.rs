@@ -28,7 +28,6 @@
 //! Every file is written atomically; `run.json` is written last and is the only output that
 //! carries timings and timestamps, so every other output is byte-identical across reruns.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,13 +44,17 @@ use crate::index::{self, IndexSummary};
 use crate::inferred::Inferred;
 use crate::ingest::{self, SourceSummary};
 use crate::report::{self, MethodNote};
-use crate::run_log::{self, ClusterNote, ReportNote, StageNotes, Timer};
+use crate::run_log::{self, ReportNote};
 use crate::schema::Record;
 use crate::store;
 use crate::tokenize::Tokenizer;
 use crate::{charts, trends};
 
 pub use crate::run_log::{BriefSetup, IngestCounts, RunReport};
+pub use steps::grouped_petitions;
+use steps::{Charts, Steps};
+
+mod steps;
 
 /// One step of a run, in the order `minqing run` executes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -1008,211 +1011,4 @@ fn mib(bytes: u64) -> f64 {
 
 fn rel(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Timing, progress and run.json notes, once for every stage
-
-/// Runs the stages' steps: each is timed, announced to the terminal and summarised.
-struct Steps<'p> {
-    progress: Progress<'p>,
-    timer: Timer,
-    notes: StageNotes,
-    /// The method note's sentences on inferred values (the brief and run.json carry them).
-    inferred: Vec<String>,
-    /// Measure each stage's peak memory ([`RunOptions::stage_peaks`]).
-    stage_peaks: bool,
-    /// Stage → its peak resident memory in MiB, where the system can say.
-    peaks: BTreeMap<String, f64>,
-}
-
-impl<'p> Steps<'p> {
-    fn new(progress: Progress<'p>) -> Self {
-        Steps {
-            progress,
-            timer: Timer::default(),
-            notes: StageNotes::default(),
-            inferred: Vec::new(),
-            stage_peaks: false,
-            peaks: BTreeMap::new(),
-        }
-    }
-
-    /// Runs one stage: `Start`, the work, its time, `Done` with its summary line, its notes.
-    fn step<T: Summary>(&mut self, stage: Stage, work: impl FnOnce() -> Result<T>) -> Result<T> {
-        (self.progress)(Event::Start(stage));
-        let tracked = self.stage_peaks && crate::sys::reset_stage_peak();
-        let t = Instant::now();
-        let out = work()?;
-        self.timer.add(stage.name(), t);
-        if let Some(b) = crate::sys::stage_peak_bytes().filter(|_| tracked) {
-            let peak = self.peaks.entry(stage.name().to_string()).or_default();
-            *peak = peak.max(mib(b));
-        }
-        (self.progress)(Event::Done(stage, out.line()));
-        out.note(&mut self.notes);
-        Ok(out)
-    }
-}
-
-/// What a stage's output says when the stage is done.
-trait Summary {
-    /// The terminal line.
-    fn line(&self) -> String;
-    /// Its counts in `run.json`, if it keeps any.
-    fn note(&self, _notes: &mut StageNotes) {}
-}
-
-impl Summary for Read {
-    fn line(&self) -> String {
-        format!(
-            "{} rows read{}",
-            thousands(self.ingested.rows_read()),
-            if self.spill.spilled() {
-                " (spilled to disk beyond --spill-mb)"
-            } else {
-                ""
-            }
-        )
-    }
-}
-
-impl Summary for Stored {
-    fn line(&self) -> String {
-        self.counts.line()
-    }
-}
-
-impl Summary for cluster::Output {
-    fn line(&self) -> String {
-        format!(
-            "{} case groups holding {} of {} petitions ({})",
-            thousands(self.groups.groups.len() as u64),
-            thousands(grouped_petitions(&self.groups) as u64),
-            thousands(self.groups.members.len() as u64),
-            how_grouped(&self.mode)
-        ) + &self
-            .tagged_by_map
-            .map(|n| format!("; {} tagged by the Spark map", thousands(n as u64)))
-            .unwrap_or_default()
-    }
-
-    fn note(&self, notes: &mut StageNotes) {
-        let grouped = grouped_petitions(&self.groups);
-        notes.cluster = Some(ClusterNote {
-            groups: self.groups.groups.len(),
-            grouped_petitions: grouped,
-            unclustered: self.groups.members.len() - grouped,
-            mode: match self.mode {
-                cluster::Mode::Incremental { .. } => "incremental",
-                cluster::Mode::Full(_) => "full",
-            }
-            .into(),
-            how: how_grouped(&self.mode),
-            tagged_by_map: self.tagged_by_map,
-        });
-    }
-}
-
-/// Petitions in a case group (the members are one per stored petition).
-pub fn grouped_petitions(groups: &Groups) -> usize {
-    groups
-        .members
-        .iter()
-        .filter(|m| m.group_id != cluster::UNCLUSTERED)
-        .count()
-}
-
-/// How the grouping went, in the words of the terminal and `run.json`.
-fn how_grouped(mode: &cluster::Mode) -> String {
-    match mode {
-        cluster::Mode::Incremental { new } => format!(
-            "{} new petitions grouped onto the last grouping",
-            thousands(*new as u64)
-        ),
-        cluster::Mode::Full(why) => format!("all regrouped: {why}"),
-    }
-}
-
-impl Summary for classify::Classified {
-    fn line(&self) -> String {
-        match &self.model {
-            None => "no model named ([classify] model): categories as the data gives them".into(),
-            Some(_) => {
-                let (confident, review) = self.counts();
-                format!(
-                    "{} petitions without a category: {} predicted, {} left {}",
-                    thousands((confident + review) as u64),
-                    thousands(confident as u64),
-                    thousands(review as u64),
-                    classify::NEEDS_REVIEW
-                )
-            }
-        }
-    }
-}
-
-impl Summary for Located<'_> {
-    fn line(&self) -> String {
-        let (by, unknown) = self.located.counts(self.records);
-        format!(
-            "{} petitions without a region: {} to a town or street, {} to a county or district, {} to a city, {} unknown",
-            thousands((by.iter().sum::<usize>() + unknown) as u64),
-            thousands(by[2] as u64),
-            thousands(by[1] as u64),
-            thousands(by[0] as u64),
-            thousands(unknown as u64)
-        )
-    }
-}
-
-impl Summary for IndexSummary {
-    fn line(&self) -> String {
-        format!(
-            "{} documents ({} added, {} updated, {} deleted, {} unchanged{})",
-            thousands(self.docs),
-            thousands(self.added),
-            thousands(self.updated),
-            thousands(self.deleted),
-            thousands(self.unchanged),
-            if self.rebuilt { ", rebuilt" } else { "" }
-        )
-    }
-
-    fn note(&self, notes: &mut StageNotes) {
-        notes.index = Some(self.clone());
-    }
-}
-
-impl Summary for trends::Trends {
-    fn line(&self) -> String {
-        format!("period {}", self.period.label)
-    }
-}
-
-/// The charts one brief drew.
-struct Charts(Vec<Chart>);
-
-impl Summary for Charts {
-    fn line(&self) -> String {
-        let n = self.0.len();
-        if n == 0 || self.0.iter().any(|c| c.png_path.is_some()) {
-            format!("{n} charts (SVG + PNG)")
-        } else {
-            format!(
-                "{n} charts (SVG only: no CJK font found for PNG; name one with [charts] font = \"…\")"
-            )
-        }
-    }
-}
-
-impl Summary for report::Written {
-    fn line(&self) -> String {
-        format!(
-            "{}, {} and {}",
-            self.html.display(),
-            self.markdown.display(),
-            self.docx.display()
-        )
-    }
 }
