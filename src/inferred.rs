@@ -98,13 +98,14 @@ impl Inferred {
                 };
                 if r.responsible_unit.is_none() {
                     let region = if r.region.iter().any(Option::is_some) {
-                        r.region.clone()
+                        r.region.clone().map(|l| l.map(String::from))
                     } else {
                         place.unwrap_or_default()
                     };
                     let cat = r
                         .category
-                        .clone()
+                        .as_deref()
+                        .map(str::to_string)
                         .or_else(|| g.category.clone().filter(|_| confident));
                     g.unit = cat.and_then(|c| route.unit(&c, &region));
                 }
@@ -132,7 +133,7 @@ impl Inferred {
     /// The region the brief counts for record `i`: the data's, else the inferred one.
     pub fn region(&self, i: usize, r: &Record) -> Path3 {
         if r.region.iter().any(Option::is_some) {
-            return r.region.clone();
+            return r.region.clone().map(|l| l.map(String::from));
         }
         self.guess(i)
             .and_then(|g| g.region.as_deref())

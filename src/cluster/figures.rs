@@ -183,7 +183,10 @@ pub(super) fn figures(
     let open = recs.len() - closed;
     let headcount: u64 = recs.iter().map(|r| r.headcount.max(1) as u64).sum();
     let likes: u64 = recs.iter().map(|r| r.likes.unwrap_or(0) as u64).sum();
-    let units = counts_desc(recs.iter().filter_map(|r| r.responsible_unit.clone()));
+    let units = counts_desc(
+        recs.iter()
+            .filter_map(|r| r.responsible_unit.as_deref().map(str::to_string)),
+    );
     let regions = counts_desc(recs.iter().map(|r| r.region_path()));
     // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
     let anchor = cent.key.map(|k| {

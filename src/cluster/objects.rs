@@ -270,17 +270,21 @@ pub(super) fn proper_tag(tag: &str) -> bool {
 /// streets, towns), with and without their level word (江城市 and 江城). They are where a petition
 /// comes from, never the object it is about.
 pub(crate) fn region_names(records: &[&Record]) -> FastSet<String> {
-    region_names_of(records.iter().flat_map(|r| r.region.iter().flatten()))
+    region_names_of(
+        records
+            .iter()
+            .flat_map(|r| r.region.iter().flatten().map(|l| &**l)),
+    )
 }
 
 /// [`region_names`] of the region column values themselves (a Spark job sends a tagging
 /// worker the distinct values, not the records).
-pub(crate) fn region_names_of<'a>(values: impl Iterator<Item = &'a String>) -> FastSet<String> {
+pub(crate) fn region_names_of<'a>(values: impl Iterator<Item = &'a str>) -> FastSet<String> {
     let mut out = FastSet::default();
     for name in values {
         for level in ["街道", "市", "区", "县", "州", "盟", "旗", "镇", "乡"] {
             if let Some(bare) = name.strip_suffix(level) {
-                out.insert(name.clone());
+                out.insert(name.to_string());
                 if char_len(bare) >= 2 {
                     out.insert(bare.to_string());
                 }

@@ -138,7 +138,7 @@ pub fn tag_file(
             message: "empty id".into(),
         });
     }
-    let regions = region_names_of(regions.iter());
+    let regions = region_names_of(regions.iter().map(String::as_str));
     let key = settings(tok, opts, &regions);
     let rows: Vec<(String, String)> = titles
         .par_iter()
@@ -232,7 +232,11 @@ impl Taggings {
     /// Refuses a tagging made with other settings than this run's (another minqing version,
     /// other dictionaries or grouping options, or a store with other region names).
     pub fn check(&self, records: &[Record], tok: &Tokenizer, opts: &Options) -> Result<()> {
-        let regions = region_names_of(records.iter().flat_map(|r| r.region.iter().flatten()));
+        let regions = region_names_of(
+            records
+                .iter()
+                .flat_map(|r| r.region.iter().flatten().map(|l| &**l)),
+        );
         let ours = settings(tok, opts, &regions);
         match &self.settings {
             Some(s) if *s != ours => Err(Error::Usage(format!(
@@ -315,7 +319,7 @@ mod tests {
     fn stored_tagging_is_the_tagging() {
         let tok = Tokenizer::new(&Default::default()).unwrap();
         let opts = Options::default();
-        let regions = region_names_of(["西湖区".to_string()].iter());
+        let regions = region_names_of(["西湖区"].into_iter());
         let title = "西湖区金桂苑小区电梯长期故障";
         let content = "金桂苑小区3栋电梯坏了两个月，物业不修，老人上下楼困难。";
         let pass = tag_text(title, content, &tok, &opts, &regions);

@@ -441,8 +441,13 @@ fn doc_hash(r: &Record, group: Option<&str>) -> u64 {
     for l in &r.region {
         eat(l.as_deref().unwrap_or("\u{0}"));
     }
-    for o in [&r.petitioner, &r.category, &r.responsible_unit, &r.status] {
-        eat(o.as_deref().unwrap_or("\u{0}"));
+    for o in [
+        r.petitioner.as_deref(),
+        r.category.as_deref(),
+        r.responsible_unit.as_deref(),
+        r.status.as_deref(),
+    ] {
+        eat(o.unwrap_or("\u{0}"));
     }
     eat(&r.headcount.to_string());
     eat(&r.likes.map_or("\u{0}".to_string(), |l| l.to_string()));
@@ -478,16 +483,16 @@ fn to_doc(
     );
     d.add_text(f.channel, r.channel.code());
     for (field, v) in [
-        (f.category, &r.category),
-        (f.status, &r.status),
-        (f.unit, &r.responsible_unit),
-        (f.petitioner, &r.petitioner),
+        (f.category, r.category.as_deref()),
+        (f.status, r.status.as_deref()),
+        (f.unit, r.responsible_unit.as_deref()),
+        (f.petitioner, r.petitioner.as_deref()),
     ] {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
             d.add_text(field, v);
         }
     }
-    let levels: Vec<&str> = r.region.iter().flatten().map(String::as_str).collect();
+    let levels: Vec<&str> = r.region.iter().flatten().map(|l| &**l).collect();
     if !levels.is_empty() {
         d.add_facet(
             f.region,

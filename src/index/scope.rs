@@ -61,7 +61,7 @@ impl Scope {
 
 /// `region:` on a record: a path prefix of its levels, or one of its levels.
 fn region_admits(value: &str, r: &Record) -> bool {
-    let levels: Vec<&str> = r.region.iter().flatten().map(String::as_str).collect();
+    let levels: Vec<&str> = r.region.iter().flatten().map(|l| &**l).collect();
     region_levels_match(value, &levels)
 }
 

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use super::mapping::Plan;
 use super::{Cell, Options, Source};
 use crate::normalize::{self, clean_label, clean_text};
-use crate::schema::{self, Channel, Field, Record, Satisfaction};
+use crate::schema::{self, Channel, Field, Label, Record, Satisfaction};
 
 /// The read-only half of the mapping: converts rows on the converter thread while the reader
 /// goes on reading.
@@ -195,12 +195,12 @@ impl Converter<'_> {
             channel,
             title,
             content,
-            region,
+            region: region.map(|l| l.map(Label::from)),
             petitioner: label_of(Field::Petitioner),
             headcount,
-            category: label_of(Field::Category),
-            responsible_unit: label_of(Field::ResponsibleUnit),
-            status: label_of(Field::Status),
+            category: label_of(Field::Category).map(Label::from),
+            responsible_unit: label_of(Field::ResponsibleUnit).map(Label::from),
+            status: label_of(Field::Status).map(Label::from),
             accepted_at: date_of(Field::AcceptedAt)?,
             due_at: date_of(Field::DueAt)?,
             closed_at: date_of(Field::ClosedAt)?,

@@ -47,9 +47,12 @@ pub fn petition_row(r: &Record, group: Option<&Group>) -> Vec<String> {
         minute(&r.received_at),
         channel_zh(r.channel.code()),
         r.region_path(),
-        r.category.clone().unwrap_or_default(),
-        r.responsible_unit.clone().unwrap_or_default(),
-        r.status.clone().unwrap_or_default(),
+        r.category.as_deref().unwrap_or_default().to_string(),
+        r.responsible_unit
+            .as_deref()
+            .unwrap_or_default()
+            .to_string(),
+        r.status.as_deref().unwrap_or_default().to_string(),
         group.map_or_else(String::new, |g| format!("{} {}", g.id, g.label)),
         r.petitioner.as_deref().map(mask_id).unwrap_or_default(),
         r.headcount.to_string(),

@@ -284,8 +284,12 @@ pub async fn page(
                     href: petition_href(&r.id),
                     date: day(&r.received_at),
                     region: r.region_path(),
-                    unit: r.responsible_unit.clone().unwrap_or_default(),
-                    status: r.status.clone().unwrap_or_default(),
+                    unit: r
+                        .responsible_unit
+                        .as_deref()
+                        .unwrap_or_default()
+                        .to_string(),
+                    status: r.status.as_deref().unwrap_or_default().to_string(),
                     petitioner: r.petitioner.as_deref().map(mask_id).unwrap_or_default(),
                     similarity: m.map_or(String::new(), |m| format!("{:.2}", m.similarity)),
                     repeat: m.is_some_and(|m| m.is_repeat),

@@ -60,8 +60,12 @@ fn row(r: &Record) -> Row {
         href: petition_href(&r.id),
         date: day(&r.received_at),
         title: title_segments(&r.headline(), &[]),
-        status: r.status.clone().unwrap_or_default(),
-        unit: r.responsible_unit.clone().unwrap_or_default(),
+        status: r.status.as_deref().unwrap_or_default().to_string(),
+        unit: r
+            .responsible_unit
+            .as_deref()
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -108,8 +112,11 @@ fn render(
             let o = snap.record(&h.id)?;
             let meta = [
                 day(&o.received_at),
-                o.responsible_unit.clone().unwrap_or_default(),
-                o.status.clone().unwrap_or_default(),
+                o.responsible_unit
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_string(),
+                o.status.as_deref().unwrap_or_default().to_string(),
                 h.score
                     .map(|s| format!("相似度 {s:.2}"))
                     .unwrap_or_default(),
@@ -149,9 +156,21 @@ fn render(
                 .unwrap_or_default(),
         ),
         ("人数", r.headcount.to_string()),
-        ("问题分类", r.category.clone().unwrap_or_default()),
-        ("责任单位", r.responsible_unit.clone().unwrap_or_default()),
-        ("办理状态", r.status.clone().unwrap_or_default()),
+        (
+            "问题分类",
+            r.category.as_deref().unwrap_or_default().to_string(),
+        ),
+        (
+            "责任单位",
+            r.responsible_unit
+                .as_deref()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        (
+            "办理状态",
+            r.status.as_deref().unwrap_or_default().to_string(),
+        ),
         ("受理日期", opt_day(&r.accepted_at)),
         ("办理期限", opt_day(&r.due_at)),
         ("办结日期", opt_day(&r.closed_at)),

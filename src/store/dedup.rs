@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn dedup_is_order_independent() {
         let mk = |src: &str, status: Option<&str>| Record {
-            status: status.map(str::to_string),
+            status: status.map(Into::into),
             source: src.into(),
             ..crate::store::tests::rec("1")
         };
@@ -165,7 +165,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(n, &(id, status, titled))| Record {
-                    status: (status > 0).then(|| format!("状态{status}")),
+                    status: (status > 0).then(|| format!("状态{status}").into()),
                     title: if titled { "标题".into() } else { String::new() },
                     source: format!("a.csv:{}", n + 2),
                     ..crate::store::tests::rec(&format!("id{id}"))

@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::schema::{Channel, Record, Satisfaction};
+use crate::schema::{share_labels, Channel, Label, Labels, Record, Satisfaction};
 
 /// File name of the store inside `DIR/store/`.
 pub const FILE: &str = "petitions.parquet";
@@ -195,6 +195,12 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
         let c = df.column(name)?.cast(&DataType::Int64)?;
         Ok(c.i64()?.iter().map(|v| v.map(from_ms)).collect())
     };
+    // One allocation per distinct region level, category, unit or status of the slice.
+    let mut seen = Labels::default();
+    let mut labels = |name: &str| -> Result<Vec<Option<Label>>> {
+        let c = df.column(name)?;
+        Ok(c.str()?.iter().map(|v| v.map(|s| seen.get(s))).collect())
+    };
     let u32s = |name: &str| -> Result<Vec<Option<u32>>> {
         let c = df.column(name)?.cast(&DataType::UInt32)?;
         Ok(c.u32()?.iter().collect())
@@ -204,14 +210,14 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
     let channel = strs("channel")?;
     let mut title = strs("title")?;
     let mut content = strs("content")?;
-    let mut r1 = strs("region1")?;
-    let mut r2 = strs("region2")?;
-    let mut r3 = strs("region3")?;
+    let mut r1 = labels("region1")?;
+    let mut r2 = labels("region2")?;
+    let mut r3 = labels("region3")?;
     let mut petitioner = strs("petitioner")?;
     let headcount = u32s("headcount")?;
-    let mut category = strs("category")?;
-    let mut unit = strs("responsible_unit")?;
-    let mut status = strs("status")?;
+    let mut category = labels("category")?;
+    let mut unit = labels("responsible_unit")?;
+    let mut status = labels("status")?;
     let accepted = times("accepted_at")?;
     let due = times("due_at")?;
     let closed = times("closed_at")?;
@@ -492,7 +498,8 @@ impl Spill {
     }
 
     /// Takes a batch of rows.
-    pub fn push(&mut self, batch: Vec<Record>) -> Result<()> {
+    pub fn push(&mut self, mut batch: Vec<Record>) -> Result<()> {
+        share_labels(&mut batch);
         let mut kept = Vec::with_capacity(batch.len());
         for r in batch {
             self.ids.push(r.id.clone());

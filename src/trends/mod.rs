@@ -491,7 +491,7 @@ fn overdue(
                 let due = due_of(r, opts).date();
                 Overdue {
                     id: r.id.clone(),
-                    unit: r.responsible_unit.clone(),
+                    unit: r.responsible_unit.as_deref().map(str::to_string),
                     due,
                     days_over: (end - due).num_days(),
                     title: r.headline(),

@@ -130,7 +130,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             let mut ks = vec![&mut kpi];
             if let Some(u) = &r.responsible_unit {
                 // Units with backlog only still get a KPI row (petitions = 0 this period).
-                ks.push(kpi_units.entry(u.clone()).or_default());
+                ks.push(kpi_units.entry(u.to_string()).or_default());
             }
             for k in ks {
                 k.any_status = true;
@@ -139,7 +139,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             if is_over {
                 overdue.push(Overdue {
                     id: r.id.clone(),
-                    unit: r.responsible_unit.clone(),
+                    unit: r.responsible_unit.as_deref().map(str::to_string),
                     due: due.date(),
                     days_over: (end.date() - due.date()).num_days(),
                     title: r.headline(),
@@ -162,7 +162,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         total.add(nb, bucket, in_yago, r);
         head.add(nb, bucket, in_yago, r);
         if let Some(c) = &r.category {
-            cats.entry(c.clone())
+            cats.entry(c.to_string())
                 .or_default()
                 .add(nb, bucket, in_yago, r);
         }
@@ -181,7 +181,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         }
         if let Some(u) = &r.responsible_unit {
             units
-                .entry(u.clone())
+                .entry(u.to_string())
                 .or_default()
                 .add(nb, bucket, in_yago, r);
         }
@@ -224,7 +224,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         let ku = r
             .responsible_unit
             .as_ref()
-            .map(|u| kpi_units.entry(u.clone()).or_default());
+            .map(|u| kpi_units.entry(u.to_string()).or_default());
         let mut one = KpiAcc {
             n: 1,
             ..Default::default()

@@ -37,8 +37,8 @@ fn rec(
         },
         petitioner: Some(format!("P{id}")),
         headcount: 1,
-        category: cat.map(String::from),
-        responsible_unit: unit.map(String::from),
+        category: cat.map(Into::into),
+        responsible_unit: unit.map(Into::into),
         status: None,
         accepted_at: None,
         due_at: None,
@@ -741,7 +741,11 @@ fn real_bursts() {
         r.channel = Channel::MessageBoard;
         r.title = row[2].to_string();
         r.petitioner = Some(row[1].to_string());
-        r.region = [region.as_ref().map(|_| "A市".to_string()), region, None];
+        r.region = [
+            region.as_ref().map(|_| "A市".into()),
+            region.map(Into::into),
+            None,
+        ];
         recs.push(r);
     }
     for wk in ["2019-W33", "2019-W50"] {

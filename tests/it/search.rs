@@ -19,7 +19,7 @@ fn rec(id: &str, at: &str, title: &str, content: &str, region: &[&str]) -> Recor
         channel: Channel::MessageBoard,
         title: title.into(),
         content: content.into(),
-        region: [0, 1, 2].map(|i| region.get(i).map(|s| s.to_string())),
+        region: [0, 1, 2].map(|i| region.get(i).map(|s| (*s).into())),
         petitioner: Some("u".into()),
         headcount: 1,
         category: Some("城乡建设".into()),
@@ -409,7 +409,7 @@ fn bench_index_and_query() {
                 &regions[i % 5],
             );
             r.received_at = start + chrono::Duration::seconds((i as i64) * 97);
-            r.status = Some(statuses[i % 3].to_string());
+            r.status = Some(statuses[i % 3].into());
             r
         })
         .collect();

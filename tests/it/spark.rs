@@ -604,7 +604,7 @@ fn regions_file(run_dir: &Path, dir: &Path) -> PathBuf {
     let records = minqing::store::read(run_dir).unwrap();
     let mut values: Vec<&str> = records
         .iter()
-        .flat_map(|r| r.region.iter().flatten().map(String::as_str))
+        .flat_map(|r| r.region.iter().flatten().map(|l| &**l))
         .collect();
     values.sort_unstable();
     values.dedup();
