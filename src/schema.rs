@@ -136,7 +136,7 @@ pub const COLLECTIVE_HEADCOUNT: u32 = 5;
 const CLOSED_STATUS_WORDS: [&str; 5] = ["办结", "结案", "已答复", "已回复", "不予受理"];
 
 /// One petition or comment, as every stage after ingest sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Unique within the store (after the source's id prefix).
     pub id: String,
@@ -156,12 +156,22 @@ pub struct Record {
     pub due_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
     pub satisfaction: Option<Satisfaction>,
-    pub reply: Option<String>,
     pub replied_at: Option<NaiveDateTime>,
     pub likes: Option<u32>,
     pub dislikes: Option<u32>,
     /// Skipped a level of the petition hierarchy (越级访), when the source says so.
     pub bypass: Option<bool>,
+    /// The reply, source row and unmapped columns ([`Cold::boxed`]: `None` when all three are
+    /// empty). No analysis reads them; the store's writer takes them out of the records a run
+    /// holds (`store::Upserted::take_cold`), so they are one pointer of each held record
+    /// rather than 72 bytes.
+    pub cold: Option<Box<Cold>>,
+}
+
+/// What a record carries for the store and the petition page only.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cold {
+    pub reply: Option<String>,
     /// `file:row` the record came from (row 1 = the header row, as a spreadsheet shows it).
     pub source: String,
     /// Columns the importer did not map, kept verbatim as a JSON object (nothing is lost).
@@ -169,7 +179,35 @@ pub struct Record {
     pub extra: Option<String>,
 }
 
+impl Cold {
+    /// The record's `cold` field: `None` when all three are empty, so that two records with
+    /// the same values compare equal however they were made.
+    pub fn boxed(self) -> Option<Box<Cold>> {
+        (self != Cold::default()).then(|| Box::new(self))
+    }
+}
+
 impl Record {
+    /// The reply, when there is one.
+    pub fn reply(&self) -> Option<&str> {
+        self.cold.as_ref().and_then(|c| c.reply.as_deref())
+    }
+
+    /// `file:row` the record came from (empty once the store's writer took it).
+    pub fn source(&self) -> &str {
+        self.cold.as_ref().map_or("", |c| c.source.as_str())
+    }
+
+    /// The unmapped columns as a JSON object, when there were any.
+    pub fn extra(&self) -> Option<&str> {
+        self.cold.as_ref().and_then(|c| c.extra.as_deref())
+    }
+
+    /// The reply, source row and unmapped columns, to set one of them.
+    pub fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Default::default)
+    }
+
     /// The title, or the opening of the content when there is none (hotline and visit records
     /// often have no title): what a table row shows to name the petition.
     pub fn headline(&self) -> String {
@@ -226,7 +264,7 @@ impl Record {
 
     /// Reads one column of the `extra` JSON, e.g. a ground-truth column for `eval`.
     pub fn extra_value(&self, column: &str) -> Option<String> {
-        let extra = self.extra.as_deref()?;
+        let extra = self.extra()?;
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(extra).ok()?;
         match map.get(column)? {
             serde_json::Value::String(s) => Some(s.clone()),
@@ -502,12 +540,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cold_fields_are_one_pointer_and_empty_ones_none() {
+        assert_eq!(std::mem::size_of::<Option<Box<Cold>>>(), 8);
+        assert_eq!(Cold::default().boxed(), None);
+        let mut r = crate::store::tests::rec("x");
+        assert_eq!(r.source(), "a.csv:2");
+        r.cold = None;
+        assert_eq!((r.reply(), r.source(), r.extra()), (None, "", None));
+        r.cold_mut().reply = Some("已答复".into());
+        assert_eq!(r.reply(), Some("已答复"));
+        // made again from the same values, it is the same record
+        let again = Cold {
+            reply: Some("已答复".into()),
+            ..Cold::default()
+        }
+        .boxed();
+        assert_eq!(r.cold, again);
+    }
+
+    #[test]
     fn shared_labels_keep_their_values_and_share_one_allocation() {
         let rec = |unit: &str, status: Option<&str>| {
             let mut r = crate::store::tests::rec("x");
             r.responsible_unit = Some(unit.into());
             r.status = status.map(Into::into);
-            r.region = [Some("江城市".into()), Some(format!("{unit}区").into()), None];
+            r.region = [
+                Some("江城市".into()),
+                Some(format!("{unit}区").into()),
+                None,
+            ];
             r
         };
         let mut rs = vec![

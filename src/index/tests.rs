@@ -28,13 +28,15 @@ fn rec(id: &str, day: &str, title: &str, content: &str) -> Record {
         due_at: None,
         closed_at: None,
         satisfaction: None,
-        reply: None,
         replied_at: None,
         likes: Some(1),
         dislikes: None,
         bypass: None,
-        source: "t.csv:2".into(),
-        extra: None,
+        cold: crate::schema::Cold {
+            source: "t.csv:2".into(),
+            ..Default::default()
+        }
+        .boxed(),
     }
 }
 

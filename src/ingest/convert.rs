@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use super::mapping::Plan;
 use super::{Cell, Options, Source};
 use crate::normalize::{self, clean_label, clean_text};
-use crate::schema::{self, Channel, Field, Label, Record, Satisfaction};
+use crate::schema::{self, Channel, Cold, Field, Label, Record, Satisfaction};
 
 /// The read-only half of the mapping: converts rows on the converter thread while the reader
 /// goes on reading.
@@ -205,13 +205,16 @@ impl Converter<'_> {
             due_at: date_of(Field::DueAt)?,
             closed_at: date_of(Field::ClosedAt)?,
             satisfaction,
-            reply: text_of(Field::Reply),
             replied_at: date_of(Field::RepliedAt)?,
             likes: to_u32(Field::Likes, count_of(Field::Likes)?)?,
             dislikes: to_u32(Field::Dislikes, count_of(Field::Dislikes)?)?,
             bypass,
-            source: format!("{}:{}", self.file, row),
-            extra,
+            cold: Cold {
+                reply: text_of(Field::Reply),
+                source: format!("{}:{}", self.file, row),
+                extra,
+            }
+            .boxed(),
         })
     }
 }

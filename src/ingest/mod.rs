@@ -450,7 +450,7 @@ mod tests {
         assert_eq!(recs[0].content, "内容");
         assert_eq!(recs[0].likes, Some(3));
         assert_eq!(recs[0].channel, Channel::MessageBoard);
-        assert_eq!(recs[0].source, "bom.csv:2");
+        assert_eq!(recs[0].source(), "bom.csv:2");
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn petition_row(r: &Record, group: Option<&Group>) -> Vec<String> {
         r.headcount.to_string(),
         masked(&r.title, false),
         masked(&r.content, false),
-        masked(r.reply.as_deref().unwrap_or_default(), false),
+        masked(r.reply().unwrap_or_default(), false),
         r.replied_at.as_ref().map(day).unwrap_or_default(),
     ]
 }

@@ -130,7 +130,7 @@ fn render(
                 href: petition_href(&o.id),
                 title: title_segments(&o.headline(), &[]),
                 meta,
-                reply: masked(o.reply.as_deref().unwrap_or_default(), false),
+                reply: masked(o.reply().unwrap_or_default(), false),
                 replied: opt_day(&o.replied_at),
             })
         })
@@ -202,10 +202,10 @@ fn render(
             reveal_href => format!("{}/reveal", petition_href(&r.id)),
             title => masked(&r.title, reveal),
             content => masked(&r.content, reveal),
-            reply => masked(r.reply.as_deref().unwrap_or_default(), reveal),
+            reply => masked(r.reply().unwrap_or_default(), reveal),
             replied => opt_day(&r.replied_at),
             fields => fields.into_iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>(),
-            source => reader.role.is_admin().then(|| r.source.clone()),
+            source => reader.role.is_admin().then(|| r.source().to_string()),
             group,
             others,
             precedents,

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 
 use crate::ingest::{Reject, RejectKind};
-use crate::schema::Record;
+use crate::schema::{Channel, Record, Satisfaction};
 
 /// Resolves duplicate ids deterministically, whatever order the rows came in: the most complete
 /// version wins (most non-empty fields), then the latest reply/close/receive time, then the
@@ -21,7 +21,7 @@ pub fn dedup(mut records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
         versions.sort_by_cached_key(|r| std::cmp::Reverse(rank(r)));
         let (winner, losers) = versions.split_first().expect("at least two versions");
         for loser in losers {
-            let (file, row) = split_source(&loser.source);
+            let (file, row) = split_source(loser.source());
             let same = same_content(loser, winner);
             dups.push(Reject {
                 file,
@@ -30,7 +30,7 @@ pub fn dedup(mut records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
                 reason: format!(
                     "duplicate id `{}`: kept {} ({})",
                     winner.id,
-                    winner.source,
+                    winner.source(),
                     if same {
                         "identical content"
                     } else {
@@ -49,7 +49,9 @@ pub fn dedup(mut records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
 
 fn same_content(a: &Record, b: &Record) -> bool {
     let mut a = a.clone();
-    a.source = b.source.clone();
+    let mut cold = a.cold.take().map(|c| *c).unwrap_or_default();
+    cold.source = b.source().to_string();
+    a.cold = cold.boxed();
     &a == b
 }
 
@@ -73,7 +75,7 @@ fn rank(
         r.due_at.is_some(),
         r.closed_at.is_some(),
         r.satisfaction.is_some(),
-        r.reply.is_some(),
+        r.reply().is_some(),
         r.replied_at.is_some(),
         r.likes.is_some(),
         r.dislikes.is_some(),
@@ -82,15 +84,72 @@ fn rank(
     .iter()
     .filter(|b| **b)
     .count();
-    let mut key = r.clone();
-    key.source.clear();
     (
         filled,
         r.closed_at.max(r.replied_at),
         r.accepted_at,
         r.received_at,
-        serde_json::to_string(&key).unwrap_or_default() + &r.source,
+        serde_json::to_string(&Serialized::of(r)).unwrap_or_default() + r.source(),
     )
+}
+
+/// The last tie-break of [`rank`]: the record as JSON with an empty source, its fields in the
+/// order the record had them when it was serialized whole (the reply among them), so the same
+/// version of an id wins as before its reply, source and unmapped columns moved to
+/// [`crate::schema::Cold`].
+#[derive(serde::Serialize)]
+struct Serialized<'a> {
+    id: &'a str,
+    received_at: NaiveDateTime,
+    channel: Channel,
+    title: &'a str,
+    content: &'a str,
+    region: [Option<&'a str>; 3],
+    petitioner: Option<&'a str>,
+    headcount: u32,
+    category: Option<&'a str>,
+    responsible_unit: Option<&'a str>,
+    status: Option<&'a str>,
+    accepted_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    satisfaction: Option<Satisfaction>,
+    reply: Option<&'a str>,
+    replied_at: Option<NaiveDateTime>,
+    likes: Option<u32>,
+    dislikes: Option<u32>,
+    bypass: Option<bool>,
+    source: &'a str,
+    extra: Option<&'a str>,
+}
+
+impl<'a> Serialized<'a> {
+    fn of(r: &'a Record) -> Self {
+        Serialized {
+            id: &r.id,
+            received_at: r.received_at,
+            channel: r.channel,
+            title: &r.title,
+            content: &r.content,
+            region: [0, 1, 2].map(|k| r.region[k].as_deref()),
+            petitioner: r.petitioner.as_deref(),
+            headcount: r.headcount,
+            category: r.category.as_deref(),
+            responsible_unit: r.responsible_unit.as_deref(),
+            status: r.status.as_deref(),
+            accepted_at: r.accepted_at,
+            due_at: r.due_at,
+            closed_at: r.closed_at,
+            satisfaction: r.satisfaction,
+            reply: r.reply(),
+            replied_at: r.replied_at,
+            likes: r.likes,
+            dislikes: r.dislikes,
+            bypass: r.bypass,
+            source: "",
+            extra: r.extra(),
+        }
+    }
 }
 
 fn split_source(s: &str) -> (String, u64) {
@@ -103,12 +162,17 @@ fn split_source(s: &str) -> (String, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Cold;
 
     #[test]
     fn dedup_is_order_independent() {
         let mk = |src: &str, status: Option<&str>| Record {
             status: status.map(Into::into),
-            source: src.into(),
+            cold: Cold {
+                source: src.into(),
+                ..Cold::default()
+            }
+            .boxed(),
             ..crate::store::tests::rec("1")
         };
         let a = vec![mk("a:2", None), mk("a:3", Some("已办结"))];
@@ -134,7 +198,7 @@ mod tests {
             versions.sort_by_cached_key(|r| std::cmp::Reverse(rank(r)));
             let winner = versions.remove(0);
             for loser in versions {
-                let (file, row) = split_source(&loser.source);
+                let (file, row) = split_source(loser.source());
                 let same = if same_content(&loser, &winner) {
                     "identical content"
                 } else {
@@ -144,7 +208,7 @@ mod tests {
                     file,
                     row,
                     column: "id".into(),
-                    reason: format!("duplicate id `{id}`: kept {} ({same})", winner.source),
+                    reason: format!("duplicate id `{id}`: kept {} ({same})", winner.source()),
                     kind: RejectKind::Duplicate,
                     id: id.clone(),
                 });
@@ -167,7 +231,11 @@ mod tests {
                 .map(|(n, &(id, status, titled))| Record {
                     status: (status > 0).then(|| format!("状态{status}").into()),
                     title: if titled { "标题".into() } else { String::new() },
-                    source: format!("a.csv:{}", n + 2),
+                    cold: Cold {
+                        source: format!("a.csv:{}", n + 2),
+                        ..Cold::default()
+                    }
+                    .boxed(),
                     ..crate::store::tests::rec(&format!("id{id}"))
                 })
                 .collect();

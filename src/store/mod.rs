@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::schema::{share_labels, Channel, Label, Labels, Record, Satisfaction};
+use crate::schema::{share_labels, Channel, Cold, Label, Labels, Record, Satisfaction};
 
 /// File name of the store inside `DIR/store/`.
 pub const FILE: &str = "petitions.parquet";
@@ -46,20 +46,8 @@ pub fn to_frame(records: &[Record]) -> Result<DataFrame> {
     frame(records, None)
 }
 
-/// What a run's analysis never reads of a record, taken out of the records it holds so that
-/// only the store's writer holds them, and only until their row group is written
-/// ([`Upserted::take_cold`]): the reply (half as long as the petition on average), the source
-/// row and the unmapped columns. At a million generated petitions that is ~0.3 GB the grouping
-/// no longer has beside it.
-#[derive(Debug, Default)]
-pub struct Cold {
-    reply: Option<String>,
-    source: String,
-    extra: Option<String>,
-}
-
 /// [`to_frame`], with the records' [`Cold`] fields from `cold` (one per record) where given.
-fn frame(records: &[Record], cold: Option<&[Cold]>) -> Result<DataFrame> {
+fn frame(records: &[Record], cold: Option<&[Option<Box<Cold>>]>) -> Result<DataFrame> {
     let s = |f: &dyn Fn(&Record) -> Option<&str>| -> Vec<Option<&str>> {
         records.iter().map(f).collect()
     };
@@ -121,12 +109,7 @@ fn frame(records: &[Record], cold: Option<&[Cold]>) -> Result<DataFrame> {
         ),
         Column::new(
             "reply".into(),
-            cold_column(
-                records,
-                cold,
-                |c| c.reply.as_deref(),
-                |r| r.reply.as_deref(),
-            ),
+            cold_column(records, cold, |c| c.and_then(|c| c.reply.as_deref())),
         ),
         dt_col(
             "replied_at",
@@ -155,32 +138,26 @@ fn frame(records: &[Record], cold: Option<&[Cold]>) -> Result<DataFrame> {
         ),
         Column::new(
             "source".into(),
-            cold_column(records, cold, |c| c.source.as_str(), |r| r.source.as_str()),
+            cold_column(records, cold, |c| c.map_or("", |c| c.source.as_str())),
         ),
         Column::new(
             "extra".into(),
-            cold_column(
-                records,
-                cold,
-                |c| c.extra.as_deref(),
-                |r| r.extra.as_deref(),
-            ),
+            cold_column(records, cold, |c| c.and_then(|c| c.extra.as_deref())),
         ),
     ];
     Ok(DataFrame::new(records.len(), cols)?)
 }
 
-/// One column of a [`Cold`] field: from `cold` where the writer holds them, else from the
-/// records.
+/// One column of a [`Cold`] field: from `cold` where the writer holds them (the run's records
+/// no longer do, [`Upserted::take_cold`]), else from the records.
 fn cold_column<'a, T>(
     records: &'a [Record],
-    cold: Option<&'a [Cold]>,
-    from_cold: impl Fn(&'a Cold) -> T,
-    from_record: impl Fn(&'a Record) -> T,
+    cold: Option<&'a [Option<Box<Cold>>]>,
+    field: impl Fn(Option<&'a Cold>) -> T,
 ) -> Vec<T> {
     match cold {
-        Some(c) => c.iter().map(from_cold).collect(),
-        None => records.iter().map(from_record).collect(),
+        Some(c) => c.iter().map(|c| field(c.as_deref())).collect(),
+        None => records.iter().map(|r| field(r.cold.as_deref())).collect(),
     }
 }
 
@@ -256,13 +233,16 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
             due_at: due[i],
             closed_at: closed[i],
             satisfaction: sat[i].as_deref().and_then(Satisfaction::parse),
-            reply: reply[i].take(),
             replied_at: replied[i],
             likes: likes[i],
             dislikes: dislikes[i],
             bypass: bypass[i],
-            source: source[i].take().unwrap_or_default(),
-            extra: extra[i].take(),
+            cold: Cold {
+                reply: reply[i].take(),
+                source: source[i].take().unwrap_or_default(),
+                extra: extra[i].take(),
+            }
+            .boxed(),
         });
     }
     Ok(out)
@@ -289,7 +269,9 @@ pub fn write(out_dir: &Path, records: &mut [Record]) -> Result<PathBuf> {
 /// were produced.
 pub fn write_batches(
     out_dir: &Path,
-    produce: impl FnOnce(&mut dyn FnMut(&[Record], Option<&[Cold]>) -> Result<()>) -> Result<()>,
+    produce: impl FnOnce(
+        &mut dyn FnMut(&[Record], Option<&[Option<Box<Cold>>]>) -> Result<()>,
+    ) -> Result<()>,
 ) -> Result<PathBuf> {
     let p = path(out_dir);
     let schema = to_frame(&[])?.schema().as_ref().clone();
@@ -302,7 +284,7 @@ pub fn write_batches(
             .with_compression(ParquetCompression::Snappy)
             .batched(&schema)
             .map_err(to_io)?;
-        let mut emit = |batch: &[Record], cold: Option<&[Cold]>| -> Result<()> {
+        let mut emit = |batch: &[Record], cold: Option<&[Option<Box<Cold>>]>| -> Result<()> {
             writer.write_batch(&frame(batch, cold)?)?;
             Ok(())
         };
@@ -461,9 +443,9 @@ fn approx_bytes(r: &Record) -> usize {
         * (r.id.len()
             + r.title.len()
             + r.content.len()
-            + r.reply.as_ref().map_or(0, String::len)
-            + r.extra.as_ref().map_or(0, String::len)
-            + r.source.len())
+            + r.reply().map_or(0, str::len)
+            + r.extra().map_or(0, str::len)
+            + r.source().len())
 }
 
 /// This run's incoming rows, held in memory up to a budget and on disk beyond it.
@@ -586,16 +568,11 @@ impl Upserted {
     /// Moves every record's [`Cold`] fields out (the records keep an empty reply, source and
     /// extra), in record order, for [`write_kept`]. Only for records that no stage after the
     /// import reads those fields of: `minqing run`'s analysis (the grouping, the index, the
-    /// brief; the web pages and `minqing eval` read the store).
-    pub fn take_cold(&mut self) -> Vec<Cold> {
-        self.records
-            .iter_mut()
-            .map(|r| Cold {
-                reply: r.reply.take(),
-                source: std::mem::take(&mut r.source),
-                extra: r.extra.take(),
-            })
-            .collect()
+    /// brief; the web pages and `minqing eval` read the store). The reply is half as long as
+    /// the petition on average: at a million generated petitions ~0.3 GB the grouping no
+    /// longer has beside it.
+    pub fn take_cold(&mut self) -> Vec<Option<Box<Cold>>> {
+        self.records.iter_mut().map(|r| r.cold.take()).collect()
     }
 }
 
@@ -821,7 +798,7 @@ fn route(
 /// `cold` is what [`Upserted::take_cold`] took out of the records (empty when nothing was taken):
 /// each row group's share is written with its records and then let go, so the replies are
 /// held only until their row group is in the file.
-pub fn write_kept(out_dir: &Path, up: &Upserted, cold: Vec<Cold>) -> Result<PathBuf> {
+pub fn write_kept(out_dir: &Path, up: &Upserted, cold: Vec<Option<Box<Cold>>>) -> Result<PathBuf> {
     let own = cold.is_empty();
     let mut cold = cold.into_iter();
     write_batches(out_dir, |emit| {
@@ -830,7 +807,7 @@ pub fn write_kept(out_dir: &Path, up: &Upserted, cold: Vec<Cold>) -> Result<Path
             if own {
                 emit(&up.records[from..to], None)?;
             } else {
-                let part: Vec<Cold> = cold.by_ref().take(to - from).collect();
+                let part: Vec<Option<Box<Cold>>> = cold.by_ref().take(to - from).collect();
                 emit(&up.records[from..to], Some(&part))?;
             }
             from = to;
@@ -861,13 +838,16 @@ pub(crate) mod tests {
             due_at: None,
             closed_at: None,
             satisfaction: Some(Satisfaction::NotRated),
-            reply: None,
             replied_at: None,
             likes: Some(3),
             dislikes: None,
             bypass: None,
-            source: "a.csv:2".into(),
-            extra: Some("{\"truth_group\":\"g1\"}".into()),
+            cold: Cold {
+                reply: None,
+                source: "a.csv:2".into(),
+                extra: Some("{\"truth_group\":\"g1\"}".into()),
+            }
+            .boxed(),
         }
     }
 
@@ -907,9 +887,12 @@ pub(crate) mod tests {
         let records: Vec<Record> = (0..5)
             .map(|i| {
                 let mut r = rec(&format!("{i}"));
-                r.reply = (i % 2 == 0).then(|| format!("答复{i}"));
-                r.source = format!("a.csv:{}", i + 2);
-                r.extra = (i != 3).then(|| format!("{{\"x\":{i}}}"));
+                r.cold = Cold {
+                    reply: (i % 2 == 0).then(|| format!("答复{i}")),
+                    source: format!("a.csv:{}", i + 2),
+                    extra: (i != 3).then(|| format!("{{\"x\":{i}}}")),
+                }
+                .boxed();
                 r
             })
             .collect();
@@ -926,7 +909,7 @@ pub(crate) mod tests {
         assert!(up
             .records
             .iter()
-            .all(|r| r.reply.is_none() && r.source.is_empty() && r.extra.is_none()));
+            .all(|r| r.cold.is_none() && r.source().is_empty()));
         write_kept(dir.path(), &up, cold).unwrap();
         assert_eq!(std::fs::read(path(dir.path())).unwrap(), whole);
         assert_eq!(read(dir.path()).unwrap(), records);

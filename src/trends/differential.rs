@@ -89,13 +89,15 @@ fn build(specs: &[Spec], grouped: bool) -> (Vec<Record>, Groups) {
                     Satisfaction::NotRated,
                 ][s as usize]
             }),
-            reply: None,
             replied_at: None,
             likes: None,
             dislikes: None,
             bypass: *bypass,
-            source: "t.csv:2".into(),
-            extra: None,
+            cold: crate::schema::Cold {
+                source: "t.csv:2".into(),
+                ..Default::default()
+            }
+            .boxed(),
         });
         if grouped {
             members.push(Member {

@@ -44,13 +44,15 @@ fn rec(
         due_at: None,
         closed_at: None,
         satisfaction: None,
-        reply: None,
         replied_at: None,
         likes: None,
         dislikes: None,
         bypass: None,
-        source: "fixture.csv:1".into(),
-        extra: None,
+        cold: minqing::schema::Cold {
+            source: "fixture.csv:1".into(),
+            ..Default::default()
+        }
+        .boxed(),
     }
 }
 

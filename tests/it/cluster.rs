@@ -29,13 +29,15 @@ fn rec(id: &str, day: u32, who: &str, title: &str, content: &str) -> Record {
         due_at: None,
         closed_at: None,
         satisfaction: None,
-        reply: None,
         replied_at: None,
         likes: None,
         dislikes: None,
         bypass: None,
-        source: "t.csv:2".into(),
-        extra: None,
+        cold: minqing::schema::Cold {
+            source: "t.csv:2".into(),
+            ..Default::default()
+        }
+        .boxed(),
     }
 }
 
@@ -481,7 +483,7 @@ fn eval_perfect_on_own_output() {
     let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
     let m = group_of(&g);
     for r in &mut recs {
-        r.extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[&r.id]));
+        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[&r.id]));
     }
     let s = cluster::eval(&recs, &g, "truth_group").unwrap();
     assert!((s.bcubed_f1 - 1.0).abs() < 1e-9, "{s:?}");
@@ -513,7 +515,7 @@ fn load_tipdm() -> Option<Vec<Record>> {
         r.received_at = at;
         r.responsible_unit = None;
         r.likes = row[6].trim().parse().ok();
-        r.source = format!("attachment3:{}", i + 2);
+        r.cold_mut().source = format!("attachment3:{}", i + 2);
         out.push(r);
     }
     Some(out)
@@ -598,7 +600,7 @@ fn cli_cluster_groups_group_eval() {
     let mut recs = fixture();
     for r in &mut recs {
         let n: u32 = r.id[1..].parse().unwrap();
-        r.extra = Some(format!("{{\"truth_group\":\"t{}\"}}", (n - 1) / 6));
+        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"t{}\"}}", (n - 1) / 6));
     }
     minqing::store::write(dir.path(), &mut recs).unwrap();
     let bin = env!("CARGO_BIN_EXE_minqing");

@@ -275,7 +275,7 @@ fn row_order_does_not_change_the_store() {
     let strip = |v: Vec<minqing::Record>| {
         v.into_iter()
             .map(|mut r| {
-                r.source.clear();
+                r.cold_mut().source.clear();
                 r
             })
             .collect::<Vec<_>>()

@@ -29,13 +29,15 @@ fn rec(id: &str, at: &str, title: &str, content: &str, region: &[&str]) -> Recor
         due_at: None,
         closed_at: None,
         satisfaction: None,
-        reply: None,
         replied_at: None,
         likes: Some(0),
         dislikes: Some(0),
         bypass: None,
-        source: "t.csv:2".into(),
-        extra: None,
+        cold: minqing::schema::Cold {
+            source: "t.csv:2".into(),
+            ..Default::default()
+        }
+        .boxed(),
     }
 }
 
@@ -270,7 +272,7 @@ fn real_data_hit_counts_equal_substring_counts() {
         r.received_at = at;
         r.petitioner = Some(row[1].to_string());
         r.likes = row[6].trim().parse().ok();
-        r.source = format!("attachment3:{}", i + 2);
+        r.cold_mut().source = format!("attachment3:{}", i + 2);
         recs.push(r);
     }
     assert_eq!(recs.len(), 4326);
