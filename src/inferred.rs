@@ -98,7 +98,9 @@ impl Inferred {
                 };
                 if r.responsible_unit.is_none() {
                     let region = if r.region.iter().any(Option::is_some) {
-                        r.region.clone().map(|l| l.map(String::from))
+                        r.region
+                            .each_ref()
+                            .map(|l| l.as_deref().map(str::to_string))
                     } else {
                         place.unwrap_or_default()
                     };
@@ -133,7 +135,10 @@ impl Inferred {
     /// The region the brief counts for record `i`: the data's, else the inferred one.
     pub fn region(&self, i: usize, r: &Record) -> Path3 {
         if r.region.iter().any(Option::is_some) {
-            return r.region.clone().map(|l| l.map(String::from));
+            return r
+                .region
+                .each_ref()
+                .map(|l| l.as_deref().map(str::to_string));
         }
         self.guess(i)
             .and_then(|g| g.region.as_deref())

@@ -280,18 +280,12 @@ impl Record {
 /// Held records are most of a run's memory: at a million generated petitions these four kinds of
 /// value were ~0.1 GB of small strings and 144 bytes of each 400-byte record, a few hundred
 /// distinct values in all.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Label(Arc<str>);
 
 impl std::ops::Deref for Label {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Label {
-    fn as_ref(&self) -> &str {
         &self.0
     }
 }
@@ -314,45 +308,9 @@ impl From<String> for Label {
     }
 }
 
-impl From<Label> for String {
-    fn from(l: Label) -> Self {
-        l.0.to_string()
-    }
-}
-
-impl PartialEq<str> for Label {
-    fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
-    }
-}
-
-impl PartialEq<&str> for Label {
-    fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
-    }
-}
-
 impl std::fmt::Debug for Label {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl std::fmt::Display for Label {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Label {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Label {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Label::from)
     }
 }
 
@@ -584,10 +542,6 @@ mod tests {
         assert_ne!(ptr(&rs[0].responsible_unit), ptr(&rs[2].responsible_unit));
         assert_eq!(ptr(&rs[0].status), ptr(&rs[2].status));
         assert_eq!(ptr(&rs[0].region[0]), ptr(&rs[2].region[0]));
-        // read and written as the plain string it is
-        assert_eq!(serde_json::to_string(&rs[0].status).unwrap(), "\"已办结\"");
-        let back: Option<Label> = serde_json::from_str("\"已办结\"").unwrap();
-        assert_eq!(back, rs[0].status);
         assert_eq!(rs[0].region_path(), "江城市/住建局区");
     }
 
