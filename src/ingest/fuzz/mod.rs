@@ -19,10 +19,10 @@ use proptest::prelude::*;
 use super::*;
 use crate::testutil::fuzz_cases;
 use mutate::{apply, mutation};
-use zip::{u32_at, unzip, zip_stored};
+use repack::{u32_at, unzip, zip_stored};
 
 mod mutate;
-mod zip;
+mod repack;
 
 /// Longest any one input may take. A case takes milliseconds; this only has to be far above the
 /// slowest case on a loaded machine and far below CI's patience.
