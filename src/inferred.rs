@@ -51,6 +51,15 @@ pub struct Inferred {
     pub notes: Vec<String>,
 }
 
+/// The record's own region levels, when it names any.
+fn data_region(r: &Record) -> Option<Path3> {
+    r.region.iter().any(Option::is_some).then(|| {
+        r.region
+            .each_ref()
+            .map(|l| l.as_deref().map(str::to_string))
+    })
+}
+
 /// A region path as one cell: levels joined with `/`, a missing level empty.
 fn path_cell(p: &Path3) -> String {
     p.iter()
@@ -97,13 +106,7 @@ impl Inferred {
                     unit: None,
                 };
                 if r.responsible_unit.is_none() {
-                    let region = if r.region.iter().any(Option::is_some) {
-                        r.region
-                            .each_ref()
-                            .map(|l| l.as_deref().map(str::to_string))
-                    } else {
-                        place.unwrap_or_default()
-                    };
+                    let region = data_region(r).unwrap_or_else(|| place.unwrap_or_default());
                     let cat = r
                         .category
                         .as_deref()
@@ -134,11 +137,8 @@ impl Inferred {
 
     /// The region the brief counts for record `i`: the data's, else the inferred one.
     pub fn region(&self, i: usize, r: &Record) -> Path3 {
-        if r.region.iter().any(Option::is_some) {
-            return r
-                .region
-                .each_ref()
-                .map(|l| l.as_deref().map(str::to_string));
+        if let Some(data) = data_region(r) {
+            return data;
         }
         self.guess(i)
             .and_then(|g| g.region.as_deref())

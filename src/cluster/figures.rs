@@ -91,8 +91,7 @@ pub(super) fn assemble(
     let figured: Vec<Figured> = slots.par_iter().map(one).collect();
     // the grouped members' rows move in; only the others get an unclustered row made (making
     // one for every petition first held a million placeholder strings beside the figures)
-    let mut rows_of: Vec<Option<Member>> =
-        std::iter::repeat_with(|| None).take(sorted.len()).collect();
+    let mut rows_of: Vec<Option<Member>> = vec![None; sorted.len()];
     let mut groups: Vec<Group> = Vec::with_capacity(slots.len());
     let mut joins: Vec<Vec<bool>> = Vec::with_capacity(slots.len());
     for (g, rows, j) in figured {
@@ -123,12 +122,12 @@ pub(super) fn assemble(
     }
 }
 
-/// A group, its members' rows (record index, row, similarity), and which of its key terms the
-/// members write right after the one before (see `make_labels`).
+/// A group, its members' rows (record index, row, similarity: the key terms' order reads it),
+/// and which of its key terms the members write right after the one before (see
+/// `make_labels`).
 pub(super) type Figured = (Group, Vec<(usize, Member, f32)>, Vec<bool>);
 
 /// One group's figures (size, people, trend, heat, lead unit, key terms…) and its members' rows.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn figures(
     sorted: &[&Record],
     slot: &Slot,

@@ -47,12 +47,9 @@ pub fn dedup(mut records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
     (records, dups)
 }
 
+/// Equal in every field but the source row.
 fn same_content(a: &Record, b: &Record) -> bool {
-    let mut a = a.clone();
-    let mut cold = a.cold.take().map(|c| *c).unwrap_or_default();
-    cold.source = b.source().to_string();
-    a.cold = cold.boxed();
-    &a == b
+    Serialized::of(a) == Serialized::of(b)
 }
 
 fn rank(
@@ -93,11 +90,11 @@ fn rank(
     )
 }
 
-/// The last tie-break of [`rank`]: the record as JSON with an empty source, its fields in the
-/// order the record had them when it was serialized whole (the reply among them), so the same
-/// version of an id wins as before its reply, source and unmapped columns moved to
-/// [`crate::schema::Cold`].
-#[derive(serde::Serialize)]
+/// A record's fields with an empty source: compared for [`same_content`], and as JSON the last
+/// tie-break of [`rank`] — its fields in the order the record had them when it was serialized
+/// whole (the reply among them), so the same version of an id wins as before its reply, source
+/// and unmapped columns moved to [`crate::schema::Cold`].
+#[derive(serde::Serialize, PartialEq)]
 struct Serialized<'a> {
     id: &'a str,
     received_at: NaiveDateTime,

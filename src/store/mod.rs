@@ -565,8 +565,8 @@ pub struct Upserted {
 }
 
 impl Upserted {
-    /// Moves every record's [`Cold`] fields out (the records keep an empty reply, source and
-    /// extra), in record order, for [`write_kept`]. Only for records that no stage after the
+    /// Moves every record's [`Cold`] fields out (the records keep `cold: None`: no reply, source
+    /// or extra), in record order, for [`write_kept`]. Only for records that no stage after the
     /// import reads those fields of: `minqing run`'s analysis (the grouping, the index, the
     /// brief; the web pages and `minqing eval` read the store). The reply is half as long as
     /// the petition on average: at a million generated petitions ~0.3 GB the grouping no
