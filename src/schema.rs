@@ -142,8 +142,8 @@ pub struct Record {
     pub id: String,
     pub received_at: NaiveDateTime,
     pub channel: Channel,
-    pub title: String,
-    pub content: String,
+    pub title: Text,
+    pub content: Text,
     /// Up to three levels: city, county/district, town/street.
     pub region: [Option<Label>; 3],
     pub petitioner: Option<String>,
@@ -212,7 +212,7 @@ impl Record {
     /// often have no title): what a table row shows to name the petition.
     pub fn headline(&self) -> String {
         if !self.title.trim().is_empty() {
-            return self.title.clone();
+            return self.title.to_string();
         }
         let mut s: String = self.content.chars().take(30).collect();
         if s.len() < self.content.len() {
@@ -234,7 +234,7 @@ impl Record {
     /// Title and content joined, the text every analysis stage reads.
     pub fn text(&self) -> String {
         if self.title.is_empty() {
-            self.content.clone()
+            self.content.to_string()
         } else {
             format!("{}\n{}", self.title, self.content)
         }
@@ -274,8 +274,152 @@ impl Record {
     }
 }
 
+/// A record's title or content: read as a `&str`, and shared — the texts of the records of one
+/// import chunk or store slice are one buffer ([`pack`], [`Text::pack_all`]), each record's a
+/// range of it.
+///
+/// Why not one `String` each: a converter makes a record's content beside its reply, source row
+/// and unmapped columns, which the store's writer frees once it wrote them, so a million
+/// contents kept alone in their allocator pages held ~560 MiB of pages for 359 MiB of text (the
+/// generated 1M corpus, RssAnon before and after moving them into one buffer). A buffer of
+/// thousands of texts is one allocation that lives and dies whole.
+#[derive(Clone)]
+pub struct Text {
+    buf: Arc<str>,
+    start: u32,
+    /// [`WHOLE`] when the text is the whole buffer (and may be longer than `u32::MAX`).
+    len: u32,
+}
+
+/// [`Text::len`]'s mark for "the whole buffer".
+const WHOLE: u32 = u32::MAX;
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        if self.len == WHOLE {
+            &self.buf
+        } else {
+            let start = self.start as usize;
+            &self.buf[start..start + self.len as usize]
+        }
+    }
+
+    /// One text per item of `texts`, all in one buffer (several when they pass 4 GiB).
+    pub fn pack_all<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<Text> {
+        Text::pack_within(texts, WHOLE as usize)
+    }
+
+    /// [`Text::pack_all`] into buffers of fewer than `limit` bytes (a longer text alone).
+    fn pack_within<'a>(texts: impl Iterator<Item = &'a str>, limit: usize) -> Vec<Text> {
+        let mut out = Vec::with_capacity(texts.size_hint().0);
+        let mut rest = texts.peekable();
+        while rest.peek().is_some() {
+            // A buffer's ranges are u32s: fill it while they fit.
+            let mut total = 0usize;
+            let mut taken: Vec<&str> = Vec::new();
+            while let Some(t) = rest.peek() {
+                if !taken.is_empty() && total + t.len() >= limit {
+                    break;
+                }
+                total += t.len();
+                taken.push(t);
+                rest.next();
+            }
+            if let [one] = taken[..] {
+                out.push(Text::from(one));
+                continue;
+            }
+            let mut joined = String::with_capacity(total);
+            taken.iter().for_each(|t| joined.push_str(t));
+            let buf: Arc<str> = Arc::from(joined);
+            let mut start = 0u32;
+            for t in taken {
+                let len = t.len() as u32;
+                out.push(Text {
+                    buf: buf.clone(),
+                    start,
+                    len,
+                });
+                start += len;
+            }
+        }
+        out
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::from("")
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text {
+            buf: Arc::from(s),
+            start: 0,
+            len: WHOLE,
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text {
+            buf: Arc::from(s),
+            start: 0,
+            len: WHOLE,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A short value many records repeat (a region level, category, responsible unit, status): one
-/// allocation shared by every record of a batch that has it ([`share_labels`]). Read as a `&str`.
+/// allocation shared by every record of a batch that has it ([`pack`]). Read as a `&str`.
 ///
 /// Held records are most of a run's memory: at a million generated petitions these four kinds of
 /// value were ~0.1 GB of small strings and 144 bytes of each 400-byte record, a few hundred
@@ -342,19 +486,30 @@ impl Labels {
     }
 }
 
-/// Makes the records' equal [`Label`]s one shared allocation, in chunks on the thread pool (a
-/// chunk's distinct values are a few hundred; one set per chunk keeps the threads apart).
-pub fn share_labels(records: &mut [Record]) {
+/// Makes the records' equal [`Label`]s one shared allocation and their titles and contents one
+/// buffer ([`Text`]), in chunks on the thread pool (a chunk's distinct values are a few hundred;
+/// one set per chunk keeps the threads apart).
+pub fn pack(records: &mut [Record]) {
     use rayon::prelude::*;
     records.par_chunks_mut(16_384).for_each(|chunk| {
         let mut seen = Labels::default();
-        for r in chunk {
+        for r in chunk.iter_mut() {
             for l in &mut r.region {
                 seen.share(l);
             }
             seen.share(&mut r.category);
             seen.share(&mut r.responsible_unit);
             seen.share(&mut r.status);
+        }
+        let texts = chunk
+            .iter()
+            .flat_map(|r| [r.title.as_str(), r.content.as_str()]);
+        let mut packed = Text::pack_all(texts).into_iter();
+        for r in chunk.iter_mut() {
+            if let (Some(t), Some(c)) = (packed.next(), packed.next()) {
+                r.title = t;
+                r.content = c;
+            }
         }
     });
 }
@@ -535,7 +690,7 @@ mod tests {
             rec("教育局", Some("已办结")),
         ];
         let before = rs.clone();
-        share_labels(&mut rs);
+        pack(&mut rs);
         assert_eq!(rs, before, "values unchanged");
         let ptr = |l: &Option<Label>| l.as_ref().map(|l| l.0.as_ptr());
         assert_eq!(ptr(&rs[0].responsible_unit), ptr(&rs[1].responsible_unit));
@@ -543,6 +698,24 @@ mod tests {
         assert_eq!(ptr(&rs[0].status), ptr(&rs[2].status));
         assert_eq!(ptr(&rs[0].region[0]), ptr(&rs[2].region[0]));
         assert_eq!(rs[0].region_path(), "江城市/住建局区");
+        // the texts of a chunk: one buffer
+        assert!(Arc::ptr_eq(&rs[0].title.buf, &rs[2].content.buf));
+    }
+
+    #[test]
+    fn packed_texts_keep_their_values_in_buffers_under_the_limit() {
+        let texts = ["信访", "", "小区停车难", "a", "一二三四五六七八九十", "b"];
+        let packed = Text::pack_within(texts.iter().copied(), 10);
+        let back: Vec<&str> = packed.iter().map(|t| t.as_str()).collect();
+        assert_eq!(back, texts);
+        // 6 + 0 bytes share a buffer; 15 more would pass 10, so 小区停车难 starts the next;
+        // the 30-byte text is alone, whole
+        assert!(Arc::ptr_eq(&packed[0].buf, &packed[1].buf));
+        assert!(!Arc::ptr_eq(&packed[1].buf, &packed[2].buf));
+        assert_eq!(packed[4].len, WHOLE);
+        assert_eq!(packed[4].buf.len(), 30);
+        assert_eq!(packed[5], Text::from("b"));
+        assert!(Text::pack_all(std::iter::empty()).is_empty());
     }
 
     #[test]

@@ -116,8 +116,8 @@ impl History {
                 Some(c) => {
                     let l = Labelled {
                         category: c.to_string(),
-                        title: r.title.clone(),
-                        content: r.content.clone(),
+                        title: r.title.to_string(),
+                        content: r.content.to_string(),
                     };
                     by_key.entry(l.key()).or_default().push(l);
                 }

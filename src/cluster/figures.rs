@@ -396,7 +396,7 @@ mod tests {
             .enumerate()
             .map(|(i, t)| {
                 let mut r = crate::store::tests::rec(&format!("R{i}"));
-                r.title = t.to_string();
+                r.title = (*t).into();
                 r
             })
             .collect();

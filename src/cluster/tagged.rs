@@ -359,7 +359,7 @@ mod tests {
         tagged.check(std::slice::from_ref(&r), &tok, &opts).unwrap();
         // changed text: tagged again
         let mut changed = r.clone();
-        changed.content.push('！');
+        changed.content = format!("{}！", changed.content).into();
         assert!(tagged.get(&changed).is_none());
         let mut b = crate::store::tests::rec("b");
         b.region = [None, None, None];

@@ -286,8 +286,8 @@ proptest::proptest! {
             .enumerate()
             .map(|(i, &(o, p, who))| {
                 let mut r = crate::store::tests::rec(&format!("R{i:03}"));
-                r.title = format!("{}{}", objects[o], problems[p]);
-                r.content = format!("反映{}的问题：{}，请尽快处理", objects[o], problems[p]);
+                r.title = format!("{}{}", objects[o], problems[p]).into();
+                r.content = format!("反映{}的问题：{}，请尽快处理", objects[o], problems[p]).into();
                 r.petitioner = Some(format!("P{who}"));
                 r
             })

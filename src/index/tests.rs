@@ -825,7 +825,7 @@ fn shards_of_the_last_index_are_kept_or_updated_in_place() {
     // third's shard is kept, the others updated in place (only those petitions re-indexed)
     let regrouped = recs[150].id.clone();
     groups.insert(regrouped.clone(), "G0002".into());
-    recs[250].content.push_str("桥洞积水严重。");
+    recs[250].content = format!("{}桥洞积水严重。", recs[250].content).into();
     let (s, built) = shard_into(run.path(), &recs, &groups);
     assert_eq!(s.kept_shards, 1);
     // run.json counts what the shards' builds did, not every petition as added

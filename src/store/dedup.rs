@@ -227,7 +227,7 @@ mod tests {
                 .enumerate()
                 .map(|(n, &(id, status, titled))| Record {
                     status: (status > 0).then(|| format!("状态{status}").into()),
-                    title: if titled { "标题".into() } else { String::new() },
+                    title: if titled { "标题".into() } else { Default::default() },
                     cold: Cold {
                         source: format!("a.csv:{}", n + 2),
                         ..Cold::default()

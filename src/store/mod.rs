@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::schema::{share_labels, Channel, Cold, Label, Labels, Record, Satisfaction};
+use crate::schema::{pack, Channel, Cold, Label, Labels, Record, Satisfaction, Text};
 
 /// File name of the store inside `DIR/store/`.
 pub const FILE: &str = "petitions.parquet";
@@ -185,8 +185,13 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
     let mut id = strs("id")?;
     let received = times("received_at")?;
     let channel = strs("channel")?;
-    let mut title = strs("title")?;
-    let mut content = strs("content")?;
+    // Each column's texts are one buffer, as an import's are (`schema::pack`).
+    let texts = |name: &str| -> Result<Vec<Text>> {
+        let c = df.column(name)?;
+        Ok(Text::pack_all(c.str()?.iter().map(|v| v.unwrap_or(""))))
+    };
+    let mut title = texts("title")?.into_iter();
+    let mut content = texts("content")?.into_iter();
     let mut r1 = labels("region1")?;
     let mut r2 = labels("region2")?;
     let mut r3 = labels("region3")?;
@@ -221,8 +226,8 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
                 .as_deref()
                 .and_then(Channel::parse)
                 .ok_or_else(|| bad(i, "channel"))?,
-            title: title[i].take().unwrap_or_default(),
-            content: content[i].take().unwrap_or_default(),
+            title: title.next().unwrap_or_default(),
+            content: content.next().unwrap_or_default(),
             region: [r1[i].take(), r2[i].take(), r3[i].take()],
             petitioner: petitioner[i].take(),
             headcount: headcount[i].unwrap_or(1),
@@ -481,7 +486,7 @@ impl Spill {
 
     /// Takes a batch of rows.
     pub fn push(&mut self, mut batch: Vec<Record>) -> Result<()> {
-        share_labels(&mut batch);
+        pack(&mut batch);
         let mut kept = Vec::with_capacity(batch.len());
         for r in batch {
             self.ids.push(r.id.clone());

@@ -69,7 +69,7 @@ fn build(specs: &[Spec], grouped: bool) -> (Vec<Record>, Groups) {
             id: id.clone(),
             received_at: received,
             channel: Channel::ALL[*ch],
-            title: format!("标题{i}"),
+            title: format!("标题{i}").into(),
             content: "内容".into(),
             region: [name("市", reg[0]), name("区", reg[1]), name("街", reg[2])]
                 .map(|l| l.map(Into::into)),

@@ -29,7 +29,7 @@ fn rec(
         id: id.into(),
         received_at: at(d),
         channel: Channel::Letter,
-        title: format!("标题{id}"),
+        title: format!("标题{id}").into(),
         content: "反映问题".into(),
         region: match region {
             Some((a, b)) => [Some(a.into()), Some(b.into()), None],
@@ -741,7 +741,7 @@ fn real_bursts() {
         let mut r = rec(&row[0], t.date(), None, None, None);
         r.received_at = t;
         r.channel = Channel::MessageBoard;
-        r.title = row[2].to_string();
+        r.title = row[2].into();
         r.petitioner = Some(row[1].to_string());
         r.region = [
             region.as_ref().map(|_| "A市".into()),

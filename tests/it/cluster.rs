@@ -873,7 +873,7 @@ fn full_regroup_when_the_state_cannot_be_used() {
     };
     let none = |_: &std::path::Path| {};
     let mut edited = all.clone();
-    edited[0].content.push_str("补充：问题仍未解决。");
+    edited[0].content = format!("{}补充：问题仍未解决。", edited[0].content).into();
     let w = why(&edited, &grow(), &none);
     assert!(w.contains(&edited[0].id) && w.contains("changed"), "{w}");
     let w = why(

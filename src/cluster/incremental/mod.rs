@@ -874,8 +874,8 @@ mod tests {
         })
         .map(|s| {
             let mut r = crate::store::tests::rec(&s.id);
-            r.title = s.title;
-            r.content = s.content;
+            r.title = s.title.into();
+            r.content = s.content.into();
             r
         })
         .collect();
