@@ -80,7 +80,7 @@ impl CandIndex {
                 }
             }
             None => {
-                for t in &d.top {
+                for t in d.top.iter() {
                     if let Some(v) = self.by_term.get(t) {
                         let start = v.len().saturating_sub(MAX_POSTING_SCAN);
                         out.extend_from_slice(&v[start..]);
@@ -151,7 +151,7 @@ pub(super) fn best(
     floor: f32,
 ) -> Option<(usize, f32)> {
     // the petition's terms heaviest first, and the norm of what follows each
-    let mut heavy: Vec<(u32, f32)> = d.vec.clone();
+    let mut heavy: Vec<(u32, f32)> = d.vec.to_vec();
     heavy.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut rest = vec![0.0f32; heavy.len() + 1];
     for i in (0..heavy.len()).rev() {
@@ -387,7 +387,7 @@ mod tests {
         let doc = |top: Vec<u32>| Doc {
             key: None,
             vec: top.iter().map(|&t| (t, 0.5)).collect(),
-            top,
+            top: top.into(),
         };
         let mut out = Vec::new();
         // group 1 shares only term 10: not scored; the anchored group 3 never is
@@ -399,8 +399,8 @@ mod tests {
         // an anchored petition meets its anchor's groups whatever their words
         let anchored = Doc {
             key: Some(7),
-            vec: vec![(99, 1.0)],
-            top: vec![99],
+            vec: vec![(99, 1.0)].into(),
+            top: vec![99].into(),
         };
         idx.candidates(&anchored, &mut out);
         assert_eq!(out, vec![3]);

@@ -76,6 +76,7 @@ mod leader;
 mod links;
 mod merge;
 mod objects;
+mod packed;
 mod tagged;
 #[cfg(test)]
 mod tests;
@@ -529,16 +530,21 @@ pub(crate) fn run_full(
             grouped[i] = true;
         }
     }
-    prep.docs
+    prep.raw
         .par_iter_mut()
-        .zip(prep.raw.par_iter_mut())
         .zip(&grouped)
         .filter(|(_, &g)| g)
-        .for_each(|((doc, raw), _)| {
-            doc.vec = Vec::new();
-            doc.top = Vec::new();
-            *raw = None;
-        });
+        .for_each(|(raw, _)| *raw = None);
+    // the docs share buffers a few thousand at a time: the ungrouped ones are packed anew
+    prep.docs = vectors::Doc::pack_made(
+        std::mem::take(&mut prep.docs)
+            .into_par_iter()
+            .zip(grouped.par_iter()),
+        |(d, &g)| match g {
+            true => (d.key, Vec::new(), Vec::new()),
+            false => (d.key, d.vec.to_vec(), d.top.to_vec()),
+        },
+    );
     drop(grouped);
     let groups = assemble(
         &sorted,

@@ -36,7 +36,7 @@ fn block_leader_is_independent_of_cores() {
             let top = vec.iter().take(6).map(|v| v.0).collect();
             Doc {
                 key: None,
-                vec,
+                vec: vec.into(),
                 top,
             }
         })

@@ -17,15 +17,46 @@ use super::objects::{
     anchors_in, char_len, kind_only, lookup_known, normalise_anchor, pick_anchor, proper_tag,
     region_names,
 };
+use super::packed::Packed;
 use super::tagged::Taggings;
 use super::Options;
 
 #[derive(Default)]
 pub(super) struct Doc {
     pub(super) key: Option<u32>,
-    pub(super) vec: Vec<(u32, f32)>,
-    pub(super) top: Vec<u32>,
+    pub(super) vec: Packed<(u32, f32)>,
+    pub(super) top: Packed<u32>,
 }
+
+impl Doc {
+    /// The docs `make` makes of `items`, in order, [`PACK_DOCS`] to a buffer ([`Packed`]): each
+    /// chunk is made and packed on the thread pool, so the unpacked vectors of one chunk at a
+    /// time are held beside the packed ones.
+    pub(super) fn pack_made<I: Send>(
+        items: impl IndexedParallelIterator<Item = I>,
+        make: impl Fn(I) -> Unpacked + Sync,
+    ) -> Vec<Doc> {
+        items
+            .chunks(PACK_DOCS)
+            .flat_map_iter(|chunk| {
+                let parts: Vec<Unpacked> = chunk.into_iter().map(&make).collect();
+                let vecs = Packed::pack_all(parts.iter().map(|p| &p.1[..]));
+                let tops = Packed::pack_all(parts.iter().map(|p| &p.2[..]));
+                parts
+                    .iter()
+                    .zip(vecs.into_iter().zip(tops))
+                    .map(|(p, (vec, top))| Doc { key: p.0, vec, top })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// A [`Doc`] before [`Doc::pack`]: key, vector, top terms.
+type Unpacked = (Option<u32>, Vec<(u32, f32)>, Vec<u32>);
+
+/// Docs per shared buffer: ~3.5 MiB of terms at a generated petition's ~29.
+const PACK_DOCS: usize = 16_384;
 
 /// Whether `w` has an upper-case letter; Han characters (most of the text) are caseless and
 /// skip the Unicode case tables.
@@ -294,12 +325,28 @@ pub(super) fn anchor_of(
 /// (see [`place_terms`]) — dropped when anything else is left, L2-normalised, with its `k` top
 /// terms.
 pub(super) fn finish_doc(
-    mut vec: Vec<(u32, f32)>,
+    vec: Vec<(u32, f32)>,
     key: Option<u32>,
     object_terms: &[(u32, u32)],
     place: &[bool],
     k: usize,
 ) -> Doc {
+    let (vec, top) = finish_vec(vec, key, object_terms, place, k);
+    Doc {
+        key,
+        vec: vec.into(),
+        top: top.into(),
+    }
+}
+
+/// [`finish_doc`]'s vector and top terms.
+fn finish_vec(
+    mut vec: Vec<(u32, f32)>,
+    key: Option<u32>,
+    object_terms: &[(u32, u32)],
+    place: &[bool],
+    k: usize,
+) -> (Vec<(u32, f32)>, Vec<u32>) {
     if let Some(key) = key {
         let names_object =
             |t: u32| place[t as usize] || object_terms.binary_search(&(key, t)).is_ok();
@@ -317,10 +364,7 @@ pub(super) fn finish_doc(
         vec.iter_mut().for_each(|(_, x)| *x /= norm);
     }
     let top = top_terms(&vec, k);
-    // collected through filters, the vector may hold up to twice its length; a million of
-    // them are kept to the end of the grouping
-    vec.shrink_to_fit();
-    Doc { key, vec, top }
+    (vec, top)
 }
 
 /// The `k` heaviest terms of a vector (ties: smaller term first).
@@ -569,11 +613,13 @@ pub(super) fn prepare<'r>(
         .collect();
     object_terms.sort_unstable();
     let place = place_terms(&vocab, &regions);
-    let docs = raw_vecs
-        .into_par_iter()
-        .zip(keys.par_iter())
-        .map(|(vec, key)| finish_doc(vec, *key, &object_terms, &place, k))
-        .collect();
+    let docs = Doc::pack_made(
+        raw_vecs.into_par_iter().zip(keys.par_iter()),
+        |(vec, key)| {
+            let (vec, top) = finish_vec(vec, *key, &object_terms, &place, k);
+            (*key, vec, top)
+        },
+    );
     Prepared {
         raw: anchors_raw,
         docs,

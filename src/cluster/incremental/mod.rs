@@ -393,8 +393,8 @@ fn incremental(
         // kept as it was: normalising again would move its floats by an ulp every week
         let d = Doc {
             key: l.key,
-            top: top_terms(&l.vec, k),
-            vec: l.vec,
+            top: top_terms(&l.vec, k).into(),
+            vec: l.vec.into(),
         };
         let meets = match d.key {
             Some(key) => left_keys.contains(&key),
@@ -407,7 +407,7 @@ fn incremental(
             st.loose.push(Loose {
                 member: i as u32,
                 key: d.key,
-                vec: d.vec,
+                vec: d.vec.to_vec(),
                 raw: l.raw,
             });
         }
@@ -508,11 +508,11 @@ fn incremental(
         let mut seen: FastMap<usize, Read> = FastMap::default();
         for ((&i, d), j) in new.iter().zip(&docs).zip(&joined) {
             if let (Some(d), None) = (d, j) {
-                seen.insert(i, (d.key, d.vec.clone(), raw.get(&i).cloned()));
+                seen.insert(i, (d.key, d.vec.to_vec(), raw.get(&i).cloned()));
             }
         }
         for (p, d) in pool.iter().zip(&pool_docs) {
-            seen.insert(p.0, (d.key, d.vec.clone(), p.2.clone()));
+            seen.insert(p.0, (d.key, d.vec.to_vec(), p.2.clone()));
         }
         // (the loose petitions not pooled above: already by record index)
         for l in &st.loose {
@@ -653,7 +653,7 @@ fn incremental(
             st.loose.push(Loose {
                 member: p.0 as u32,
                 key: d.key,
-                vec: d.vec,
+                vec: d.vec.to_vec(),
                 raw: p.2,
             });
         }
@@ -754,7 +754,7 @@ fn revectorize(
                     .and_then(|p| lex.resolve[p].1)
             });
             let d = finish_doc(v, key, &lex.object_terms, &place, k);
-            (d.key, d.vec, raw)
+            (d.key, d.vec.to_vec(), raw)
         })
         .collect()
 }

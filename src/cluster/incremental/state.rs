@@ -126,7 +126,7 @@ impl State {
             .map(|i| Loose {
                 member: i as u32,
                 key: prep.docs[i].key,
-                vec: std::mem::take(&mut prep.docs[i].vec),
+                vec: std::mem::take(&mut prep.docs[i].vec).to_vec(),
                 raw: prep.raw[i].take(),
             })
             .collect();
