@@ -540,9 +540,12 @@ pub(crate) fn run_full(
         std::mem::take(&mut prep.docs)
             .into_par_iter()
             .zip(grouped.par_iter()),
-        |(d, &g)| match g {
-            true => (d.key, Vec::new(), Vec::new()),
-            false => (d.key, d.vec.to_vec(), d.top.to_vec()),
+        |(d, &g)| {
+            if g {
+                (d.key, Vec::new(), Vec::new())
+            } else {
+                (d.key, d.vec.to_vec(), d.top.to_vec())
+            }
         },
     );
     drop(grouped);

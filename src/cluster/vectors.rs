@@ -52,7 +52,7 @@ impl Doc {
     }
 }
 
-/// A [`Doc`] before [`Doc::pack`]: key, vector, top terms.
+/// A [`Doc`] before [`Doc::pack_made`] packs it: key, vector, top terms.
 type Unpacked = (Option<u32>, Vec<(u32, f32)>, Vec<u32>);
 
 /// Docs per shared buffer: ~3.5 MiB of terms at a generated petition's ~29.
