@@ -27,6 +27,7 @@ pub mod inferred;
 pub mod ingest;
 pub mod mask;
 pub mod normalize;
+mod packed;
 pub mod pipeline;
 pub mod region;
 pub mod report;

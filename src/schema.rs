@@ -311,29 +311,19 @@ impl Text {
 
     /// [`Text::pack_all`] into buffers of fewer than `limit` bytes (a longer text alone).
     fn pack_within<'a>(texts: impl Iterator<Item = &'a str>, limit: usize) -> Vec<Text> {
-        let mut out = Vec::with_capacity(texts.size_hint().0);
-        let mut rest = texts.peekable();
-        while rest.peek().is_some() {
-            // A buffer's ranges are u32s: fill it while they fit.
-            let mut total = 0usize;
-            let mut taken: Vec<&str> = Vec::new();
-            while let Some(t) = rest.peek() {
-                if !taken.is_empty() && total + t.len() >= limit {
-                    break;
-                }
-                total += t.len();
-                taken.push(t);
-                rest.next();
-            }
-            if let [one] = taken[..] {
-                out.push(Text::from(one));
+        let texts: Vec<&str> = texts.collect();
+        let lens: Vec<usize> = texts.iter().map(|t| t.len()).collect();
+        let mut out = Vec::with_capacity(texts.len());
+        // A buffer's ranges are u32s: fill it while they fit.
+        for run in crate::packed::runs(&lens, limit) {
+            let these = &texts[run];
+            if let [one] = these {
+                out.push(Text::from(*one));
                 continue;
             }
-            let mut joined = String::with_capacity(total);
-            taken.iter().for_each(|t| joined.push_str(t));
-            let buf: Arc<str> = Arc::from(joined);
+            let buf: Arc<str> = Arc::from(these.concat());
             let mut start = 0u32;
-            for t in taken {
+            for t in these {
                 let len = t.len() as u32;
                 out.push(Text {
                     buf: buf.clone(),

@@ -76,7 +76,6 @@ mod leader;
 mod links;
 mod merge;
 mod objects;
-mod packed;
 mod tagged;
 #[cfg(test)]
 mod tests;

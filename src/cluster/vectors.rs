@@ -17,9 +17,9 @@ use super::objects::{
     anchors_in, char_len, kind_only, lookup_known, normalise_anchor, pick_anchor, proper_tag,
     region_names,
 };
-use super::packed::Packed;
 use super::tagged::Taggings;
 use super::Options;
+use crate::packed::Packed;
 
 #[derive(Default)]
 pub(super) struct Doc {

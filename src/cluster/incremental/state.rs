@@ -117,7 +117,7 @@ impl State {
                 similarity,
             })
             .collect();
-        // the vectors are moved, not copied: the grouping is done with them
+        // copied out of the buffers they share with the grouped petitions' (`Packed`)
         let loose: Vec<usize> = (0..members.len())
             .filter(|&i| members[i].group == NO_GROUP && !prep.docs[i].vec.is_empty())
             .collect();
@@ -126,7 +126,7 @@ impl State {
             .map(|i| Loose {
                 member: i as u32,
                 key: prep.docs[i].key,
-                vec: std::mem::take(&mut prep.docs[i].vec).to_vec(),
+                vec: prep.docs[i].vec.to_vec(),
                 raw: prep.raw[i].take(),
             })
             .collect();

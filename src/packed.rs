@@ -1,4 +1,5 @@
-//! [`Packed`]: a slice that shares one buffer with its neighbours.
+//! [`Packed`]: a slice that shares one buffer with its neighbours, and [`runs`], how parts are
+//! dealt to buffers (which [`crate::schema::Text`] packs by too).
 //!
 //! The grouping keeps one term vector and one top-term list per petition from the tagging pass
 //! to the end. Made one `Vec` each on the thread pool, they sat in allocator pages beside the
@@ -24,20 +25,11 @@ impl<T> Packed<T> {
         T: Copy + 'a,
     {
         let parts: Vec<&[T]> = parts.collect();
+        let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
         let mut out = Vec::with_capacity(parts.len());
-        let mut rest = &parts[..];
-        while !rest.is_empty() {
-            let mut total = 0usize;
-            let take = rest
-                .iter()
-                .take_while(|p| {
-                    total += p.len();
-                    total < u32::MAX as usize
-                })
-                .count()
-                .max(1);
-            let (these, next) = rest.split_at(take);
-            let joined: Vec<T> = these.iter().flat_map(|p| p.iter().copied()).collect();
+        for run in runs(&lens, u32::MAX as usize) {
+            let these = &parts[run];
+            let joined: Vec<T> = these.concat();
             let buf: Option<Arc<[T]>> = (!joined.is_empty()).then(|| Arc::from(joined));
             let mut start = 0u32;
             for p in these {
@@ -50,10 +42,26 @@ impl<T> Packed<T> {
                 });
                 start += len;
             }
-            rest = next;
         }
         out
     }
+}
+
+/// The runs of consecutive parts (of lengths `lens`) that share a buffer, in order: each as
+/// many as keep the buffer under `limit` items, a part of `limit` or more alone.
+pub(crate) fn runs(lens: &[usize], limit: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from < lens.len() {
+        let (mut to, mut total) = (from + 1, lens[from]);
+        while to < lens.len() && total + lens[to] < limit {
+            total += lens[to];
+            to += 1;
+        }
+        out.push(from..to);
+        from = to;
+    }
+    out
 }
 
 impl<T> Default for Packed<T> {
@@ -139,5 +147,12 @@ mod tests {
         assert_eq!(Packed::from(vec![3u32]), packed[2]);
         assert!(Packed::<u32>::pack_all(std::iter::empty()).is_empty());
         assert!(Packed::<u32>::from(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn runs_keep_each_buffer_under_the_limit() {
+        assert_eq!(runs(&[3, 0, 5, 1, 30, 1], 10), vec![0..4, 4..5, 5..6]);
+        assert_eq!(runs(&[], 10), Vec::<std::ops::Range<usize>>::new());
+        assert_eq!(runs(&[12], 10), vec![0..1]);
     }
 }
