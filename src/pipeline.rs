@@ -368,7 +368,7 @@ pub fn index_shard(
         output,
         &records,
         &tokenizer,
-        &index::group_of_pairs(&pairs),
+        &index::GroupOf::of_pairs(&pairs),
         Some(&previous),
     )
 }
@@ -381,7 +381,7 @@ pub fn split_group_ids(run_dir: &Path, into: &Path) -> Result<usize> {
     crate::fsutil::check_run_folder(run_dir)?;
     let store_file = store::path(run_dir);
     let pairs = cluster::read_group_ids(&run_dir.join("groups"))?;
-    let group_of = index::group_of_pairs(&pairs);
+    let group_of = index::GroupOf::of_pairs(&pairs);
     // each row group's (offset, rows), from one read of the file's metadata (at 1,000 row
     // groups, reading it again per row group would parse it 1,000 times); an empty store has
     // one empty row group, as its index has one empty shard
@@ -402,7 +402,7 @@ pub fn split_group_ids(run_dir: &Path, into: &Path) -> Result<usize> {
             let file = into.join(format!("{}.csv", index::shard_name(k)));
             let grouped = ids
                 .iter()
-                .filter_map(|id| group_of.get(id.as_str()).map(|g| (id.as_str(), *g)));
+                .filter_map(|id| group_of.get(id.as_str()).map(|g| (id.as_str(), g)));
             cluster::write_group_id_file(&file, grouped)
         })?;
     Ok(spans.len())
@@ -422,7 +422,7 @@ pub fn install_shards(cfg: &PipelineConfig, run_dir: &Path, shards: &Path) -> Re
         shards,
         &run_dir.join("index"),
         &tokenizer,
-        &index::group_of_pairs(&pairs),
+        &index::GroupOf::of_pairs(&pairs),
         rows as u64,
     )?;
     let mut report = run_log::read(run_dir)?;

@@ -571,17 +571,20 @@ fn writer(index: &Index) -> Result<IndexWriter> {
     Ok(index.writer_with_num_threads(threads, threads * INDEX_BUDGET_PER_THREAD)?)
 }
 
-/// Adds documents, building them (jieba) in parallel chunks.
+/// Adds documents with their group ids, building them (jieba) in parallel chunks.
 fn add_all(
     w: &IndexWriter,
     f: &Fields,
-    recs: &[(&Record, Option<&str>, u64)],
+    recs: &[&Record],
+    group_of: &GroupOf,
     tok: &Tokenizer,
 ) -> Result<()> {
     for chunk in recs.chunks(4096) {
+        let groups = group_of.get_all(chunk.iter().map(|r| r.id.as_str()));
         let docs: Vec<TantivyDocument> = chunk
             .par_iter()
-            .map(|(r, g, h)| to_doc(f, r, *g, *h, tok))
+            .zip(groups)
+            .map(|(r, g)| to_doc(f, r, g, doc_hash(r, g), tok))
             .collect();
         for d in docs {
             w.add_document(d)?;
@@ -646,30 +649,130 @@ pub struct Input<'a> {
 
 /// The index stage: [`build`] with each petition's group id.
 pub fn run(input: Input<'_>) -> Result<IndexSummary> {
-    let group_of = group_of(input.groups);
+    let group_of = GroupOf::of_groups(input.groups);
     build(input.index_dir, input.records, input.tokenizer, &group_of)
 }
 
-/// Each grouped petition's group id (petitions in no group are left out).
-pub fn group_of(groups: &crate::cluster::Groups) -> HashMap<&str, &str> {
-    // sized once: grown from empty, its rehashing was about a quarter of its building at 1M
-    let mut m = HashMap::with_capacity(groups.members.len());
-    m.extend(
-        groups
-            .members
-            .iter()
-            .filter(|m| m.group_id != crate::cluster::UNCLUSTERED)
-            .map(|m| (m.id.as_str(), m.group_id.as_str())),
-    );
-    m
+/// Each grouped petition's group id, by petition id (petitions in no group have none).
+///
+/// Looked up by binary search in the grouping's own rows, which are sorted by id: a table
+/// beside them was 66 MiB at a million petitions, held by the index stage on top of the
+/// records, the groups and tantivy's writer — the run's peak (issue 18).
+#[derive(Debug, Clone, Default)]
+pub struct GroupOf<'a>(Lookup<'a>);
+
+#[derive(Debug, Clone, Default)]
+enum Lookup<'a> {
+    #[default]
+    Nothing,
+    /// The grouping's rows, sorted by id.
+    Members(&'a [crate::cluster::Member]),
+    /// (id, group id) pairs, sorted by id.
+    Pairs(&'a [(String, String)]),
+    /// Pairs in no order (made where nothing is sorted; small).
+    Map(HashMap<&'a str, &'a str>),
 }
 
-/// [`group_of`] from (id, group id) pairs, as `cluster::read_group_ids` reads them.
-pub fn group_of_pairs(pairs: &[(String, String)]) -> HashMap<&str, &str> {
-    pairs
-        .iter()
-        .map(|(i, g)| (i.as_str(), g.as_str()))
-        .collect()
+impl<'a> GroupOf<'a> {
+    /// From a grouping (its rows are sorted by id; were they not, a table is made).
+    pub fn of_groups(groups: &'a crate::cluster::Groups) -> GroupOf<'a> {
+        let rows = &groups.members[..];
+        if rows.is_sorted_by(|a, b| a.id < b.id) {
+            return GroupOf(Lookup::Members(rows));
+        }
+        GroupOf(Lookup::Map(
+            rows.iter()
+                .filter(|m| m.group_id != crate::cluster::UNCLUSTERED)
+                .map(|m| (m.id.as_str(), m.group_id.as_str()))
+                .collect(),
+        ))
+    }
+
+    /// From (id, group id) pairs, as `cluster::read_group_ids` reads them (sorted by id, as
+    /// `groups/` writes them; were they not, a table is made).
+    pub fn of_pairs(pairs: &'a [(String, String)]) -> GroupOf<'a> {
+        if pairs.is_sorted_by(|a, b| a.0 < b.0) {
+            return GroupOf(Lookup::Pairs(pairs));
+        }
+        GroupOf(Lookup::Map(
+            pairs
+                .iter()
+                .map(|(i, g)| (i.as_str(), g.as_str()))
+                .collect(),
+        ))
+    }
+
+    /// The groups of `ids`, in their order. Ids in increasing order (the store's) are found by
+    /// walking the sorted rows beside them: a binary search for each of a million ids touches
+    /// ~20 rows apiece, scattered, and made the index stage 5 s slower at a million.
+    pub fn get_all<'i>(&self, ids: impl Iterator<Item = &'i str>) -> Vec<Option<&'a str>> {
+        match &self.0 {
+            Lookup::Members(rows) => walk(rows, |m| m.id.as_str(), ids)
+                .into_iter()
+                .map(|k| {
+                    k.map(|k| rows[k].group_id.as_str())
+                        .filter(|g| *g != crate::cluster::UNCLUSTERED)
+                })
+                .collect(),
+            Lookup::Pairs(pairs) => walk(pairs, |p| p.0.as_str(), ids)
+                .into_iter()
+                .map(|k| k.map(|k| pairs[k].1.as_str()))
+                .collect(),
+            _ => ids.map(|id| self.get(id)).collect(),
+        }
+    }
+
+    /// The group of petition `id`, if it is in one.
+    pub fn get(&self, id: &str) -> Option<&'a str> {
+        match &self.0 {
+            Lookup::Nothing => None,
+            Lookup::Members(rows) => rows
+                .binary_search_by(|m| m.id.as_str().cmp(id))
+                .ok()
+                .map(|k| rows[k].group_id.as_str())
+                .filter(|g| *g != crate::cluster::UNCLUSTERED),
+            Lookup::Pairs(pairs) => pairs
+                .binary_search_by(|(i, _)| i.as_str().cmp(id))
+                .ok()
+                .map(|k| pairs[k].1.as_str()),
+            Lookup::Map(m) => m.get(id).copied(),
+        }
+    }
+}
+
+/// The position of each of `ids` in `rows` (sorted by `key`), if there: from where the last id
+/// was found, forward by doubling steps then halving (next door for ids that are dense in the
+/// rows, a few steps for sparse ones); an id before the last starts a search from the start.
+fn walk<'i, T>(
+    rows: &[T],
+    key: impl Fn(&T) -> &str,
+    ids: impl Iterator<Item = &'i str>,
+) -> Vec<Option<usize>> {
+    let mut at = 0usize;
+    let mut last: Option<&str> = None;
+    ids.map(move |id| {
+        if last.is_some_and(|l| id < l) {
+            at = 0;
+        }
+        last = Some(id);
+        // the first row at `at` or after whose key is not below `id`
+        let mut step = 1usize;
+        let mut lo = at;
+        while lo + step <= rows.len() && key(&rows[lo + step - 1]) < id {
+            lo += step;
+            step *= 2;
+        }
+        let hi = (lo + step).min(rows.len());
+        at = lo + rows[lo..hi].partition_point(|r| key(r) < id);
+        (at < rows.len() && key(&rows[at]) == id).then_some(at)
+    })
+    .collect()
+}
+
+impl<'a> From<HashMap<&'a str, &'a str>> for GroupOf<'a> {
+    fn from(m: HashMap<&'a str, &'a str>) -> Self {
+        GroupOf(Lookup::Map(m))
+    }
 }
 
 /// Brings `dir` (e.g. `run_dir/index`) in line with `records`: delete-then-add only changed ids
@@ -680,7 +783,7 @@ pub fn build(
     dir: &Path,
     records: &[Record],
     tokenizer: &Tokenizer,
-    group_of: &HashMap<&str, &str>,
+    group_of: &GroupOf,
 ) -> Result<IndexSummary> {
     build_with(dir, records, tokenizer, group_of, None)
 }
@@ -690,7 +793,7 @@ fn build_with(
     dir: &Path,
     records: &[Record],
     tokenizer: &Tokenizer,
-    group_of: &HashMap<&str, &str>,
+    group_of: &GroupOf,
     shard: Option<shards::Prints>,
 ) -> Result<IndexSummary> {
     let (groups, rows) = match shard {
@@ -703,23 +806,30 @@ fn build_with(
         groups,
         rows,
     };
-    // Last record wins if an id repeats (the store never repeats ids).
+    // Last record wins if an id repeats. The store never repeats ids and holds them in order,
+    // which this checks in one pass: only records in another order need a set of their ids
+    // (32 MiB at a million, held through the indexing).
+    let in_order = records.is_sorted_by(|a, b| a.id < b.id);
     let mut seen: FastSet<&str> = FastSet::default();
-    let mut picked: Vec<&Record> = Vec::with_capacity(records.len());
-    for r in records.iter().rev() {
-        if seen.insert(r.id.as_str()) {
-            picked.push(r);
+    let picked: Vec<&Record> = if in_order {
+        records.iter().collect()
+    } else {
+        let mut picked = Vec::with_capacity(records.len());
+        for r in records.iter().rev() {
+            if seen.insert(r.id.as_str()) {
+                picked.push(r);
+            }
         }
-    }
-    picked.reverse();
-    // Hashing every text is most of a weekly run's index stage when little changed.
-    let recs: Vec<(&Record, Option<&str>, u64)> = picked
-        .into_par_iter()
-        .map(|r| {
-            let g = group_of.get(r.id.as_str()).copied();
-            (r, g, doc_hash(r, g))
-        })
-        .collect();
+        picked.reverse();
+        picked
+    };
+    let current = |id: &str| {
+        if in_order {
+            records.binary_search_by(|r| r.id.as_str().cmp(id)).is_ok()
+        } else {
+            seen.contains(id)
+        }
+    };
     let mut summary = IndexSummary::default();
 
     refuse_foreign(dir)?;
@@ -742,13 +852,13 @@ fn build_with(
         let index = Index::create_in_dir(stage.path(), schema)?;
         register(&index);
         let w = writer(&index)?;
-        add_all(&w, &f, &recs, tokenizer)?;
+        add_all(&w, &f, &picked, group_of, tokenizer)?;
         commit(w, &payload)?;
         drop(index);
         let staged = stage.keep();
         crate::fsutil::replace_dir(&staged, dir)?;
-        summary.added = recs.len() as u64;
-        summary.docs = recs.len() as u64;
+        summary.added = picked.len() as u64;
+        summary.docs = picked.len() as u64;
         return Ok(summary);
     };
 
@@ -756,35 +866,39 @@ fn build_with(
         // Dictionary or stopwords changed: everything is re-analysed, still one atomic commit.
         let w = writer(&index)?;
         w.delete_all_documents()?;
-        add_all(&w, &f, &recs, tokenizer)?;
+        add_all(&w, &f, &picked, group_of, tokenizer)?;
         commit(w, &payload)?;
         summary.rebuilt = true;
-        summary.added = recs.len() as u64;
-        summary.docs = recs.len() as u64;
+        summary.added = picked.len() as u64;
+        summary.docs = picked.len() as u64;
         return Ok(summary);
     }
 
     let live = live_hashes(&index, dir)?;
-    let mut changed: Vec<(&Record, Option<&str>, u64)> = Vec::new();
-    for &(r, g, h) in &recs {
+    // hashing every text is most of a weekly run's index stage when little changed
+    let groups = group_of.get_all(picked.iter().map(|r| r.id.as_str()));
+    let hashes: Vec<u64> = picked
+        .par_iter()
+        .zip(groups)
+        .map(|(r, g)| doc_hash(r, g))
+        .collect();
+    let mut changed: Vec<&Record> = Vec::new();
+    for (&r, &h) in picked.iter().zip(&hashes) {
         match live.get(&r.id) {
             Some(&old) if old == h => summary.unchanged += 1,
             Some(_) => {
                 summary.updated += 1;
-                changed.push((r, g, h));
+                changed.push(r);
             }
             None => {
                 summary.added += 1;
-                changed.push((r, g, h));
+                changed.push(r);
             }
         }
     }
-    let gone: Vec<&String> = live
-        .keys()
-        .filter(|id| !seen.contains(id.as_str()))
-        .collect();
+    let gone: Vec<&String> = live.keys().filter(|id| !current(id.as_str())).collect();
     summary.deleted = gone.len() as u64;
-    summary.docs = recs.len() as u64;
+    summary.docs = picked.len() as u64;
     // (a shard's payload names its petitions: it is committed anew when they differ)
     if changed.is_empty() && gone.is_empty() && old == payload {
         return Ok(summary);
@@ -793,12 +907,12 @@ fn build_with(
     for id in gone {
         w.delete_term(Term::from_field_text(f.id, id));
     }
-    for (r, _, _) in &changed {
+    for r in &changed {
         if live.contains_key(&r.id) {
             w.delete_term(Term::from_field_text(f.id, &r.id));
         }
     }
-    add_all(&w, &f, &changed, tokenizer)?;
+    add_all(&w, &f, &changed, group_of, tokenizer)?;
     commit(w, &payload)?;
     Ok(summary)
 }

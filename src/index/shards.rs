@@ -5,7 +5,7 @@
 //! Search fans out over the shards with the BM25 statistics of all of them (search.rs), so a
 //! sharded index answers every search as one index holding the same petitions does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -92,7 +92,7 @@ pub(crate) struct Prints {
 }
 
 impl Prints {
-    fn of(records: &[Record], group_of: &HashMap<&str, &str>) -> Prints {
+    fn of(records: &[Record], group_of: &super::GroupOf) -> Prints {
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
         Prints {
             groups: groups_fingerprint(&ids, group_of),
@@ -104,7 +104,7 @@ impl Prints {
 /// A fingerprint of the group ids of petitions `ids` (the crate's fixed hasher over each id
 /// with its group or none, in id order): a shard indexed before the latest grouping would show
 /// other groups than the brief. [`install`] checks it against the ids the shard holds.
-pub(crate) fn groups_fingerprint(ids: &[&str], group_of: &HashMap<&str, &str>) -> String {
+pub(crate) fn groups_fingerprint(ids: &[&str], group_of: &super::GroupOf) -> String {
     use std::hash::Hasher;
     let mut ids = ids.to_vec();
     ids.sort_unstable();
@@ -123,13 +123,13 @@ pub(crate) fn groups_fingerprint(ids: &[&str], group_of: &HashMap<&str, &str>) -
 
 /// A fingerprint of everything a shard indexes for `records` — each petition's document hash
 /// (its indexed fields and group id, as [`super::build`] compares them), in id order.
-pub(crate) fn rows_fingerprint(records: &[Record], group_of: &HashMap<&str, &str>) -> String {
+pub(crate) fn rows_fingerprint(records: &[Record], group_of: &super::GroupOf) -> String {
     use std::hash::Hasher;
     let mut docs: Vec<(&str, u64)> = records
         .par_iter()
         .map(|r| {
             let id = r.id.as_str();
-            (id, super::doc_hash(r, group_of.get(id).copied()))
+            (id, super::doc_hash(r, group_of.get(id)))
         })
         .collect();
     docs.sort_unstable();
@@ -169,7 +169,7 @@ pub fn build_shard(
     dir: &Path,
     records: &[Record],
     tokenizer: &Tokenizer,
-    group_of: &HashMap<&str, &str>,
+    group_of: &super::GroupOf,
     previous: Option<&Path>,
 ) -> Result<(IndexSummary, Built)> {
     super::refuse_foreign(dir)?;
@@ -292,7 +292,7 @@ pub fn install(
     from: &Path,
     index_dir: &Path,
     tokenizer: &Tokenizer,
-    group_of: &HashMap<&str, &str>,
+    group_of: &super::GroupOf,
     store_rows: u64,
 ) -> Result<IndexSummary> {
     super::refuse_foreign(index_dir)?;

@@ -103,7 +103,7 @@ fn corpus() -> Vec<Record> {
 }
 
 fn build_corpus(dir: &Path) -> IndexSummary {
-    build(dir, &corpus(), &TOK, &HashMap::new()).unwrap()
+    build(dir, &corpus(), &TOK, &GroupOf::default()).unwrap()
 }
 
 fn ids(h: &IndexHandle, q: &str) -> Vec<String> {
@@ -387,7 +387,7 @@ fn highlight_offsets_on_mixed_text() {
         dir.path(),
         &[rec("m", "2019-01-01", "ＷｉＦｉ和油烟", text)],
         &TOK,
-        &HashMap::new(),
+        &GroupOf::default(),
     )
     .unwrap();
     let h = IndexHandle::open(dir.path()).unwrap();
@@ -406,10 +406,10 @@ fn highlight_offsets_on_mixed_text() {
 fn incremental_add_update_delete_noop() {
     let dir = tempfile::tempdir().unwrap();
     let mut recs = corpus();
-    let s = build(dir.path(), &recs[..6], &TOK, &HashMap::new()).unwrap();
+    let s = build(dir.path(), &recs[..6], &TOK, &GroupOf::default()).unwrap();
     assert_eq!((s.docs, s.added, s.rebuilt), (6, 6, false));
     // A new week of rows.
-    let s = build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    let s = build(dir.path(), &recs, &TOK, &GroupOf::default()).unwrap();
     assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (2, 0, 0, 6));
     // No change: no commit.
     let opstamp = Index::open_in_dir(dir.path())
@@ -417,7 +417,7 @@ fn incremental_add_update_delete_noop() {
         .load_metas()
         .unwrap()
         .opstamp;
-    let s = build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    let s = build(dir.path(), &recs, &TOK, &GroupOf::default()).unwrap();
     assert_eq!((s.added, s.updated, s.deleted, s.unchanged), (0, 0, 0, 8));
     assert_eq!(
         Index::open_in_dir(dir.path())
@@ -431,7 +431,7 @@ fn incremental_add_update_delete_noop() {
     recs[0].content = "饭店已经搬走了".into();
     recs.remove(7);
     let groups: HashMap<&str, &str> = [("5", "G0001")].into();
-    let s = build(dir.path(), &recs, &TOK, &groups).unwrap();
+    let s = build(dir.path(), &recs, &TOK, &groups.into()).unwrap();
     assert_eq!(
         (s.docs, s.added, s.updated, s.deleted, s.unchanged),
         (7, 0, 2, 1, 5)
@@ -462,14 +462,14 @@ fn tokenizer_change_rebuilds() {
     .unwrap();
     std::fs::remove_file(&extra).unwrap();
     assert_ne!(tok2.fingerprint(), TOK.fingerprint());
-    let s = build(dir.path(), &corpus(), &tok2, &HashMap::new()).unwrap();
+    let s = build(dir.path(), &corpus(), &tok2, &GroupOf::default()).unwrap();
     assert!(s.rebuilt);
     assert_eq!((s.docs, s.added), (8, 8));
     let h = IndexHandle::open(dir.path()).unwrap();
     assert_eq!(h.num_docs(), 8);
     assert!(h.same_tokenizer(&tok2));
     // Same again: no-op.
-    let s = build(dir.path(), &corpus(), &tok2, &HashMap::new()).unwrap();
+    let s = build(dir.path(), &corpus(), &tok2, &GroupOf::default()).unwrap();
     assert_eq!((s.rebuilt, s.unchanged), (false, 8));
 }
 
@@ -504,7 +504,7 @@ fn similar_finds_earlier_petitions() {
         "饭店油烟机扰民",
         "楼下饭店油烟机很吵，油烟扰民严重。",
     ));
-    build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    build(dir.path(), &recs, &TOK, &GroupOf::default()).unwrap();
     let h = IndexHandle::open(dir.path()).unwrap();
     let hits = h.similar("9", 3, &TOK).unwrap();
     assert_eq!(hits[0].id, "1");
@@ -627,8 +627,14 @@ fn ties_are_listed_by_id_whatever_segment_holds_them() {
     let dir = tempfile::tempdir().unwrap();
     let same = |id: &str| rec(id, "2019-03-04", "电梯故障", "电梯又坏了，困人。");
     let z = vec![same("z")];
-    build(dir.path(), &z, &TOK, &HashMap::new()).unwrap();
-    build(dir.path(), &[same("z"), same("a")], &TOK, &HashMap::new()).unwrap();
+    build(dir.path(), &z, &TOK, &GroupOf::default()).unwrap();
+    build(
+        dir.path(),
+        &[same("z"), same("a")],
+        &TOK,
+        &GroupOf::default(),
+    )
+    .unwrap();
     let h = IndexHandle::open(dir.path()).unwrap();
     let ids = |sort: search::Sort, limit: usize| -> Vec<String> {
         let mut req = SearchRequest::new("电梯");
@@ -653,8 +659,8 @@ fn a_tie_wider_than_the_widening_is_still_listed_by_id() {
         .rev()
         .map(|i| rec(&format!("{i:05}"), "2019-03-04", "电梯故障", "电梯又坏了。"))
         .collect();
-    build(dir.path(), &recs[..n / 2], &TOK, &HashMap::new()).unwrap();
-    build(dir.path(), &recs, &TOK, &HashMap::new()).unwrap();
+    build(dir.path(), &recs[..n / 2], &TOK, &GroupOf::default()).unwrap();
+    build(dir.path(), &recs, &TOK, &GroupOf::default()).unwrap();
     let h = IndexHandle::open(dir.path()).unwrap();
     let mut req = SearchRequest::new("电梯");
     req.offset = 10;
@@ -694,11 +700,12 @@ fn repetitive_corpus(n: usize) -> (Vec<Record>, HashMap<String, String>) {
     (recs, groups)
 }
 
-fn group_map(groups: &HashMap<String, String>) -> HashMap<&str, &str> {
+fn group_map(groups: &HashMap<String, String>) -> GroupOf<'_> {
     groups
         .iter()
         .map(|(i, g)| (i.as_str(), g.as_str()))
-        .collect()
+        .collect::<HashMap<_, _>>()
+        .into()
 }
 
 /// Three shards of `recs` (thirds), built into `run/shards` and installed as `run/index`;
@@ -884,10 +891,7 @@ fn shards_of_the_last_index_are_kept_or_updated_in_place() {
 #[test]
 fn shards_of_other_groups_or_missing_petitions_are_refused() {
     let (recs, groups) = repetitive_corpus(30);
-    let group_of: HashMap<&str, &str> = groups
-        .iter()
-        .map(|(i, g)| (i.as_str(), g.as_str()))
-        .collect();
+    let group_of = group_map(&groups);
     let run = tempfile::tempdir().unwrap();
     let staging = run.path().join("shards");
     build_shard(
@@ -903,7 +907,7 @@ fn shards_of_other_groups_or_missing_petitions_are_refused() {
         &staging.join(shard_name(1)),
         &recs[10..],
         &TOK,
-        &HashMap::new(),
+        &GroupOf::default(),
         None,
     )
     .unwrap();
@@ -938,4 +942,54 @@ fn shards_of_other_groups_or_missing_petitions_are_refused() {
     assert!(s.rebuilt);
     assert!(!index_dir.join(LAYOUT_FILE).exists());
     assert_eq!(IndexHandle::open(&index_dir).unwrap().shards(), 1);
+}
+
+proptest::proptest! {
+    /// Looking up many ids at once (walking the sorted rows beside ids in order, searching
+    /// afresh for an id out of order) finds what looking each up alone finds, and what a table
+    /// of the pairs finds: for rows of a grouping and for (id, group) pairs alike.
+    #[test]
+    fn group_lookup_of_many_ids_agrees_with_one_at_a_time(
+        rows in proptest::collection::btree_map(0u16..400, 0u8..4, 0..60),
+        asked in proptest::collection::vec(0u16..420, 0..80),
+        in_order in proptest::bool::ANY,
+    ) {
+        let id = |n: u16| format!("X{n:04}");
+        let gid = |g: u8| if g == 0 { crate::cluster::UNCLUSTERED.to_string() } else { format!("G{g}") };
+        let pairs: Vec<(String, String)> = rows.iter().map(|(&n, &g)| (id(n), gid(g))).collect();
+        let groups = crate::cluster::Groups {
+            members: pairs
+                .iter()
+                .map(|(i, g)| crate::cluster::Member {
+                    id: i.clone(),
+                    group_id: g.clone(),
+                    similarity: 0.0,
+                    is_repeat: false,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let table: HashMap<&str, &str> = pairs
+            .iter()
+            .filter(|(_, g)| g != crate::cluster::UNCLUSTERED)
+            .map(|(i, g)| (i.as_str(), g.as_str()))
+            .collect();
+        let mut asked: Vec<String> = asked.into_iter().map(id).collect();
+        if in_order {
+            asked.sort();
+        }
+        let want: Vec<Option<&str>> = asked.iter().map(|a| table.get(a.as_str()).copied()).collect();
+        let of_groups = GroupOf::of_groups(&groups);
+        proptest::prop_assert_eq!(&of_groups.get_all(asked.iter().map(String::as_str)), &want);
+        let one: Vec<Option<&str>> = asked.iter().map(|a| of_groups.get(a)).collect();
+        proptest::prop_assert_eq!(&one, &want);
+        // pairs keep the unclustered marker as any other group id: the files hold none
+        let grouped: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(_, g)| g != crate::cluster::UNCLUSTERED)
+            .cloned()
+            .collect();
+        let of_pairs = GroupOf::of_pairs(&grouped);
+        proptest::prop_assert_eq!(&of_pairs.get_all(asked.iter().map(String::as_str)), &want);
+    }
 }

@@ -362,7 +362,7 @@ async fn a_sharded_index_is_searched_like_one_index() {
     assert!(!sharded.join("index").exists(), "--no-index builds none");
     let records = minqing::store::read(&sharded).unwrap();
     let pairs = minqing::cluster::read_group_ids(&sharded.join("groups")).unwrap();
-    let group_of = minqing::index::group_of_pairs(&pairs);
+    let group_of = minqing::index::GroupOf::of_pairs(&pairs);
     let tok = minqing::tokenize::Tokenizer::new(&Default::default()).unwrap();
     let staging = sharded.join("shards");
     for (k, part) in records.chunks(records.len() / 3 + 1).enumerate() {
