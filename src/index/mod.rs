@@ -655,9 +655,10 @@ pub fn run(input: Input<'_>) -> Result<IndexSummary> {
 
 /// Each grouped petition's group id, by petition id (petitions in no group have none).
 ///
-/// Looked up by binary search in the grouping's own rows, which are sorted by id: a table
-/// beside them was 66 MiB at a million petitions, held by the index stage on top of the
-/// records, the groups and tantivy's writer — the run's peak (issue 18).
+/// Looked up in the grouping's own rows, which are sorted by id ([`GroupOf::get_all`] walks
+/// them beside ids in order): a table beside them was 66 MiB at a million petitions, held by
+/// the index stage on top of the records, the groups and tantivy's writer — then the run's
+/// peak (issue 18).
 #[derive(Debug, Clone, Default)]
 pub struct GroupOf<'a>(Lookup<'a>);
 

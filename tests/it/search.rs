@@ -86,7 +86,13 @@ fn run_dir(with_index: bool) -> tempfile::TempDir {
     if with_index {
         let stored = minqing::store::read(dir.path()).unwrap();
         let tok = Tokenizer::new(&Options::default()).unwrap();
-        index::build(&dir.path().join("index"), &stored, &tok, &HashMap::new()).unwrap();
+        index::build(
+            &dir.path().join("index"),
+            &stored,
+            &tok,
+            &index::GroupOf::default(),
+        )
+        .unwrap();
     }
     dir
 }
@@ -279,7 +285,7 @@ fn real_data_hit_counts_equal_substring_counts() {
     let dir = tempfile::tempdir().unwrap();
     let tok = Tokenizer::new(&Options::default()).unwrap();
     let t0 = Instant::now();
-    index::build(dir.path(), &recs, &tok, &HashMap::new()).unwrap();
+    index::build(dir.path(), &recs, &tok, &index::GroupOf::default()).unwrap();
     eprintln!("indexed {} messages in {:?}", recs.len(), t0.elapsed());
     let h = IndexHandle::open(dir.path()).unwrap();
     let words = [
@@ -435,7 +441,7 @@ fn bench_index_and_query() {
     let dir = tempfile::tempdir().unwrap();
     let ix = dir.path().join("index");
     let t = Instant::now();
-    let s = index::build(&ix, &recs, &tok, &HashMap::new()).unwrap();
+    let s = index::build(&ix, &recs, &tok, &index::GroupOf::default()).unwrap();
     let build = t.elapsed();
     assert_eq!(s.docs, n as u64);
     let size: u64 = std::fs::read_dir(&ix)
@@ -443,7 +449,7 @@ fn bench_index_and_query() {
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
     let t = Instant::now();
-    let s = index::build(&ix, &recs, &tok, &HashMap::new()).unwrap();
+    let s = index::build(&ix, &recs, &tok, &index::GroupOf::default()).unwrap();
     let noop = t.elapsed();
     assert_eq!(s.unchanged, n as u64);
     eprintln!(
