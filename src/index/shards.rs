@@ -109,11 +109,12 @@ pub(crate) fn groups_fingerprint(ids: &[&str], group_of: &super::GroupOf) -> Str
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    let groups = group_of.get_all(ids.iter().copied());
     let mut h = crate::fxhash::FxHasher::default();
-    for id in ids {
+    for (id, g) in ids.into_iter().zip(groups) {
         h.write(id.as_bytes());
         h.write_u8(0xff);
-        if let Some(g) = group_of.get(id) {
+        if let Some(g) = g {
             h.write(g.as_bytes());
         }
         h.write_u8(0xfe);
@@ -125,12 +126,12 @@ pub(crate) fn groups_fingerprint(ids: &[&str], group_of: &super::GroupOf) -> Str
 /// (its indexed fields and group id, as [`super::build`] compares them), in id order.
 pub(crate) fn rows_fingerprint(records: &[Record], group_of: &super::GroupOf) -> String {
     use std::hash::Hasher;
+    // (a row group's ids are in order: their groups are walked, not searched one by one)
+    let groups = group_of.get_all(records.iter().map(|r| r.id.as_str()));
     let mut docs: Vec<(&str, u64)> = records
         .par_iter()
-        .map(|r| {
-            let id = r.id.as_str();
-            (id, super::doc_hash(r, group_of.get(id)))
-        })
+        .zip(groups)
+        .map(|(r, g)| (r.id.as_str(), super::doc_hash(r, g)))
         .collect();
     docs.sort_unstable();
     docs.dedup_by(|a, b| a.0 == b.0);
