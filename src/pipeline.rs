@@ -400,9 +400,12 @@ pub fn split_group_ids(run_dir: &Path, into: &Path) -> Result<usize> {
         .try_for_each(|(k, &(offset, len))| {
             let ids = store::read_ids_slice(&store_file, offset, len)?;
             let file = into.join(format!("{}.csv", index::shard_name(k)));
+            // a row group's ids are in order: their groups are walked, not searched one by one
+            let groups = group_of.get_all(ids.iter().map(String::as_str));
             let grouped = ids
                 .iter()
-                .filter_map(|id| group_of.get(id.as_str()).map(|g| (id.as_str(), g)));
+                .zip(groups)
+                .filter_map(|(id, g)| g.map(|g| (id.as_str(), g)));
             cluster::write_group_id_file(&file, grouped)
         })?;
     Ok(spans.len())

@@ -708,18 +708,23 @@ impl<'a> GroupOf<'a> {
     /// ~20 rows apiece, scattered, and made the index stage 5 s slower at a million.
     pub fn get_all<'i>(&self, ids: impl Iterator<Item = &'i str>) -> Vec<Option<&'a str>> {
         match &self.0 {
-            Lookup::Members(rows) => walk(rows, |m| m.id.as_str(), ids)
-                .into_iter()
-                .map(|k| {
-                    k.map(|k| rows[k].group_id.as_str())
-                        .filter(|g| *g != crate::cluster::UNCLUSTERED)
-                })
-                .collect(),
-            Lookup::Pairs(pairs) => walk(pairs, |p| p.0.as_str(), ids)
-                .into_iter()
-                .map(|k| k.map(|k| pairs[k].1.as_str()))
-                .collect(),
-            _ => ids.map(|id| self.get(id)).collect(),
+            Lookup::Members(rows) => walk(rows, |m| m.id.as_str(), ids),
+            Lookup::Pairs(pairs) => walk(pairs, |p| p.0.as_str(), ids),
+            _ => return ids.map(|id| self.get(id)).collect(),
+        }
+        .into_iter()
+        .map(|k| k.and_then(|k| self.group_at(k)))
+        .collect()
+    }
+
+    /// The group of the `k`th of the sorted rows (none for the unclustered marker).
+    fn group_at(&self, k: usize) -> Option<&'a str> {
+        match &self.0 {
+            Lookup::Members(rows) => {
+                Some(rows[k].group_id.as_str()).filter(|g| *g != crate::cluster::UNCLUSTERED)
+            }
+            Lookup::Pairs(pairs) => Some(pairs[k].1.as_str()),
+            _ => None,
         }
     }
 
@@ -730,12 +735,11 @@ impl<'a> GroupOf<'a> {
             Lookup::Members(rows) => rows
                 .binary_search_by(|m| m.id.as_str().cmp(id))
                 .ok()
-                .map(|k| rows[k].group_id.as_str())
-                .filter(|g| *g != crate::cluster::UNCLUSTERED),
+                .and_then(|k| self.group_at(k)),
             Lookup::Pairs(pairs) => pairs
                 .binary_search_by(|(i, _)| i.as_str().cmp(id))
                 .ok()
-                .map(|k| pairs[k].1.as_str()),
+                .and_then(|k| self.group_at(k)),
             Lookup::Map(m) => m.get(id).copied(),
         }
     }
@@ -808,8 +812,9 @@ fn build_with(
         rows,
     };
     // Last record wins if an id repeats. The store never repeats ids and holds them in order,
-    // which this checks in one pass: only records in another order need a set of their ids
-    // (32 MiB at a million, held through the indexing).
+    // which this checks in one pass: a full build then needs no set of the ids (32 MiB at a
+    // million, held through the indexing); only records in another order and an update (for
+    // the indexed ids that are gone) make one.
     let in_order = records.is_sorted_by(|a, b| a.id < b.id);
     let mut seen: FastSet<&str> = FastSet::default();
     let picked: Vec<&Record> = if in_order {
@@ -823,13 +828,6 @@ fn build_with(
         }
         picked.reverse();
         picked
-    };
-    let current = |id: &str| {
-        if in_order {
-            records.binary_search_by(|r| r.id.as_str().cmp(id)).is_ok()
-        } else {
-            seen.contains(id)
-        }
     };
     let mut summary = IndexSummary::default();
 
@@ -897,7 +895,13 @@ fn build_with(
             }
         }
     }
-    let gone: Vec<&String> = live.keys().filter(|id| !current(id.as_str())).collect();
+    if in_order {
+        seen = picked.iter().map(|r| r.id.as_str()).collect();
+    }
+    let gone: Vec<&String> = live
+        .keys()
+        .filter(|id| !seen.contains(id.as_str()))
+        .collect();
     summary.deleted = gone.len() as u64;
     summary.docs = picked.len() as u64;
     // (a shard's payload names its petitions: it is committed anew when they differ)
