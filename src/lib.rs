@@ -38,6 +38,7 @@ pub mod schema;
 pub mod serve;
 pub mod store;
 pub mod sys;
+pub mod textfile;
 pub mod tokenize;
 pub mod trends;
 

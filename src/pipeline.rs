@@ -166,19 +166,33 @@ impl RunSummary {
 
 /// `minqing run`: the whole pipeline into `opts.out_dir`.
 pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Result<RunSummary> {
-    let started = chrono::Local::now();
     // Refused before anything is written: the index stage would replace a folder it did not make
     // (after the link checks, which name the more basic problem).
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
+    if opts.from_store {
+        return analyse_all(cfg, opts, progress, None);
+    }
+    // The imported rows' texts go to a file and are read from its mapping (issue 18: half of
+    // what the records hold), kept from piling up in the process's memory while passes read them.
+    let texts = std::sync::Arc::new(crate::textfile::TextFile::create_in(&opts.out_dir)?);
+    texts.keep_trimmed(|| analyse_all(cfg, opts, progress, Some(texts.clone())))
+}
+
+/// [`run`] after its checks: import (the rows' texts into `texts` when given) or read the
+/// store, then every stage after it.
+fn analyse_all(
+    cfg: &PipelineConfig,
+    opts: &RunOptions,
+    progress: Progress,
+    texts: Option<std::sync::Arc<crate::textfile::TextFile>>,
+) -> Result<RunSummary> {
+    let started = chrono::Local::now();
     let mut steps = Steps::new(progress);
     steps.stage_peaks = opts.stage_peaks;
-    let (mut imported, tokenizer) = with_tokenizer(cfg, || {
-        if opts.from_store {
-            stored_import(&opts.out_dir)
-        } else {
-            import(cfg, opts, &mut steps, true)
-        }
+    let (mut imported, tokenizer) = with_tokenizer(cfg, || match texts {
+        None => stored_import(&opts.out_dir),
+        Some(texts) => import(cfg, opts, &mut steps, Some(texts)),
     })?;
     // The replies, source rows and unmapped columns go to the store's writer alone (no stage
     // reads them), which lets them go row group by row group.
@@ -255,7 +269,7 @@ pub fn ingest_only(
 ) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let mut steps = Steps::new(progress);
-    let imported = import(cfg, opts, &mut steps, false)?;
+    let imported = import(cfg, opts, &mut steps, None)?;
     let outputs = vec![
         "rejects.csv".into(),
         rel(&opts.out_dir, &store::path(&opts.out_dir)),
@@ -639,27 +653,27 @@ struct Imported {
 
 /// Ingest plus store upsert: reads every source, writes `store/` and `rejects.csv`.
 ///
-/// With `keep_records` the whole store comes back in memory for the analysis stages, and the
-/// caller writes it ([`store::write_kept`]). Without it (`minqing ingest`) the rows stream to the
+/// With `keep_records` (the file the rows' texts go to) the whole store comes back in memory for
+/// the analysis stages, and the caller writes it ([`store::write_kept`]). Without it (`minqing ingest`) the rows stream to the
 /// store through a bounded buffer that spills to disk beyond `--spill-mb`, so an import's memory
 /// does not grow with the input file.
 fn import(
     cfg: &PipelineConfig,
     opts: &RunOptions,
     steps: &mut Steps,
-    keep_records: bool,
+    keep_records: Option<std::sync::Arc<crate::textfile::TextFile>>,
 ) -> Result<Imported> {
     // Before anything is read or written, so a refused run folder is left exactly as it was.
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     crate::fsutil::remove_stale_temps(&opts.out_dir);
-    let budget = if keep_records {
-        usize::MAX
-    } else {
-        opts.spill_mb
-            .unwrap_or(DEFAULT_SPILL_MB)
-            .saturating_mul(1 << 20)
+    let mut spill = match &keep_records {
+        Some(texts) => store::Spill::new(&opts.out_dir, usize::MAX).texts_in(texts.clone()),
+        None => {
+            let budget = opts.spill_mb.unwrap_or(DEFAULT_SPILL_MB);
+            store::Spill::new(&opts.out_dir, budget.saturating_mul(1 << 20))
+        }
     };
-    let mut spill = store::Spill::new(&opts.out_dir, budget);
+    let keep_records = keep_records.is_some();
     let progress = steps.progress;
     let Read { ingested, spill } = steps.step(Stage::Ingest, || {
         let input = ingest::Input {

@@ -283,9 +283,12 @@ impl Record {
 /// contents kept alone in their allocator pages held ~560 MiB of pages for 359 MiB of text (the
 /// generated 1M corpus, RssAnon before and after moving them into one buffer). A buffer of
 /// thousands of texts is one allocation that lives and dies whole.
+///
+/// In `minqing run` the buffers are ranges of a file rather than of the heap
+/// ([`crate::textfile`], [`pack_to`]): the texts are half of what the records hold.
 #[derive(Clone)]
 pub struct Text {
-    buf: Arc<str>,
+    buf: Arc<dyn TextBuf>,
     start: u32,
     /// [`WHOLE`] when the text is the whole buffer (and may be longer than `u32::MAX`).
     len: u32,
@@ -294,13 +297,34 @@ pub struct Text {
 /// [`Text::len`]'s mark for "the whole buffer".
 const WHOLE: u32 = u32::MAX;
 
+/// Where a [`Text`]'s buffer lives: the heap, or a mapped range of a run's text file.
+trait TextBuf: Send + Sync {
+    fn text(&self) -> &str;
+}
+
+/// A buffer on the heap.
+struct Heap(Box<str>);
+
+impl TextBuf for Heap {
+    fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TextBuf for crate::textfile::Piece {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl Text {
     pub fn as_str(&self) -> &str {
+        let buf = self.buf.text();
         if self.len == WHOLE {
-            &self.buf
+            buf
         } else {
             let start = self.start as usize;
-            &self.buf[start..start + self.len as usize]
+            &buf[start..start + self.len as usize]
         }
     }
 
@@ -311,17 +335,45 @@ impl Text {
 
     /// [`Text::pack_all`] into buffers of fewer than `limit` bytes (a longer text alone).
     fn pack_within<'a>(texts: impl Iterator<Item = &'a str>, limit: usize) -> Vec<Text> {
+        Text::pack_in(texts, limit, None).expect("the heap is not written to a file")
+    }
+
+    /// [`Text::pack_all`], each buffer written to `file` and read from its mapping.
+    pub fn pack_to<'a>(
+        texts: impl Iterator<Item = &'a str>,
+        file: &crate::textfile::TextFile,
+    ) -> crate::Result<Vec<Text>> {
+        Text::pack_in(texts, WHOLE as usize, Some(file))
+    }
+
+    fn pack_in<'a>(
+        texts: impl Iterator<Item = &'a str>,
+        limit: usize,
+        file: Option<&crate::textfile::TextFile>,
+    ) -> crate::Result<Vec<Text>> {
         let texts: Vec<&str> = texts.collect();
         let lens: Vec<usize> = texts.iter().map(|t| t.len()).collect();
         let mut out = Vec::with_capacity(texts.len());
         // A buffer's ranges are u32s: fill it while they fit.
         for run in crate::packed::runs(&lens, limit) {
             let these = &texts[run];
-            if let [one] = these {
-                out.push(Text::from(*one));
+            let joined = these.concat();
+            if joined.is_empty() {
+                out.extend(these.iter().map(|_| Text::default()));
                 continue;
             }
-            let buf: Arc<str> = Arc::from(these.concat());
+            let buf: Arc<dyn TextBuf> = match file {
+                Some(f) => f.put(&joined)?,
+                None => Arc::new(Heap(joined.into_boxed_str())),
+            };
+            if these.len() == 1 {
+                out.push(Text {
+                    buf,
+                    start: 0,
+                    len: WHOLE,
+                });
+                continue;
+            }
             let mut start = 0u32;
             for t in these {
                 let len = t.len() as u32;
@@ -333,7 +385,7 @@ impl Text {
                 start += len;
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -359,7 +411,7 @@ impl AsRef<str> for Text {
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
         Text {
-            buf: Arc::from(s),
+            buf: Arc::new(Heap(s.into())),
             start: 0,
             len: WHOLE,
         }
@@ -369,7 +421,7 @@ impl From<&str> for Text {
 impl From<String> for Text {
     fn from(s: String) -> Self {
         Text {
-            buf: Arc::from(s),
+            buf: Arc::new(Heap(s.into_boxed_str())),
             start: 0,
             len: WHOLE,
         }
@@ -480,8 +532,16 @@ impl Labels {
 /// buffer ([`Text`]), in chunks on the thread pool (a chunk's distinct values are a few hundred;
 /// one set per chunk keeps the threads apart).
 pub fn pack(records: &mut [Record]) {
+    pack_to(records, None).expect("the heap is not written to a file")
+}
+
+/// [`pack`], the texts written to `file` ([`crate::textfile`]) instead of the heap when given.
+pub fn pack_to(
+    records: &mut [Record],
+    file: Option<&crate::textfile::TextFile>,
+) -> crate::Result<()> {
     use rayon::prelude::*;
-    records.par_chunks_mut(16_384).for_each(|chunk| {
+    records.par_chunks_mut(16_384).try_for_each(|chunk| {
         let mut seen = Labels::default();
         for r in chunk.iter_mut() {
             for l in &mut r.region {
@@ -491,17 +551,21 @@ pub fn pack(records: &mut [Record]) {
             seen.share(&mut r.responsible_unit);
             seen.share(&mut r.status);
         }
-        let texts = chunk
-            .iter()
-            .flat_map(|r| [r.title.as_str(), r.content.as_str()]);
-        let mut packed = Text::pack_all(texts).into_iter();
-        for r in chunk.iter_mut() {
-            if let (Some(t), Some(c)) = (packed.next(), packed.next()) {
-                r.title = t;
-                r.content = c;
-            }
+        // The titles stay on the heap (a twentieth of the text): the grouping reads them in
+        // any order (pair evidence, key terms), and a read of a mapped file maps a whole folio
+        // of it, so titles read at random would map every page of the contents beside them.
+        let titles = Text::pack_all(chunk.iter().map(|r| r.title.as_str()));
+        let contents = chunk.iter().map(|r| r.content.as_str());
+        let contents = match file {
+            Some(f) => Text::pack_to(contents, f)?,
+            None => Text::pack_all(contents),
+        };
+        for ((r, t), c) in chunk.iter_mut().zip(titles).zip(contents) {
+            r.title = t;
+            r.content = c;
         }
-    });
+        Ok(())
+    })
 }
 
 /// A canonical field an input column can map to.
@@ -688,8 +752,38 @@ mod tests {
         assert_eq!(ptr(&rs[0].status), ptr(&rs[2].status));
         assert_eq!(ptr(&rs[0].region[0]), ptr(&rs[2].region[0]));
         assert_eq!(rs[0].region_path(), "江城市/住建局区");
-        // the texts of a chunk: one buffer
-        assert!(Arc::ptr_eq(&rs[0].title.buf, &rs[2].content.buf));
+        // the titles of a chunk: one buffer, its contents another
+        assert!(Arc::ptr_eq(&rs[0].title.buf, &rs[2].title.buf));
+        assert!(Arc::ptr_eq(&rs[0].content.buf, &rs[2].content.buf));
+    }
+
+    #[test]
+    fn texts_packed_to_a_file_read_as_on_the_heap() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = crate::textfile::TextFile::create_in(dir.path()).unwrap();
+        let mut rs: Vec<Record> = (0..40_000)
+            .map(|i| {
+                let mut r = crate::store::tests::rec(&format!("{i:05}"));
+                r.title = format!("第{i}号").into();
+                r.content = if i % 3 == 0 {
+                    "".into()
+                } else {
+                    format!("内容{i}").into()
+                };
+                r
+            })
+            .collect();
+        let before = rs.clone();
+        pack_to(&mut rs, Some(&file)).unwrap();
+        assert_eq!(rs, before, "values unchanged");
+        file.trim();
+        assert_eq!(
+            rs, before,
+            "read back from the file after its pages were let go"
+        );
+        // the contents are in the file, the titles on the heap
+        let contents: usize = before.iter().map(|r| r.content.len()).sum();
+        assert_eq!(file.len(), contents as u64, "every content written once");
     }
 
     #[test]
@@ -703,7 +797,7 @@ mod tests {
         assert!(Arc::ptr_eq(&packed[0].buf, &packed[1].buf));
         assert!(!Arc::ptr_eq(&packed[1].buf, &packed[2].buf));
         assert_eq!(packed[4].len, WHOLE);
-        assert_eq!(packed[4].buf.len(), 30);
+        assert_eq!(packed[4].buf.text().len(), 30);
         assert_eq!(packed[5], Text::from("b"));
         assert!(Text::pack_all(std::iter::empty()).is_empty());
     }

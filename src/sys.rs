@@ -14,6 +14,17 @@ fn vm_hwm() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident file-backed and shared memory of this process (`RssFile` + `RssShmem`), in bytes
+/// (Linux); None elsewhere. What [`crate::textfile::TextFile::keep_trimmed`] watches.
+pub fn resident_file_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((kb("RssFile:")? + kb("RssShmem:").unwrap_or(0)) * 1024)
+}
+
 /// Peak resident memory of this process so far, in bytes (Linux); None elsewhere.
 pub fn peak_rss_bytes() -> Option<u64> {
     Some(vm_hwm()?.max(EARLIER_PEAK.load(Ordering::Relaxed)))
@@ -81,10 +92,15 @@ mod tests {
         if !cfg!(target_os = "linux") {
             return;
         }
+        // Each thread spins until it has used `ms` of its own CPU time: spinning for a wall
+        // time failed on a 2-core machine running the other tests beside it (the threads
+        // waited for a core and used less CPU than the wall time).
         let spin = |ms: u64| {
-            let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            let cpu = || rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+            let ns = |t: rustix::time::Timespec| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64;
+            let end = ns(cpu()) + ms * 1_000_000;
             let mut x = 0u64;
-            while std::time::Instant::now() < end {
+            while ns(cpu()) < end {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
         };

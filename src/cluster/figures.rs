@@ -87,8 +87,15 @@ pub(super) fn assemble(
     opts: &Options,
 ) -> Groups {
     let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
-    let one = |slot: &Slot| figures(sorted, slot, sims, words, last_week, opts);
-    let figured: Vec<Figured> = slots.par_iter().map(one).collect();
+    let drafts: Vec<Draft> = slots
+        .par_iter()
+        .map(|s| Draft::of(sorted, s, words))
+        .collect();
+    let seen = sample_texts(sorted, &drafts);
+    let one = |((slot, draft), seen): ((&Slot, Draft), &Seen)| {
+        figures(sorted, slot, draft, seen, sims, words, last_week, opts)
+    };
+    let figured: Vec<Figured> = slots.par_iter().zip(drafts).zip(&seen).map(one).collect();
     // the grouped members' rows move in; only the others get an unclustered row made (making
     // one for every petition first held a million placeholder strings beside the figures)
     let mut rows_of: Vec<Option<Member>> = vec![None; sorted.len()];
@@ -127,24 +134,143 @@ pub(super) fn assemble(
 /// `make_labels`).
 pub(super) type Figured = (Group, Vec<(usize, Member, f32)>, Vec<bool>);
 
+/// Members whose texts are read for a group's key terms (the first this many by time).
+const SAMPLE: usize = 50;
+
+/// Candidate key terms per group (at most 16: one bit each in [`Seen`]).
+const CANDIDATES: usize = 12;
+
+/// What a group's figures need before its members' texts are read: its members by time, the
+/// name it displays for its object, and its candidate key terms.
+pub(super) struct Draft {
+    ms: Vec<usize>,
+    anchor: Option<String>,
+    terms: Vec<String>,
+}
+
+impl Draft {
+    fn of(sorted: &[&Record], slot: &Slot, words: &Vocabulary) -> Draft {
+        let mut ms = slot.members.clone();
+        ms.sort_by(|&a, &b| {
+            sorted[a]
+                .received_at
+                .cmp(&sorted[b].received_at)
+                .then(a.cmp(&b))
+        });
+        // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
+        let anchor = slot.cent.key.map(|k| {
+            slot.names
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| words.anchors[k as usize].clone())
+        });
+        let mut terms = key_terms(
+            &slot.cent,
+            words.vocab,
+            words.person,
+            anchor.as_deref(),
+            CANDIDATES,
+        );
+        terms.truncate(CANDIDATES);
+        Draft { ms, anchor, terms }
+    }
+}
+
+/// Which of a group's candidate terms (bit `k` = `terms[k]`) its sampled members write: in the
+/// text, in the text as the brief masks it, and right after another one (`pairs[a]` bit `b`:
+/// some text has `terms[a]` immediately followed by `terms[b]`).
+#[derive(Default, Clone, Copy)]
+pub(super) struct Seen {
+    raw: u16,
+    masked: u16,
+    pairs: [u16; CANDIDATES],
+}
+
+impl Seen {
+    fn add(&mut self, o: &Seen) {
+        self.raw |= o.raw;
+        self.masked |= o.masked;
+        for (a, b) in self.pairs.iter_mut().zip(&o.pairs) {
+            *a |= b;
+        }
+    }
+}
+
+/// Every group's [`Seen`], reading each sampled member's text once, in the records' order, on
+/// all cores: the contents may be in a mapped file (`textfile`), where reading them group by
+/// group, in no order, mapped nearly all of it (a read maps a whole folio of the page cache).
+fn sample_texts(sorted: &[&Record], drafts: &[Draft]) -> Vec<Seen> {
+    let mut sampled: Vec<(u32, u32)> = drafts
+        .iter()
+        .enumerate()
+        .flat_map(|(g, d)| d.ms.iter().take(SAMPLE).map(move |&i| (i as u32, g as u32)))
+        .collect();
+    sampled.par_sort_unstable();
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut from = 0;
+    for k in 1..=sampled.len() {
+        if k == sampled.len() || sampled[k].0 != sampled[from].0 {
+            runs.push(from..k);
+            from = k;
+        }
+    }
+    let found: Vec<(u32, Seen)> = runs
+        .par_iter()
+        .flat_map_iter(|run| {
+            let r = sorted[sampled[run.start].0 as usize];
+            let raw = format!("{}\n{}", r.title, r.content);
+            let masked = crate::mask::mask_text(&raw);
+            sampled[run.clone()]
+                .iter()
+                .map(|&(_, g)| (g, seen_in(&drafts[g as usize].terms, &raw, &masked)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut seen = vec![Seen::default(); drafts.len()];
+    for (g, s) in found {
+        seen[g as usize].add(&s);
+    }
+    seen
+}
+
+/// One text's [`Seen`] for `terms`.
+fn seen_in(terms: &[String], raw: &str, masked: &str) -> Seen {
+    let mut s = Seen::default();
+    for (k, t) in terms.iter().enumerate() {
+        if raw.contains(t.as_str()) {
+            s.raw |= 1 << k;
+        }
+        if masked.contains(t.as_str()) {
+            s.masked |= 1 << k;
+        }
+    }
+    // a text with `a` right before `b` has both
+    let both = |k: usize| s.raw & (1 << k) != 0;
+    for a in (0..terms.len()).filter(|&a| both(a)) {
+        for b in (0..terms.len()).filter(|&b| b != a && both(b)) {
+            if raw.contains(&format!("{}{}", terms[a], terms[b])) {
+                s.pairs[a] |= 1 << b;
+            }
+        }
+    }
+    s
+}
+
 /// One group's figures (size, people, trend, heat, lead unit, key terms…) and its members' rows.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn figures(
     sorted: &[&Record],
     slot: &Slot,
+    draft: Draft,
+    written: &Seen,
     sims: &[f32],
     words: &Vocabulary,
     last_week: Option<NaiveDate>,
     opts: &Options,
 ) -> Figured {
     let gid = slot.id.clone();
-    let cent = &slot.cent;
-    let mut ms = slot.members.clone();
-    ms.sort_by(|&a, &b| {
-        sorted[a]
-            .received_at
-            .cmp(&sorted[b].received_at)
-            .then(a.cmp(&b))
-    });
+    let Draft { ms, anchor, terms } = draft;
     let mut rows = Vec::with_capacity(ms.len());
     let mut seen: HashSet<&str> = HashSet::new();
     let mut people = 0usize;
@@ -187,14 +313,6 @@ pub(super) fn figures(
             .filter_map(|r| r.responsible_unit.as_deref().map(str::to_string)),
     );
     let regions = counts_desc(recs.iter().map(|r| r.region_path()));
-    // display the name most members use (伊景园滨河苑 rather than the canonical 伊景园)
-    let anchor = cent.key.map(|k| {
-        slot.names
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-            .map(|(n, _)| n.clone())
-            .unwrap_or_else(|| words.anchors[k as usize].clone())
-    });
     let recent = match last_week {
         Some(lw) => {
             let from = lw - chrono::Duration::weeks(opts.recent_weeks.max(1) - 1);
@@ -231,31 +349,22 @@ pub(super) fn figures(
     }
     let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
     member_ids.sort();
-    let mut key_terms: Vec<String> =
-        key_terms(cent, words.vocab, words.person, anchor.as_deref(), 12);
     // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
-    // members' texts are masked the way the brief masks them, and a term must survive it
-    let sample: Vec<(String, String)> = recs
-        .iter()
-        .take(50)
-        .map(|r| {
-            let raw = format!("{}\n{}", r.title, r.content);
-            let masked = crate::mask::mask_text(&raw);
-            (raw, masked)
-        })
+    // sampled members' texts are masked the way the brief masks them, and a term must survive it
+    let bit = |bits: u16, k: usize| bits & (1 << k) != 0;
+    let key_terms: Vec<String> = (0..terms.len())
+        .filter(|&k| !bit(written.raw, k) || bit(written.masked, k))
+        .map(|k| terms[k].clone())
         .collect();
-    key_terms.retain(|t| {
-        !sample.iter().any(|(raw, _)| raw.contains(t.as_str()))
-            || sample.iter().any(|(_, masked)| masked.contains(t.as_str()))
-    });
     let key_terms = grievance_first(key_terms, &rows, sorted, words, opts.label_terms.max(1));
     // 搅拌站 + 噪音 is one phrase where members write 搅拌站噪音; 三角洲 + 公立, never written
     // together, would make a word nobody wrote
+    let at = |t: &String| terms.iter().position(|x| x == t);
     let joins: Vec<bool> = key_terms
         .windows(2)
-        .map(|w| {
-            let both = format!("{}{}", w[0], w[1]);
-            sample.iter().any(|(raw, _)| raw.contains(&both))
+        .map(|w| match (at(&w[0]), at(&w[1])) {
+            (Some(a), Some(b)) => bit(written.pairs[a], b),
+            _ => false,
         })
         .collect();
     let group = Group {

@@ -12,6 +12,37 @@ use crate::schema::Record;
 use super::ids::Previous;
 use super::{Group, Groups};
 
+/// Each group's representative text as `groups.csv` shows it (its first 300 characters, spaces
+/// folded, masked unless `show_personal_data`), by group. The records are read in their order,
+/// a chunk at a time on all cores: their contents may be in a mapped file (`textfile`), where a
+/// read in the groups' order would map nearly every page of it.
+fn representative_texts(groups: &Groups, records: &[Record], show: bool) -> Vec<String> {
+    let mut of_id: FastMap<&str, Vec<usize>> = FastMap::default();
+    for (k, g) in groups.groups.iter().enumerate() {
+        of_id.entry(g.representative.as_str()).or_default().push(k);
+    }
+    let found: Vec<(usize, String)> = records
+        .par_chunks(4096)
+        .flat_map_iter(|chunk| {
+            chunk.iter().flat_map(|r| {
+                let ks = of_id.get(r.id.as_str()).map_or(&[][..], Vec::as_slice);
+                let text = (!ks.is_empty()).then(|| {
+                    let t: String = r.text().chars().take(300).collect();
+                    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                    crate::mask::text_for_output(&t, show)
+                });
+                ks.iter()
+                    .map(move |&k| (k, text.clone().unwrap_or_default()))
+            })
+        })
+        .collect();
+    let mut texts = vec![String::new(); groups.groups.len()];
+    for (k, t) in found {
+        texts[k] = t;
+    }
+    texts
+}
+
 /// Writes `groups.csv`, `groups.xlsx`, `members.csv` and `groups.json` into `groups_dir`.
 /// The representative petition's text is masked unless `show_personal_data`.
 pub fn write(
@@ -20,9 +51,7 @@ pub fn write(
     records: &[Record],
     show_personal_data: bool,
 ) -> Result<()> {
-    let mut by_id: FastMap<&str, &Record> = FastMap::default();
-    by_id.reserve(records.len());
-    by_id.extend(records.iter().map(|r| (r.id.as_str(), r)));
+    let reps = representative_texts(groups, records, show_personal_data);
     let header = [
         "group_id",
         "label",
@@ -46,17 +75,8 @@ pub fn write(
         "representative_id",
         "representative_text",
     ];
-    let row_of = |g: &Group| -> Vec<String> {
-        let rep = by_id
-            .get(g.representative.as_str())
-            .map(|r| {
-                let t: String = r.text().chars().take(300).collect();
-                crate::mask::text_for_output(
-                    t.split_whitespace().collect::<Vec<_>>().join(" ").as_str(),
-                    show_personal_data,
-                )
-            })
-            .unwrap_or_default();
+    let row_of = |(k, g): (usize, &Group)| -> Vec<String> {
+        let rep = reps[k].clone();
         let list = |v: &[(String, usize)]| {
             v.iter()
                 .map(|(a, n)| format!("{a}({n})"))
@@ -120,8 +140,13 @@ pub fn write(
         write_csv(&groups_dir.join("groups.csv"), |w| {
             w.write_record(header)?;
             let mut ri = 0u32;
-            for block in groups.groups.chunks(ROW_BLOCK) {
-                let rows: Vec<Vec<String>> = block.par_iter().map(row_of).collect();
+            for (b, block) in groups.groups.chunks(ROW_BLOCK).enumerate() {
+                let from = b * ROW_BLOCK;
+                let rows: Vec<Vec<String>> = block
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, g)| row_of((from + k, g)))
+                    .collect();
                 for row in rows {
                     ri += 1;
                     w.write_record(&row)?;

@@ -414,6 +414,9 @@ pub(crate) fn run_full(
 ) -> (Groups, State) {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    // The whole texts hashed first, for the state, while the grouping holds least: a pass this
+    // fast maps a run's whole text file in before its pages can be handed back (`textfile`).
+    let prints = State::fingerprints(&sorted);
     let mut prep = prepare(&sorted, tokenizer, opts, tagged);
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
@@ -556,6 +559,6 @@ pub(crate) fn run_full(
         last_id,
         opts,
     );
-    let state = State::after_full(&sorted, tokenizer, opts, prep, slots, &groups, sims);
+    let state = State::after_full(&sorted, prints, tokenizer, opts, prep, slots, &groups, sims);
     (groups, state)
 }

@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::schema::{pack, Channel, Cold, Label, Labels, Record, Satisfaction, Text};
+use crate::schema::{Channel, Cold, Label, Labels, Record, Satisfaction, Text};
 
 /// File name of the store inside `DIR/store/`.
 pub const FILE: &str = "petitions.parquet";
@@ -466,6 +466,8 @@ pub struct Spill {
     tmp: Option<tempfile::TempDir>,
     files: Vec<PathBuf>,
     ids: Vec<String>,
+    /// Where the rows' texts go instead of the heap ([`Spill::texts_in`]).
+    texts: Option<std::sync::Arc<crate::textfile::TextFile>>,
 }
 
 impl Spill {
@@ -481,12 +483,20 @@ impl Spill {
             tmp: None,
             files: Vec::new(),
             ids: Vec::new(),
+            texts: None,
         }
+    }
+
+    /// Writes the titles and contents of the rows it takes to `file` and has the rows read them
+    /// from there ([`crate::textfile`]): for the rows `minqing run` holds.
+    pub fn texts_in(mut self, file: std::sync::Arc<crate::textfile::TextFile>) -> Spill {
+        self.texts = Some(file);
+        self
     }
 
     /// Takes a batch of rows.
     pub fn push(&mut self, mut batch: Vec<Record>) -> Result<()> {
-        pack(&mut batch);
+        crate::schema::pack_to(&mut batch, self.texts.as_deref())?;
         let mut kept = Vec::with_capacity(batch.len());
         for r in batch {
             self.ids.push(r.id.clone());

@@ -90,9 +90,16 @@ pub(super) fn settings(opts: &Options, tok: &Tokenizer) -> String {
 }
 
 impl State {
-    /// The state of a full grouping.
+    /// Each petition's [`fingerprint`], for [`State::after_full`].
+    pub(in crate::cluster) fn fingerprints(sorted: &[&Record]) -> Vec<u64> {
+        sorted.par_iter().map(|r| fingerprint(r)).collect()
+    }
+
+    /// The state of a full grouping (`prints`: [`State::fingerprints`] of `sorted`).
+    #[allow(clippy::too_many_arguments)]
     pub(in crate::cluster) fn after_full(
         sorted: &[&Record],
+        prints: Vec<u64>,
         tok: &Tokenizer,
         opts: &Options,
         mut prep: Prepared,
@@ -110,9 +117,10 @@ impl State {
             .par_iter()
             .zip(group)
             .zip(&sims)
-            .map(|((r, group), &similarity)| KeptMember {
+            .zip(prints)
+            .map(|(((r, group), &similarity), fingerprint)| KeptMember {
                 id: r.id.clone(),
-                fingerprint: fingerprint(r),
+                fingerprint,
                 group,
                 similarity,
             })

@@ -1,0 +1,248 @@
+//! A run's titles and contents on disk instead of in memory (issue 18, item 1: records are not
+//! all held at once).
+//!
+//! The texts are about half of what a run's records hold (~400 bytes of each ~750-byte record of
+//! the generated corpus: 3.7 GiB at ten million rows), and every stage reads them only in
+//! passes — tagging, pair evidence, indexing, the store's writer. `minqing run` therefore writes
+//! each import chunk's texts to one unnamed file in the run folder as it packs them
+//! ([`crate::schema::pack_to`]) and its records' [`crate::schema::Text`]s read them through a
+//! read-only mapping of that chunk's range ([`Piece`]). Pages a pass reads become resident;
+//! [`TextFile::keep_trimmed`] hands them back to the page cache whenever the process's
+//! file-backed resident memory has grown by more than a budget, so what the texts hold of the
+//! process is about that budget at any size. The kernel keeps the file's pages cached while
+//! memory allows and reads them from disk again when it does not.
+//!
+//! The file has no name (`O_TMPFILE`, or created and unlinked at once where that is not
+//! supported), so no other process can open it by path, a killed run leaves nothing behind, and
+//! its space is free when the run's process ends. It needs the run folder's disk to hold the
+//! texts (~0.4 GB per million generated petitions).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Growth of the process's file-backed resident memory after which the texts' pages are handed
+/// back. Small next to a run's other memory (a 1M run holds ~1.5 GiB), large enough that a pass
+/// reading texts trims a few times a second at most.
+pub const TRIM_BUDGET: u64 = 64 << 20;
+
+/// How often [`TextFile::keep_trimmed`] looks at the resident memory: reading
+/// `/proc/self/status` is a few microseconds, and a pass reads at most ~1 GB/s of text on one
+/// machine, so the texts' share overshoots the budget by tens of megabytes at most.
+const TRIM_EVERY: Duration = Duration::from_millis(10);
+
+/// The longest [`TextFile::keep_trimmed`] waits between two trims.
+const STALE_AFTER: Duration = Duration::from_secs(1);
+
+/// The unnamed file a run's texts are written to, and the mappings of what was written.
+pub struct TextFile {
+    file: File,
+    /// The run folder, named in errors (the file itself has no name).
+    dir: PathBuf,
+    /// Bytes written so far: each [`TextFile::put`] takes the next range.
+    end: AtomicU64,
+    /// Every mapping made, to hand their pages back ([`TextFile::trim`]).
+    pieces: Mutex<Vec<Arc<Piece>>>,
+    /// Times the pages were handed back.
+    trims: AtomicU64,
+}
+
+/// One chunk's texts, mapped read-only: valid UTF-8 (written from a `&str`), never rewritten.
+pub struct Piece {
+    map: memmap2::Mmap,
+}
+
+impl Piece {
+    pub fn as_str(&self) -> &str {
+        // SAFETY: the mapped range holds exactly the bytes `put` wrote from a `&str` (valid
+        // UTF-8). The file has no name, so only this process can write to it, and it never
+        // writes a range again once it is mapped (`end` hands out every range once).
+        unsafe { std::str::from_utf8_unchecked(&self.map) }
+    }
+}
+
+impl std::fmt::Debug for Piece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Piece({} bytes)", self.map.len())
+    }
+}
+
+impl TextFile {
+    /// A new, empty text file in `dir` (created if missing).
+    pub fn create_in(dir: &Path) -> Result<TextFile> {
+        std::fs::create_dir_all(dir).map_err(Error::io("create folder", dir))?;
+        let file = tempfile::tempfile_in(dir)
+            .map_err(Error::io("create a temporary file for the texts in", dir))?;
+        Ok(TextFile {
+            file,
+            dir: dir.to_path_buf(),
+            end: AtomicU64::new(0),
+            pieces: Mutex::new(Vec::new()),
+            trims: AtomicU64::new(0),
+        })
+    }
+
+    /// Writes `text` at the end of the file and maps it. Several threads may put at once.
+    /// `text` must not be empty (a mapping has at least one byte).
+    pub fn put(&self, text: &str) -> Result<Arc<Piece>> {
+        debug_assert!(!text.is_empty());
+        let len = text.len() as u64;
+        let at = self.end.fetch_add(len, Ordering::Relaxed);
+        let fail = Error::io("write the run's texts to a temporary file in", &self.dir);
+        self.file.write_all_at(text.as_bytes(), at).map_err(fail)?;
+        // SAFETY: the range [at, at + len) was written just now and is never written again (see
+        // `Piece::as_str`); the file cannot be truncated by anyone else (it has no name).
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at)
+                .len(text.len())
+                .map(&self.file)
+        }
+        .map_err(Error::io("map the run's texts in", &self.dir))?;
+        let piece = Arc::new(Piece { map });
+        self.lock().push(piece.clone());
+        Ok(piece)
+    }
+
+    /// Times [`TextFile::trim`] ran.
+    pub fn trims(&self) -> u64 {
+        self.trims.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of text written.
+    pub fn len(&self) -> u64 {
+        self.end.load(Ordering::Relaxed)
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hands every resident page of the texts back to the page cache: the next read of one
+    /// maps it again (a minor fault while it is cached, a disk read when it is not).
+    pub fn trim(&self) {
+        self.trims.fetch_add(1, Ordering::Relaxed);
+        let pieces: Vec<Arc<Piece>> = self.lock().clone();
+        for p in pieces {
+            // SAFETY: a shared, read-only mapping of a file: dropping its pages only unmaps
+            // them; a later read of the same address maps the same bytes from the file again,
+            // so `&str`s other threads hold into it stay valid and unchanged.
+            // Failing is harmless (the pages stay resident), so the result is not needed.
+            let _ = unsafe { p.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
+
+    /// Runs `f` while a watcher thread trims the texts ([`TextFile::trim`]) whenever the
+    /// process's file-backed resident memory has grown by [`TRIM_BUDGET`] since the last trim.
+    /// Without the watcher a pass over every text would leave all of them resident: the
+    /// pages are the page cache's, but they count in the process's resident memory.
+    pub fn keep_trimmed<T>(&self, f: impl FnOnce() -> T) -> T {
+        let Some(start) = crate::sys::resident_file_bytes() else {
+            return f();
+        };
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let watcher = s.spawn(|| {
+                // `base`: the resident file pages right after the last trim. A pass reading
+                // texts in random order (a sample of each group's members) maps a whole folio
+                // of the page cache per read, faster than a trim lets go of them; a trim that
+                // freed little then doubles the wait before the next one (up to a second), so
+                // such a pass costs few trims.
+                let mut base = start;
+                let mut wait = TRIM_EVERY;
+                let mut last = std::time::Instant::now();
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(TRIM_EVERY);
+                    let now = crate::sys::resident_file_bytes().unwrap_or(base);
+                    if now > base + TRIM_BUDGET && last.elapsed() >= wait {
+                        self.trim();
+                        let after = crate::sys::resident_file_bytes().unwrap_or(now);
+                        wait = if after > base + TRIM_BUDGET / 2 {
+                            (wait * 2).min(STALE_AFTER)
+                        } else {
+                            TRIM_EVERY
+                        };
+                        // Never above the start by more than the budget: file pages that are not
+                        // the texts' would otherwise end the trimming.
+                        base = after.min(start + TRIM_BUDGET);
+                        last = std::time::Instant::now();
+                    } else if now < base {
+                        // Other file pages (tantivy's mapped segments) were let go.
+                        base = now;
+                    }
+                }
+            });
+            let out = f();
+            done.store(true, Ordering::Relaxed);
+            watcher.thread().unpark();
+            out
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Piece>>> {
+        // A thread that panicked while pushing left a whole list: the next one may go on.
+        self.pieces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_put_from_several_threads_read_back_after_a_trim() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        let texts: Vec<String> = (0..64)
+            .map(|i| format!("第{i}件：小区{}", "停车".repeat(i % 7 + 1)))
+            .collect();
+        let pieces: Vec<Arc<Piece>> = std::thread::scope(|s| {
+            let handles: Vec<_> = texts
+                .iter()
+                .map(|t| s.spawn(|| file.put(t).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        file.trim();
+        for (p, t) in pieces.iter().zip(&texts) {
+            assert_eq!(p.as_str(), t);
+        }
+        let total: usize = texts.iter().map(String::len).sum();
+        assert_eq!(file.len(), total as u64);
+        // Nothing in the run folder: the file has no name.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_watcher_trims_while_a_pass_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        let chunk = "诉求".repeat(1 << 16);
+        let pieces: Vec<Arc<Piece>> = (0..2 * (TRIM_BUDGET as usize) / chunk.len() + 8)
+            .map(|_| file.put(&chunk).unwrap())
+            .collect();
+        let read: usize = file.keep_trimmed(|| {
+            pieces
+                .iter()
+                .map(|p| {
+                    let n = p.as_str().chars().filter(|&c| c == '诉').count();
+                    std::thread::sleep(Duration::from_millis(1));
+                    n
+                })
+                .sum()
+        });
+        assert_eq!(read, pieces.len() * (1 << 16));
+        // Twice the budget was read, in ~270 ms: the watcher saw the growth at least once.
+        if crate::sys::resident_file_bytes().is_some() {
+            assert!(file.trims() >= 1, "no trim while reading twice the budget");
+        }
+    }
+}
