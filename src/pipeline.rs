@@ -173,13 +173,13 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     if opts.from_store {
         return analyse_all(cfg, opts, progress, None);
     }
-    // The imported rows' texts go to a file and are read from its mapping (issue 18: half of
+    // The imported rows' contents go to a file and are read from its mapping (issue 18: half of
     // what the records hold), kept from piling up in the process's memory while passes read them.
     let texts = std::sync::Arc::new(crate::textfile::TextFile::create_in(&opts.out_dir)?);
     texts.keep_trimmed(|| analyse_all(cfg, opts, progress, Some(texts.clone())))
 }
 
-/// [`run`] after its checks: import (the rows' texts into `texts` when given) or read the
+/// [`run`] after its checks: import (the rows' contents into `texts` when given) or read the
 /// store, then every stage after it.
 fn analyse_all(
     cfg: &PipelineConfig,
@@ -653,27 +653,27 @@ struct Imported {
 
 /// Ingest plus store upsert: reads every source, writes `store/` and `rejects.csv`.
 ///
-/// With `keep_records` (the file the rows' texts go to) the whole store comes back in memory for
-/// the analysis stages, and the caller writes it ([`store::write_kept`]). Without it (`minqing ingest`) the rows stream to the
-/// store through a bounded buffer that spills to disk beyond `--spill-mb`, so an import's memory
-/// does not grow with the input file.
+/// With `kept_texts` (the file the rows' contents go to) the whole store comes back in memory
+/// for the analysis stages, and the caller writes it ([`store::write_kept`]). Without it
+/// (`minqing ingest`) the rows stream to the store through a bounded buffer that spills to disk
+/// beyond `--spill-mb`, so an import's memory does not grow with the input file.
 fn import(
     cfg: &PipelineConfig,
     opts: &RunOptions,
     steps: &mut Steps,
-    keep_records: Option<std::sync::Arc<crate::textfile::TextFile>>,
+    kept_texts: Option<std::sync::Arc<crate::textfile::TextFile>>,
 ) -> Result<Imported> {
     // Before anything is read or written, so a refused run folder is left exactly as it was.
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     crate::fsutil::remove_stale_temps(&opts.out_dir);
-    let mut spill = match &keep_records {
+    let mut spill = match &kept_texts {
         Some(texts) => store::Spill::new(&opts.out_dir, usize::MAX).texts_in(texts.clone()),
         None => {
             let budget = opts.spill_mb.unwrap_or(DEFAULT_SPILL_MB);
             store::Spill::new(&opts.out_dir, budget.saturating_mul(1 << 20))
         }
     };
-    let keep_records = keep_records.is_some();
+    let keep_records = kept_texts.is_some();
     let progress = steps.progress;
     let Read { ingested, spill } = steps.step(Stage::Ingest, || {
         let input = ingest::Input {

@@ -284,8 +284,8 @@ impl Record {
 /// generated 1M corpus, RssAnon before and after moving them into one buffer). A buffer of
 /// thousands of texts is one allocation that lives and dies whole.
 ///
-/// In `minqing run` the buffers are ranges of a file rather than of the heap
-/// ([`crate::textfile`], [`pack_to`]): the texts are half of what the records hold.
+/// In `minqing run` the contents' buffers are ranges of a file rather than of the heap
+/// ([`crate::textfile`], [`pack_to`]): they are half of what the records hold.
 #[derive(Clone)]
 pub struct Text {
     buf: Arc<dyn TextBuf>,
@@ -359,7 +359,10 @@ impl Text {
             let these = &texts[run];
             let joined = these.concat();
             if joined.is_empty() {
-                out.extend(these.iter().map(|_| Text::default()));
+                // one shared empty buffer, as a run of empty texts always had (a chunk of
+                // petitions without titles is 16,384 of them)
+                let empty = Text::default();
+                out.extend(these.iter().map(|_| empty.clone()));
                 continue;
             }
             let buf: Arc<dyn TextBuf> = match file {
@@ -535,7 +538,8 @@ pub fn pack(records: &mut [Record]) {
     pack_to(records, None).expect("the heap is not written to a file")
 }
 
-/// [`pack`], the texts written to `file` ([`crate::textfile`]) instead of the heap when given.
+/// [`pack`], the contents written to `file` ([`crate::textfile`]) instead of the heap when
+/// given.
 pub fn pack_to(
     records: &mut [Record],
     file: Option<&crate::textfile::TextFile>,

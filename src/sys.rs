@@ -6,23 +6,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The highest `VmHWM` seen before a [`reset_stage_peak`]: the process's peak survives them.
 static EARLIER_PEAK: AtomicU64 = AtomicU64::new(0);
 
+/// The `/proc/self/status` fields `names` (all in kB there), in bytes, in that order; None
+/// where the file cannot be read (not Linux). A missing field is None in its place.
+fn status_bytes<const N: usize>(names: [&str; N]) -> Option<[Option<u64>; N]> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(names.map(|name| {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }))
+}
+
 /// Linux's `VmHWM` (peak resident memory since the start or the last reset), in bytes.
 fn vm_hwm() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_bytes(["VmHWM:"])?[0]
 }
 
 /// Resident file-backed and shared memory of this process (`RssFile` + `RssShmem`), in bytes
 /// (Linux); None elsewhere. What [`crate::textfile::TextFile::keep_trimmed`] watches.
 pub fn resident_file_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    };
-    Some((kb("RssFile:")? + kb("RssShmem:").unwrap_or(0)) * 1024)
+    let [file, shmem] = status_bytes(["RssFile:", "RssShmem:"])?;
+    Some(file? + shmem.unwrap_or(0))
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux); None elsewhere.

@@ -1,10 +1,10 @@
-//! A run's titles and contents on disk instead of in memory (issue 18, item 1: records are not
+//! A run's petition contents on disk instead of in memory (issue 18, item 1: records are not
 //! all held at once).
 //!
-//! The texts are about half of what a run's records hold (~400 bytes of each ~750-byte record of
-//! the generated corpus: 3.7 GiB at ten million rows), and every stage reads them only in
-//! passes — tagging, pair evidence, indexing, the store's writer. `minqing run` therefore writes
-//! each import chunk's texts to one unnamed file in the run folder as it packs them
+//! The contents are about half of what a run's records hold (~375 bytes of each ~750-byte record
+//! of the generated corpus: 3.5 GiB at ten million rows), and every stage reads them only in
+//! passes — tagging, indexing, the store's writer, the grouping's samples. `minqing run`
+//! therefore writes each import chunk's contents to one unnamed file in the run folder as it packs them
 //! ([`crate::schema::pack_to`]) and its records' [`crate::schema::Text`]s read them through a
 //! read-only mapping of that chunk's range ([`Piece`]). Pages a pass reads become resident;
 //! [`TextFile::keep_trimmed`] hands them back to the page cache whenever the process's
@@ -15,7 +15,8 @@
 //! The file has no name (`O_TMPFILE`, or created and unlinked at once where that is not
 //! supported), so no other process can open it by path, a killed run leaves nothing behind, and
 //! its space is free when the run's process ends. It needs the run folder's disk to hold the
-//! texts (~0.4 GB per million generated petitions).
+//! contents (~0.4 GB per million generated petitions). Titles stay on the heap
+//! ([`crate::schema::pack_to`] says why).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -37,7 +38,7 @@ pub const TRIM_BUDGET: u64 = 64 << 20;
 const TRIM_EVERY: Duration = Duration::from_millis(10);
 
 /// The longest [`TextFile::keep_trimmed`] waits between two trims.
-const STALE_AFTER: Duration = Duration::from_secs(1);
+const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// The unnamed file a run's texts are written to, and the mappings of what was written.
 pub struct TextFile {
@@ -164,7 +165,7 @@ impl TextFile {
                         self.trim();
                         let after = crate::sys::resident_file_bytes().unwrap_or(now);
                         wait = if after > base + TRIM_BUDGET / 2 {
-                            (wait * 2).min(STALE_AFTER)
+                            (wait * 2).min(MAX_WAIT)
                         } else {
                             TRIM_EVERY
                         };
@@ -178,10 +179,17 @@ impl TextFile {
                     }
                 }
             });
-            let out = f();
-            done.store(true, Ordering::Relaxed);
-            watcher.thread().unpark();
-            out
+            // Stops the watcher when `f` returns or panics: the scope waits for it either way,
+            // and a watcher left running would turn a panic into a hang.
+            struct Stop<'a>(&'a AtomicBool, &'a std::thread::Thread);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Relaxed);
+                    self.1.unpark();
+                }
+            }
+            let _stop = Stop(&done, watcher.thread());
+            f()
         })
     }
 
@@ -219,6 +227,16 @@ mod tests {
         assert_eq!(file.len(), total as u64);
         // Nothing in the run folder: the file has no name.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_panic_while_trimmed_is_a_panic_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            file.keep_trimmed(|| panic!("a stage failed"))
+        }));
+        assert!(caught.is_err());
     }
 
     #[test]

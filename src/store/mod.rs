@@ -487,8 +487,8 @@ impl Spill {
         }
     }
 
-    /// Writes the titles and contents of the rows it takes to `file` and has the rows read them
-    /// from there ([`crate::textfile`]): for the rows `minqing run` holds.
+    /// Writes the contents of the rows it takes to `file` and has the rows read them from there
+    /// ([`crate::textfile`]): for the rows `minqing run` holds.
     pub fn texts_in(mut self, file: std::sync::Arc<crate::textfile::TextFile>) -> Spill {
         self.texts = Some(file);
         self
