@@ -170,29 +170,29 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     // (after the link checks, which name the more basic problem).
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
-    if opts.from_store {
-        return analyse_all(cfg, opts, progress, None);
-    }
-    // The imported rows' contents go to a file and are read from its mapping (issue 18: half of
-    // what the records hold), kept from piling up in the process's memory while passes read them.
+    // The rows' contents go to a file and are read from its mapping (issue 18: half of what the
+    // records hold), kept from piling up in the process's memory while passes read them.
     let texts = std::sync::Arc::new(crate::textfile::TextFile::create_in(&opts.out_dir)?);
-    texts.keep_trimmed(|| analyse_all(cfg, opts, progress, Some(texts.clone())))
+    texts.keep_trimmed(|| analyse_all(cfg, opts, progress, texts.clone()))
 }
 
-/// [`run`] after its checks: import (the rows' contents into `texts` when given) or read the
-/// store, then every stage after it.
+/// [`run`] after its checks: import or read the store (the rows' contents into `texts`), then
+/// every stage after it.
 fn analyse_all(
     cfg: &PipelineConfig,
     opts: &RunOptions,
     progress: Progress,
-    texts: Option<std::sync::Arc<crate::textfile::TextFile>>,
+    texts: std::sync::Arc<crate::textfile::TextFile>,
 ) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let mut steps = Steps::new(progress);
     steps.stage_peaks = opts.stage_peaks;
-    let (mut imported, tokenizer) = with_tokenizer(cfg, || match texts {
-        None => stored_import(&opts.out_dir),
-        Some(texts) => import(cfg, opts, &mut steps, Some(texts)),
+    let (mut imported, tokenizer) = with_tokenizer(cfg, || {
+        if opts.from_store {
+            stored_import(&opts.out_dir, &texts)
+        } else {
+            import(cfg, opts, &mut steps, Some(texts))
+        }
     })?;
     // The replies, source rows and unmapped columns go to the store's writer alone (no stage
     // reads them), which lets them go row group by row group.
@@ -727,7 +727,8 @@ fn import(
 /// `minqing run --from-store`: the store `minqing ingest` wrote into the run folder, with that
 /// import's counts and sources from its run.json, as if imported now (nothing is written to the
 /// store or rejects.csv). A store that no longer holds what that run.json counted is refused.
-fn stored_import(out_dir: &Path) -> Result<Imported> {
+/// The contents are moved from the heap to `texts`, as an import's are.
+fn stored_import(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Imported> {
     let t = Instant::now();
     let report = run_log::read(out_dir).map_err(|e| {
         Error::Usage(format!(
@@ -736,7 +737,8 @@ fn stored_import(out_dir: &Path) -> Result<Imported> {
             out_dir.display()
         ))
     })?;
-    let records = store::read(out_dir)?;
+    let mut records = store::read(out_dir)?;
+    crate::schema::contents_in_order(&mut records, texts)?;
     let total = records.len() as u64;
     if report.counts.store_total != total {
         return Err(Error::Usage(format!(

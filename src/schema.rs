@@ -300,6 +300,10 @@ const WHOLE: u32 = u32::MAX;
 /// Where a [`Text`]'s buffer lives: the heap, or a mapped range of a run's text file.
 trait TextBuf: Send + Sync {
     fn text(&self) -> &str;
+    /// Where the buffer starts in a run's text file (`None` on the heap).
+    fn file_offset(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A buffer on the heap.
@@ -315,6 +319,9 @@ impl TextBuf for crate::textfile::Piece {
     fn text(&self) -> &str {
         self.as_str()
     }
+    fn file_offset(&self) -> Option<u64> {
+        Some(self.offset())
+    }
 }
 
 impl Text {
@@ -326,6 +333,12 @@ impl Text {
             let start = self.start as usize;
             &buf[start..start + self.len as usize]
         }
+    }
+
+    /// Where the text starts in a run's text file, when it is read from one.
+    pub fn file_pos(&self) -> Option<u64> {
+        let start = if self.len == WHOLE { 0 } else { self.start };
+        self.buf.file_offset().map(|o| o + u64::from(start))
     }
 
     /// One text per item of `texts`, all in one buffer (several when they pass 4 GiB).
@@ -572,6 +585,55 @@ pub fn pack_to(
     })
 }
 
+/// Has the records' contents read from `file` in the records' order: when some are on the heap
+/// (rows read back from the store) or the file holds them out of order (an input not sorted
+/// by id), they are written to it again, in order. Returns whether they were.
+///
+/// Why: `minqing run` reads contents in passes in the store's order, and a read of a mapped
+/// file maps a whole folio of it ([`crate::textfile`]); contents in the import's order of a
+/// shuffled export made every pass map the whole file for a few bytes of each folio. Contents
+/// of rows read back from the store were on the heap, so a weekly run held all but its new
+/// rows' contents. A piece nobody reads any more gives its disk back
+/// ([`crate::textfile::Piece`]).
+pub fn contents_in_order(
+    records: &mut [Record],
+    file: &crate::textfile::TextFile,
+) -> crate::Result<bool> {
+    if contents_read_forwards(records) {
+        return Ok(false);
+    }
+    use rayon::prelude::*;
+    records
+        .par_chunks_mut(16_384)
+        .try_for_each(|chunk| -> crate::Result<()> {
+            let contents = Text::pack_to(chunk.iter().map(|r| r.content.as_str()), file)?;
+            for (r, c) in chunk.iter_mut().zip(contents) {
+                r.content = c;
+            }
+            Ok(())
+        })?;
+    Ok(true)
+}
+
+/// Whether the records' non-empty contents are all in a text file and read it forwards apart
+/// from a few jumps: an import puts its chunks from several threads, so two neighbouring
+/// chunks may be in the file the other way round, a jump per 16,384 rows; a shuffled input
+/// jumps at nearly every row. One jump per 256 contents (about 100 KB of text, many folios)
+/// is allowed.
+fn contents_read_forwards(records: &[Record]) -> bool {
+    let mut last = 0u64;
+    let (mut texts, mut jumps) = (0usize, 0usize);
+    for r in records.iter().filter(|r| !r.content.is_empty()) {
+        let Some(at) = r.content.file_pos() else {
+            return false;
+        };
+        texts += 1;
+        jumps += usize::from(at < last);
+        last = at;
+    }
+    jumps * 256 <= texts
+}
+
 /// A canonical field an input column can map to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
@@ -788,6 +850,49 @@ mod tests {
         // the contents are in the file, the titles on the heap
         let contents: usize = before.iter().map(|r| r.content.len()).sum();
         assert_eq!(file.len(), contents as u64, "every content written once");
+    }
+
+    #[test]
+    fn contents_are_rewritten_in_the_records_order_only_when_out_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = crate::textfile::TextFile::create_in(dir.path()).unwrap();
+        let make = |i: usize| {
+            let mut r = crate::store::tests::rec(&format!("{i:05}"));
+            r.content = if i % 5 == 0 {
+                "".into()
+            } else {
+                format!("第{i}件内容").into()
+            };
+            r
+        };
+        // every content in the file, forwards within each chunk of 16,384 (the threads put
+        // the chunks in any order)
+        let in_order = |rs: &[Record]| {
+            let texts = rs.iter().filter(|r| !r.content.is_empty());
+            let at: Vec<Option<u64>> = texts.map(|r| r.content.file_pos()).collect();
+            let back = at.windows(2).filter(|w| w[1] <= w[0]).count();
+            at.iter().all(Option::is_some) && back <= rs.len() / 16_384
+        };
+        // rows read back from a store: contents on the heap
+        let mut rs: Vec<Record> = (0..20_000).map(make).collect();
+        let before = rs.clone();
+        assert!(contents_in_order(&mut rs, &file).unwrap());
+        assert_eq!(rs, before);
+        assert!(in_order(&rs));
+        // already in the file in order: left as they are
+        let written = file.len();
+        assert!(!contents_in_order(&mut rs, &file).unwrap());
+        assert_eq!(file.len(), written);
+        // a shuffled import, then sorted by id as the store sorts it: written again, in order
+        let mut shuffled: Vec<Record> = (0..20_000).map(|i| make((i * 7_919) % 20_000)).collect();
+        pack_to(&mut shuffled, Some(&file)).unwrap();
+        shuffled.sort_by(|a, b| a.id.cmp(&b.id));
+        assert!(!in_order(&shuffled));
+        assert!(contents_in_order(&mut shuffled, &file).unwrap());
+        assert_eq!(shuffled, before);
+        assert!(in_order(&shuffled));
+        file.trim();
+        assert_eq!(shuffled, before, "read back after a trim");
     }
 
     #[test]

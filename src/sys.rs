@@ -89,6 +89,23 @@ pub fn use_small_pages() -> bool {
     }
 }
 
+/// Gives back the disk `len` bytes of `file` from `offset` take (a hole reads as zeros; the
+/// file keeps its size). False where the system or file system cannot: the bytes then stay
+/// until the file is closed.
+pub fn free_file_range(file: &std::fs::File, offset: u64, len: u64) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::FallocateFlags;
+        let how = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        rustix::fs::fallocate(file, how, offset, len).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, offset, len);
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

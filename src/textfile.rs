@@ -6,7 +6,10 @@
 //! passes — tagging, indexing, the store's writer, the grouping's samples. `minqing run`
 //! therefore writes each import chunk's contents to one unnamed file in the run folder as it packs them
 //! ([`crate::schema::pack_to`]) and its records' [`crate::schema::Text`]s read them through a
-//! read-only mapping of that chunk's range ([`Piece`]). Pages a pass reads become resident;
+//! read-only mapping of that chunk's range ([`Piece`]). The passes read in the store's order, so
+//! the store step writes a row group's contents again in that order when the import's order
+//! was another or they came back from the store on the heap
+//! ([`crate::schema::contents_in_order`]); a piece nobody reads gives its disk back. Pages a pass reads become resident;
 //! [`TextFile::keep_trimmed`] hands them back to the page cache whenever the process's
 //! file-backed resident memory has grown by more than a budget, so what the texts hold of the
 //! process is about that budget at any size. The kernel keeps the file's pages cached while
@@ -22,7 +25,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -42,13 +45,14 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// The unnamed file a run's texts are written to, and the mappings of what was written.
 pub struct TextFile {
-    file: File,
+    file: Arc<File>,
     /// The run folder, named in errors (the file itself has no name).
     dir: PathBuf,
     /// Bytes written so far: each [`TextFile::put`] takes the next range.
     end: AtomicU64,
-    /// Every mapping made, to hand their pages back ([`TextFile::trim`]).
-    pieces: Mutex<Vec<Arc<Piece>>>,
+    /// Every mapping still read by someone, to hand their pages back ([`TextFile::trim`]).
+    /// Weak: a piece nobody reads any more is dropped, and its range of the file with it.
+    pieces: Mutex<Vec<Weak<Piece>>>,
     /// Times the pages were handed back.
     trims: AtomicU64,
 }
@@ -56,9 +60,30 @@ pub struct TextFile {
 /// One chunk's texts, mapped read-only: valid UTF-8 (written from a `&str`), never rewritten.
 pub struct Piece {
     map: memmap2::Mmap,
+    /// Where the range starts in the file, and the file, whose range is freed when the piece is
+    /// dropped.
+    offset: u64,
+    file: Arc<File>,
+}
+
+impl Drop for Piece {
+    fn drop(&mut self) {
+        // The disk the range took is given back (a run that rewrites its texts in the store's
+        // order, `schema::contents_in_order`, would otherwise need twice the room). Only this
+        // piece's bytes are zeroed: a neighbour sharing a block keeps its own. Nobody reads
+        // the range any more (the piece is going), and a file system without holes keeps the
+        // bytes until the run ends, which costs disk only.
+        crate::sys::free_file_range(&self.file, self.offset, self.map.len() as u64);
+    }
 }
 
 impl Piece {
+    /// Where the piece starts in its file: texts read in the order of their offsets read the
+    /// file forwards.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     pub fn as_str(&self) -> &str {
         // SAFETY: the mapped range holds exactly the bytes `put` wrote from a `&str` (valid
         // UTF-8). The file has no name, so only this process can write to it, and it never
@@ -80,7 +105,7 @@ impl TextFile {
         let file = tempfile::tempfile_in(dir)
             .map_err(Error::io("create a temporary file for the texts in", dir))?;
         Ok(TextFile {
-            file,
+            file: Arc::new(file),
             dir: dir.to_path_buf(),
             end: AtomicU64::new(0),
             pieces: Mutex::new(Vec::new()),
@@ -102,11 +127,15 @@ impl TextFile {
             memmap2::MmapOptions::new()
                 .offset(at)
                 .len(text.len())
-                .map(&self.file)
+                .map(&*self.file)
         }
         .map_err(Error::io("map the run's texts in", &self.dir))?;
-        let piece = Arc::new(Piece { map });
-        self.lock().push(piece.clone());
+        let piece = Arc::new(Piece {
+            map,
+            offset: at,
+            file: self.file.clone(),
+        });
+        self.lock().push(Arc::downgrade(&piece));
         Ok(piece)
     }
 
@@ -129,7 +158,11 @@ impl TextFile {
     /// maps it again (a minor fault while it is cached, a disk read when it is not).
     pub fn trim(&self) {
         self.trims.fetch_add(1, Ordering::Relaxed);
-        let pieces: Vec<Arc<Piece>> = self.lock().clone();
+        let pieces: Vec<Arc<Piece>> = {
+            let mut list = self.lock();
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
         for p in pieces {
             // SAFETY: a shared, read-only mapping of a file: dropping its pages only unmaps
             // them; a later read of the same address maps the same bytes from the file again,
@@ -193,7 +226,14 @@ impl TextFile {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Piece>>> {
+    /// Bytes of disk the file takes.
+    #[cfg(test)]
+    fn disk_bytes(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        self.file.metadata().map_or(0, |m| m.blocks() * 512)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Piece>>> {
         // A thread that panicked while pushing left a whole list: the next one may go on.
         self.pieces
             .lock()
@@ -227,6 +267,33 @@ mod tests {
         assert_eq!(file.len(), total as u64);
         // Nothing in the run folder: the file has no name.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_piece_nobody_reads_gives_its_disk_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        let chunk = "信访".repeat(1 << 15); // 192 KiB
+        let mut pieces: Vec<Arc<Piece>> = (0..16).map(|_| file.put(&chunk).unwrap()).collect();
+        let full = file.disk_bytes();
+        // A file system that cannot punch holes keeps the bytes: nothing to see there.
+        let probe = tempfile::tempfile_in(dir.path()).unwrap();
+        probe.write_all_at(chunk.as_bytes(), 0).unwrap();
+        if full < 16 * chunk.len() as u64 || !crate::sys::free_file_range(&probe, 0, 1 << 16) {
+            return;
+        }
+        let kept = pieces.split_off(8);
+        drop(pieces);
+        assert!(
+            file.disk_bytes() <= full - 7 * chunk.len() as u64,
+            "{} of {full} bytes still taken",
+            file.disk_bytes()
+        );
+        file.trim();
+        for p in &kept {
+            assert_eq!(p.as_str(), chunk, "the pieces still read are whole");
+        }
+        assert_eq!(file.lock().len(), 8, "the list forgot the dropped pieces");
     }
 
     #[test]

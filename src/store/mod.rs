@@ -603,6 +603,7 @@ enum Existing {
 /// existing store, resolving repeated ids; returns the whole store when `keep` is set.
 pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Result<Upserted> {
     spill.seal()?;
+    let texts = spill.texts.clone();
     let p = path(out_dir);
     let (existing, existing_ids) = if fresh || !p.exists() {
         (Existing::None, Vec::new())
@@ -758,9 +759,18 @@ pub fn upsert(out_dir: &Path, mut spill: Spill, fresh: bool, keep: bool) -> Resu
             if next.is_empty() {
                 break;
             }
+            // Each range's contents read the run's text file forwards: written again in
+            // the store's order when the input was not sorted by id or the rows came from
+            // the store (`schema::contents_in_order`).
             let done: Vec<Result<Merged>> = next
                 .into_par_iter()
-                .map(|(k, incoming)| merge_range(k, incoming))
+                .map(|(k, incoming)| {
+                    let (mut merged, dups, c) = merge_range(k, incoming)?;
+                    if let Some(file) = &texts {
+                        crate::schema::contents_in_order(&mut merged, file)?;
+                    }
+                    Ok((merged, dups, c))
+                })
                 .collect();
             for d in done {
                 let (merged, dups, c) = d?;
