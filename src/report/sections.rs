@@ -6,7 +6,7 @@ use crate::cluster::Trend;
 use crate::fmt::thousands;
 use crate::mask::text_for_output;
 use crate::schema::{Record, COLLECTIVE_HEADCOUNT};
-use crate::trends::{Change, Kpi, Ratio, Row, Trends};
+use crate::trends::{Change, GroupRow, Kpi, Ratio, Row, Trends};
 
 /// What every section builder reads.
 pub(super) struct Ctx<'a> {
@@ -111,6 +111,67 @@ fn ids_list(ids: &[String], max: usize) -> String {
         s.push_str(&format!(" 等{}件", thousands(ids.len() as u64)));
     }
     s
+}
+
+/// The lists of case groups the brief names, each in the trends' order (most petitions in the
+/// period first) and at most [`Options::max_rows`] long: at a million petitions a week held
+/// thousands of groups with petitions, hundreds of them new, and a brief naming them all was
+/// 9 MB of Word (71 MB at ten million) that no meeting reads. The rest are counted, and
+/// `groups/` lists them.
+#[derive(Clone, Copy)]
+enum GroupList {
+    /// 表4: every group with petitions in the period.
+    InPeriod,
+    /// 四: rising, not new.
+    Rising,
+    /// 四: new in the period.
+    New,
+    /// 八: rising, or new with the volume the rising test asks for (one new filing is no risk).
+    Risky,
+}
+
+impl GroupList {
+    const ALL: [GroupList; 4] = [
+        GroupList::InPeriod,
+        GroupList::Rising,
+        GroupList::New,
+        GroupList::Risky,
+    ];
+
+    fn holds(self, t: &Trends, g: &GroupRow) -> bool {
+        match self {
+            GroupList::InPeriod => g.in_period > 0,
+            GroupList::Rising => g.rising && !g.new,
+            GroupList::New => g.new,
+            GroupList::Risky => g.rising || (g.new && g.in_period >= t.rising_min_count),
+        }
+    }
+
+    /// The groups the brief names, and the others': how many and their petitions in the period.
+    fn of(self, t: &Trends, max: usize) -> (Vec<&GroupRow>, u64, u64) {
+        let mut named = Vec::new();
+        let (mut more, mut more_petitions) = (0u64, 0u64);
+        for g in t.groups.iter().filter(|g| self.holds(t, g)) {
+            if named.len() < max {
+                named.push(g);
+            } else {
+                more += 1;
+                more_petitions += g.in_period;
+            }
+        }
+        (named, more, more_petitions)
+    }
+}
+
+/// The sentence for the groups of a list the brief does not name (none when it names them all).
+fn more_groups(what: &str, more: u64, petitions: u64) -> Option<String> {
+    (more > 0).then(|| {
+        format!(
+            "另有{}个{what}（本期共{}件次）未逐一列出，见类案清单（groups/groups.xlsx）。",
+            thousands(more),
+            thousands(petitions)
+        )
+    })
 }
 
 fn change_sentence(what: &str, c: &Change, unit: &str) -> String {
@@ -370,7 +431,8 @@ fn hot_issues(cx: &Ctx) -> Section {
             items.push(flag("地区", r));
         }
     }
-    for g in t.groups.iter().filter(|g| g.rising && !g.new) {
+    let (rising, more, more_petitions) = GroupList::Rising.of(t, cx.opts.max_rows);
+    for g in rising {
         items.push(format!(
             "类案{}“{}”本期{}件次，基线均值{:.1}件次/期（泊松检验 {}）",
             g.id,
@@ -380,10 +442,10 @@ fn hot_issues(cx: &Ctx) -> Section {
             p_text(g.p_value)
         ));
     }
-    let news: Vec<String> = t
-        .groups
-        .iter()
-        .filter(|g| g.new)
+    items.extend(more_groups("明显上升的类案", more, more_petitions));
+    let (new, more, more_petitions) = GroupList::New.of(t, cx.opts.max_rows);
+    let mut news: Vec<String> = new
+        .into_iter()
         .map(|g| {
             format!(
                 "新增类案{}“{}”：本期{}件次、{}人次",
@@ -394,6 +456,7 @@ fn hot_issues(cx: &Ctx) -> Section {
             )
         })
         .collect();
+    news.extend(more_groups("新增类案", more, more_petitions));
     let mut b = vec![Block::Para(format!(
         "判定方法：本期件次不少于{}且在前{}期基线均值下的泊松上尾概率小于阈值的，列为明显上升；此前从未出现、本期首次出现的类案列为新增。",
         t.rising_min_count,
@@ -425,14 +488,10 @@ fn case_groups(cx: &Ctx) -> Section {
     let chart = |name: &str| cx.chart(name);
     let opts = cx.opts;
     let has_state = cx.has_state;
-    let shown = || {
-        t.groups
-            .iter()
-            .filter(|g| g.in_period > 0)
-            .take(opts.max_rows)
-    };
-    let has_lead = shown().any(|g| g.lead_unit.is_some());
-    let rows: Vec<Vec<String>> = shown()
+    let (shown, more, more_petitions) = GroupList::InPeriod.of(t, opts.max_rows);
+    let has_lead = shown.iter().any(|g| g.lead_unit.is_some());
+    let rows: Vec<Vec<String>> = shown
+        .iter()
         .map(|g| {
             let mut row = vec![
                 g.id.clone(),
@@ -478,10 +537,22 @@ fn case_groups(cx: &Ctx) -> Section {
     if rows.is_empty() {
         b.push(Block::Para("本期无归入同质化类案的信访件。".into()));
     } else {
-        b.push(Block::Para(format!(
-            "本期信访件涉及同质化类案{}个，建议按类案统筹化解，明确牵头单位。",
-            thousands(rows.len() as u64)
-        )));
+        // The count is of every group with petitions in the period, not of the table's rows.
+        let total = rows.len() as u64 + more;
+        b.push(Block::Para(if more > 0 {
+            format!(
+                "本期信访件涉及同质化类案{}个，建议按类案统筹化解，明确牵头单位。表4列出本期件次最多的{}个；其余{}个（本期共{}件次）见类案清单（groups/groups.xlsx）。",
+                thousands(total),
+                thousands(rows.len() as u64),
+                thousands(more),
+                thousands(more_petitions)
+            )
+        } else {
+            format!(
+                "本期信访件涉及同质化类案{}个，建议按类案统筹化解，明确牵头单位。",
+                thousands(total)
+            )
+        }));
         if !has_state {
             b.push(Block::Para(format!(
                 "类案办理状态{UNAVAILABLE}（数据未载明办结情况），表中不列。"
@@ -654,10 +725,8 @@ fn risks(cx: &Ctx) -> Section {
     let t = cx.t;
     let txt = |s: &str| cx.txt(s);
     let mut items = Vec::new();
-    // A new group is a risk once it has the volume the rising test asks for: one new filing is not.
-    let risky =
-        |g: &&crate::trends::GroupRow| g.rising || (g.new && g.in_period >= t.rising_min_count);
-    for g in t.groups.iter().filter(risky) {
+    let (risky, more, more_petitions) = GroupList::Risky.of(t, cx.opts.max_rows);
+    for g in risky {
         items.push(format!(
             "类案{}“{}”本期{}件次、{}人次{}，牵头单位建议：{}。",
             g.id,
@@ -676,6 +745,7 @@ fn risks(cx: &Ctx) -> Section {
             }
         ));
     }
+    items.extend(more_groups("明显上升或新增的类案", more, more_petitions));
     if let Some(p) = t.headcount.previous {
         // A rise of at least the rising test's minimum count: 1 → 2 is no rise to report.
         let c = t.headcount.current;
@@ -753,11 +823,31 @@ fn appendix(cx: &Ctx) -> Section {
             ]);
         }
     }
+    // The groups the brief names; the others' petitions are one row, traced by the groups'
+    // member table (every petition's group).
+    let named: std::collections::BTreeSet<&str> = GroupList::ALL
+        .iter()
+        .flat_map(|l| l.of(t, opts.max_rows).0)
+        .map(|g| g.id.as_str())
+        .collect();
+    let (mut others, mut other_petitions) = (0u64, 0u64);
     for g in t.groups.iter().filter(|g| g.in_period > 0) {
+        if !named.contains(g.id.as_str()) {
+            others += 1;
+            other_petitions += g.in_period;
+            continue;
+        }
         rows.push(vec![
             format!("类案：{}", g.id),
             thousands(g.in_period),
             ids_list(&g.ids, opts.max_ids),
+        ]);
+    }
+    if others > 0 {
+        rows.push(vec![
+            format!("正文未列出的其余类案（{}个）", thousands(others)),
+            thousands(other_petitions),
+            "逐件见类案成员表（groups/members.csv）".into(),
         ]);
     }
     if let Some(v) = &t.repeat {

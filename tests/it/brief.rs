@@ -552,6 +552,74 @@ fn method_note_states_the_configured_minimum_count() {
     assert!(!five.contains("本期件次不少于3"));
 }
 
+/// Each list of case groups names at most `max_rows` of them (the most petitions in the period
+/// first); the count of groups is of all of them, and the appendix traces the named ones and
+/// the rest in one row.
+#[test]
+fn a_brief_names_at_most_max_rows_groups_and_counts_the_rest() {
+    let (recs, groups) = fixture();
+    let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
+    let method = report::MethodNote::default();
+    let input = report::Input {
+        run_dir: Path::new("."),
+        records: &recs,
+        trends: &t,
+        charts: &[],
+        method: &method,
+        show_personal_data: false,
+    };
+    // (section 五's first paragraph, table 4's group ids, the appendix's first column)
+    let brief = |max_rows: usize| {
+        let opts = report::Options {
+            max_rows,
+            ..Default::default()
+        };
+        let doc = report::build(&input, &opts);
+        let (mut said, mut table, mut appendix) = (String::new(), Vec::new(), Vec::new());
+        for sec in &doc.sections {
+            for b in &sec.blocks {
+                match b {
+                    report::Block::Para(p) if sec.title.starts_with("五") && said.is_empty() => {
+                        said = p.clone()
+                    }
+                    report::Block::Table(caption, _, rows) if caption.starts_with("表4") => {
+                        table = rows.iter().map(|r| r[0].clone()).collect()
+                    }
+                    report::Block::Table(caption, _, rows) if caption.starts_with("附表") => {
+                        appendix = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect()
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (said, table, appendix)
+    };
+    let in_appendix = |rows: &[(String, String)], what: &str| rows.iter().any(|r| r.0 == what);
+
+    // G0002: 6 petitions in W33, new; G0001: 2; G0003: none.
+    let (said, table, appendix) = brief(15);
+    assert!(said.starts_with("本期信访件涉及同质化类案2个，"), "{said}");
+    assert!(!said.contains("其余"), "{said}");
+    assert_eq!(table, ["G0002", "G0001"]);
+    assert!(in_appendix(&appendix, "类案：G0001") && in_appendix(&appendix, "类案：G0002"));
+    assert!(!appendix.iter().any(|r| r.0.contains("其余类案")));
+
+    let (said, table, appendix) = brief(1);
+    assert!(said.starts_with("本期信访件涉及同质化类案2个，"), "{said}");
+    assert!(
+        said.contains("表4列出本期件次最多的1个；其余1个（本期共2件次）"),
+        "{said}"
+    );
+    assert_eq!(table, ["G0002"]);
+    assert!(in_appendix(&appendix, "类案：G0002"));
+    assert!(!in_appendix(&appendix, "类案：G0001"));
+    let rest = appendix.iter().find(|r| r.0.contains("其余类案"));
+    assert_eq!(
+        rest.map(|r| (r.0.as_str(), r.1.as_str())),
+        Some(("正文未列出的其余类案（1个）", "2"))
+    );
+}
+
 #[test]
 fn golden_markdown_and_determinism() {
     let (md, html, dir) = render(false);
