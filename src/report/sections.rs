@@ -364,6 +364,9 @@ fn categories(cx: &Ctx) -> Section {
     }
 }
 
+/// The region column's three levels, as the brief names them.
+const REGION_LEVELS: [&str; 3] = ["市", "区县", "街道乡镇"];
+
 /// 区域分布
 fn regions(cx: &Ctx) -> Section {
     let t = cx.t;
@@ -383,7 +386,7 @@ fn regions(cx: &Ctx) -> Section {
         } else {
             ""
         };
-        for (lvl, name) in ["市", "区县", "街道乡镇"].iter().enumerate() {
+        for (lvl, name) in REGION_LEVELS.iter().enumerate() {
             if t.regions[lvl].iter().any(|r| r.count.current > 0) {
                 b.push(breakdown_table(
                     &format!("表3-{} 本期{}分布{marked}", lvl + 1, name),
@@ -426,12 +429,23 @@ fn hot_issues(cx: &Ctx) -> Section {
     for r in t.categories.iter().filter(|r| r.rising) {
         items.push(flag("类别", r));
     }
-    for lvl in 0..3 {
-        for r in t.regions[lvl].iter().filter(|r| r.rising) {
+    // A level's rising places beyond max_rows are counted, as the groups are (a city has
+    // hundreds of streets); the appendix traces every place.
+    let max = cx.opts.max_rows;
+    for (lvl, level) in REGION_LEVELS.iter().enumerate() {
+        let rising: Vec<&Row> = t.regions[lvl].iter().filter(|r| r.rising).collect();
+        for r in rising.iter().take(max) {
             items.push(flag("地区", r));
         }
+        if let Some(rest) = rising.get(max..).filter(|rest| !rest.is_empty()) {
+            items.push(format!(
+                "另有{}个{level}明显上升（本期共{}件次）未逐一列出，见附表。",
+                thousands(rest.len() as u64),
+                thousands(rest.iter().map(|r| r.count.current).sum())
+            ));
+        }
     }
-    let (rising, more, more_petitions) = GroupList::Rising.of(t, cx.opts.max_rows);
+    let (rising, more, more_petitions) = GroupList::Rising.of(t, max);
     for g in rising {
         items.push(format!(
             "类案{}“{}”本期{}件次，基线均值{:.1}件次/期（泊松检验 {}）",
@@ -443,7 +457,7 @@ fn hot_issues(cx: &Ctx) -> Section {
         ));
     }
     items.extend(more_groups("明显上升的类案", more, more_petitions));
-    let (new, more, more_petitions) = GroupList::New.of(t, cx.opts.max_rows);
+    let (new, more, more_petitions) = GroupList::New.of(t, max);
     let mut news: Vec<String> = new
         .into_iter()
         .map(|g| {

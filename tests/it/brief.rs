@@ -620,6 +620,65 @@ fn a_brief_names_at_most_max_rows_groups_and_counts_the_rest() {
     );
 }
 
+/// Section 四 lists at most `max_rows` rising places of each level and counts the rest.
+#[test]
+fn rising_places_beyond_max_rows_are_counted() {
+    let (mut recs, groups) = fixture();
+    // A3区: six petitions in W33 and none before, as A2区 has.
+    for i in 0..6 {
+        let d = day("2019-08-12") + Duration::days(i % 3);
+        recs.push(rec(&format!("S0{i}"), d, HB, Some(("A市", "A3区")), None));
+    }
+    recs.sort_by(|a, b| a.id.cmp(&b.id));
+    let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
+    let method = report::MethodNote::default();
+    let input = report::Input {
+        run_dir: Path::new("."),
+        records: &recs,
+        trends: &t,
+        charts: &[],
+        method: &method,
+        show_personal_data: false,
+    };
+    let bullets = |max_rows: usize| -> Vec<String> {
+        let opts = report::Options {
+            max_rows,
+            ..Default::default()
+        };
+        let doc = report::build(&input, &opts);
+        let hot = doc.sections.iter().find(|s| s.title.starts_with("四"));
+        let mut out = Vec::new();
+        for b in &hot.unwrap().blocks {
+            if let report::Block::Bullets(items) = b {
+                out.extend(
+                    items
+                        .iter()
+                        .filter(|i| i.contains("地区") || i.contains("区县"))
+                        .cloned(),
+                );
+            }
+        }
+        out
+    };
+    let all = bullets(15);
+    assert!(
+        all.iter().any(|b| b.starts_with("地区“A市/A2区”")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|b| b.starts_with("地区“A市/A3区”")),
+        "{all:?}"
+    );
+    assert!(!all.iter().any(|b| b.starts_with("另有")), "{all:?}");
+    let one = bullets(1);
+    let districts = one.iter().filter(|b| b.starts_with("地区“A市/")).count();
+    assert_eq!(districts, 1, "{one:?}");
+    assert!(
+        one.contains(&"另有1个区县明显上升（本期共6件次）未逐一列出，见附表。".to_string()),
+        "{one:?}"
+    );
+}
+
 #[test]
 fn golden_markdown_and_determinism() {
     let (md, html, dir) = render(false);
