@@ -170,6 +170,10 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     // (after the link checks, which name the more basic problem).
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
+    if opts.from_store {
+        // Refused before the text file below makes a missing folder.
+        ingest_report(&opts.out_dir)?;
+    }
     // The rows' contents go to a file and are read from its mapping (issue 18: half of what the
     // records hold), kept from piling up in the process's memory while passes read them.
     let texts = std::sync::Arc::new(crate::textfile::TextFile::create_in(&opts.out_dir)?);
@@ -478,7 +482,23 @@ pub fn brief(
     progress: Progress,
 ) -> Result<Brief> {
     crate::fsutil::check_run_folder(run_dir)?;
-    let records = store::read(run_dir)?;
+    // Refused before the text file below makes a missing folder.
+    store::existing(run_dir)?;
+    // The store's contents wait in a file, as in `minqing run` (at ten million petitions the
+    // brief held 14.3 GiB with them on the heap).
+    let texts = crate::textfile::TextFile::create_in(run_dir)?;
+    texts.keep_trimmed(|| brief_stored(run_dir, period, opts, progress, &texts))
+}
+
+/// [`brief`] after its checks, the store's contents read from `texts`.
+fn brief_stored(
+    run_dir: &Path,
+    period: Option<Period>,
+    opts: &BriefOptions,
+    progress: Progress,
+    texts: &crate::textfile::TextFile,
+) -> Result<Brief> {
+    let records = store::read_to(run_dir, texts)?;
     let mut notes = Vec::new();
     // A folder without run.json (made by hand) or with a damaged one still gets a brief.
     let mut setup = match run_log::read(run_dir) {
@@ -730,15 +750,8 @@ fn import(
 /// The contents are moved from the heap to `texts`, as an import's are.
 fn stored_import(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Imported> {
     let t = Instant::now();
-    let report = run_log::read(out_dir).map_err(|e| {
-        Error::Usage(format!(
-            "--from-store analyses what `minqing ingest --out {}` imported, and needs its \
-             run.json: {e}",
-            out_dir.display()
-        ))
-    })?;
-    let mut records = store::read(out_dir)?;
-    crate::schema::contents_in_order(&mut records, texts)?;
+    let report = ingest_report(out_dir)?;
+    let records = store::read_to(out_dir, texts)?;
     let total = records.len() as u64;
     if report.counts.store_total != total {
         return Err(Error::Usage(format!(
@@ -764,6 +777,17 @@ fn stored_import(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Im
         store_seconds: t.elapsed().as_secs_f64(),
         counts: report.counts,
         sources: report.inputs,
+    })
+}
+
+/// The run.json `minqing ingest` left in the folder `--from-store` analyses.
+fn ingest_report(out_dir: &Path) -> Result<run_log::RunReport> {
+    run_log::read(out_dir).map_err(|e| {
+        Error::Usage(format!(
+            "--from-store analyses what `minqing ingest --out {}` imported, and needs its \
+             run.json: {e}",
+            out_dir.display()
+        ))
     })
 }
 

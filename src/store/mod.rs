@@ -392,6 +392,19 @@ pub fn write_part(p: &Path, records: &[Record]) -> Result<()> {
 
 /// Reads the store of a run folder; a missing store is an error naming the folder.
 pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
+    read_file_to(&existing(out_dir)?, None)
+}
+
+/// [`read`], each row group's contents moved to `texts` as soon as it is read
+/// ([`crate::schema::contents_in_order`]), so that the store's contents are never all on the
+/// heap: for the commands that analyse a store they did not import (`minqing run
+/// --from-store`, `minqing brief`).
+pub fn read_to(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Vec<Record>> {
+    read_file_to(&existing(out_dir)?, Some(texts))
+}
+
+/// The store's path, or the error that says how to make one.
+pub fn existing(out_dir: &Path) -> Result<PathBuf> {
     let p = path(out_dir);
     if !p.exists() {
         return Err(Error::Usage(format!(
@@ -400,18 +413,26 @@ pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
             out_dir.display()
         )));
     }
-    read_file(&p)
+    Ok(p)
 }
 
 /// Reads records from a store Parquet file, one [`ROW_GROUP`] slice at a time: the whole file
 /// as columns beside the records it becomes held a million petitions twice (2.6 GiB, where
 /// the records alone are 1.6 GiB).
 pub fn read_file(p: &Path) -> Result<Vec<Record>> {
+    read_file_to(p, None)
+}
+
+fn read_file_to(p: &Path, texts: Option<&crate::textfile::TextFile>) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let n = ParquetReader::new(f).num_rows().map_err(unreadable(p))?;
     let mut out = Vec::with_capacity(n);
     for offset in (0..n).step_by(ROW_GROUP) {
-        out.extend(read_slice(p, offset, ROW_GROUP.min(n - offset))?);
+        let mut slice = read_slice(p, offset, ROW_GROUP.min(n - offset))?;
+        if let Some(texts) = texts {
+            crate::schema::contents_in_order(&mut slice, texts)?;
+        }
+        out.extend(slice);
     }
     Ok(out)
 }
