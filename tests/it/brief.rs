@@ -552,6 +552,24 @@ fn method_note_states_the_configured_minimum_count() {
     assert!(!five.contains("本期件次不少于3"));
 }
 
+/// The brief's document model of `t` with `max_rows` (no charts, the default method note).
+fn doc_of(records: &[Record], t: &Trends, max_rows: usize) -> report::Doc {
+    let method = report::MethodNote::default();
+    let input = report::Input {
+        run_dir: Path::new("."),
+        records,
+        trends: t,
+        charts: &[],
+        method: &method,
+        show_personal_data: false,
+    };
+    let opts = report::Options {
+        max_rows,
+        ..Default::default()
+    };
+    report::build(&input, &opts)
+}
+
 /// Each list of case groups names at most `max_rows` of them (the most petitions in the period
 /// first); the count of groups is of all of them, and the appendix traces the named ones and
 /// the rest in one row.
@@ -559,22 +577,9 @@ fn method_note_states_the_configured_minimum_count() {
 fn a_brief_names_at_most_max_rows_groups_and_counts_the_rest() {
     let (recs, groups) = fixture();
     let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
-    let method = report::MethodNote::default();
-    let input = report::Input {
-        run_dir: Path::new("."),
-        records: &recs,
-        trends: &t,
-        charts: &[],
-        method: &method,
-        show_personal_data: false,
-    };
     // (section 五's first paragraph, table 4's group ids, the appendix's first column)
     let brief = |max_rows: usize| {
-        let opts = report::Options {
-            max_rows,
-            ..Default::default()
-        };
-        let doc = report::build(&input, &opts);
+        let doc = doc_of(&recs, &t, max_rows);
         let (mut said, mut table, mut appendix) = (String::new(), Vec::new(), Vec::new());
         for sec in &doc.sections {
             for b in &sec.blocks {
@@ -631,21 +636,8 @@ fn rising_places_beyond_max_rows_are_counted() {
     }
     recs.sort_by(|a, b| a.id.cmp(&b.id));
     let t = trends_of(&recs, &groups, &w33(), &Default::default()).unwrap();
-    let method = report::MethodNote::default();
-    let input = report::Input {
-        run_dir: Path::new("."),
-        records: &recs,
-        trends: &t,
-        charts: &[],
-        method: &method,
-        show_personal_data: false,
-    };
     let bullets = |max_rows: usize| -> Vec<String> {
-        let opts = report::Options {
-            max_rows,
-            ..Default::default()
-        };
-        let doc = report::build(&input, &opts);
+        let doc = doc_of(&recs, &t, max_rows);
         let hot = doc.sections.iter().find(|s| s.title.starts_with("四"));
         let mut out = Vec::new();
         for b in &hot.unwrap().blocks {
