@@ -170,33 +170,32 @@ pub fn run(cfg: &PipelineConfig, opts: &RunOptions, progress: Progress) -> Resul
     // (after the link checks, which name the more basic problem).
     crate::fsutil::check_run_folder(&opts.out_dir)?;
     index::refuse_foreign(&opts.out_dir.join("index"))?;
-    if opts.from_store {
-        // Refused before the text file below makes a missing folder.
-        ingest_report(&opts.out_dir)?;
-    }
+    // --from-store's run.json, read before the text file below makes a missing folder.
+    let stored = opts
+        .from_store
+        .then(|| ingest_report(&opts.out_dir))
+        .transpose()?;
     // The rows' contents go to a file and are read from its mapping (issue 18: half of what the
     // records hold), kept from piling up in the process's memory while passes read them.
     let texts = std::sync::Arc::new(crate::textfile::TextFile::create_in(&opts.out_dir)?);
-    texts.keep_trimmed(|| analyse_all(cfg, opts, progress, texts.clone()))
+    texts.keep_trimmed(|| analyse_all(cfg, opts, progress, texts.clone(), stored))
 }
 
-/// [`run`] after its checks: import or read the store (the rows' contents into `texts`), then
-/// every stage after it.
+/// [`run`] after its checks: import, or read the store that `stored` (`minqing ingest`'s
+/// run.json) counts, the rows' contents into `texts`; then every stage after it.
 fn analyse_all(
     cfg: &PipelineConfig,
     opts: &RunOptions,
     progress: Progress,
     texts: std::sync::Arc<crate::textfile::TextFile>,
+    stored: Option<run_log::RunReport>,
 ) -> Result<RunSummary> {
     let started = chrono::Local::now();
     let mut steps = Steps::new(progress);
     steps.stage_peaks = opts.stage_peaks;
-    let (mut imported, tokenizer) = with_tokenizer(cfg, || {
-        if opts.from_store {
-            stored_import(&opts.out_dir, &texts)
-        } else {
-            import(cfg, opts, &mut steps, Some(texts))
-        }
+    let (mut imported, tokenizer) = with_tokenizer(cfg, || match stored {
+        Some(report) => stored_import(&opts.out_dir, report, &texts),
+        None => import(cfg, opts, &mut steps, Some(texts)),
     })?;
     // The replies, source rows and unmapped columns go to the store's writer alone (no stage
     // reads them), which lets them go row group by row group.
@@ -485,7 +484,7 @@ pub fn brief(
     // Refused before the text file below makes a missing folder.
     store::existing(run_dir)?;
     // The store's contents wait in a file, as in `minqing run` (at ten million petitions the
-    // brief held 14.3 GiB with them on the heap).
+    // brief held 14.0 GiB with them on the heap).
     let texts = crate::textfile::TextFile::create_in(run_dir)?;
     texts.keep_trimmed(|| brief_stored(run_dir, period, opts, progress, &texts))
 }
@@ -747,10 +746,14 @@ fn import(
 /// `minqing run --from-store`: the store `minqing ingest` wrote into the run folder, with that
 /// import's counts and sources from its run.json, as if imported now (nothing is written to the
 /// store or rejects.csv). A store that no longer holds what that run.json counted is refused.
-/// The contents are moved from the heap to `texts`, as an import's are.
-fn stored_import(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Imported> {
+/// `report` is that run.json ([`ingest_report`]); the contents are moved from the heap to
+/// `texts`, as an import's are.
+fn stored_import(
+    out_dir: &Path,
+    report: run_log::RunReport,
+    texts: &crate::textfile::TextFile,
+) -> Result<Imported> {
     let t = Instant::now();
-    let report = ingest_report(out_dir)?;
     let records = store::read_to(out_dir, texts)?;
     let total = records.len() as u64;
     if report.counts.store_total != total {

@@ -4,13 +4,13 @@
 //! The contents are about half of what a run's records hold (~375 bytes of each ~750-byte record
 //! of the generated corpus: 3.5 GiB at ten million rows), and every stage reads them only in
 //! passes — tagging, indexing, the store's writer, the grouping's samples. `minqing run`
-//! therefore writes each import chunk's contents to one unnamed file in the run folder as it packs them
-//! ([`crate::schema::pack_to`]) and its records' [`crate::schema::Text`]s read them through a
-//! read-only mapping of that chunk's range ([`Piece`]). The passes read in the store's order, so
-//! the store step writes a row group's contents again in that order when the import's order
-//! was another or they came back from the store on the heap
-//! ([`crate::schema::contents_in_order`]); a piece nobody reads gives its disk back. Pages a pass reads become resident;
-//! [`TextFile::keep_trimmed`] hands them back to the page cache whenever the process's
+//! therefore writes each import chunk's contents to one unnamed file in the run folder as it
+//! packs them ([`crate::schema::pack_to`]) and its records' [`crate::schema::Text`]s read them
+//! through a read-only mapping of that chunk's range ([`Piece`]). The passes read in the
+//! store's order, so the store step writes a row group's contents again in that order when the
+//! import's order was another or they came back from the store on the heap
+//! ([`crate::schema::contents_in_order`]); a piece nobody reads gives its disk back. Pages a
+//! pass reads become resident; [`TextFile::keep_trimmed`] hands them back to the page cache whenever the process's
 //! file-backed resident memory has grown by more than a budget, so what the texts hold of the
 //! process is about that budget at any size. The kernel keeps the file's pages cached while
 //! memory allows and reads them from disk again when it does not.
