@@ -7,22 +7,73 @@
 //! the tagging left ~400 MiB more RSS than it held live (the allocator's collect and RssAnon
 //! between the steps, a throwaway build). Packed a few thousand to a buffer, they are large
 //! allocations that live and die whole, and the transients' pages go back.
+//!
+//! In `minqing run` the buffers go to the run's text file and are read from its mapping, as the
+//! contents are (`textfile`): ~250 bytes a petition that the grouping reads pass by pass, which
+//! the file's watcher hands back to the page cache while the grouping's other memory peaks.
 
 use std::sync::Arc;
 
+use crate::error::Result;
+use crate::textfile::{Piece, TextFile};
+
+/// Data that can be written to a file as its bytes and read back in place.
+///
+/// # Safety
+/// The type has no padding bytes (every byte of a value is initialised, so a slice of them can
+/// be read as bytes) and every bit pattern of its size is a valid value (bytes read back from a
+/// file make a valid slice of it). Its alignment is at most a page.
+pub(crate) unsafe trait Plain: Copy {
+    /// The bytes of `items`, as they are in memory.
+    fn bytes_of(items: &[Self]) -> &[u8] {
+        // SAFETY: no padding (the trait's contract), so every byte of the slice is initialised;
+        // the bytes borrow `items`.
+        unsafe {
+            std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items))
+        }
+    }
+}
+
+// SAFETY: four bytes, any bit pattern an integer.
+unsafe impl Plain for u32 {}
+// SAFETY: two four-byte fields make eight bytes, so no padding; every bit pattern is a `u32`
+// and an `f32` (NaNs included).
+unsafe impl Plain for (u32, f32) {}
+
+/// Where a [`Packed`]'s buffer is.
+enum Buf<T> {
+    Heap(Arc<[T]>),
+    /// A mapped piece of the run's text file holding `[T]` as bytes, aligned for `T`
+    /// ([`TextFile::put_bytes`]); only made for `T: Plain`.
+    File(Arc<Piece>),
+}
+
+impl<T> Clone for Buf<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Buf::Heap(b) => Buf::Heap(b.clone()),
+            Buf::File(p) => Buf::File(p.clone()),
+        }
+    }
+}
+
 /// A `[T]` that is a range of a shared buffer (or of none, when empty).
 pub(crate) struct Packed<T> {
-    buf: Option<Arc<[T]>>,
+    buf: Option<Buf<T>>,
     start: u32,
     len: u32,
 }
 
-impl<T> Packed<T> {
+impl<T: Plain> Packed<T> {
     /// Every part of `parts` as a range of one buffer (several when they pass `u32::MAX`
-    /// items), in order.
-    pub(crate) fn pack_all<'a>(parts: impl Iterator<Item = &'a [T]>) -> Vec<Packed<T>>
+    /// items), in order; the buffers are written to `file` and read from its mapping when one
+    /// is given, else kept on the heap.
+    pub(crate) fn pack_all<'a>(
+        parts: impl Iterator<Item = &'a [T]>,
+        file: Option<&TextFile>,
+    ) -> Result<Vec<Packed<T>>>
     where
-        T: Copy + 'a,
+        T: 'a,
     {
         let parts: Vec<&[T]> = parts.collect();
         let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
@@ -30,7 +81,13 @@ impl<T> Packed<T> {
         for run in runs(&lens, u32::MAX as usize) {
             let these = &parts[run];
             let joined: Vec<T> = these.concat();
-            let buf: Option<Arc<[T]>> = (!joined.is_empty()).then(|| Arc::from(joined));
+            let buf = match (joined.is_empty(), file) {
+                (true, _) => None,
+                (false, None) => Some(Buf::Heap(Arc::from(joined))),
+                (false, Some(f)) => Some(Buf::File(
+                    f.put_bytes(T::bytes_of(&joined), std::mem::align_of::<T>())?,
+                )),
+            };
             let mut start = 0u32;
             for p in these {
                 let len =
@@ -43,7 +100,7 @@ impl<T> Packed<T> {
                 start += len;
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -90,7 +147,7 @@ impl<T> From<Vec<T>> for Packed<T> {
     fn from(v: Vec<T>) -> Self {
         let len = u32::try_from(v.len()).expect("a packed part holds fewer than 2^32 items");
         Packed {
-            buf: (len > 0).then(|| Arc::from(v)),
+            buf: (len > 0).then(|| Buf::Heap(Arc::from(v))),
             start: 0,
             len,
         }
@@ -106,13 +163,25 @@ impl<T> FromIterator<T> for Packed<T> {
 impl<T> std::ops::Deref for Packed<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        match &self.buf {
-            Some(b) => {
-                let start = self.start as usize;
-                &b[start..start + self.len as usize]
+        let all: &[T] = match &self.buf {
+            Some(Buf::Heap(b)) => b,
+            Some(Buf::File(p)) => {
+                let bytes = p.as_bytes();
+                // SAFETY: a `File` buffer is only made by `pack_all` for `T: Plain`, from the
+                // bytes of a `[T]`, written at an offset aligned for `T` and mapped at an address
+                // aligned the same way (`TextFile::put_bytes`); any bytes are a valid `T`, and
+                // the mapping is read-only and lives as long as `p`.
+                unsafe {
+                    std::slice::from_raw_parts(
+                        bytes.as_ptr().cast::<T>(),
+                        bytes.len() / std::mem::size_of::<T>(),
+                    )
+                }
             }
-            None => &[],
-        }
+            None => return &[],
+        };
+        let start = self.start as usize;
+        &all[start..start + self.len as usize]
     }
 }
 
@@ -132,21 +201,59 @@ impl<T: PartialEq> PartialEq for Packed<T> {
 mod tests {
     use super::*;
 
+    /// The heap buffer two packed parts share.
+    fn heap_of<T>(p: &Packed<T>) -> &Arc<[T]> {
+        match &p.buf {
+            Some(Buf::Heap(b)) => b,
+            _ => panic!("not on the heap"),
+        }
+    }
+
     #[test]
     fn packed_parts_keep_their_items_and_share_a_buffer() {
         let parts: Vec<Vec<u32>> = vec![vec![1, 2], vec![], vec![3], vec![4, 5, 6]];
-        let packed = Packed::pack_all(parts.iter().map(|p| &p[..]));
+        let packed = Packed::pack_all(parts.iter().map(|p| &p[..]), None).unwrap();
         let back: Vec<Vec<u32>> = packed.iter().map(|p| p.to_vec()).collect();
         assert_eq!(back, parts);
-        let (a, c) = (&packed[0], &packed[3]);
-        assert!(Arc::ptr_eq(
-            a.buf.as_ref().unwrap(),
-            c.buf.as_ref().unwrap()
-        ));
+        assert!(Arc::ptr_eq(heap_of(&packed[0]), heap_of(&packed[3])));
         assert!(packed[1].buf.is_none(), "an empty part holds nothing");
         assert_eq!(Packed::from(vec![3u32]), packed[2]);
-        assert!(Packed::<u32>::pack_all(std::iter::empty()).is_empty());
+        assert!(Packed::<u32>::pack_all(std::iter::empty(), None)
+            .unwrap()
+            .is_empty());
         assert!(Packed::<u32>::from(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn parts_packed_to_a_file_read_back_in_place_after_a_trim() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        // a text of odd length first, so the vectors' offset has to be aligned
+        file.put("信访件").unwrap();
+        let parts: Vec<Vec<(u32, f32)>> = (0..300u32)
+            .map(|i| {
+                (0..i % 7)
+                    .map(|t| (i * 7 + t, (i + t) as f32 / 3.0))
+                    .collect()
+            })
+            .collect();
+        let tops: Vec<Vec<u32>> = (0..300u32).map(|i| vec![i; (i % 3) as usize]).collect();
+        file.put("。").unwrap();
+        let packed = Packed::pack_all(parts.iter().map(|p| &p[..]), Some(&file)).unwrap();
+        let packed_tops = Packed::pack_all(tops.iter().map(|p| &p[..]), Some(&file)).unwrap();
+        assert!(matches!(packed[1].buf, Some(Buf::File(_))));
+        file.trim();
+        for (p, want) in packed.iter().zip(&parts) {
+            assert_eq!(&p[..], &want[..]);
+        }
+        for (p, want) in packed_tops.iter().zip(&tops) {
+            assert_eq!(&p[..], &want[..]);
+        }
+        assert_eq!(
+            packed[8],
+            Packed::from(parts[8].clone()),
+            "equal wherever they are"
+        );
     }
 
     #[test]

@@ -195,7 +195,7 @@ fn analyse_all(
     steps.stage_peaks = opts.stage_peaks;
     let (mut imported, tokenizer) = with_tokenizer(cfg, || match stored {
         Some(report) => stored_import(&opts.out_dir, report, &texts),
-        None => import(cfg, opts, &mut steps, Some(texts)),
+        None => import(cfg, opts, &mut steps, Some(texts.clone())),
     })?;
     // The replies, source rows and unmapped columns go to the store's writer alone (no stage
     // reads them), which lets them go row group by row group.
@@ -212,7 +212,7 @@ fn analyse_all(
             let t = Instant::now();
             store::write_kept(&opts.out_dir, upserted, cold).map(|_| t.elapsed().as_secs_f64())
         });
-        let analysed = analyse(cfg, opts, &imported, &tokenizer, &mut steps);
+        let analysed = analyse(cfg, opts, &imported, &tokenizer, &texts, &mut steps);
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the store writer thread died".into())));
@@ -312,6 +312,7 @@ pub fn regroup(
             regroup: cluster::Regroup::Always,
             show_personal_data,
             tagged: None,
+            texts: None,
         };
         cluster::stage(input, &cfg.cluster)
     })?;
@@ -813,6 +814,8 @@ fn analyse(
     imported: &Imported,
     // One tokenizer for the index and the grouping, so search and grouping see the same words.
     tokenizer: &Tokenizer,
+    // The run's text file, which the grouping keeps its term vectors in.
+    texts: &crate::textfile::TextFile,
     steps: &mut Steps,
 ) -> Result<(Groups, Inferred)> {
     let records = &imported.upserted.records;
@@ -843,6 +846,7 @@ fn analyse(
             regroup,
             show_personal_data: opts.show_personal_data,
             tagged: tagged.as_ref(),
+            texts: Some(texts),
         };
         cluster::stage(input, &cfg.cluster)
     })?;

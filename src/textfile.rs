@@ -20,6 +20,13 @@
 //! its space is free when the run's process ends. It needs the run folder's disk to hold the
 //! contents (~0.4 GB per million generated petitions). Titles stay on the heap
 //! ([`crate::schema::pack_to`] says why).
+//!
+//! The grouping's per-petition word lists and term vectors go to the same file
+//! ([`TextFile::put_bytes`], `packed::Packed`): ~0.5 KB a petition at their most, which the
+//! grouping held on the heap through its passes (and, while it runs, that much more disk).
+//! Its passes read them object by object, in no order of the file; the watcher trims them as
+//! it trims contents (10M generated petitions: the grouping's peak 12.6 → 10.5 GiB; what the
+//! reads cost is in docs/scale.md).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -57,9 +64,12 @@ pub struct TextFile {
     trims: AtomicU64,
 }
 
-/// One chunk's texts, mapped read-only: valid UTF-8 (written from a `&str`), never rewritten.
+/// One chunk's texts (or, from [`TextFile::put_bytes`], other plain data), mapped read-only and
+/// never rewritten.
 pub struct Piece {
     map: memmap2::Mmap,
+    /// Written from a `&str` ([`TextFile::put`]): valid UTF-8, readable as text.
+    text: bool,
     /// Where the range starts in the file, and the file, whose range is freed when the piece is
     /// dropped.
     offset: u64,
@@ -84,11 +94,18 @@ impl Piece {
         self.offset
     }
 
+    /// The text [`TextFile::put`] wrote. Panics on a piece of bytes ([`TextFile::put_bytes`]).
     pub fn as_str(&self) -> &str {
+        assert!(self.text, "a piece of bytes is not text");
         // SAFETY: the mapped range holds exactly the bytes `put` wrote from a `&str` (valid
         // UTF-8). The file has no name, so only this process can write to it, and it never
         // writes a range again once it is mapped (`end` hands out every range once).
         unsafe { std::str::from_utf8_unchecked(&self.map) }
+    }
+
+    /// The bytes written, starting at an address aligned as [`TextFile::put_bytes`] was asked.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.map
     }
 }
 
@@ -116,22 +133,41 @@ impl TextFile {
     /// Writes `text` at the end of the file and maps it. Several threads may put at once.
     /// `text` must not be empty (a mapping has at least one byte).
     pub fn put(&self, text: &str) -> Result<Arc<Piece>> {
-        debug_assert!(!text.is_empty());
-        let len = text.len() as u64;
-        let at = self.end.fetch_add(len, Ordering::Relaxed);
+        self.write_and_map(text.as_bytes(), 1, true)
+    }
+
+    /// Writes `bytes` at the next offset that is a multiple of `align` (a power of two up to a
+    /// page) and maps them: the mapping starts at an address aligned the same way, since a
+    /// mapping's page starts at a page of the file. For plain data read back in place, such as
+    /// the grouping's term vectors (`packed::Packed`). `bytes` must not be empty.
+    pub fn put_bytes(&self, bytes: &[u8], align: usize) -> Result<Arc<Piece>> {
+        self.write_and_map(bytes, align, false)
+    }
+
+    fn write_and_map(&self, bytes: &[u8], align: usize, text: bool) -> Result<Arc<Piece>> {
+        debug_assert!(!bytes.is_empty());
+        debug_assert!(align.is_power_of_two() && align <= 4096);
+        let (len, pad) = (bytes.len() as u64, align as u64 - 1);
+        // a range with room to start at the next multiple of `align` (≤ `pad` bytes unused)
+        let at = self
+            .end
+            .fetch_add(len + pad, Ordering::Relaxed)
+            .next_multiple_of(align as u64);
         let fail = Error::io("write the run's texts to a temporary file in", &self.dir);
-        self.file.write_all_at(text.as_bytes(), at).map_err(fail)?;
+        self.file.write_all_at(bytes, at).map_err(fail)?;
         // SAFETY: the range [at, at + len) was written just now and is never written again (see
         // `Piece::as_str`); the file cannot be truncated by anyone else (it has no name).
         let map = unsafe {
             memmap2::MmapOptions::new()
                 .offset(at)
-                .len(text.len())
+                .len(bytes.len())
                 .map(&*self.file)
         }
         .map_err(Error::io("map the run's texts in", &self.dir))?;
+        debug_assert_eq!(map.as_ptr() as usize % align, 0);
         let piece = Arc::new(Piece {
             map,
+            text,
             offset: at,
             file: self.file.clone(),
         });
@@ -144,7 +180,7 @@ impl TextFile {
         self.trims.load(Ordering::Relaxed)
     }
 
-    /// Bytes of text written.
+    /// Bytes written, with the few that aligned [`TextFile::put_bytes`] skipped.
     pub fn len(&self) -> u64 {
         self.end.load(Ordering::Relaxed)
     }
@@ -267,6 +303,19 @@ mod tests {
         assert_eq!(file.len(), total as u64);
         // Nothing in the run folder: the file has no name.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn bytes_are_put_aligned_and_are_not_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        file.put("诉").unwrap(); // three bytes
+        let p = file.put_bytes(&[1, 2, 3, 4, 5, 6, 7, 8], 8).unwrap();
+        assert_eq!(p.offset(), 8);
+        assert_eq!(p.as_bytes(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(p.as_bytes().as_ptr() as usize % 8, 0);
+        let read = std::panic::catch_unwind(|| p.as_str().len());
+        assert!(read.is_err(), "bytes read as text");
     }
 
     #[test]

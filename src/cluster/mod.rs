@@ -51,6 +51,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::schema::Record;
+use crate::textfile::TextFile;
 use crate::tokenize::Tokenizer;
 
 use figures::assemble;
@@ -100,6 +101,9 @@ pub struct Input<'a> {
     /// The petitions' tagging made by a Spark map (`minqing run --tagged`), used instead of
     /// tagging them here (all of them in a full grouping, the new ones in an incremental one).
     pub tagged: Option<&'a Taggings>,
+    /// The run's text file (`minqing run`): the petitions' term vectors are kept in it, as
+    /// their contents are, instead of on the heap (`packed`).
+    pub texts: Option<&'a TextFile>,
 }
 
 /// The cluster stage: groups the records ([`update`]: only the new ones onto the last grouping
@@ -113,6 +117,7 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         input.groups_dir,
         input.regroup,
         input.tagged,
+        input.texts,
     )?;
     // The state (every petition's vector) is written beside the tables and let go of as soon
     // as it is written; the tables are streamed row by row, so both at once add little.
@@ -401,7 +406,7 @@ pub fn run(
     previous: Option<&Groups>,
 ) -> Result<Groups> {
     let previous = previous.map(Previous::of);
-    Ok(run_full(records, tokenizer, opts, previous.as_ref(), None).0)
+    Ok(run_full(records, tokenizer, opts, previous.as_ref(), None, None)?.0)
 }
 
 /// [`run`], plus the state a later run groups its new petitions onto ([`update`]).
@@ -411,13 +416,14 @@ pub(crate) fn run_full(
     opts: &Options,
     previous: Option<&Previous>,
     tagged: Option<&Taggings>,
-) -> (Groups, State) {
+    texts: Option<&TextFile>,
+) -> Result<(Groups, State)> {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     // The whole texts hashed first, for the state, while the grouping holds least: a pass this
     // fast maps a run's whole text file in before its pages can be handed back (`textfile`).
     let prints = State::fingerprints(&sorted);
-    let mut prep = prepare(&sorted, tokenizer, opts, tagged);
+    let mut prep = prepare(&sorted, tokenizer, opts, tagged, texts)?;
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
 
@@ -549,7 +555,8 @@ pub(crate) fn run_full(
                 (d.key, d.vec.to_vec(), d.top.to_vec())
             }
         },
-    );
+        texts,
+    )?;
     drop(grouped);
     let groups = assemble(
         &sorted,
@@ -560,5 +567,5 @@ pub(crate) fn run_full(
         opts,
     );
     let state = State::after_full(&sorted, prints, tokenizer, opts, prep, slots, &groups, sims);
-    (groups, state)
+    Ok((groups, state))
 }

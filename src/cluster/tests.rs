@@ -269,8 +269,8 @@ fn anchor_normalisation() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
     /// Group members partition the store: every petition is listed once, in a group or as
-    /// unclustered, every group's size is its member count, and the input order does not
-    /// change the grouping.
+    /// unclustered, every group's size is its member count, and neither the input order nor
+    /// where the vectors are kept (the heap, a run's text file) changes the grouping.
     #[test]
     fn members_partition_the_store(
         picks in proptest::collection::vec((0usize..6, 0usize..5, 0usize..4), 1..40),
@@ -304,6 +304,15 @@ proptest::proptest! {
         let grouped: usize = g.groups.iter().map(|x| x.size).sum();
         let unclustered = g.members.iter().filter(|m| m.group_id == UNCLUSTERED).count();
         proptest::prop_assert_eq!(grouped + unclustered, records.len());
+        // the vectors kept in a run's text file (and read back after a trim) group the same
+        let dir = tempfile::tempdir().unwrap();
+        let file = crate::textfile::TextFile::create_in(dir.path()).unwrap();
+        let (in_file, _) = file.keep_trimmed(|| {
+            super::run_full(&records, &TOK, &Options::default(), None, None, Some(&file))
+        }).unwrap();
+        proptest::prop_assert!(!file.is_empty(), "the word lists went to the file");
+        file.trim();
+        proptest::prop_assert_eq!(&in_file, &g);
         let mut shuffled = records.clone();
         let k = rotate % shuffled.len();
         shuffled.rotate_left(k);

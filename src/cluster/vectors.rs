@@ -8,8 +8,10 @@ use std::sync::LazyLock;
 
 use rayon::prelude::*;
 
+use crate::error::Result;
 use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
+use crate::textfile::TextFile;
 use crate::tokenize::Tokenizer;
 
 use super::fold::{common_kind, link_anchors, name_map, names_of};
@@ -31,24 +33,62 @@ pub(super) struct Doc {
 impl Doc {
     /// The docs `make` makes of `items`, in order, [`PACK_DOCS`] to a buffer ([`Packed`]): each
     /// chunk is made and packed on the thread pool, so the unpacked vectors of one chunk at a
-    /// time are held beside the packed ones.
+    /// time are held beside the packed ones. With `file` (the run's text file) the buffers are
+    /// written to it and read from its mapping.
     pub(super) fn pack_made<I: Send>(
         items: impl IndexedParallelIterator<Item = I>,
         make: impl Fn(I) -> Unpacked + Sync,
-    ) -> Vec<Doc> {
-        items
-            .chunks(PACK_DOCS)
-            .flat_map_iter(|chunk| {
-                let parts: Vec<Unpacked> = chunk.into_iter().map(&make).collect();
-                let vecs = Packed::pack_all(parts.iter().map(|p| &p.1[..]));
-                let tops = Packed::pack_all(parts.iter().map(|p| &p.2[..]));
-                parts
-                    .iter()
-                    .zip(vecs.into_iter().zip(tops))
-                    .map(|(p, (vec, top))| Doc { key: p.0, vec, top })
-                    .collect::<Vec<_>>()
+        file: Option<&TextFile>,
+    ) -> Result<Vec<Doc>> {
+        chunked(items, make, |parts| {
+            let vecs = Packed::pack_all(parts.iter().map(|p| &p.1[..]), file)?;
+            let tops = Packed::pack_all(parts.iter().map(|p| &p.2[..]), file)?;
+            Ok(parts
+                .iter()
+                .zip(vecs.into_iter().zip(tops))
+                .map(|(p, (vec, top))| Doc { key: p.0, vec, top })
+                .collect())
+        })
+    }
+}
+
+/// What `make` makes of each of `items`, in order, [`PACK_DOCS`] to a buffer, as
+/// [`Doc::pack_made`] packs the docs.
+fn pack_chunks<I: Send>(
+    items: impl IndexedParallelIterator<Item = I>,
+    make: impl Fn(I) -> Vec<(u32, f32)> + Sync,
+    file: Option<&TextFile>,
+) -> Result<Vec<Packed<(u32, f32)>>> {
+    chunked(items, make, |parts| {
+        Packed::pack_all(parts.iter().map(|v| &v[..]), file)
+    })
+}
+
+/// `make` over `items` on the thread pool, [`PACK_DOCS`] at a time, each chunk's results turned
+/// into outputs by `pack`; the outputs in order, or the first error.
+fn chunked<I: Send, U, O: Send>(
+    items: impl IndexedParallelIterator<Item = I>,
+    make: impl Fn(I) -> U + Sync,
+    pack: impl Fn(Vec<U>) -> Result<Vec<O>> + Sync,
+) -> Result<Vec<O>> {
+    // The outputs are collected straight into one vector (a `Result` per chunk would collect
+    // them into a second one first: 0.7 GiB of docs at ten million); a chunk that fails
+    // leaves its error here and no outputs.
+    let failed = std::sync::Mutex::new(None);
+    let out = items
+        .chunks(PACK_DOCS)
+        .flat_map_iter(|chunk| {
+            let parts: Vec<U> = chunk.into_iter().map(&make).collect();
+            pack(parts).unwrap_or_else(|e| {
+                let mut first = failed.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert(e);
+                Vec::new()
             })
-            .collect()
+        })
+        .collect();
+    match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
 }
 
@@ -379,7 +419,8 @@ pub(super) fn prepare<'r>(
     tok: &'r Tokenizer,
     opts: &Options,
     tagged: Option<&Taggings>,
-) -> Prepared {
+    file: Option<&TextFile>,
+) -> Result<Prepared> {
     let regions = region_names(records);
     // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
     // so a million petitions never hold their word lists as strings all at once.
@@ -395,28 +436,38 @@ pub(super) fn prepare<'r>(
             .collect()
     };
     // Interning is sequential: chunk k is interned while chunk k+1 is tagged on the other cores.
-    let intern = |raw: Vec<Pass<'r>>, words: &mut Interner, pass_a: &mut Vec<Tagged>| {
-        for (tf, ta, ca, proper, person) in raw {
-            let tf = tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect();
-            let proper = proper.into_iter().map(|w| words.id(&w)).collect();
-            let person = person.into_iter().map(|w| words.id(&w)).collect();
-            pass_a.push((tf, ta, ca, proper, person));
-        }
-    };
+    // Each chunk's word lists are packed into one buffer (in the run's text file when there is
+    // one): a million of them, held until they are weighed, were the tagging's largest part.
+    let intern =
+        |raw: Vec<Pass<'r>>, words: &mut Interner, pass_a: &mut Vec<Tagged>| -> Result<()> {
+            let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(raw.len());
+            let from = pass_a.len();
+            for (tf, ta, ca, proper, person) in raw {
+                tfs.push(tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect());
+                let proper = proper.into_iter().map(|w| words.id(&w)).collect();
+                let person = person.into_iter().map(|w| words.id(&w)).collect();
+                pass_a.push((Packed::default(), ta, ca, proper, person));
+            }
+            let packed = Packed::pack_all(tfs.iter().map(|v| &v[..]), file)?;
+            for (t, tf) in pass_a[from..].iter_mut().zip(packed) {
+                t.0 = tf;
+            }
+            Ok(())
+        };
     let mut tagged: Option<Vec<Pass>> = None;
     for chunk in records.chunks(PASS_CHUNK) {
-        let (raw, ()) = rayon::join(
+        let (raw, interned) = rayon::join(
             || tag_chunk(chunk),
-            || {
-                if let Some(prev) = tagged.take() {
-                    intern(prev, &mut words, &mut pass_a);
-                }
+            || match tagged.take() {
+                Some(prev) => intern(prev, &mut words, &mut pass_a),
+                None => Ok(()),
             },
         );
+        interned?;
         tagged = Some(raw);
     }
     if let Some(prev) = tagged.take() {
-        intern(prev, &mut words, &mut pass_a);
+        intern(prev, &mut words, &mut pass_a)?;
     }
     // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
     // (是丽发 / 新城 → 丽发新城). Counted on one core: counted in pieces on all cores and
@@ -451,7 +502,7 @@ pub(super) fn prepare<'r>(
         for w in who {
             person_df[*w as usize] += 1;
         }
-        for (w, _) in tf {
+        for (w, _) in tf.iter() {
             df[*w as usize] += 1;
         }
     }
@@ -463,7 +514,7 @@ pub(super) fn prepare<'r>(
             (tf, a, m)
         })
         .collect();
-    let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(per.len());
+    let mut tfs: Vec<Packed<(u32, f32)>> = Vec::with_capacity(per.len());
     let mut anchors_raw: Vec<Option<String>> = Vec::with_capacity(per.len());
     let mut mentions: Vec<Vec<String>> = Vec::with_capacity(per.len());
     for (tf, a, m) in per {
@@ -584,11 +635,12 @@ pub(super) fn prepare<'r>(
         .map(|a| a.as_deref().map(|a| anchor_id[a]))
         .collect();
     // the word lists are consumed as they are weighed: both at once held 0.3 GiB more at a
-    // million petitions
-    let raw_vecs: Vec<Vec<(u32, f32)>> = tfs
-        .into_par_iter()
-        .map(|tf| weigh(tf.into_iter().map(|(w, c)| (term[w as usize], c)), &idf))
-        .collect();
+    // million petitions; the weighed vectors are packed a chunk at a time as the docs are
+    let raw_vecs: Vec<Packed<(u32, f32)>> = pack_chunks(
+        tfs.into_par_iter(),
+        |tf| weigh(tf.iter().map(|&(w, c)| (term[w as usize], c)), &idf),
+        file,
+    )?;
     // Terms that name the object rather than the grievance: names (see `proper`) that in ≥ 80%
     // of their petitions come with one anchor (the estate's own name, its developer, its
     // property company). Anchored petitions are only ever compared with petitions of the same
@@ -616,11 +668,12 @@ pub(super) fn prepare<'r>(
     let docs = Doc::pack_made(
         raw_vecs.into_par_iter().zip(keys.par_iter()),
         |(vec, key)| {
-            let (vec, top) = finish_vec(vec, *key, &object_terms, &place, k);
+            let (vec, top) = finish_vec(vec.to_vec(), *key, &object_terms, &place, k);
             (*key, vec, top)
         },
-    );
-    Prepared {
+        file,
+    )?;
+    Ok(Prepared {
         raw: anchors_raw,
         docs,
         lex: Lexicon {
@@ -634,7 +687,7 @@ pub(super) fn prepare<'r>(
             known,
             object_terms,
         },
-    }
+    })
 }
 
 /// Which vocabulary terms are the data's own region names (枣园街道, 凤城区). Like an object's
@@ -658,7 +711,7 @@ pub(super) fn weigh(tf: impl Iterator<Item = (Option<u32>, f32)>, idf: &[f32]) -
 /// One petition after tagging: (word id, weight) sorted by word, title anchors, content
 /// anchors, ids of the words tagged as names.
 pub(super) type Tagged = (
-    Vec<(u32, f32)>,
+    Packed<(u32, f32)>,
     Vec<(String, u8)>,
     Vec<(String, u8)>,
     Vec<u32>,
@@ -666,7 +719,7 @@ pub(super) type Tagged = (
 );
 
 /// One petition's words, chosen anchor and every object it names.
-pub(super) type Anchored = (Vec<(u32, f32)>, Option<String>, Vec<String>);
+pub(super) type Anchored = (Packed<(u32, f32)>, Option<String>, Vec<String>);
 
 /// Everyday petition vocabulary that names one thing in several ways (`data/dict/synonyms.txt`):
 /// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for

@@ -466,6 +466,7 @@ fn ids_stable_across_appended_week() {
         dir.path(),
         cluster::Regroup::Always,
         None,
+        None,
     )
     .unwrap();
     assert_eq!(again.groups, g2);
@@ -717,7 +718,7 @@ fn grow() -> Options {
 
 /// Groups `recs` into `dir` the way `minqing run` does, keeping the state for the next run.
 fn update_in(dir: &std::path::Path, recs: &[Record], opts: &Options) -> cluster::Grouped {
-    let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue, None).unwrap();
+    let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue, None, None).unwrap();
     cluster::write(dir, &g.groups, recs, false).unwrap();
     g.state.write(dir).unwrap();
     g
@@ -916,6 +917,7 @@ fn full_regroup_when_the_state_cannot_be_used() {
         dir.path(),
         cluster::Regroup::Always,
         None,
+        None,
     )
     .unwrap();
     assert!(matches!(g.mode, cluster::Mode::Full(_)));
@@ -927,6 +929,7 @@ fn full_regroup_when_the_state_cannot_be_used() {
         &grow(),
         dir.path(),
         cluster::Regroup::FromScratch,
+        None,
         None,
     )
     .unwrap();
@@ -955,6 +958,7 @@ fn every_truncated_state_is_refused() {
             &Options::default(),
             dir.path(),
             cluster::Regroup::IfDue,
+            None,
             None,
         )
         .unwrap();

@@ -44,6 +44,7 @@ use super::{Groups, Options, Taggings};
 use crate::error::Result;
 use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
+use crate::textfile::TextFile;
 use crate::tokenize::Tokenizer;
 pub use state::State;
 use state::{fingerprint, settings, KeptGroup, KeptMember, Loose, Weights, NO_GROUP};
@@ -87,6 +88,7 @@ pub fn update(
     groups_dir: &Path,
     how: Regroup,
     tagged: Option<&Taggings>,
+    texts: Option<&TextFile>,
 ) -> Result<Grouped> {
     let why = if how == Regroup::FromScratch {
         "the run starts afresh (--fresh)".to_string()
@@ -118,7 +120,7 @@ pub fn update(
         Regroup::FromScratch => None,
         _ => read_previous(groups_dir).ok(),
     };
-    let (groups, state) = run_full(records, tok, opts, previous.as_ref(), tagged);
+    let (groups, state) = run_full(records, tok, opts, previous.as_ref(), tagged, texts)?;
     Ok(Grouped {
         groups,
         state,
@@ -885,7 +887,7 @@ mod tests {
             ..Default::default()
         };
         let week1 = &rows[..600];
-        let (_, state) = run_full(week1, &tok, &opts, None, None);
+        let (_, state) = run_full(week1, &tok, &opts, None, None, None).unwrap();
         let before: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
         // the new petitions' chosen names, read the way the incremental run reads them
         let known: FastMap<String, u32> = state.lex.known.iter().cloned().collect();
