@@ -135,6 +135,17 @@ impl PipelineConfig {
                 self.trends.trend_periods
             )));
         }
+        // A table of no rows would say every count is in it and name none (a brief with an
+        // empty 表4 and "no group has petitions" beside a count of thousands).
+        for (key, rows) in [
+            ("[report] max_rows", self.report.max_rows),
+            ("[report] max_ids", self.report.max_ids),
+            ("[charts] max_rows", self.charts.max_rows),
+        ] {
+            if rows == 0 {
+                return Err(bad(format!("`{key}` must be at least 1, got 0")));
+            }
+        }
         for s in &self.sources {
             for field in s.columns.keys() {
                 if crate::schema::field_by_name(field).is_none() {
@@ -209,5 +220,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(PipelineConfig::load(&p).unwrap().trends.trend_periods, 5);
+    }
+
+    #[test]
+    fn tables_of_no_rows_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        for (body, key) in [
+            ("[report]\nmax_rows = 0\n", "[report] max_rows"),
+            ("[report]\nmax_ids = 0\n", "[report] max_ids"),
+            ("[charts]\nmax_rows = 0\n", "[charts] max_rows"),
+        ] {
+            std::fs::write(&p, format!("name = \"t\"\n{body}")).unwrap();
+            let err = PipelineConfig::load(&p).unwrap_err().to_string();
+            assert!(err.contains("p.toml") && err.contains(key), "{err}");
+        }
+        std::fs::write(&p, "name = \"t\"\n[report]\nmax_rows = 1\n").unwrap();
+        assert_eq!(PipelineConfig::load(&p).unwrap().report.max_rows, 1);
     }
 }
