@@ -165,9 +165,15 @@ impl GroupList {
 
 /// The sentence for the groups of a list the brief does not name (none when it names them all).
 fn more_groups(what: &str, more: u64, petitions: u64) -> Option<String> {
+    not_listed(what, more, petitions, "类案清单（groups/groups.xlsx）")
+}
+
+/// The sentence for the `more` items of a list beyond what the brief names, with their
+/// petitions in the period and where they are listed (none when it names them all).
+fn not_listed(what: &str, more: u64, petitions: u64, listed_in: &str) -> Option<String> {
     (more > 0).then(|| {
         format!(
-            "另有{}个{what}（本期共{}件次）未逐一列出，见类案清单（groups/groups.xlsx）。",
+            "另有{}个{what}（本期共{}件次）未逐一列出，见{listed_in}。",
             thousands(more),
             thousands(petitions)
         )
@@ -437,13 +443,13 @@ fn hot_issues(cx: &Ctx) -> Section {
         for r in rising.iter().take(max) {
             items.push(flag("地区", r));
         }
-        if let Some(rest) = rising.get(max..).filter(|rest| !rest.is_empty()) {
-            items.push(format!(
-                "另有{}个{level}明显上升（本期共{}件次）未逐一列出，见附表。",
-                thousands(rest.len() as u64),
-                thousands(rest.iter().map(|r| r.count.current).sum())
-            ));
-        }
+        let rest = rising.get(max..).unwrap_or_default();
+        items.extend(not_listed(
+            &format!("{level}明显上升"),
+            rest.len() as u64,
+            rest.iter().map(|r| r.count.current).sum(),
+            "附表",
+        ));
     }
     let (rising, more, more_petitions) = GroupList::Rising.of(t, max);
     for g in rising {
