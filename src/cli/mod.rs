@@ -88,6 +88,18 @@ impl Term {
 
 pub fn dispatch(cli: Cli) -> minqing::Result<()> {
     let term = Term { quiet: cli.quiet };
+    // The commands that make a run's tables on the thread pool (`alloc::Collector`); a search
+    // or the web server does not start it.
+    let _collector = matches!(
+        cli.command,
+        Command::Run(_)
+            | Command::Ingest(_)
+            | Command::Cluster(_)
+            | Command::Brief(_)
+            | Command::Classify(_)
+            | Command::Worker(_)
+    )
+    .then(crate::alloc::Collector::start);
     match cli.command {
         Command::Run(a) => data::run(a, &term),
         Command::Ingest(a) => data::ingest(a, &term),
