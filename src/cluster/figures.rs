@@ -11,7 +11,7 @@ use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
 use super::labels::{key_terms, make_labels};
-use super::leader::Centroid;
+use super::leader::Fixed;
 use super::vectors::Lexicon;
 use super::{Group, Groups, Member, Options, Trend, UNCLUSTERED};
 
@@ -45,7 +45,7 @@ pub(super) fn count_name(names: &mut BTreeMap<String, u32>, raw: Option<&str>, c
 pub(crate) struct Slot {
     pub(super) id: String,
     pub(super) members: Vec<usize>,
-    pub(super) cent: Centroid,
+    pub(super) cent: Fixed,
     pub(super) names: BTreeMap<String, u32>,
 }
 
@@ -96,28 +96,35 @@ pub(super) fn assemble(
         figures(sorted, slot, draft, seen, sims, words, last_week, opts)
     };
     let figured: Vec<Figured> = slots.par_iter().zip(drafts).zip(&seen).map(one).collect();
-    // the grouped members' rows move in; only the others get an unclustered row made (making
-    // one for every petition first held a million placeholder strings beside the figures)
-    let mut rows_of: Vec<Option<Member>> = vec![None; sorted.len()];
+    // Each petition's group (in `figured`'s order), similarity and repeat mark, and then its
+    // row, made once in its place: the rows made as `Member`s per group and moved into a table
+    // of every petition were ~150 bytes of each held twice at once, 1.3 GB at 10M petitions.
+    let mut place: Vec<Option<(u32, f32, bool)>> = vec![None; sorted.len()];
     let mut groups: Vec<Group> = Vec::with_capacity(slots.len());
     let mut joins: Vec<Vec<bool>> = Vec::with_capacity(slots.len());
-    for (g, rows, j) in figured {
-        for (i, m, _) in rows {
-            rows_of[i] = Some(m);
+    for (k, (g, rows, j)) in figured.into_iter().enumerate() {
+        for r in rows {
+            place[r.i] = Some((k as u32, r.sim, r.repeat));
         }
         groups.push(g);
         joins.push(j);
     }
-    let member_rows: Vec<Member> = rows_of
-        .into_iter()
+    let member_rows: Vec<Member> = place
+        .into_par_iter()
         .zip(sorted)
-        .map(|(m, r)| {
-            m.unwrap_or_else(|| Member {
+        .map(|(p, r)| match p {
+            Some((k, s, repeat)) => Member {
+                id: r.id.clone(),
+                group_id: groups[k as usize].id.clone(),
+                similarity: (s as f64 * 1e4).round() / 1e4,
+                is_repeat: repeat,
+            },
+            None => Member {
                 id: r.id.clone(),
                 group_id: UNCLUSTERED.to_string(),
                 similarity: 0.0,
                 is_repeat: false,
-            })
+            },
         })
         .collect();
     make_labels(&mut groups, &joins, opts.label_terms);
@@ -129,10 +136,20 @@ pub(super) fn assemble(
     }
 }
 
-/// A group, its members' rows (record index, row, similarity: the key terms' order reads it),
+/// A group, its members (record index, similarity, repeat: the key terms' order reads them),
 /// and which of its key terms the members write right after the one before (see
 /// `make_labels`).
-pub(super) type Figured = (Group, Vec<(usize, Member, f32)>, Vec<bool>);
+pub(super) type Figured = (Group, Vec<Row>, Vec<bool>);
+
+/// A member of a group before its [`Member`] row is made (by [`assemble`], in its place).
+pub(super) struct Row {
+    /// Index into the id-sorted records.
+    pub(super) i: usize,
+    /// Cosine similarity to the group's centroid.
+    pub(super) sim: f32,
+    /// The same petitioner already filed in this group earlier.
+    pub(super) repeat: bool,
+}
 
 /// Members whose texts are read for a group's key terms (the first this many by time).
 const SAMPLE: usize = 50;
@@ -285,16 +302,7 @@ pub(super) fn figures(
         if !repeat {
             people += 1;
         }
-        rows.push((
-            i,
-            Member {
-                id: r.id.clone(),
-                group_id: gid.clone(),
-                similarity: (s as f64 * 1e4).round() / 1e4,
-                is_repeat: repeat,
-            },
-            s,
-        ));
+        rows.push(Row { i, sim: s, repeat });
         if best_rep.is_none_or(|(bi, bs)| s > bs || (s == bs && i < bi)) {
             best_rep = Some((i, s));
         }
@@ -402,17 +410,17 @@ pub(super) fn figures(
 /// to the centroid are read.
 fn grievance_first(
     terms: Vec<String>,
-    rows: &[(usize, Member, f32)],
+    rows: &[Row],
     sorted: &[&Record],
     words: &Vocabulary,
     n: usize,
 ) -> Vec<String> {
-    let mut central: Vec<&(usize, Member, f32)> = rows.iter().collect();
-    central.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    let mut central: Vec<&Row> = rows.iter().collect();
+    central.sort_by(|a, b| b.sim.total_cmp(&a.sim).then(a.i.cmp(&b.i)));
     let titles: Vec<&str> = central
         .iter()
         .take(50)
-        .map(|(i, _, _)| sorted[*i].title.as_str())
+        .map(|r| sorted[r.i].title.as_str())
         .filter(|t| !t.trim().is_empty())
         .collect();
     let need = titles.len().clamp(1, 2);
@@ -510,15 +518,11 @@ mod tests {
             })
             .collect();
         let sorted: Vec<&Record> = recs.iter().collect();
-        let rows: Vec<(usize, Member, f32)> = (0..recs.len())
-            .map(|i| {
-                let m = Member {
-                    id: recs[i].id.clone(),
-                    group_id: "G0001".into(),
-                    similarity: 0.5,
-                    is_repeat: false,
-                };
-                (i, m, 0.5)
+        let rows: Vec<Row> = (0..recs.len())
+            .map(|i| Row {
+                i,
+                sim: 0.5,
+                repeat: false,
             })
             .collect();
         let words = Vocabulary {

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::leader::Centroid;
+use super::leader::Fixed;
 use super::objects::char_len;
 use super::Group;
 
@@ -80,13 +80,13 @@ pub(super) const LABEL_SKIP: &[&str] = &[
 ];
 
 pub(super) fn key_terms(
-    c: &Centroid,
+    c: &Fixed,
     vocab: &[String],
     person: &[bool],
     anchor: Option<&str>,
     k: usize,
 ) -> Vec<String> {
-    let mut v: Vec<(u32, f32)> = c.sum.iter().map(|(a, b)| (*a, *b)).collect();
+    let mut v: Vec<(u32, f32)> = c.sum.clone();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut out: Vec<String> = Vec::new();
     for (t, _) in v {

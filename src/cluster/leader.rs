@@ -54,6 +54,49 @@ impl Centroid {
     }
 }
 
+/// A group's final centroid, which no longer changes: its sum as a list sorted by term.
+///
+/// Why not the [`Centroid`] it is summed in: a hash map of a few hundred terms takes about
+/// twice the bytes of the list (its buckets at most 7/8 full, rounded up to a power of two, and
+/// a control byte each), and every group's final centroid is held from the figures to the
+/// state. At 10M generated petitions that was about 1.6 GB for 400k groups.
+#[derive(Default)]
+pub(crate) struct Fixed {
+    pub(super) key: Option<u32>,
+    /// Sorted by term.
+    pub(super) sum: Vec<(u32, f32)>,
+    pub(super) norm2: f32,
+}
+
+impl From<Centroid> for Fixed {
+    fn from(c: Centroid) -> Self {
+        let mut sum: Vec<(u32, f32)> = c.sum.into_iter().collect();
+        sum.sort_unstable_by_key(|x| x.0);
+        Fixed {
+            key: c.key,
+            sum,
+            norm2: c.norm2,
+        }
+    }
+}
+
+impl Fixed {
+    /// [`Centroid::cos`], the same products summed in the same order.
+    pub(super) fn cos(&self, v: &[(u32, f32)]) -> f32 {
+        if self.norm2 <= 0.0 {
+            return 0.0;
+        }
+        let dot: f32 = v
+            .iter()
+            .filter_map(|(t, w)| {
+                let at = self.sum.binary_search_by_key(t, |x| x.0).ok()?;
+                Some(self.sum[at].1 * w)
+            })
+            .sum();
+        dot / self.norm2.sqrt()
+    }
+}
+
 /// Candidate lookup: clusters by anchor, anchor-free clusters by term postings.
 #[derive(Default)]
 pub(super) struct CandIndex {
@@ -364,8 +407,36 @@ pub(super) fn reassign(
 
 #[cfg(test)]
 mod tests {
-    use super::{keep_repeated, CandIndex};
+    use super::{keep_repeated, CandIndex, Centroid, Fixed};
     use crate::cluster::vectors::Doc;
+
+    /// A fixed centroid scores a vector exactly as the centroid it was summed in (the same
+    /// products added in the same order), and its list is sorted by term.
+    #[test]
+    fn a_fixed_centroid_scores_as_the_centroid_it_was_made_from() {
+        let vectors: Vec<Vec<(u32, f32)>> = (0..40u32)
+            .map(|i| {
+                (0..12u32)
+                    .map(|k| ((i * 7 + k * 13) % 97, 0.1 + ((i + k) % 9) as f32 / 7.0))
+                    .collect()
+            })
+            .collect();
+        let mut c = Centroid {
+            key: Some(3),
+            ..Default::default()
+        };
+        for v in &vectors[..25] {
+            c.add(v);
+        }
+        let fixed = Fixed::from(c.clone());
+        assert_eq!(fixed.key, Some(3));
+        assert!(fixed.sum.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(fixed.sum.len(), c.sum.len());
+        for v in &vectors {
+            assert_eq!(fixed.cos(v).to_bits(), c.cos(v).to_bits());
+        }
+        assert_eq!(Fixed::default().cos(&vectors[0]), 0.0);
+    }
 
     #[test]
     fn keep_repeated_keeps_values_seen_twice_once() {

@@ -61,7 +61,7 @@ use figures::Vocabulary;
 use ids::Previous;
 use leader::leader;
 use leader::reassign;
-use leader::Centroid;
+use leader::{Centroid, Fixed};
 use merge::handling_ids;
 use merge::merge_groups;
 use vectors::prepare;
@@ -457,6 +457,7 @@ pub(crate) fn run_full(
     // one centroid per first-pass cluster, most of them single petitions: 0.2 GB at a million
     drop((cents, hints));
     let mut keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
+    drop(handling);
     // pair evidence: repeats, rare shared names and copies the centroid passes left apart
     links::apply(&sorted, &prep, &mut assign, &mut keys, opts);
     let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
@@ -473,7 +474,7 @@ pub(crate) fn run_full(
     clusters.sort_by_key(|&c| members_of[c][0]);
     // recompute centroids of the final membership for similarities and labels (of the groups
     // only: a cluster too small to be one needs none)
-    let mut finals: Vec<Centroid> = keys
+    let mut finals: Vec<Fixed> = keys
         .par_iter()
         .zip(&members_of)
         .map(|(k, members)| {
@@ -486,7 +487,7 @@ pub(crate) fn run_full(
                     c.add(&docs[i].vec);
                 }
             }
-            c
+            Fixed::from(c)
         })
         .collect();
 
@@ -518,6 +519,10 @@ pub(crate) fn run_full(
             }
         })
         .collect();
+    // What the slots were made from goes before the figures and the state are made beside
+    // them: a list per cluster (most of them single petitions, whose lists stay), a centroid
+    // per cluster, each petition's cluster.
+    drop((members_of, finals, keys, assign, clusters));
     // Each member's similarity to its group, taken before the figures so that the members'
     // vectors and names can go: the state keeps those of the petitions in no group only, and
     // at a million rows the grouped ones were 170 MiB held through the figures and the state.

@@ -677,7 +677,7 @@ fn incremental(
         .map(|((g, cent), members)| Slot {
             id: g.id.clone(),
             members,
-            cent,
+            cent: cent.into(),
             names: std::mem::take(&mut g.names),
         })
         .collect();

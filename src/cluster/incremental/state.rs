@@ -360,12 +360,10 @@ impl State {
 
 impl From<Slot> for KeptGroup {
     fn from(s: Slot) -> Self {
-        let mut sum: Vec<(u32, f32)> = s.cent.sum.into_iter().collect();
-        sum.sort_unstable_by_key(|x| x.0);
         KeptGroup {
             id: s.id,
             key: s.cent.key,
-            sum,
+            sum: s.cent.sum,
             names: s.names,
         }
     }
