@@ -72,7 +72,7 @@ pub fn cpu_seconds() -> Option<f64> {
 ///
 /// Why: where the kernel's THP setting is `always` (Debian's default, and this project's CI
 /// machines), every first touch of fresh memory zeroes a whole 2 MiB page, and the allocator
-/// returns freed memory to the kernel (after 10 ms: `main.rs`, `hand_back_freed_memory`) only to
+/// returns freed memory to the kernel (after 10 ms: `alloc.rs`, `hand_back_freed_memory`) only to
 /// fault it in again. At 200k generated petitions on 2 cores that zeroing was 16% of all CPU
 /// samples (`perf record`: `clear_page_erms` under `do_huge_pmd_anonymous_page`); with 4 KiB
 /// pages the run's system time fell from 4.2–11.8 s to 1.2–1.5 s and its peak memory from 0.90
