@@ -119,12 +119,13 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         input.tagged,
         input.texts,
     )?;
-    // The state (every petition's vector) is written beside the tables and let go of as soon
-    // as it is written; the tables are streamed row by row, so both at once add little.
+    // An incremental grouping's state is written beside the tables and let go of as soon as
+    // it is written (a full grouping wrote its own before making its tables: `run_full`);
+    // the tables are streamed row by row, so both at once add little.
     let state = grouped.state;
     let groups_dir = input.groups_dir;
     let (s, t) = rayon::join(
-        move || state.write(groups_dir),
+        move || state.map_or(Ok(()), |s| s.write(groups_dir)),
         || {
             write(
                 groups_dir,
@@ -406,7 +407,16 @@ pub fn run(
     previous: Option<&Groups>,
 ) -> Result<Groups> {
     let previous = previous.map(Previous::of);
-    Ok(run_full(records, tokenizer, opts, previous.as_ref(), None, None)?.0)
+    Ok(run_full(
+        records,
+        tokenizer,
+        opts,
+        previous.as_ref(),
+        None,
+        None,
+        None,
+    )?
+    .0)
 }
 
 /// [`run`], plus the state a later run groups its new petitions onto ([`update`]).
@@ -417,7 +427,8 @@ pub(crate) fn run_full(
     previous: Option<&Previous>,
     tagged: Option<&Taggings>,
     texts: Option<&TextFile>,
-) -> Result<(Groups, State)> {
+    state_to: Option<&Path>,
+) -> Result<(Groups, Option<State>)> {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     // The whole texts hashed first, for the state, while the grouping holds least: a pass this
@@ -563,6 +574,13 @@ pub(crate) fn run_full(
         texts,
     )?;
     drop(grouped);
+    // The state for next week, written before the groups' tables are made (`write_full`), or
+    // made to be returned.
+    if let Some(dir) = state_to {
+        State::write_full(
+            dir, &sorted, &prints, tokenizer, opts, &prep, &slots, &sims, last_id,
+        )?;
+    }
     let groups = assemble(
         &sorted,
         &slots,
@@ -571,6 +589,8 @@ pub(crate) fn run_full(
         last_id,
         opts,
     );
-    let state = State::after_full(&sorted, prints, tokenizer, opts, prep, slots, &groups, sims);
+    let state = state_to
+        .is_none()
+        .then(|| State::after_full(&sorted, prints, tokenizer, opts, prep, slots, &groups, sims));
     Ok((groups, state))
 }

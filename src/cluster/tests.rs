@@ -307,12 +307,23 @@ proptest::proptest! {
         // the vectors kept in a run's text file (and read back after a trim) group the same
         let dir = tempfile::tempdir().unwrap();
         let file = crate::textfile::TextFile::create_in(dir.path()).unwrap();
-        let (in_file, _) = file.keep_trimmed(|| {
-            super::run_full(&records, &TOK, &Options::default(), None, None, Some(&file))
+        // and the state written straight from the grouping's tables is the state made whole
+        // and then written, byte for byte
+        let written = dir.path().join("written");
+        let (in_file, none) = file.keep_trimmed(|| {
+            super::run_full(&records, &TOK, &Options::default(), None, None, Some(&file), Some(&written))
         }).unwrap();
+        proptest::prop_assert!(none.is_none());
         proptest::prop_assert!(!file.is_empty(), "the word lists went to the file");
         file.trim();
         proptest::prop_assert_eq!(&in_file, &g);
+        let (_, made) =
+            super::run_full(&records, &TOK, &Options::default(), None, None, None, None).unwrap();
+        let made_dir = dir.path().join("made");
+        std::fs::create_dir_all(&made_dir).unwrap();
+        made.unwrap().write(&made_dir).unwrap();
+        let bytes = |d: &std::path::Path| std::fs::read(d.join(super::STATE_FILE)).unwrap();
+        proptest::prop_assert!(bytes(&written) == bytes(&made_dir), "the two states differ");
         let mut shuffled = records.clone();
         let k = rotate % shuffled.len();
         shuffled.rotate_left(k);

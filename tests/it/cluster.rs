@@ -720,7 +720,10 @@ fn grow() -> Options {
 fn update_in(dir: &std::path::Path, recs: &[Record], opts: &Options) -> cluster::Grouped {
     let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue, None, None).unwrap();
     cluster::write(dir, &g.groups, recs, false).unwrap();
-    g.state.write(dir).unwrap();
+    // (a full grouping wrote its state into `dir` itself, before its tables)
+    if let Some(state) = &g.state {
+        state.write(dir).unwrap();
+    }
     g
 }
 

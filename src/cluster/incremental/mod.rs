@@ -64,7 +64,9 @@ pub enum Mode {
 /// The result of [`update`].
 pub struct Grouped {
     pub groups: Groups,
-    pub state: State,
+    /// The state for the next run, when it is still to be written: a full grouping writes its
+    /// own into the groups folder before it makes its tables ([`State::write_full`]).
+    pub state: Option<State>,
     pub mode: Mode,
 }
 
@@ -103,7 +105,7 @@ pub fn update(
                     Ok((groups, state, new)) => {
                         return Ok(Grouped {
                             groups,
-                            state,
+                            state: Some(state),
                             mode: Mode::Incremental { new },
                         })
                     }
@@ -120,7 +122,15 @@ pub fn update(
         Regroup::FromScratch => None,
         _ => read_previous(groups_dir).ok(),
     };
-    let (groups, state) = run_full(records, tok, opts, previous.as_ref(), tagged, texts)?;
+    let (groups, state) = run_full(
+        records,
+        tok,
+        opts,
+        previous.as_ref(),
+        tagged,
+        texts,
+        Some(groups_dir),
+    )?;
     Ok(Grouped {
         groups,
         state,
@@ -887,7 +897,8 @@ mod tests {
             ..Default::default()
         };
         let week1 = &rows[..600];
-        let (_, state) = run_full(week1, &tok, &opts, None, None, None).unwrap();
+        let (_, state) = run_full(week1, &tok, &opts, None, None, None, None).unwrap();
+        let state = state.unwrap();
         let before: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
         // the new petitions' chosen names, read the way the incremental run reads them
         let known: FastMap<String, u32> = state.lex.known.iter().cloned().collect();

@@ -107,12 +107,7 @@ impl State {
         groups: &Groups,
         sims: Vec<f32>,
     ) -> State {
-        let mut group = vec![NO_GROUP; sorted.len()];
-        for (s, slot) in slots.iter().enumerate() {
-            for &i in &slot.members {
-                group[i] = s as u32;
-            }
-        }
+        let group = group_of(sorted.len(), &slots);
         let members: Vec<KeptMember> = sorted
             .par_iter()
             .zip(group)
@@ -153,68 +148,83 @@ impl State {
     /// Writes the state into `groups_dir` (atomically), streamed: at a million petitions the
     /// file is 150 MB, which an in-memory copy held on top of the state itself.
     pub fn write(&self, groups_dir: &Path) -> Result<()> {
-        crate::fsutil::write_atomic_with(&groups_dir.join(STATE_FILE), |w| {
-            let mut e = Enc::new(w);
-            self.encode(&mut e);
-            e.finish()
-        })
+        View {
+            settings: &self.settings,
+            built: self.built,
+            added: self.added,
+            last_id: self.last_id,
+            lex: &self.lex,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| (g.id.as_str(), g.key, g.sum.as_slice(), &g.names))
+                .collect(),
+            members: Box::new(
+                self.members
+                    .iter()
+                    .map(|m| (m.id.as_str(), m.fingerprint, m.group, m.similarity)),
+            ),
+            members_len: self.members.len(),
+            loose: self
+                .loose
+                .iter()
+                .map(|l| (l.member, l.key, l.vec.as_slice(), l.raw.as_deref()))
+                .collect(),
+        }
+        .write(groups_dir)
     }
 
-    fn encode(&self, e: &mut Enc<'_>) {
-        e.bytes(MAGIC);
-        e.str(&self.settings);
-        e.u64(self.built);
-        e.u64(self.added);
-        e.u32(self.last_id);
-        e.len(self.lex.vocab.len());
-        for (i, w) in self.lex.vocab.iter().enumerate() {
-            e.str(w);
-            e.f32(self.lex.idf[i]);
-            e.u32(u32::from(self.lex.person[i]) | u32::from(self.lex.proper[i]) << 1);
+    /// Writes the state of a full grouping into `groups_dir` straight from its tables: the
+    /// bytes [`State::after_full`] and [`State::write`] give, without making the state.
+    ///
+    /// Why: the state holds each petition's id again and the unclustered petitions' vectors
+    /// beside the groups' centroids; made after the groups' tables it was held beside them,
+    /// the grouping's peak (9.5 GiB of anonymous memory at 10M generated petitions, ~2.4 GB
+    /// of it the state: docs/scale.md, the thirteenth measurement). Written first, it is never
+    /// held.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::cluster) fn write_full(
+        groups_dir: &Path,
+        sorted: &[&Record],
+        prints: &[u64],
+        tok: &Tokenizer,
+        opts: &Options,
+        prep: &Prepared,
+        slots: &[Slot],
+        sims: &[f32],
+        last_id: u32,
+    ) -> Result<()> {
+        let group = group_of(sorted.len(), slots);
+        let loose = (0..sorted.len())
+            .filter(|&i| group[i] == NO_GROUP && !prep.docs[i].vec.is_empty())
+            .map(|i| {
+                let d = &prep.docs[i];
+                (i as u32, d.key, &d.vec[..], prep.raw[i].as_deref())
+            })
+            .collect();
+        let settings = settings(opts, tok);
+        View {
+            settings: &settings,
+            built: sorted.len() as u64,
+            added: 0,
+            last_id,
+            lex: &prep.lex,
+            groups: slots
+                .iter()
+                .map(|s| (s.id.as_str(), s.cent.key, s.cent.sum.as_slice(), &s.names))
+                .collect(),
+            members: Box::new(
+                sorted
+                    .iter()
+                    .zip(prints)
+                    .zip(&group)
+                    .zip(sims)
+                    .map(|(((r, &p), &g), &s)| (r.id.as_str(), p, g, s)),
+            ),
+            members_len: sorted.len(),
+            loose,
         }
-        e.strs(&self.lex.anchors);
-        e.len(self.lex.resolve.len());
-        for (n, k) in &self.lex.resolve {
-            e.str(n);
-            e.key(*k);
-        }
-        for list in [&self.lex.chosen, &self.lex.known] {
-            e.len(list.len());
-            for (n, c) in list {
-                e.str(n);
-                e.u32(*c);
-            }
-        }
-        e.len(self.lex.object_terms.len());
-        for (a, t) in &self.lex.object_terms {
-            e.u32(*a);
-            e.u32(*t);
-        }
-        e.len(self.groups.len());
-        for g in &self.groups {
-            e.str(&g.id);
-            e.key(g.key);
-            e.pairs(&g.sum);
-            e.len(g.names.len());
-            for (n, c) in &g.names {
-                e.str(n);
-                e.u32(*c);
-            }
-        }
-        e.len(self.members.len());
-        for m in &self.members {
-            e.str(&m.id);
-            e.u64(m.fingerprint);
-            e.u32(m.group);
-            e.f32(m.similarity);
-        }
-        e.len(self.loose.len());
-        for l in &self.loose {
-            e.u32(l.member);
-            e.key(l.key);
-            e.pairs(&l.vec);
-            e.str(l.raw.as_deref().unwrap_or(""));
-        }
+        .write(groups_dir)
     }
 
     /// Reads the state of `groups_dir`: `Ok(None)` when there is none, `Err` (a reason for
@@ -356,6 +366,117 @@ impl State {
             loose,
         }))
     }
+}
+
+/// A state as its file lists it, borrowed from a [`State`] or from a full grouping's tables
+/// ([`State::write_full`]).
+struct View<'a> {
+    settings: &'a str,
+    built: u64,
+    added: u64,
+    last_id: u32,
+    lex: &'a Lexicon,
+    /// Id, object key, centroid sum (sorted by term), names.
+    groups: Vec<Kept<'a>>,
+    /// Id, fingerprint, group, similarity: `members_len` of them, sorted by id.
+    members: Box<dyn Iterator<Item = (&'a str, u64, u32, f32)> + 'a>,
+    members_len: usize,
+    loose: Vec<LooseRef<'a>>,
+}
+
+/// An unclustered petition as the state file lists it: member, object key, vector, the
+/// anchor as written (see [`Loose`]).
+type LooseRef<'a> = (u32, Option<u32>, &'a [(u32, f32)], Option<&'a str>);
+
+/// A group as the state file lists it (see [`View::groups`]).
+type Kept<'a> = (
+    &'a str,
+    Option<u32>,
+    &'a [(u32, f32)],
+    &'a BTreeMap<String, u32>,
+);
+
+impl View<'_> {
+    fn write(mut self, groups_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(groups_dir)
+            .map_err(crate::error::Error::io("create folder", groups_dir))?;
+        crate::fsutil::write_atomic_with(&groups_dir.join(STATE_FILE), |w| {
+            let mut e = Enc::new(w);
+            self.encode(&mut e);
+            e.finish()
+        })
+    }
+
+    fn encode(&mut self, e: &mut Enc<'_>) {
+        e.bytes(MAGIC);
+        e.str(self.settings);
+        e.u64(self.built);
+        e.u64(self.added);
+        e.u32(self.last_id);
+        e.len(self.lex.vocab.len());
+        for (i, w) in self.lex.vocab.iter().enumerate() {
+            e.str(w);
+            e.f32(self.lex.idf[i]);
+            e.u32(u32::from(self.lex.person[i]) | u32::from(self.lex.proper[i]) << 1);
+        }
+        e.strs(&self.lex.anchors);
+        e.len(self.lex.resolve.len());
+        for (n, k) in &self.lex.resolve {
+            e.str(n);
+            e.key(*k);
+        }
+        for list in [&self.lex.chosen, &self.lex.known] {
+            e.len(list.len());
+            for (n, c) in list {
+                e.str(n);
+                e.u32(*c);
+            }
+        }
+        e.len(self.lex.object_terms.len());
+        for (a, t) in &self.lex.object_terms {
+            e.u32(*a);
+            e.u32(*t);
+        }
+        e.len(self.groups.len());
+        for &(id, key, sum, names) in &self.groups {
+            e.str(id);
+            e.key(key);
+            e.pairs(sum);
+            e.len(names.len());
+            for (n, c) in names {
+                e.str(n);
+                e.u32(*c);
+            }
+        }
+        e.len(self.members_len);
+        let mut written = 0;
+        for (id, fingerprint, group, similarity) in &mut self.members {
+            e.str(id);
+            e.u64(fingerprint);
+            e.u32(group);
+            e.f32(similarity);
+            written += 1;
+        }
+        debug_assert_eq!(written, self.members_len);
+        e.len(self.loose.len());
+        for &(member, key, vec, raw) in &self.loose {
+            e.u32(member);
+            e.key(key);
+            e.pairs(vec);
+            e.str(raw.unwrap_or(""));
+        }
+    }
+}
+
+/// Each of `n` petitions' index in `slots`, or [`NO_GROUP`].
+fn group_of(n: usize, slots: &[Slot]) -> Vec<u32> {
+    let mut group = vec![NO_GROUP; n];
+    for (s, slot) in slots.iter().enumerate() {
+        for &i in &slot.members {
+            group[i] = s as u32;
+        }
+    }
+    group
 }
 
 impl From<Slot> for KeptGroup {
