@@ -78,19 +78,19 @@ impl<'a> Vocabulary<'a> {
 
 /// Every group's figures and every petition's member row, labels made unique, groups sorted
 /// by heat. `sims[i]` is member `i`'s similarity to its group.
+///
+/// `drafts` are [`drafts`] of the same slots: after them the slots' centroids and names are
+/// not read (a caller that has written them elsewhere may let them go first).
 pub(super) fn assemble(
     sorted: &[&Record],
     slots: &[Slot],
+    drafts: Vec<Draft>,
     sims: &[f32],
     words: &Vocabulary,
     last_id: u32,
     opts: &Options,
 ) -> Groups {
     let last_week = sorted.iter().map(|r| week_of(&r.received_at)).max();
-    let drafts: Vec<Draft> = slots
-        .par_iter()
-        .map(|s| Draft::of(sorted, s, words))
-        .collect();
     let seen = sample_texts(sorted, &drafts);
     let one = |((slot, draft), seen): ((&Slot, Draft), &Seen)| {
         figures(sorted, slot, draft, seen, sims, words, last_week, opts)
@@ -156,6 +156,14 @@ const SAMPLE: usize = 50;
 
 /// Candidate key terms per group (at most 16: one bit each in [`Seen`]).
 const CANDIDATES: usize = 12;
+
+/// Each slot's [`Draft`], the part of the figures that reads its centroid and names.
+pub(super) fn drafts(sorted: &[&Record], slots: &[Slot], words: &Vocabulary) -> Vec<Draft> {
+    slots
+        .par_iter()
+        .map(|s| Draft::of(sorted, s, words))
+        .collect()
+}
 
 /// What a group's figures need before its members' texts are read: its members by time, the
 /// name it displays for its object, and its candidate key terms.

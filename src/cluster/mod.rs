@@ -506,7 +506,7 @@ pub(crate) fn run_full(
     let (ids, last_id) = ids::stable(&sorted, &clusters, &members_of, previous);
 
     // ---- groups
-    let slots: Vec<Slot> = clusters
+    let mut slots: Vec<Slot> = clusters
         .iter()
         .zip(ids)
         .map(|(&c, id)| {
@@ -581,14 +581,20 @@ pub(crate) fn run_full(
             dir, &sorted, &prints, tokenizer, opts, &prep, &slots, &sims, last_id,
         )?;
     }
-    let groups = assemble(
-        &sorted,
-        &slots,
-        &sims,
-        &Vocabulary::of(&prep.lex, tokenizer),
-        last_id,
-        opts,
-    );
+    let words = Vocabulary::of(&prep.lex, tokenizer);
+    let drafts = figures::drafts(&sorted, &slots, &words);
+    if state_to.is_some() {
+        // Written with the state: the centroids, names, ungrouped vectors and anchors as
+        // written are not read again, and go before the groups' tables are made (~1 GB at
+        // 10M petitions).
+        for s in &mut slots {
+            s.cent = Fixed::default();
+            s.names = BTreeMap::new();
+        }
+        prep.docs = Vec::new();
+        prep.raw = Vec::new();
+    }
+    let groups = assemble(&sorted, &slots, drafts, &sims, &words, last_id, opts);
     let state = state_to
         .is_none()
         .then(|| State::after_full(&sorted, prints, tokenizer, opts, prep, slots, &groups, sims));

@@ -691,14 +691,9 @@ fn incremental(
             names: std::mem::take(&mut g.names),
         })
         .collect();
-    let groups = assemble(
-        &sorted,
-        &slots,
-        &sims,
-        &Vocabulary::of(&st.lex, tok),
-        st.last_id,
-        opts,
-    );
+    let words = Vocabulary::of(&st.lex, tok);
+    let drafts = super::figures::drafts(&sorted, &slots, &words);
+    let groups = assemble(&sorted, &slots, drafts, &sims, &words, st.last_id, opts);
     st.groups = slots.into_iter().map(KeptGroup::from).collect();
     let old_members = std::mem::take(&mut st.members);
     st.members = sorted
