@@ -11,7 +11,7 @@ use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
 use super::labels::{key_terms, make_labels};
-use super::leader::Fixed;
+use super::merge::SparseCentroid;
 use super::vectors::Lexicon;
 use super::{Group, Groups, Member, Options, Trend, UNCLUSTERED};
 
@@ -45,7 +45,7 @@ pub(super) fn count_name(names: &mut BTreeMap<String, u32>, raw: Option<&str>, c
 pub(crate) struct Slot {
     pub(super) id: String,
     pub(super) members: Vec<usize>,
-    pub(super) cent: Fixed,
+    pub(super) cent: SparseCentroid,
     pub(super) names: BTreeMap<String, u32>,
 }
 

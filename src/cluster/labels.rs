@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::leader::Fixed;
+use super::merge::SparseCentroid;
 use super::objects::char_len;
 use super::Group;
 
@@ -80,16 +80,14 @@ pub(super) const LABEL_SKIP: &[&str] = &[
 ];
 
 pub(super) fn key_terms(
-    c: &Fixed,
+    c: &SparseCentroid,
     vocab: &[String],
     person: &[bool],
     anchor: Option<&str>,
     k: usize,
 ) -> Vec<String> {
-    let mut v: Vec<(u32, f32)> = c.sum.clone();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut out: Vec<String> = Vec::new();
-    for (t, _) in v {
+    for (t, _) in c.by_weight() {
         let w = &vocab[t as usize];
         // personal data never reaches a label: names, e-mail and web addresses, long numbers
         if person[t as usize] || PII_LIKE.is_match(w) {

@@ -54,49 +54,6 @@ impl Centroid {
     }
 }
 
-/// A group's final centroid, which no longer changes: its sum as a list sorted by term.
-///
-/// Why not the [`Centroid`] it is summed in: a hash map of a few hundred terms takes about
-/// twice the bytes of the list (its buckets at most 7/8 full, rounded up to a power of two, and
-/// a control byte each), and every group's final centroid is held from the figures to the
-/// state. At 10M generated petitions that was about 1.6 GB for 400k groups.
-#[derive(Default)]
-pub(crate) struct Fixed {
-    pub(super) key: Option<u32>,
-    /// Sorted by term.
-    pub(super) sum: Vec<(u32, f32)>,
-    pub(super) norm2: f32,
-}
-
-impl From<Centroid> for Fixed {
-    fn from(c: Centroid) -> Self {
-        let mut sum: Vec<(u32, f32)> = c.sum.into_iter().collect();
-        sum.sort_unstable_by_key(|x| x.0);
-        Fixed {
-            key: c.key,
-            sum,
-            norm2: c.norm2,
-        }
-    }
-}
-
-impl Fixed {
-    /// [`Centroid::cos`], the same products summed in the same order.
-    pub(super) fn cos(&self, v: &[(u32, f32)]) -> f32 {
-        if self.norm2 <= 0.0 {
-            return 0.0;
-        }
-        let dot: f32 = v
-            .iter()
-            .filter_map(|(t, w)| {
-                let at = self.sum.binary_search_by_key(t, |x| x.0).ok()?;
-                Some(self.sum[at].1 * w)
-            })
-            .sum();
-        dot / self.norm2.sqrt()
-    }
-}
-
 /// Candidate lookup: clusters by anchor, anchor-free clusters by term postings.
 #[derive(Default)]
 pub(super) struct CandIndex {
@@ -407,7 +364,8 @@ pub(super) fn reassign(
 
 #[cfg(test)]
 mod tests {
-    use super::{keep_repeated, CandIndex, Centroid, Fixed};
+    use super::{keep_repeated, CandIndex, Centroid};
+    use crate::cluster::merge::SparseCentroid;
     use crate::cluster::vectors::Doc;
 
     /// A fixed centroid scores a vector exactly as the centroid it was summed in (the same
@@ -428,14 +386,14 @@ mod tests {
         for v in &vectors[..25] {
             c.add(v);
         }
-        let fixed = Fixed::from(c.clone());
+        let fixed = SparseCentroid::from(c.clone());
         assert_eq!(fixed.key, Some(3));
-        assert!(fixed.sum.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(fixed.sum.len(), c.sum.len());
+        assert!(fixed.v.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(fixed.v.len(), c.sum.len());
         for v in &vectors {
-            assert_eq!(fixed.cos(v).to_bits(), c.cos(v).to_bits());
+            assert_eq!(fixed.cos_vec(v).to_bits(), c.cos(v).to_bits());
         }
-        assert_eq!(Fixed::default().cos(&vectors[0]), 0.0);
+        assert_eq!(SparseCentroid::default().cos_vec(&vectors[0]), 0.0);
     }
 
     #[test]

@@ -61,9 +61,10 @@ use figures::Vocabulary;
 use ids::Previous;
 use leader::leader;
 use leader::reassign;
-use leader::{Centroid, Fixed};
+use leader::Centroid;
 use merge::handling_ids;
 use merge::merge_groups;
+use merge::SparseCentroid;
 use vectors::prepare;
 
 pub mod eval;
@@ -485,7 +486,7 @@ pub(crate) fn run_full(
     clusters.sort_by_key(|&c| members_of[c][0]);
     // recompute centroids of the final membership for similarities and labels (of the groups
     // only: a cluster too small to be one needs none)
-    let mut finals: Vec<Fixed> = keys
+    let mut finals: Vec<SparseCentroid> = keys
         .par_iter()
         .zip(&members_of)
         .map(|(k, members)| {
@@ -498,7 +499,7 @@ pub(crate) fn run_full(
                     c.add(&docs[i].vec);
                 }
             }
-            Fixed::from(c)
+            SparseCentroid::from(c)
         })
         .collect();
 
@@ -544,7 +545,7 @@ pub(crate) fn run_full(
         .map(|s| {
             s.members
                 .iter()
-                .map(|&i| s.cent.cos(&prep.docs[i].vec))
+                .map(|&i| s.cent.cos_vec(&prep.docs[i].vec))
                 .collect()
         })
         .collect();
@@ -588,7 +589,7 @@ pub(crate) fn run_full(
         // written are not read again, and go before the groups' tables are made (~1 GB at
         // 10M petitions).
         for s in &mut slots {
-            s.cent = Fixed::default();
+            s.cent = SparseCentroid::default();
             s.names = BTreeMap::new();
         }
         prep.docs = Vec::new();

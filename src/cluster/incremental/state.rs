@@ -108,6 +108,7 @@ impl State {
         sims: Vec<f32>,
     ) -> State {
         let group = group_of(sorted.len(), &slots);
+        let loose = unclustered(&group, &prep);
         let members: Vec<KeptMember> = sorted
             .par_iter()
             .zip(group)
@@ -121,9 +122,6 @@ impl State {
             })
             .collect();
         // copied out of the buffers they share with the grouped petitions' (`Packed`)
-        let loose: Vec<usize> = (0..members.len())
-            .filter(|&i| members[i].group == NO_GROUP && !prep.docs[i].vec.is_empty())
-            .collect();
         let loose = loose
             .into_iter()
             .map(|i| Loose {
@@ -164,7 +162,6 @@ impl State {
                     .iter()
                     .map(|m| (m.id.as_str(), m.fingerprint, m.group, m.similarity)),
             ),
-            members_len: self.members.len(),
             loose: self
                 .loose
                 .iter()
@@ -195,8 +192,8 @@ impl State {
         last_id: u32,
     ) -> Result<()> {
         let group = group_of(sorted.len(), slots);
-        let loose = (0..sorted.len())
-            .filter(|&i| group[i] == NO_GROUP && !prep.docs[i].vec.is_empty())
+        let loose = unclustered(&group, prep)
+            .into_iter()
             .map(|i| {
                 let d = &prep.docs[i];
                 (i as u32, d.key, &d.vec[..], prep.raw[i].as_deref())
@@ -211,7 +208,7 @@ impl State {
             lex: &prep.lex,
             groups: slots
                 .iter()
-                .map(|s| (s.id.as_str(), s.cent.key, s.cent.sum.as_slice(), &s.names))
+                .map(|s| (s.id.as_str(), s.cent.key, s.cent.v.as_slice(), &s.names))
                 .collect(),
             members: Box::new(
                 sorted
@@ -221,7 +218,6 @@ impl State {
                     .zip(sims)
                     .map(|(((r, &p), &g), &s)| (r.id.as_str(), p, g, s)),
             ),
-            members_len: sorted.len(),
             loose,
         }
         .write(groups_dir)
@@ -368,6 +364,14 @@ impl State {
     }
 }
 
+/// The petitions a full grouping leaves out of every group and keeps for later ones (those
+/// with a vector): by place in the sorted petitions (`group`: [`group_of`]'s table).
+fn unclustered(group: &[u32], prep: &Prepared) -> Vec<usize> {
+    (0..group.len())
+        .filter(|&i| group[i] == NO_GROUP && !prep.docs[i].vec.is_empty())
+        .collect()
+}
+
 /// A state as its file lists it, borrowed from a [`State`] or from a full grouping's tables
 /// ([`State::write_full`]).
 struct View<'a> {
@@ -378,9 +382,8 @@ struct View<'a> {
     lex: &'a Lexicon,
     /// Id, object key, centroid sum (sorted by term), names.
     groups: Vec<Kept<'a>>,
-    /// Id, fingerprint, group, similarity: `members_len` of them, sorted by id.
-    members: Box<dyn Iterator<Item = (&'a str, u64, u32, f32)> + 'a>,
-    members_len: usize,
+    /// Id, fingerprint, group, similarity, sorted by id.
+    members: Box<dyn ExactSizeIterator<Item = (&'a str, u64, u32, f32)> + 'a>,
     loose: Vec<LooseRef<'a>>,
 }
 
@@ -448,16 +451,13 @@ impl View<'_> {
                 e.u32(*c);
             }
         }
-        e.len(self.members_len);
-        let mut written = 0;
+        e.len(self.members.len());
         for (id, fingerprint, group, similarity) in &mut self.members {
             e.str(id);
             e.u64(fingerprint);
             e.u32(group);
             e.f32(similarity);
-            written += 1;
         }
-        debug_assert_eq!(written, self.members_len);
         e.len(self.loose.len());
         for &(member, key, vec, raw) in &self.loose {
             e.u32(member);
@@ -484,7 +484,7 @@ impl From<Slot> for KeptGroup {
         KeptGroup {
             id: s.id,
             key: s.cent.key,
-            sum: s.cent.sum,
+            sum: s.cent.v,
             names: s.names,
         }
     }
