@@ -39,6 +39,8 @@ unsafe impl Plain for u32 {}
 // SAFETY: two four-byte fields make eight bytes, so no padding; every bit pattern is a `u32`
 // and an `f32` (NaNs included).
 unsafe impl Plain for (u32, f32) {}
+// SAFETY: eight bytes, any bit pattern an integer.
+unsafe impl Plain for u64 {}
 
 /// Where a [`Packed`]'s buffer is.
 enum Buf<T> {

@@ -25,10 +25,13 @@ use std::hash::Hasher;
 use rayon::prelude::*;
 
 use super::objects::suffix_class;
-use super::vectors::Prepared;
+use super::vectors::{chunked, Prepared};
 use super::Options;
+use crate::error::Result;
 use crate::fxhash::{FastMap, FastSet, FxHasher};
+use crate::packed::Packed;
 use crate::schema::Record;
+use crate::textfile::TextFile;
 use crate::tokenize::is_letter_or_digit;
 
 /// A petitioner's petitions are compared with their next this many (by time): enough for
@@ -37,16 +40,18 @@ const REPEAT_WINDOW: usize = 32;
 
 /// The full grouping's step: candidate pairs over all petitions, those that hold, joined onto
 /// the clusters of the leader and merge passes (`assign`: each petition's cluster; `keys`:
-/// each cluster's anchor, grown by the clusters two lone petitions start).
+/// each cluster's anchor, grown by the clusters two lone petitions start). `file`: see
+/// [`candidates`].
 pub(super) fn apply(
     sorted: &[&Record],
     prep: &Prepared,
     assign: &mut [Option<(usize, f32)>],
     keys: &mut Vec<Option<u32>>,
     opts: &Options,
-) {
+    file: Option<&TextFile>,
+) -> Result<()> {
     let docs = &prep.docs;
-    let pairs = candidates(sorted, &|_| true, opts);
+    let pairs = candidates(sorted, &|_| true, opts, file)?;
     // a petition's object as the grouping resolved it (a name it could not resolve to one
     // object — a kind, a stray phrase of the letter — is none)
     let object = |i: usize| {
@@ -105,6 +110,7 @@ pub(super) fn apply(
     for (a, g) in assign.iter_mut().zip(group) {
         *a = g.map(|g| (g, 0.0));
     }
+    Ok(())
 }
 
 /// Why two petitions are a candidate pair.
@@ -190,17 +196,18 @@ pub(super) fn candidates(
     sorted: &[&Record],
     focus: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
-) -> Vec<(usize, usize, Why)> {
+    file: Option<&TextFile>,
+) -> Result<Vec<(usize, usize, Why)>> {
     // the same petitioner's pairs are found beside the text evidence (one core's work)
     let (mut out, evidence) = rayon::join(
         || repeat_pairs(sorted, focus),
-        || text_pairs(sorted, focus, opts),
+        || text_pairs(sorted, focus, opts, file),
     );
-    out.extend(evidence);
+    out.extend(evidence?);
     // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
     out.par_sort_unstable();
     out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
-    out
+    Ok(out)
 }
 
 /// [`candidates`] of the same petitioner: each of their petitions with the next few of theirs.
@@ -233,11 +240,12 @@ fn text_pairs(
     sorted: &[&Record],
     focus: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
-) -> Vec<(usize, usize, Why)> {
+    file: Option<&TextFile>,
+) -> Result<Vec<(usize, usize, Why)>> {
     let mut out: Vec<(usize, usize, Why)> = Vec::new();
     // ---- rare title fragments
     if opts.rare_name_shared > 0 && opts.rare_name_max_df >= 2 {
-        let grams: Vec<Vec<u64>> = sorted.par_iter().map(|r| title_grams(&r.title)).collect();
+        let grams = features(sorted, |r| title_grams(&r.title), file)?;
         let need = opts.rare_name_shared as u32;
         out.extend(
             shared_pairs(&grams, opts.rare_name_max_df as u32, focus, &|_, _, n| {
@@ -249,10 +257,7 @@ fn text_pairs(
     }
     // ---- copies
     {
-        let shingles: Vec<Vec<u64>> = sorted
-            .par_iter()
-            .map(|r| copy_shingles(&r.content))
-            .collect();
+        let shingles = features(sorted, |r| copy_shingles(&r.content), file)?;
         out.extend(
             shared_pairs(&shingles, COPY_MAX_DF, focus, &|i, j, n| {
                 let least = shingles[i as usize].len().min(shingles[j as usize].len()) as u32;
@@ -262,7 +267,25 @@ fn text_pairs(
             .map(|(i, j, _)| (i as usize, j as usize, Why::Copy)),
         );
     }
-    out
+    Ok(out)
+}
+
+/// Each petition's hashed features, made on the thread pool and packed a chunk to a buffer, in
+/// `file` when one is given (the run's text file, handed back to the kernel as it is read).
+///
+/// Why: a list per petition on the heap was the grouping's peak at ten million generated
+/// petitions (the letters' heads, ~27 kept shingles each: 2.4 GB with the lists' own headers,
+/// +3.4 GB of live heap over the step with the counts; docs/scale.md).
+fn features(
+    sorted: &[&Record],
+    make: impl Fn(&Record) -> Vec<u64> + Sync,
+    file: Option<&TextFile>,
+) -> Result<Vec<Packed<u64>>> {
+    chunked(
+        sorted.par_iter(),
+        |r| make(r),
+        |parts| Packed::pack_all(parts.iter().map(|v| &v[..]), file),
+    )
 }
 
 /// For sets of hashed features (one per petition, each sorted and distinct), the pairs
@@ -271,8 +294,8 @@ fn text_pairs(
 /// later partners from the postings, in parallel, and only the kept pairs are collected: one
 /// map of every pair (the earlier way) held 0.8 GiB at a million generated petitions, whose
 /// stock sentences make many pairs share a shingle or two and few share a copy's worth.
-fn shared_pairs(
-    sets: &[Vec<u64>],
+fn shared_pairs<S: std::ops::Deref<Target = [u64]> + Sync>(
+    sets: &[S],
     max_df: u32,
     focus: &(dyn Fn(usize) -> bool + Sync),
     keep: &(dyn Fn(u32, u32, u32) -> bool + Sync),
@@ -289,7 +312,11 @@ fn shared_pairs(
         .with_max_len(1)
         .map(|p| {
             let mut df: FastMap<u64, u32> = FastMap::default();
-            for &f in sets.iter().flatten().filter(|&&f| part(f) == p) {
+            for &f in sets
+                .iter()
+                .flat_map(|s| s.iter())
+                .filter(|&&f| part(f) == p)
+            {
                 *df.entry(f).or_insert(0) += 1;
             }
             let mut postings: FastMap<u64, Vec<u32>> = FastMap::default();
@@ -308,7 +335,7 @@ fn shared_pairs(
         .flat_map_iter(|(i, fs)| {
             let i = i as u32;
             let mut later: Vec<u32> = Vec::new();
-            for f in fs {
+            for f in fs.iter() {
                 if let Some(list) = postings[part(*f)].get(f) {
                     let from = list.partition_point(|&j| j <= i);
                     later.extend(

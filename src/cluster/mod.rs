@@ -471,7 +471,7 @@ pub(crate) fn run_full(
     let mut keys = merge_groups(docs, &mut assign, &keys, &prep.lex.proper, &handling, opts);
     drop(handling);
     // pair evidence: repeats, rare shared names and copies the centroid passes left apart
-    links::apply(&sorted, &prep, &mut assign, &mut keys, opts);
+    links::apply(&sorted, &prep, &mut assign, &mut keys, opts, texts)?;
     let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
     for (i, a) in assign.iter().enumerate() {
         if let Some((c, _)) = a {

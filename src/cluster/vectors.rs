@@ -66,7 +66,7 @@ fn pack_chunks<I: Send>(
 
 /// `make` over `items` on the thread pool, [`PACK_DOCS`] at a time, each chunk's results turned
 /// into outputs by `pack`; the outputs in order, or the first error.
-fn chunked<I: Send, U, O: Send>(
+pub(super) fn chunked<I: Send, U, O: Send>(
     items: impl IndexedParallelIterator<Item = I>,
     make: impl Fn(I) -> U + Sync,
     pack: impl Fn(Vec<U>) -> Result<Vec<O>> + Sync,
@@ -506,22 +506,19 @@ pub(super) fn prepare<'r>(
             df[*w as usize] += 1;
         }
     }
-    let per: Vec<Anchored> = pass_a
+    // straight into the three lists (made in one list first and dealt, both were held)
+    #[allow(clippy::type_complexity)]
+    let ((tfs, anchors_raw), mentions): (
+        (Vec<Packed<(u32, f32)>>, Vec<Option<String>>),
+        Vec<Vec<String>>,
+    ) = pass_a
         .into_par_iter()
         .zip(records.par_iter())
         .map(|((tf, ta, ca, _, _), r)| {
             let (a, m) = anchor_of(r, ta, ca, &known, &lens, opts);
-            (tf, a, m)
+            ((tf, a), m)
         })
-        .collect();
-    let mut tfs: Vec<Packed<(u32, f32)>> = Vec::with_capacity(per.len());
-    let mut anchors_raw: Vec<Option<String>> = Vec::with_capacity(per.len());
-    let mut mentions: Vec<Vec<String>> = Vec::with_capacity(per.len());
-    for (tf, a, m) in per {
-        tfs.push(tf);
-        anchors_raw.push(a);
-        mentions.push(m);
-    }
+        .unzip();
     let mut names = name_map(&anchors_raw, &mentions, &opts.extra_suffixes);
     let all_names: Vec<String> = {
         let mut v: Vec<String> = names.keys().cloned().collect();
@@ -551,12 +548,16 @@ pub(super) fn prepare<'r>(
         })
         .map(|(a, _)| a.to_string())
         .collect();
+    // Each per-petition list goes once it is last read: at ten million petitions they are
+    // gigabytes, and the rest of the tagging's tables are made beside what is still held.
+    drop(named);
     names.retain(|_, v| !generic.contains(v));
     let canon: Vec<Option<String>> = anchors_raw
         .par_iter()
         .map(|a| a.as_ref().and_then(|a| names.get(a).cloned()))
         .collect();
     let (canon, parent) = link_anchors(&canon, &mentions, &names);
+    drop(mentions);
     // each distinct name copied once (a copy per petition, sorted on one core, was 0.4 s at 1M)
     let mut anchor_names: Vec<String> = {
         let mut v: Vec<&str> = canon.iter().flatten().map(String::as_str).collect();
@@ -579,6 +580,11 @@ pub(super) fn prepare<'r>(
         .enumerate()
         .map(|(i, a)| (a.as_str(), i as u32))
         .collect();
+    let keys: Vec<Option<u32>> = canon
+        .iter()
+        .map(|a| a.as_deref().map(|a| anchor_id[a]))
+        .collect();
+    drop(canon);
     let resolve: Vec<(String, Option<u32>)> = all_names
         .into_par_iter()
         .map(|n| {
@@ -630,10 +636,6 @@ pub(super) fn prepare<'r>(
     }
     drop(words);
     let k = opts.candidate_terms.max(1);
-    let keys: Vec<Option<u32>> = canon
-        .iter()
-        .map(|a| a.as_deref().map(|a| anchor_id[a]))
-        .collect();
     // the word lists are consumed as they are weighed: both at once held 0.3 GiB more at a
     // million petitions; the weighed vectors are packed a chunk at a time as the docs are
     let raw_vecs: Vec<Packed<(u32, f32)>> = pack_chunks(
@@ -717,9 +719,6 @@ pub(super) type Tagged = (
     Vec<u32>,
     Vec<u32>,
 );
-
-/// One petition's words, chosen anchor and every object it names.
-pub(super) type Anchored = (Packed<(u32, f32)>, Option<String>, Vec<String>);
 
 /// Everyday petition vocabulary that names one thing in several ways (`data/dict/synonyms.txt`):
 /// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for

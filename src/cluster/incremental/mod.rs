@@ -515,7 +515,9 @@ fn incremental(
     // a new petition left alone joins its partner's group, or two lone ones start a group;
     // earlier members never move, and groups never merge.
     let linked: Vec<(usize, Vec<(u32, f32)>)> = {
-        let pairs = links::candidates(&sorted, &|i| kept_of[i].is_none(), opts);
+        // (no file: `features` cannot fail on the heap)
+        let pairs = links::candidates(&sorted, &|i| kept_of[i].is_none(), opts, None)
+            .map_err(|e| e.to_string())?;
         // each petition of a pair: (key, vector, name as written)
         let mut seen: FastMap<usize, Read> = FastMap::default();
         for ((&i, d), j) in new.iter().zip(&docs).zip(&joined) {
