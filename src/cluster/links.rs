@@ -25,7 +25,7 @@ use std::hash::Hasher;
 use rayon::prelude::*;
 
 use super::objects::suffix_class;
-use super::vectors::{chunked, Prepared};
+use super::vectors::{pack_chunks, Prepared};
 use super::Options;
 use crate::error::Result;
 use crate::fxhash::{FastMap, FastSet, FxHasher};
@@ -281,11 +281,7 @@ fn features(
     make: impl Fn(&Record) -> Vec<u64> + Sync,
     file: Option<&TextFile>,
 ) -> Result<Vec<Packed<u64>>> {
-    chunked(
-        sorted.par_iter(),
-        |r| make(r),
-        |parts| Packed::pack_all(parts.iter().map(|v| &v[..]), file),
-    )
+    pack_chunks(sorted.par_iter(), |r| make(r), file)
 }
 
 /// For sets of hashed features (one per petition, each sorted and distinct), the pairs

@@ -21,7 +21,7 @@ use super::objects::{
 };
 use super::tagged::Taggings;
 use super::Options;
-use crate::packed::Packed;
+use crate::packed::{Packed, Plain};
 
 #[derive(Default)]
 pub(super) struct Doc {
@@ -54,11 +54,11 @@ impl Doc {
 
 /// What `make` makes of each of `items`, in order, [`PACK_DOCS`] to a buffer, as
 /// [`Doc::pack_made`] packs the docs.
-fn pack_chunks<I: Send>(
+pub(super) fn pack_chunks<I: Send, T: Plain + Send + Sync>(
     items: impl IndexedParallelIterator<Item = I>,
-    make: impl Fn(I) -> Vec<(u32, f32)> + Sync,
+    make: impl Fn(I) -> Vec<T> + Sync,
     file: Option<&TextFile>,
-) -> Result<Vec<Packed<(u32, f32)>>> {
+) -> Result<Vec<Packed<T>>> {
     chunked(items, make, |parts| {
         Packed::pack_all(parts.iter().map(|v| &v[..]), file)
     })
@@ -66,7 +66,7 @@ fn pack_chunks<I: Send>(
 
 /// `make` over `items` on the thread pool, [`PACK_DOCS`] at a time, each chunk's results turned
 /// into outputs by `pack`; the outputs in order, or the first error.
-pub(super) fn chunked<I: Send, U, O: Send>(
+fn chunked<I: Send, U, O: Send>(
     items: impl IndexedParallelIterator<Item = I>,
     make: impl Fn(I) -> U + Sync,
     pack: impl Fn(Vec<U>) -> Result<Vec<O>> + Sync,
