@@ -50,6 +50,21 @@ const TRIM_EVERY: Duration = Duration::from_millis(10);
 /// The longest [`TextFile::keep_trimmed`] waits between two trims.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
+/// Resident file pages above those right after the last trim past which the watcher trims at
+/// once, whatever its wait: passes reading the term vectors object by object had mapped
+/// 1.6–1.8 GB by the time a wait grown to a second ended (10M generated petitions,
+/// docs/scale.md "fifteenth measurement").
+const TRIM_CAP: u64 = 4 * TRIM_BUDGET;
+
+/// The most [`TextFile::put`] writes at once, ending at a multiple of it in the file. The page
+/// cache keeps a write in folios of up to its size (ext4 on Linux 6.16 and later; XFS, tmpfs
+/// before), and a read fault on a mapping maps the whole folio (6.18 and later): a chunk written
+/// at once sat in folios of up to 2 MiB, so each read of a term vector mapped ~1.4 MB around it
+/// and passes reading them object by object held 1.2–2.1 GB of the file at 10M petitions
+/// (docs/scale.md, fifteenth measurement). Written in 64 KiB pieces, a read maps what the
+/// kernel's fault-around always did (64 KiB).
+const WRITE_PIECE: u64 = 64 << 10;
+
 /// The unnamed file a run's texts are written to, and the mappings of what was written.
 pub struct TextFile {
     file: Arc<File>,
@@ -115,6 +130,59 @@ impl std::fmt::Debug for Piece {
     }
 }
 
+/// When [`TextFile::keep_trimmed`]'s watcher trims, from the process's resident file pages.
+#[derive(Debug)]
+struct Watch {
+    /// The resident file pages when the watcher started.
+    start: u64,
+    /// The resident file pages right after the last trim (at most the budget above the start:
+    /// file pages that are not the texts' would otherwise end the trimming).
+    base: u64,
+    /// The resident file pages right after the last trim, or less if some went since. Pages
+    /// that stay (tantivy's mapped segments) raise it, so they do not end every wait at once.
+    floor: u64,
+    /// How long after a trim the next may come. A pass reading texts in random order (a sample
+    /// of each group's members, the term vectors object by object) maps a neighbourhood of
+    /// pages per read, faster than a trim lets go of them; a trim that freed little doubles
+    /// the wait (up to [`MAX_WAIT`]), so such a pass costs few trims — until the pages pass
+    /// [`TRIM_CAP`] above the floor.
+    wait: Duration,
+}
+
+impl Watch {
+    fn new(start: u64) -> Watch {
+        Watch {
+            start,
+            base: start,
+            floor: start,
+            wait: TRIM_EVERY,
+        }
+    }
+
+    /// Whether to trim now, with `now` resident file bytes, `since` the last trim.
+    fn due(&mut self, now: u64, since: Duration) -> bool {
+        let over_cap = now > self.floor + TRIM_CAP;
+        self.floor = self.floor.min(now);
+        let due = now > self.base + TRIM_BUDGET && (since >= self.wait || over_cap);
+        if !due && now < self.base {
+            // Other file pages (tantivy's mapped segments) were let go.
+            self.base = now;
+        }
+        due
+    }
+
+    /// After a trim that left `after` resident file bytes.
+    fn trimmed(&mut self, after: u64) {
+        self.wait = if after > self.base + TRIM_BUDGET / 2 {
+            (self.wait * 2).min(MAX_WAIT)
+        } else {
+            TRIM_EVERY
+        };
+        self.base = after.min(self.start + TRIM_BUDGET);
+        self.floor = after;
+    }
+}
+
 impl TextFile {
     /// A new, empty text file in `dir` (created if missing).
     pub fn create_in(dir: &Path) -> Result<TextFile> {
@@ -153,8 +221,21 @@ impl TextFile {
             .end
             .fetch_add(len + pad, Ordering::Relaxed)
             .next_multiple_of(align as u64);
-        let fail = Error::io("write the run's texts to a temporary file in", &self.dir);
-        self.file.write_all_at(bytes, at).map_err(fail)?;
+        let write = || -> std::io::Result<()> {
+            let mut from = 0;
+            while from < bytes.len() {
+                let pos = at + from as u64;
+                let to = from + ((pos / WRITE_PIECE + 1) * WRITE_PIECE - pos) as usize;
+                let to = to.min(bytes.len());
+                self.file.write_all_at(&bytes[from..to], pos)?;
+                from = to;
+            }
+            Ok(())
+        };
+        write().map_err(Error::io(
+            "write the run's texts to a temporary file in",
+            &self.dir,
+        ))?;
         // SAFETY: the range [at, at + len) was written just now and is never written again (see
         // `Piece::as_str`); the file cannot be truncated by anyone else (it has no name).
         let map = unsafe {
@@ -219,32 +300,15 @@ impl TextFile {
         let done = AtomicBool::new(false);
         std::thread::scope(|s| {
             let watcher = s.spawn(|| {
-                // `base`: the resident file pages right after the last trim. A pass reading
-                // texts in random order (a sample of each group's members) maps a whole folio
-                // of the page cache per read, faster than a trim lets go of them; a trim that
-                // freed little then doubles the wait before the next one (up to a second), so
-                // such a pass costs few trims.
-                let mut base = start;
-                let mut wait = TRIM_EVERY;
+                let mut watch = Watch::new(start);
                 let mut last = std::time::Instant::now();
                 while !done.load(Ordering::Relaxed) {
                     std::thread::park_timeout(TRIM_EVERY);
-                    let now = crate::sys::resident_file_bytes().unwrap_or(base);
-                    if now > base + TRIM_BUDGET && last.elapsed() >= wait {
+                    let now = crate::sys::resident_file_bytes().unwrap_or(watch.base);
+                    if watch.due(now, last.elapsed()) {
                         self.trim();
-                        let after = crate::sys::resident_file_bytes().unwrap_or(now);
-                        wait = if after > base + TRIM_BUDGET / 2 {
-                            (wait * 2).min(MAX_WAIT)
-                        } else {
-                            TRIM_EVERY
-                        };
-                        // Never above the start by more than the budget: file pages that are not
-                        // the texts' would otherwise end the trimming.
-                        base = after.min(start + TRIM_BUDGET);
+                        watch.trimmed(crate::sys::resident_file_bytes().unwrap_or(now));
                         last = std::time::Instant::now();
-                    } else if now < base {
-                        // Other file pages (tantivy's mapped segments) were let go.
-                        base = now;
                     }
                 }
             });
@@ -353,6 +417,55 @@ mod tests {
             file.keep_trimmed(|| panic!("a stage failed"))
         }));
         assert!(caught.is_err());
+    }
+
+    #[test]
+    fn a_read_maps_a_small_neighbourhood_of_a_large_put() {
+        let Some(_) = crate::sys::resident_file_bytes() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = TextFile::create_in(dir.path()).unwrap();
+        let bytes: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+        let p = file.put_bytes(&bytes, 8).unwrap();
+        let before = crate::sys::resident_file_bytes().unwrap();
+        let read: u64 = (0..64)
+            .map(|i| u64::from(p.as_bytes()[i * (512 << 10) + 12_345]))
+            .sum();
+        let mapped = crate::sys::resident_file_bytes()
+            .unwrap()
+            .saturating_sub(before);
+        assert!(read > 0);
+        // 64 reads, 64 KiB each at most (another test's files may map a little beside them);
+        // written at once, the same reads mapped ~90 MB on Linux 6.18
+        assert!(mapped < 16 << 20, "64 reads mapped {mapped} bytes");
+    }
+
+    #[test]
+    fn a_backed_off_watcher_still_trims_past_the_cap() {
+        const MIB: u64 = 1 << 20;
+        let mut w = Watch::new(100 * MIB);
+        let ms = Duration::from_millis;
+        // under the budget: no trim
+        assert!(!w.due(150 * MIB, ms(10)));
+        // a random pass: every trim frees little, the wait doubles up to a second
+        for _ in 0..10 {
+            assert!(w.due(w.base + TRIM_BUDGET + MIB, MAX_WAIT));
+            w.trimmed(w.base + TRIM_BUDGET);
+        }
+        assert_eq!(w.wait, MAX_WAIT);
+        // above the budget, under the cap, within the wait: the pass goes on
+        assert!(!w.due(w.floor + TRIM_CAP, ms(20)));
+        // past the cap: at once, whatever the wait
+        assert!(w.due(w.floor + TRIM_CAP + MIB, ms(20)));
+        // pages that stay (a mapped index of 1 GiB) raise the floor: the cap counts from
+        // there, so they alone do not bring a trim each time the watcher looks
+        w.trimmed(100 * MIB + 1024 * MIB);
+        assert!(!w.due(100 * MIB + 1024 * MIB + TRIM_CAP / 2, ms(20)));
+        assert!(w.due(100 * MIB + 1024 * MIB + TRIM_CAP / 2, MAX_WAIT));
+        // a trim that freed what was read: the wait is short again
+        w.trimmed(w.base);
+        assert_eq!(w.wait, TRIM_EVERY);
     }
 
     #[test]
