@@ -425,6 +425,9 @@ pub(super) fn prepare<'r>(
     // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
     // so a million petitions never hold their word lists as strings all at once.
     let mut words = Interner::default();
+    // The token-level anchors' names as ids too: at ten million petitions, a string per
+    // anchor held through the tagging was gigabytes (docs/scale.md, fifteenth measurement).
+    let mut anchor_text = Interner::default();
     let mut pass_a: Vec<Tagged> = Vec::with_capacity(records.len());
     let tag_chunk = |chunk: &[&'r Record]| -> Vec<Pass<'r>> {
         chunk
@@ -438,28 +441,56 @@ pub(super) fn prepare<'r>(
     // Interning is sequential: chunk k is interned while chunk k+1 is tagged on the other cores.
     // Each chunk's word lists are packed into one buffer (in the run's text file when there is
     // one): a million of them, held until they are weighed, were the tagging's largest part.
-    let intern =
-        |raw: Vec<Pass<'r>>, words: &mut Interner, pass_a: &mut Vec<Tagged>| -> Result<()> {
-            let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(raw.len());
-            let from = pass_a.len();
-            for (tf, ta, ca, proper, person) in raw {
-                tfs.push(tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect());
-                let proper = proper.into_iter().map(|w| words.id(&w)).collect();
-                let person = person.into_iter().map(|w| words.id(&w)).collect();
-                pass_a.push((Packed::default(), ta, ca, proper, person));
+    // The petitions per word (as a word, tagged as a name, as a person's name) and per anchor
+    // name are counted as they are interned: the lists they are counted from are not kept
+    // (two lists a petition, ~0.5 GB at ten million).
+    let mut counts = TagCounts::default();
+    let intern = |raw: Vec<Pass<'r>>,
+                  (words, anchor_text, counts): (&mut Interner, &mut Interner, &mut TagCounts),
+                  pass_a: &mut Vec<Tagged>|
+     -> Result<()> {
+        let mut tfs: Vec<Vec<(u32, f32)>> = Vec::with_capacity(raw.len());
+        let from = pass_a.len();
+        for (tf, ta, ca, proper, person) in raw {
+            let tf: Vec<(u32, f32)> = tf.into_iter().map(|(w, c)| (words.id(&w), c)).collect();
+            for (w, _) in &tf {
+                bump(&mut counts.df, *w);
             }
-            let packed = Packed::pack_all(tfs.iter().map(|v| &v[..]), file)?;
-            for (t, tf) in pass_a[from..].iter_mut().zip(packed) {
-                t.0 = tf;
+            tfs.push(tf);
+            for w in proper {
+                bump(&mut counts.proper_df, words.id(&w));
             }
-            Ok(())
-        };
+            for w in person {
+                bump(&mut counts.person_df, words.id(&w));
+            }
+            let mut ids = |v: Vec<(String, u8)>| -> Box<[(u32, u8)]> {
+                v.iter().map(|(a, k)| (anchor_text.id(a), *k)).collect()
+            };
+            let (ta, ca) = (ids(ta), ids(ca));
+            let mut seen: Vec<u32> = ta.iter().chain(ca.iter()).map(|(a, _)| *a).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for a in seen {
+                bump(&mut counts.anchors, a);
+            }
+            pass_a.push((Packed::default(), ta, ca));
+        }
+        let packed = Packed::pack_all(tfs.iter().map(|v| &v[..]), file)?;
+        for (t, tf) in pass_a[from..].iter_mut().zip(packed) {
+            t.0 = tf;
+        }
+        Ok(())
+    };
     let mut tagged: Option<Vec<Pass>> = None;
     for chunk in records.chunks(PASS_CHUNK) {
         let (raw, interned) = rayon::join(
             || tag_chunk(chunk),
             || match tagged.take() {
-                Some(prev) => intern(prev, &mut words, &mut pass_a),
+                Some(prev) => intern(
+                    prev,
+                    (&mut words, &mut anchor_text, &mut counts),
+                    &mut pass_a,
+                ),
                 None => Ok(()),
             },
         );
@@ -467,45 +498,34 @@ pub(super) fn prepare<'r>(
         tagged = Some(raw);
     }
     if let Some(prev) = tagged.take() {
-        intern(prev, &mut words, &mut pass_a)?;
+        intern(
+            prev,
+            (&mut words, &mut anchor_text, &mut counts),
+            &mut pass_a,
+        )?;
     }
+    let TagCounts {
+        mut df,
+        mut proper_df,
+        mut person_df,
+        mut anchors,
+    } = counts;
+    for v in [&mut df, &mut proper_df, &mut person_df] {
+        v.resize(words.len(), 0);
+    }
+    anchors.resize(anchor_text.len(), 0);
     // Corpus anchor names (≥ 2 petitions): found again in raw text where jieba cut them apart
-    // (是丽发 / 新城 → 丽发新城). Counted on one core: counted in pieces on all cores and
-    // merged, it took twice the CPU for the same 0.55 s at 1M (most names are in few petitions).
-    let mut counted: FastMap<&str, u32> = FastMap::default();
-    for (_, ta, ca, _, _) in &pass_a {
-        let mut seen: Vec<&str> = ta
-            .iter()
-            .chain(ca.iter())
-            .map(|(a, _)| a.as_str())
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for a in seen {
-            *counted.entry(a).or_insert(0) += 1;
-        }
-    }
-    // owned only for the names that stay (one string per use of a name was 0.4 s at 1M)
-    let known: FastMap<String, u32> = counted
-        .into_iter()
-        .filter(|(_, n)| *n >= 2)
-        .map(|(a, n)| (a.to_string(), n))
+    // (是丽发 / 新城 → 丽发新城).
+    let known: FastMap<String, u32> = anchors
+        .iter()
+        .zip(&anchor_text.text)
+        .filter(|(n, _)| **n >= 2)
+        .map(|(n, a)| (a.clone(), *n))
         .collect();
+    drop(anchors);
+    drop(anchor_text.index);
+    let anchor_text = anchor_text.text;
     let lens = known_lens(known.keys());
-    let mut proper_df = vec![0u32; words.len()];
-    let mut person_df = vec![0u32; words.len()];
-    let mut df = vec![0u32; words.len()];
-    for (tf, _, _, p, who) in &pass_a {
-        for w in p {
-            proper_df[*w as usize] += 1;
-        }
-        for w in who {
-            person_df[*w as usize] += 1;
-        }
-        for (w, _) in tf.iter() {
-            df[*w as usize] += 1;
-        }
-    }
     // straight into the three lists (made in one list first and dealt, both were held)
     #[allow(clippy::type_complexity)]
     let ((tfs, anchors_raw), mentions): (
@@ -514,8 +534,14 @@ pub(super) fn prepare<'r>(
     ) = pass_a
         .into_par_iter()
         .zip(records.par_iter())
-        .map(|((tf, ta, ca, _, _), r)| {
-            let (a, m) = anchor_of(r, ta, ca, &known, &lens, opts);
+        .map(|((tf, ta, ca), r)| {
+            // the strings again for this petition alone
+            let text = |v: Box<[(u32, u8)]>| -> Vec<(String, u8)> {
+                v.iter()
+                    .map(|&(a, k)| (anchor_text[a as usize].clone(), k))
+                    .collect()
+            };
+            let (a, m) = anchor_of(r, text(ta), text(ca), &known, &lens, opts);
             ((tf, a), m)
         })
         .unzip();
@@ -710,15 +736,29 @@ pub(super) fn weigh(tf: impl Iterator<Item = (Option<u32>, f32)>, idf: &[f32]) -
     v
 }
 
-/// One petition after tagging: (word id, weight) sorted by word, title anchors, content
-/// anchors, ids of the words tagged as names.
-pub(super) type Tagged = (
-    Packed<(u32, f32)>,
-    Vec<(String, u8)>,
-    Vec<(String, u8)>,
-    Vec<u32>,
-    Vec<u32>,
-);
+/// One petition after tagging: (word id, weight) sorted by word, title anchors and content
+/// anchors (ids of their names, with their kinds).
+pub(super) type Tagged = (Packed<(u32, f32)>, Box<[(u32, u8)]>, Box<[(u32, u8)]>);
+
+/// Petitions per word id (`df`: as a word, `proper_df`: tagged as a name, `person_df`: as a
+/// person's name; a word twice in one list counts twice, as the lists were counted before)
+/// and per anchor name id (each once a petition), counted as the tagging's words are interned.
+#[derive(Default)]
+struct TagCounts {
+    df: Vec<u32>,
+    proper_df: Vec<u32>,
+    person_df: Vec<u32>,
+    anchors: Vec<u32>,
+}
+
+/// Adds one at `i`, growing `v` as ids are handed out.
+fn bump(v: &mut Vec<u32>, i: u32) {
+    let i = i as usize;
+    if v.len() <= i {
+        v.resize(i + 1, 0);
+    }
+    v[i] += 1;
+}
 
 /// Everyday petition vocabulary that names one thing in several ways (`data/dict/synonyms.txt`):
 /// each word counts as the first of its line, so 房本 and 不动产权证 petitions are seen to ask for
