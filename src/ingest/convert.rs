@@ -210,9 +210,9 @@ impl Converter<'_> {
             dislikes: to_u32(Field::Dislikes, count_of(Field::Dislikes)?)?,
             bypass,
             cold: Cold {
-                reply: text_of(Field::Reply),
-                source: format!("{}:{}", self.file, row),
-                extra,
+                reply: text_of(Field::Reply).map(Into::into),
+                source: format!("{}:{}", self.file, row).into(),
+                extra: extra.map(Into::into),
             }
             .boxed(),
         })

@@ -229,7 +229,7 @@ mod tests {
                     status: (status > 0).then(|| format!("状态{status}").into()),
                     title: if titled { "标题".into() } else { Default::default() },
                     cold: Cold {
-                        source: format!("a.csv:{}", n + 2),
+                        source: format!("a.csv:{}", n + 2).into(),
                         ..Cold::default()
                     }
                     .boxed(),

@@ -243,9 +243,9 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
             dislikes: dislikes[i],
             bypass: bypass[i],
             cold: Cold {
-                reply: reply[i].take(),
-                source: source[i].take().unwrap_or_default(),
-                extra: extra[i].take(),
+                reply: reply[i].take().map(Text::from),
+                source: source[i].take().unwrap_or_default().into(),
+                extra: extra[i].take().map(Text::from),
             }
             .boxed(),
         });
@@ -934,9 +934,9 @@ pub(crate) mod tests {
             .map(|i| {
                 let mut r = rec(&format!("{i}"));
                 r.cold = Cold {
-                    reply: (i % 2 == 0).then(|| format!("答复{i}")),
-                    source: format!("a.csv:{}", i + 2),
-                    extra: (i != 3).then(|| format!("{{\"x\":{i}}}")),
+                    reply: (i % 2 == 0).then(|| format!("答复{i}").into()),
+                    source: format!("a.csv:{}", i + 2).into(),
+                    extra: (i != 3).then(|| format!("{{\"x\":{i}}}").into()),
                 }
                 .boxed();
                 r

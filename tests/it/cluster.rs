@@ -484,7 +484,7 @@ fn eval_perfect_on_own_output() {
     let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
     let m = group_of(&g);
     for r in &mut recs {
-        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[&r.id]));
+        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[&r.id]).into());
     }
     let s = cluster::eval(&recs, &g, "truth_group").unwrap();
     assert!((s.bcubed_f1 - 1.0).abs() < 1e-9, "{s:?}");
@@ -516,7 +516,7 @@ fn load_tipdm() -> Option<Vec<Record>> {
         r.received_at = at;
         r.responsible_unit = None;
         r.likes = row[6].trim().parse().ok();
-        r.cold_mut().source = format!("attachment3:{}", i + 2);
+        r.cold_mut().source = format!("attachment3:{}", i + 2).into();
         out.push(r);
     }
     Some(out)
@@ -601,7 +601,7 @@ fn cli_cluster_groups_group_eval() {
     let mut recs = fixture();
     for r in &mut recs {
         let n: u32 = r.id[1..].parse().unwrap();
-        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"t{}\"}}", (n - 1) / 6));
+        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"t{}\"}}", (n - 1) / 6).into());
     }
     minqing::store::write(dir.path(), &mut recs).unwrap();
     let bin = env!("CARGO_BIN_EXE_minqing");

@@ -275,7 +275,7 @@ fn row_order_does_not_change_the_store() {
     let strip = |v: Vec<minqing::Record>| {
         v.into_iter()
             .map(|mut r| {
-                r.cold_mut().source.clear();
+                r.cold_mut().source = Default::default();
                 r
             })
             .collect::<Vec<_>>()

@@ -94,7 +94,7 @@ fn shuffled_input_gives_identical_outputs() {
             .unwrap()
             .into_iter()
             .map(|mut r| {
-                r.cold_mut().source.clear();
+                r.cold_mut().source = Default::default();
                 r
             })
             .collect::<Vec<_>>()

@@ -278,7 +278,7 @@ fn real_data_hit_counts_equal_substring_counts() {
         r.received_at = at;
         r.petitioner = Some(row[1].to_string());
         r.likes = row[6].trim().parse().ok();
-        r.cold_mut().source = format!("attachment3:{}", i + 2);
+        r.cold_mut().source = format!("attachment3:{}", i + 2).into();
         recs.push(r);
     }
     assert_eq!(recs.len(), 4326);

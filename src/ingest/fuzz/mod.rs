@@ -257,7 +257,7 @@ fn repacked_base_workbook_reads_like_the_original() {
         let recs: Vec<_> = recs
             .into_iter()
             .map(|mut r| {
-                r.cold_mut().source = r.source().split(':').nth(1).unwrap().to_string();
+                r.cold_mut().source = r.source().split(':').nth(1).unwrap().into();
                 r
             })
             .collect();
