@@ -9,7 +9,9 @@
 //! through a read-only mapping of that chunk's range ([`Piece`]). The passes read in the
 //! store's order, so the store step writes a row group's contents again in that order when the
 //! import's order was another or they came back from the store on the heap
-//! ([`crate::schema::contents_in_order`]); a piece nobody reads gives its disk back. Pages a
+//! ([`crate::schema::contents_in_order`]); a piece nobody reads gives its disk back. The
+//! replies, source rows and unmapped columns (`schema::Cold`) go to the same file in the
+//! import, and are read once, by the store's writer. Pages a
 //! pass reads become resident; [`TextFile::keep_trimmed`] hands them back to the page cache whenever the process's
 //! file-backed resident memory has grown by more than a budget, so what the texts hold of the
 //! process is about that budget at any size. The kernel keeps the file's pages cached while
