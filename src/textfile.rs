@@ -53,18 +53,19 @@ const TRIM_EVERY: Duration = Duration::from_millis(10);
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Resident file pages above those right after the last trim past which the watcher trims at
-/// once, whatever its wait: passes reading the term vectors object by object had mapped
-/// 1.6–1.8 GB by the time a wait grown to a second ended (10M generated petitions,
-/// docs/scale.md "fifteenth measurement").
+/// once, whatever its wait: a bound on what a backed-off wait lets pile up. It did not lower
+/// the 10M grouping's file pages on its own (they were large folios: [`WRITE_PIECE`]), and
+/// with 64 KiB pieces passes still held up to ~1.2 GB for moments, mapped back faster than a
+/// trim lets go (docs/scale.md, fifteenth measurement).
 const TRIM_CAP: u64 = 4 * TRIM_BUDGET;
 
-/// The most [`TextFile::put`] writes at once, ending at a multiple of it in the file. The page
-/// cache keeps a write in folios of up to its size (ext4 on Linux 6.16 and later; XFS, tmpfs
-/// before), and a read fault on a mapping maps the whole folio (6.18 and later): a chunk written
-/// at once sat in folios of up to 2 MiB, so each read of a term vector mapped ~1.4 MB around it
-/// and passes reading them object by object held 1.2–2.1 GB of the file at 10M petitions
-/// (docs/scale.md, fifteenth measurement). Written in 64 KiB pieces, a read maps what the
-/// kernel's fault-around always did (64 KiB).
+/// The most a put writes at once, each piece ending at a multiple of it in the file. On this
+/// project's machines (Linux 6.18, ext4) the page cache keeps a write in folios of up to its
+/// size, and a read fault on a mapping mapped the whole folio: a chunk written at once sat in
+/// folios of up to 2 MiB, each read of a term vector mapped ~1.4 MB around it, and passes
+/// reading them object by object held 1.2–2.1 GB of the file at 10M petitions (docs/scale.md,
+/// fifteenth measurement). Written in 64 KiB pieces, a read maps the kernel's fault-around
+/// (64 KiB).
 const WRITE_PIECE: u64 = 64 << 10;
 
 /// The unnamed file a run's texts are written to, and the mappings of what was written.
@@ -439,7 +440,7 @@ mod tests {
             .saturating_sub(before);
         assert!(read > 0);
         // 64 reads, 64 KiB each at most (another test's files may map a little beside them);
-        // written at once, the same reads mapped ~90 MB on Linux 6.18
+        // written at once, the same reads mapped all 32 MiB on Linux 6.18
         assert!(mapped < 16 << 20, "64 reads mapped {mapped} bytes");
     }
 

@@ -425,8 +425,9 @@ pub(super) fn prepare<'r>(
     // Pass A: words and token-level anchors, in chunks whose words are interned as they come,
     // so a million petitions never hold their word lists as strings all at once.
     let mut words = Interner::default();
-    // The token-level anchors' names as ids too: at ten million petitions, a string per
-    // anchor held through the tagging was gigabytes (docs/scale.md, fifteenth measurement).
+    // The token-level anchors' names as ids too, not a string per anchor held through the
+    // tagging (estimated ~1 GB at ten million petitions; the run's peak proved to be later,
+    // in the mentions: docs/scale.md, fifteenth measurement).
     let mut anchor_text = Interner::default();
     let mut pass_a: Vec<Tagged> = Vec::with_capacity(records.len());
     let tag_chunk = |chunk: &[&'r Record]| -> Vec<Pass<'r>> {
@@ -442,8 +443,8 @@ pub(super) fn prepare<'r>(
     // Each chunk's word lists are packed into one buffer (in the run's text file when there is
     // one): a million of them, held until they are weighed, were the tagging's largest part.
     // The petitions per word (as a word, tagged as a name, as a person's name) and per anchor
-    // name are counted as they are interned: the lists they are counted from are not kept
-    // (two lists a petition, ~0.5 GB at ten million).
+    // name are counted as they are interned, so the name and person lists are not kept to the
+    // unzip (two lists a petition; at ten million the peak did not move, being later).
     let mut counts = TagCounts::default();
     let intern = |raw: Vec<Pass<'r>>,
                   (words, anchor_text, counts): (&mut Interner, &mut Interner, &mut TagCounts),
