@@ -56,32 +56,29 @@ impl FxHasher {
 /// A set with the [`FxHasher`].
 pub(crate) type FastSet<K> = HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// How many of `items` hold each key, each item's keys listed by `keys_of`, counted on all
-/// cores: one map per thread, over its share of the items, merged pairwise. Worth it where keys
-/// repeat (names over a million petitions: the merge is small); where nearly every key is
-/// distinct the merge redoes the count, and one core's loop is as quick.
-pub(crate) fn count_par<'a, T, K, I>(
-    items: &'a [T],
-    keys_of: impl Fn(&'a T) -> I + Sync + Send,
+/// How many of the items `0..n` hold each key, item `i`'s keys listed by `keys_of(i)`,
+/// counted on all cores: one map per thread, over its share of the items, merged pairwise.
+/// Worth it where keys repeat (names over a million petitions: the merge is small); where
+/// nearly every key is distinct the merge redoes the count, and one core's loop is as quick.
+/// Items by index, as they are often kept in several lists side by side.
+pub(crate) fn count_par<K, I>(
+    n: usize,
+    keys_of: impl Fn(usize) -> I + Sync + Send,
 ) -> FastMap<K, u32>
 where
-    T: Sync,
     K: std::hash::Hash + Eq + Send,
     I: IntoIterator<Item = K>,
 {
     use rayon::prelude::*;
     // one share per thread: rayon's own splitting made a map per stolen piece, and as many
     // merges
-    let share = items
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1);
-    items
-        .par_chunks(share)
-        .map(|chunk| {
+    let share = n.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    (0..n.div_ceil(share))
+        .into_par_iter()
+        .map(|c| {
             let mut m: FastMap<K, u32> = FastMap::default();
-            for item in chunk {
-                for k in keys_of(item) {
+            for i in c * share..((c + 1) * share).min(n) {
+                for k in keys_of(i) {
                     *m.entry(k).or_insert(0) += 1;
                 }
             }
@@ -128,7 +125,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let got = pool.install(|| count_par(&items, |it| it.iter().copied()));
+            let got = pool.install(|| count_par(items.len(), |i| items[i].iter().copied()));
             assert_eq!(got, plain, "{threads} threads");
         }
         assert_eq!(plain[&100], 5000);

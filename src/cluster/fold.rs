@@ -11,47 +11,201 @@ use rayon::prelude::*;
 use crate::fxhash::{count_par, FastMap, FastSet};
 
 use super::objects::{
-    char_len, contained_known, ending_in_last_char, suffix_class, ByLastChar, BUS_LINE,
+    char_len, contained_known, ending_in_last_char, kind_only, suffix_class, ByLastChar, BUS_LINE,
     REGION_PREFIX,
 };
+use super::vectors::Interner;
 
-/// The name every mention of an object is counted under: variants folded by containment
-/// ([`contained_known`]) and by core ([`core_folds`]), over the petitions' chosen anchors
-/// (their frequencies decide) and every other name mentioned.
-pub(super) fn name_map(
-    chosen: &[Option<String>],
-    mentions: &[Vec<String>],
+/// Every object name the petitions choose or mention, once, and per petition its chosen name
+/// and the names it mentions as ids into that table.
+///
+/// Why ids: at ten million petitions the mentions as strings, and the lists of `&str` made
+/// over them to fold and link the names, were the run's peak (8.4 GiB, the end of the
+/// tagging: docs/scale.md, the fifteenth measurement).
+#[derive(Default)]
+pub(super) struct Named {
+    pub(super) names: Interner,
+    pub(super) chosen: Vec<Option<u32>>,
+    mentions: Vec<u32>,
+    /// Where each petition's mentions start in `mentions`, and where the last ends.
+    at: Vec<usize>,
+}
+
+impl Named {
+    /// Adds the next petition's chosen name and mentions.
+    pub(super) fn push(&mut self, chosen: Option<&str>, mentions: &[String]) {
+        if self.at.is_empty() {
+            self.at.push(0);
+        }
+        let chosen = chosen.map(|c| self.names.id(c));
+        self.chosen.push(chosen);
+        for m in mentions {
+            let id = self.names.id(m);
+            self.mentions.push(id);
+        }
+        self.at.push(self.mentions.len());
+    }
+
+    /// Petition `i`'s mentions.
+    pub(super) fn mentions(&self, i: usize) -> &[u32] {
+        &self.mentions[self.at[i]..self.at[i + 1]]
+    }
+
+    /// The text of name `id`.
+    pub(super) fn text(&self, id: u32) -> &str {
+        &self.names.text[id as usize]
+    }
+}
+
+/// What the petitions' names resolve to ([`resolve`]).
+pub(super) struct Resolved {
+    /// Per petition: the key of its object (an index into `anchors`).
+    pub(super) keys: Vec<Option<u32>>,
+    /// The objects' names: those chosen by petitions, in name order, then those only ever
+    /// mentioned (a later week's petition may choose them), in name order.
+    pub(super) anchors: Vec<String>,
+    /// Every name seen, in name order, with the key it resolves to (`None`: a name that names
+    /// no one object).
+    pub(super) resolve: Vec<(String, Option<u32>)>,
+    /// The names petitions chose, in name order, with how many chose each.
+    pub(super) chosen: Vec<(String, u32)>,
+    /// Per petition: its chosen name as an index into `chosen`.
+    pub(super) written: Vec<Option<u32>>,
+}
+
+/// Resolves each petition's chosen name to an object: variants folded ([`name_map`]), names
+/// that name no one object dropped, objects linked to the one they are named with
+/// ([`link_anchors`]). `word_df` is the petitions holding a word.
+pub(super) fn resolve(
+    named: Named,
+    word_df: impl Fn(&str) -> u32 + Sync,
     extra: &[String],
-) -> FastMap<String, String> {
-    let freq: FastMap<&str, u32> = count_par(chosen, |a| a.as_deref());
-    let mut names: Vec<&str> = chosen
+) -> Resolved {
+    let folded = name_map(&named.chosen, &named.names, extra);
+    let n_names = named.names.len();
+    // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
+    // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
+    // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
+    // far more often on its own than in the name. Estates, roads and villages are exempt: they
+    // are named with everyday words (海棠, 建设, 桃花) all the time.
+    let name_df = count_par(named.chosen.len(), |i| {
+        names_of(named.mentions(i), |x| Some(folded[x as usize]), None)
+    });
+    let generic: FastSet<u32> = name_df
+        .into_par_iter()
+        .filter(|&(a, n)| {
+            let a = named.text(a);
+            // a kind with no place or name of its own (社保所, 第一中学) is none of the many
+            kind_only(a)
+                || common_kind(a, extra).is_some_and(|core| word_df(core) >= (3 * n).max(10))
+        })
+        .map(|(a, _)| a)
+        .collect();
+    let to: Vec<Option<u32>> = folded
+        .iter()
+        .map(|&f| (!generic.contains(&f)).then_some(f))
+        .collect();
+    drop((folded, generic));
+    let canon: Vec<Option<u32>> = named
+        .chosen
+        .par_iter()
+        .map(|c| c.and_then(|c| to[c as usize]))
+        .collect();
+    let (canon, parent) = link_anchors(&canon, &named, &to);
+    let text = |id: u32| named.text(id);
+    let by_text = |ids: &mut Vec<u32>| ids.par_sort_unstable_by(|&a, &b| text(a).cmp(text(b)));
+    // the chosen objects in name order, then those only mentioned
+    let mut is_anchor = vec![false; n_names];
+    for &c in canon.iter().flatten() {
+        is_anchor[c as usize] = true;
+    }
+    let mut anchor_ids: Vec<u32> = (0..n_names as u32)
+        .filter(|&c| is_anchor[c as usize])
+        .collect();
+    by_text(&mut anchor_ids);
+    let mut mentioned: Vec<u32> = to
         .iter()
         .flatten()
-        .map(String::as_str)
-        .chain(mentions.iter().flatten().map(String::as_str))
+        .map(|c| *parent.get(c).unwrap_or(c))
+        .filter(|&c| !is_anchor[c as usize])
         .collect();
-    // Each name is looked up on its own (every substring of it against the chosen names), so
-    // the lookups run on all cores; only the maps are filled on one.
-    names.par_sort_unstable();
-    names.dedup();
-    let m1: FastMap<&str, String> = names
+    mentioned.par_sort_unstable();
+    mentioned.dedup();
+    by_text(&mut mentioned);
+    anchor_ids.extend(mentioned);
+    let mut key_of: Vec<Option<u32>> = vec![None; n_names];
+    for (k, &a) in anchor_ids.iter().enumerate() {
+        key_of[a as usize] = Some(k as u32);
+    }
+    let keys: Vec<Option<u32>> = canon
         .par_iter()
-        .map(|n| (*n, contained_known(n, &freq)))
+        .map(|c| c.and_then(|c| key_of[c as usize]))
         .collect();
-    let step1: Vec<Option<String>> = chosen
+    drop(canon);
+    let mut order: Vec<u32> = (0..n_names as u32).collect();
+    by_text(&mut order);
+    let resolve: Vec<(String, Option<u32>)> = order
         .par_iter()
-        .map(|a| a.as_deref().map(|a| m1[a].clone()))
-        .collect();
-    let fold = core_folds(&step1, extra);
-    names
-        .par_iter()
-        .map(|n| {
-            let c = &m1[n];
-            (
-                n.to_string(),
-                fold.get(c).cloned().unwrap_or_else(|| c.clone()),
-            )
+        .map(|&n| {
+            let key = to[n as usize].and_then(|c| key_of[*parent.get(&c).unwrap_or(&c) as usize]);
+            (text(n).to_string(), key)
         })
+        .collect();
+    // each chosen name with its count, in name order, and each petition's as an index into them
+    let mut uses = vec![0u32; n_names];
+    for &c in named.chosen.iter().flatten() {
+        uses[c as usize] += 1;
+    }
+    let mut at = vec![0u32; n_names];
+    let mut chosen: Vec<(String, u32)> = Vec::new();
+    for &n in order.iter().filter(|&&n| uses[n as usize] > 0) {
+        at[n as usize] = chosen.len() as u32;
+        chosen.push((text(n).to_string(), uses[n as usize]));
+    }
+    let written = named
+        .chosen
+        .par_iter()
+        .map(|c| c.map(|c| at[c as usize]))
+        .collect();
+    Resolved {
+        keys,
+        anchors: anchor_ids.iter().map(|&a| text(a).to_string()).collect(),
+        resolve,
+        chosen,
+        written,
+    }
+}
+
+/// The name every mention of an object is counted under, per name of `names` (all of them
+/// chosen or mentioned): variants folded by containment ([`contained_known`]) and by core
+/// ([`core_folds`]), over the petitions' `chosen` names (their frequencies decide).
+pub(super) fn name_map(chosen: &[Option<u32>], names: &Interner, extra: &[String]) -> Vec<u32> {
+    let text = &names.text;
+    let mut uses = vec![0u32; names.len()];
+    for &c in chosen.iter().flatten() {
+        uses[c as usize] += 1;
+    }
+    let freq: FastMap<&str, u32> = uses
+        .iter()
+        .zip(text)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, t)| (t.as_str(), *n))
+        .collect();
+    // both folds give a name of the table: a chosen name or the name itself
+    let id = |name: &str| names.index[name];
+    // Each name is looked up on its own (every substring of it against the chosen names), so
+    // the lookups run on all cores.
+    let m1: Vec<u32> = text
+        .par_iter()
+        .map(|n| id(&contained_known(n, &freq)))
+        .collect();
+    let mut step1: BTreeMap<&str, usize> = BTreeMap::new();
+    for (c, &n) in uses.iter().enumerate().filter(|(_, n)| **n > 0) {
+        *step1.entry(text[m1[c] as usize].as_str()).or_insert(0) += n as usize;
+    }
+    let fold = core_folds(&step1, extra);
+    m1.par_iter()
+        .map(|&c| fold.get(text[c as usize].as_str()).map_or(c, |f| id(f)))
         .collect()
 }
 
@@ -184,13 +338,11 @@ pub(super) fn industries(name: &str, core: &str) -> Vec<usize> {
 /// 花语苑 when 花语苑 is the estate called 花语… that petitions name (≥ 80% of the mentions of
 /// estates with that core). Estates keep their own type word (翡翠新城 and 翡翠华庭 are two
 /// estates), so only a generic reference (…小区) folds.
-pub(super) fn core_folds(anchors: &[Option<String>], extra: &[String]) -> FastMap<String, String> {
-    // counted on all cores, then ordered (a million insertions into the ordered map were most
-    // of this step)
-    let freq: BTreeMap<&str, usize> = count_par(anchors, |a| a.as_deref())
-        .into_iter()
-        .map(|(a, n)| (a, n as usize))
-        .collect();
+/// `freq` is the petitions choosing each name.
+pub(super) fn core_folds(
+    freq: &BTreeMap<&str, usize>,
+    extra: &[String],
+) -> FastMap<String, String> {
     let mut by_core: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for name in freq.keys() {
         if let Some(c) = core_of(name, extra) {
@@ -277,16 +429,16 @@ pub(super) fn common_kind<'a>(name: &'a str, extra: &[String]) -> Option<&'a str
     Some(core)
 }
 
-/// The names a petition's mentions (and `chosen`, its own anchor) are counted under, each once,
-/// sorted.
-pub(super) fn names_of<'a>(
-    mentions: &[String],
-    names: &'a FastMap<String, String>,
-    chosen: Option<&'a str>,
-) -> Vec<&'a str> {
-    let mut v: Vec<&str> = mentions
+/// The names a petition's mentions (and `chosen`, its own anchor) are counted under (`to`,
+/// `None`: under none), each once, sorted.
+pub(super) fn names_of(
+    mentions: &[u32],
+    to: impl Fn(u32) -> Option<u32>,
+    chosen: Option<u32>,
+) -> Vec<u32> {
+    let mut v: Vec<u32> = mentions
         .iter()
-        .filter_map(|x| names.get(x).map(String::as_str))
+        .filter_map(|&x| to(x))
         .chain(chosen)
         .collect();
     v.sort_unstable();
@@ -301,52 +453,59 @@ pub(super) fn names_of<'a>(
 /// more petitions, and A links to nothing itself (one hop: no chains of estates through a shared
 /// contractor). Within the linked object the grievance still decides the group, so different
 /// problems at the estate stay apart.
+///
+/// `chosen` is each petition's name as resolved so far, `to` what each mention counts under;
+/// returns the petitions' names linked, and the links.
 pub(super) fn link_anchors(
-    chosen: &[Option<String>],
-    mentions: &[Vec<String>],
-    names: &FastMap<String, String>,
-) -> (Vec<Option<String>>, FastMap<String, String>) {
-    let sets: Vec<Vec<&str>> = chosen
-        .par_iter()
-        .zip(mentions)
-        .map(|(c, m)| names_of(m, names, c.as_deref()))
-        .collect();
+    chosen: &[Option<u32>],
+    named: &Named,
+    to: &[Option<u32>],
+) -> (Vec<Option<u32>>, FastMap<u32, u32>) {
+    // each petition's set made where it is counted, twice, never held for all at once
+    let set = |i: usize| names_of(named.mentions(i), |x| to[x as usize], chosen[i]);
     // counted in hash maps, on all cores (a second of one core at a million petitions): every
     // use below orders explicitly (or looks up)
     let (n, pair) = rayon::join(
-        || count_par(&sets, |set| set.iter().copied()),
+        || count_par(chosen.len(), set),
         || {
-            count_par(&sets, |set| {
-                set.iter().enumerate().flat_map(move |(i, &a)| {
-                    set[i + 1..].iter().flat_map(move |&b| [(a, b), (b, a)])
-                })
+            count_par(chosen.len(), |i| {
+                let s = set(i);
+                let mut pairs = Vec::with_capacity(s.len() * s.len().saturating_sub(1));
+                for (k, &a) in s.iter().enumerate() {
+                    for &b in &s[k + 1..] {
+                        pairs.extend([(a, b), (b, a)]);
+                    }
+                }
+                pairs
             })
         },
     );
-    // (the counts' keys borrow `names`: the per-petition lists go, at ten million petitions
-    // ~0.7 GB, before the linked names are made)
-    drop(sets);
-    let mut partners: FastMap<&str, Vec<(&str, u32)>> = FastMap::default();
+    let text = |id: u32| named.text(id);
+    let mut partners: FastMap<u32, Vec<(u32, u32)>> = FastMap::default();
     for ((a, b), c) in pair {
         partners.entry(a).or_default().push((b, c));
     }
-    let mut order: Vec<(&str, u32)> = n.iter().map(|(a, c)| (*a, *c)).collect();
-    order.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
-    let mut parent: FastMap<&str, &str> = FastMap::default();
+    let mut order: Vec<(u32, u32)> = n.iter().map(|(a, c)| (*a, *c)).collect();
+    order.sort_by(|x, y| y.1.cmp(&x.1).then(text(x.0).cmp(text(y.0))));
+    let mut parent: FastMap<u32, u32> = FastMap::default();
     // the names some other name links to (the values of `parent`), for a constant-time check
-    let mut roots: FastSet<&str> = FastSet::default();
+    let mut roots: FastSet<u32> = FastSet::default();
     for (b, nb) in order {
-        let best = partners.get(b).and_then(|ps| {
+        let best = partners.get(&b).and_then(|ps| {
             ps.iter()
                 .filter(|(a, c)| {
                     *c >= 2 && c * 10 >= nb * 3 && n[a] > nb && !parent.contains_key(a)
                 })
-                .max_by(|x, y| x.1.cmp(&y.1).then(n[x.0].cmp(&n[y.0])).then(y.0.cmp(x.0)))
+                .max_by(|x, y| {
+                    x.1.cmp(&y.1)
+                        .then(n[&x.0].cmp(&n[&y.0]))
+                        .then(text(y.0).cmp(text(x.0)))
+                })
                 .map(|(a, _)| *a)
         });
         if let Some(a) = best {
             // a name that others already link to stays a root
-            if !roots.contains(b) {
+            if !roots.contains(&b) {
                 parent.insert(b, a);
                 roots.insert(a);
             }
@@ -354,14 +513,7 @@ pub(super) fn link_anchors(
     }
     let linked = chosen
         .par_iter()
-        .map(|c| {
-            c.as_deref()
-                .map(|c| parent.get(c).copied().unwrap_or(c).to_string())
-        })
-        .collect();
-    let parent = parent
-        .into_iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|c| c.map(|c| *parent.get(&c).unwrap_or(&c)))
         .collect();
     (linked, parent)
 }

@@ -61,9 +61,7 @@ pub(super) fn apply(
     // the name as the title writes it (a name found only in the letter may be a stray phrase
     // of it)
     let titled = |i: usize| {
-        let raw = prep.raw[i]
-            .as_deref()
-            .filter(|r| sorted[i].title.contains(r));
+        let raw = prep.written(i).filter(|r| sorted[i].title.contains(r));
         (docs[i].key, raw)
     };
     let names = prep.lex.anchors.iter().map(String::as_str);

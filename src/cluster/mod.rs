@@ -516,11 +516,7 @@ pub(crate) fn run_full(
             let mut names: BTreeMap<String, u32> = BTreeMap::new();
             if let Some(k) = cent.key {
                 for &i in &members_of[c] {
-                    count_name(
-                        &mut names,
-                        prep.raw[i].as_deref(),
-                        &prep.lex.anchors[k as usize],
-                    );
+                    count_name(&mut names, prep.written(i), &prep.lex.anchors[k as usize]);
                 }
             }
             Slot {
@@ -555,11 +551,6 @@ pub(crate) fn run_full(
             grouped[i] = true;
         }
     }
-    prep.raw
-        .par_iter_mut()
-        .zip(&grouped)
-        .filter(|(_, &g)| g)
-        .for_each(|(raw, _)| *raw = None);
     // the docs share buffers a few thousand at a time: the ungrouped ones are packed anew
     prep.docs = vectors::Doc::pack_made(
         std::mem::take(&mut prep.docs)
@@ -585,15 +576,13 @@ pub(crate) fn run_full(
     let words = Vocabulary::of(&prep.lex, tokenizer);
     let drafts = figures::drafts(&sorted, &slots, &words);
     if state_to.is_some() {
-        // Written with the state: the centroids, names, ungrouped vectors and anchors as
-        // written are not read again, and go before the groups' tables are made (~1 GB at
-        // 10M petitions).
+        // Written with the state: the centroids, names and ungrouped vectors are not read
+        // again, and go before the groups' tables are made (~1 GB at 10M petitions).
         for s in &mut slots {
             s.cent = SparseCentroid::default();
             s.names = BTreeMap::new();
         }
         prep.docs = Vec::new();
-        prep.raw = Vec::new();
     }
     let groups = assemble(&sorted, &slots, drafts, &sims, &words, last_id, opts);
     let state = state_to

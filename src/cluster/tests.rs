@@ -4,7 +4,7 @@ use crate::fxhash::FastSet;
 use crate::schema::Record;
 use crate::tokenize::Tokenizer;
 
-use super::fold::{core_of, is_generic_name, link_anchors, name_map};
+use super::fold::{core_of, is_generic_name, link_anchors, name_map, Named};
 use super::leader::{leader, LEADER_BLOCK_FROM};
 use super::objects::{
     anchors_in, clean_anchor, kind_only, normalise_anchor, split_suffix, verb_and_object,
@@ -156,11 +156,23 @@ fn cores_and_kinds() {
     assert_eq!(clean_anchor("5路", &none).as_deref(), Some("5路"));
 }
 
+/// The names table of petitions choosing `chosen` and mentioning `mentions` (none where
+/// `mentions` is shorter).
+fn named(chosen: &[Option<&str>], mentions: &[&[&str]]) -> Named {
+    let mut n = Named::default();
+    for (i, c) in chosen.iter().enumerate() {
+        let m: Vec<String> = mentions
+            .get(i)
+            .map_or(Vec::new(), |m| m.iter().map(|x| x.to_string()).collect());
+        n.push(*c, &m);
+    }
+    n
+}
+
 #[test]
 fn linking_is_one_hop_and_needs_company() {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     // 宏达 is named with 北辰家园 in 3 of its 4 petitions; 北辰家园 is named more often
-    let chosen: Vec<Option<String>> = [
+    let chosen = [
         "北辰家园",
         "北辰家园",
         "北辰家园",
@@ -172,63 +184,62 @@ fn linking_is_one_hop_and_needs_company() {
         "宏达公司",
         "海棠小区",
     ]
-    .iter()
-    .map(|x| Some(x.to_string()))
-    .collect();
-    let mentions = vec![
-        s(&["北辰家园"]),
-        s(&["北辰家园"]),
-        s(&["北辰家园"]),
-        s(&["北辰家园"]),
-        s(&["北辰家园"]),
-        s(&["宏达公司", "北辰家园"]),
-        s(&["宏达公司", "北辰家园"]),
-        s(&["宏达公司", "北辰家园"]),
-        s(&["宏达公司"]),
-        s(&["海棠小区", "宏达公司"]),
+    .map(Some);
+    let mentions: [&[&str]; 10] = [
+        &["北辰家园"],
+        &["北辰家园"],
+        &["北辰家园"],
+        &["北辰家园"],
+        &["北辰家园"],
+        &["宏达公司", "北辰家园"],
+        &["宏达公司", "北辰家园"],
+        &["宏达公司", "北辰家园"],
+        &["宏达公司"],
+        &["海棠小区", "宏达公司"],
     ];
-    let names: crate::fxhash::FastMap<String, String> = ["北辰家园", "宏达公司", "海棠小区"]
-        .iter()
-        .map(|x| (x.to_string(), x.to_string()))
-        .collect();
-    let linked = link_anchors(&chosen, &mentions, &names).0;
-    assert_eq!(linked[6].as_deref(), Some("北辰家园"));
+    let n = named(&chosen, &mentions);
+    // every name counts as itself
+    let to: Vec<Option<u32>> = (0..n.names.len() as u32).map(Some).collect();
+    let linked = link_anchors(&n.chosen, &n, &to).0;
+    let text = |i: usize| linked[i].map(|c| n.text(c));
+    assert_eq!(text(6), Some("北辰家园"));
     // 海棠小区 is named with 宏达 once only: it stays itself
-    assert_eq!(linked[9].as_deref(), Some("海棠小区"));
+    assert_eq!(text(9), Some("海棠小区"));
 }
 
 #[test]
 fn anchor_normalisation() {
     assert_eq!(normalise_anchor("丽景花园小区二期"), "丽景花园");
-    let m = name_map(
-        &[Some("丽景花园".into()), Some("丽景花园东区".into()), None],
-        &[],
-        &[],
-    );
-    assert_eq!(m["丽景花园东区"], "丽景花园");
+    // what each chosen name folds onto
+    let folds = |chosen: &[Option<&str>]| {
+        let n = named(chosen, &[]);
+        let m = name_map(&n.chosen, &n.names, &[]);
+        move |name: &str| n.text(m[n.names.index[name] as usize]).to_string()
+    };
+    let m = folds(&[Some("丽景花园"), Some("丽景花园东区"), None]);
+    assert_eq!(m("丽景花园东区"), "丽景花园");
     // generic references fold onto the dominant estate of that name; organisations of one
     // trade fold together, other trades of the same name do not
-    let chosen: Vec<Option<String>> = [
-        "花语苑",
-        "花语苑",
-        "花语苑",
-        "花语苑",
-        "花语苑",
-        "花语小区",
-        "恒通教育",
-        "恒通教育",
-        "恒通培训",
-        "嘉禾物业",
-        "嘉禾物业",
-        "嘉禾物流有限公司",
-    ]
-    .iter()
-    .map(|x| Some(x.to_string()))
-    .collect();
-    let m = name_map(&chosen, &[], &[]);
-    assert_eq!(m["花语小区"], "花语苑");
-    assert_eq!(m["恒通培训"], "恒通教育");
-    assert_eq!(m["嘉禾物流有限公司"], "嘉禾物流有限公司");
+    let m = folds(
+        &[
+            "花语苑",
+            "花语苑",
+            "花语苑",
+            "花语苑",
+            "花语苑",
+            "花语小区",
+            "恒通教育",
+            "恒通教育",
+            "恒通培训",
+            "嘉禾物业",
+            "嘉禾物业",
+            "嘉禾物流有限公司",
+        ]
+        .map(Some),
+    );
+    assert_eq!(m("花语小区"), "花语苑");
+    assert_eq!(m("恒通培训"), "恒通教育");
+    assert_eq!(m("嘉禾物流有限公司"), "嘉禾物流有限公司");
     let none = FastSet::default();
     // a kind of school keeps its city: A市经济学院 is one college, 经济学院 none
     assert_eq!(

@@ -14,10 +14,9 @@ use crate::schema::Record;
 use crate::textfile::TextFile;
 use crate::tokenize::Tokenizer;
 
-use super::fold::{common_kind, link_anchors, name_map, names_of};
+use super::fold::{resolve, Named, Resolved};
 use super::objects::{
-    anchors_in, char_len, kind_only, lookup_known, normalise_anchor, pick_anchor, proper_tag,
-    region_names,
+    anchors_in, char_len, lookup_known, normalise_anchor, pick_anchor, proper_tag, region_names,
 };
 use super::tagged::Taggings;
 use super::Options;
@@ -115,9 +114,17 @@ pub(super) fn content_word(w: &str) -> bool {
 
 pub(super) struct Prepared {
     pub(super) docs: Vec<Doc>,
-    /// Each petition's anchor as written (before normalisation), for display.
-    pub(super) raw: Vec<Option<String>>,
+    /// Each petition's anchor as written (before normalisation), for display: an index into
+    /// `lex.chosen`.
+    written: Vec<Option<u32>>,
     pub(super) lex: Lexicon,
+}
+
+impl Prepared {
+    /// Petition `i`'s anchor as written (before normalisation).
+    pub(super) fn written(&self, i: usize) -> Option<&str> {
+        self.written[i].map(|c| self.lex.chosen[c as usize].0.as_str())
+    }
 }
 
 /// What a grouping learnt about the corpus's words and object names; a later week's petitions
@@ -527,107 +534,43 @@ pub(super) fn prepare<'r>(
     drop(anchor_text.index);
     let anchor_text = anchor_text.text;
     let lens = known_lens(known.keys());
-    // straight into the three lists (made in one list first and dealt, both were held)
-    #[allow(clippy::type_complexity)]
-    let ((tfs, anchors_raw), mentions): (
-        (Vec<Packed<(u32, f32)>>, Vec<Option<String>>),
-        Vec<Vec<String>>,
-    ) = pass_a
-        .into_par_iter()
-        .zip(records.par_iter())
-        .map(|((tf, ta, ca), r)| {
-            // the strings again for this petition alone
-            let text = |v: Box<[(u32, u8)]>| -> Vec<(String, u8)> {
-                v.iter()
-                    .map(|&(a, k)| (anchor_text[a as usize].clone(), k))
-                    .collect()
-            };
-            let (a, m) = anchor_of(r, text(ta), text(ca), &known, &lens, opts);
-            ((tf, a), m)
-        })
-        .unzip();
-    let mut names = name_map(&anchors_raw, &mentions, &opts.extra_suffixes);
-    let all_names: Vec<String> = {
-        let mut v: Vec<String> = names.keys().cloned().collect();
-        v.sort_unstable();
-        v
-    };
-    // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
-    // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
-    // object. Told apart from a trade name (富源教育, 利民置业) by use: the everyday word occurs
-    // far more often on its own than in the name. Estates, roads and villages are exempt: they
-    // are named with everyday words (海棠, 建设, 桃花) all the time.
-    let named: Vec<Vec<&str>> = mentions
-        .par_iter()
-        .map(|m| names_of(m, &names, None))
-        .collect();
-    let mut name_df: FastMap<&str, u32> = FastMap::default();
-    for x in named.iter().flatten() {
-        *name_df.entry(x).or_insert(0) += 1;
+    // Each petition's chosen name and mentions are made a chunk at a time and kept as ids into
+    // one table of names (`Named`); its words go on to be weighed.
+    let mut tfs: Vec<Packed<(u32, f32)>> = Vec::with_capacity(records.len());
+    let mut named = Named::default();
+    let mut pass_a = pass_a.into_iter();
+    for chunk in records.chunks(PASS_CHUNK) {
+        let (tf, anchors): (Vec<_>, Vec<_>) = pass_a
+            .by_ref()
+            .take(chunk.len())
+            .map(|(tf, ta, ca)| (tf, (ta, ca)))
+            .unzip();
+        tfs.extend(tf);
+        let picked: Vec<(Option<String>, Vec<String>)> = anchors
+            .into_par_iter()
+            .zip(chunk.par_iter())
+            .map(|((ta, ca), r)| {
+                // the strings again for this petition alone
+                let text = |v: Box<[(u32, u8)]>| -> Vec<(String, u8)> {
+                    v.iter()
+                        .map(|&(a, k)| (anchor_text[a as usize].clone(), k))
+                        .collect()
+                };
+                anchor_of(r, text(ta), text(ca), &known, &lens, opts)
+            })
+            .collect();
+        for (chosen, mentions) in &picked {
+            named.push(chosen.as_deref(), mentions);
+        }
     }
-    let generic: FastSet<String> = name_df
-        .into_par_iter()
-        .filter(|(a, n)| {
-            // a kind with no place or name of its own (社保所, 第一中学) is none of the many
-            kind_only(a)
-                || common_kind(a, &opts.extra_suffixes)
-                    .is_some_and(|core| words.df(core, &df) >= (3 * *n).max(10))
-        })
-        .map(|(a, _)| a.to_string())
-        .collect();
-    // Each per-petition list goes once it is last read: at ten million petitions they are
-    // gigabytes, and the rest of the tagging's tables are made beside what is still held.
-    drop(named);
-    names.retain(|_, v| !generic.contains(v));
-    let canon: Vec<Option<String>> = anchors_raw
-        .par_iter()
-        .map(|a| a.as_ref().and_then(|a| names.get(a).cloned()))
-        .collect();
-    let (canon, parent) = link_anchors(&canon, &mentions, &names);
-    drop(mentions);
-    // each distinct name copied once (a copy per petition, sorted on one core, was 0.4 s at 1M)
-    let mut anchor_names: Vec<String> = {
-        let mut v: Vec<&str> = canon.iter().flatten().map(String::as_str).collect();
-        v.par_sort_unstable();
-        v.dedup();
-        v.into_iter().map(str::to_string).collect()
-    };
-    // Names only ever mentioned get a key too, after the chosen ones (whose keys stay as they
-    // were): a later week's petition may choose them (kept for the incremental grouping).
-    let mut mentioned: Vec<String> = names
-        .values()
-        .map(|c| parent.get(c).unwrap_or(c).clone())
-        .filter(|c| anchor_names.binary_search(c).is_err())
-        .collect();
-    mentioned.sort();
-    mentioned.dedup();
-    anchor_names.extend(mentioned);
-    let anchor_id: FastMap<&str, u32> = anchor_names
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.as_str(), i as u32))
-        .collect();
-    let keys: Vec<Option<u32>> = canon
-        .iter()
-        .map(|a| a.as_deref().map(|a| anchor_id[a]))
-        .collect();
-    drop(canon);
-    let resolve: Vec<(String, Option<u32>)> = all_names
-        .into_par_iter()
-        .map(|n| {
-            let key = names
-                .get(&n)
-                .map(|c| anchor_id[parent.get(c).unwrap_or(c).as_str()]);
-            (n, key)
-        })
-        .collect();
-    // each chosen name with its count, in name order
-    let mut picks: Vec<&str> = anchors_raw.iter().flatten().map(String::as_str).collect();
-    picks.par_sort_unstable();
-    let mut chosen: Vec<(String, u32)> = Vec::new();
-    for run in picks.chunk_by(|a, b| a == b) {
-        chosen.push((run[0].to_string(), run.len() as u32));
-    }
+    drop(anchor_text);
+    let Resolved {
+        keys,
+        anchors: anchor_names,
+        resolve,
+        chosen,
+        written,
+    } = resolve(named, |w| words.df(w, &df), &opts.extra_suffixes);
     let mut known: Vec<(String, u32)> = known.into_iter().collect();
     known.sort_unstable();
 
@@ -703,7 +646,7 @@ pub(super) fn prepare<'r>(
         file,
     )?;
     Ok(Prepared {
-        raw: anchors_raw,
+        written,
         docs,
         lex: Lexicon {
             vocab,

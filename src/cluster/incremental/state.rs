@@ -102,7 +102,7 @@ impl State {
         prints: Vec<u64>,
         tok: &Tokenizer,
         opts: &Options,
-        mut prep: Prepared,
+        prep: Prepared,
         slots: Vec<Slot>,
         groups: &Groups,
         sims: Vec<f32>,
@@ -128,7 +128,7 @@ impl State {
                 member: i as u32,
                 key: prep.docs[i].key,
                 vec: prep.docs[i].vec.to_vec(),
-                raw: prep.raw[i].take(),
+                raw: prep.written(i).map(str::to_string),
             })
             .collect();
         State {
@@ -196,7 +196,7 @@ impl State {
             .into_iter()
             .map(|i| {
                 let d = &prep.docs[i];
-                (i as u32, d.key, &d.vec[..], prep.raw[i].as_deref())
+                (i as u32, d.key, &d.vec[..], prep.written(i))
             })
             .collect();
         let settings = settings(opts, tok);
