@@ -102,11 +102,11 @@ pub(crate) fn members_csv(p: &std::path::Path) -> Result<cluster::Groups> {
         let row = row.map_err(|e| bad(e.to_string()))?;
         let g = row.get(group).unwrap_or("").trim();
         members.push(cluster::Member {
-            id: row.get(id).unwrap_or("").to_string(),
+            id: row.get(id).unwrap_or("").into(),
             group_id: if g.is_empty() {
-                cluster::UNCLUSTERED.to_string()
+                cluster::UNCLUSTERED.into()
             } else {
-                g.to_string()
+                g.into()
             },
             similarity: 0.0,
             is_repeat: false,

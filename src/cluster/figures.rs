@@ -13,7 +13,7 @@ use crate::tokenize::Tokenizer;
 use super::labels::{key_terms, make_labels};
 use super::merge::SparseCentroid;
 use super::vectors::Lexicon;
-use super::{Group, Groups, Member, Options, Trend, UNCLUSTERED};
+use super::{Group, Groups, Id, Member, Options, Trend, UNCLUSTERED};
 
 /// The Monday of the week a petition was received in.
 pub(super) fn week_of(t: &NaiveDateTime) -> NaiveDate {
@@ -114,14 +114,14 @@ pub(super) fn assemble(
         .zip(sorted)
         .map(|(p, r)| match p {
             Some((k, s, repeat)) => Member {
-                id: r.id.clone(),
-                group_id: groups[k as usize].id.clone(),
+                id: r.id.as_str().into(),
+                group_id: groups[k as usize].id.as_str().into(),
                 similarity: (s as f64 * 1e4).round() / 1e4,
                 is_repeat: repeat,
             },
             None => Member {
-                id: r.id.clone(),
-                group_id: UNCLUSTERED.to_string(),
+                id: r.id.as_str().into(),
+                group_id: UNCLUSTERED.into(),
                 similarity: 0.0,
                 is_repeat: false,
             },
@@ -363,7 +363,7 @@ pub(super) fn figures(
         batch += opts.batch_w_open;
         reasons.push(format!("{open} 件未办结"));
     }
-    let mut member_ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+    let mut member_ids: Vec<Id> = recs.iter().map(|r| r.id.as_str().into()).collect();
     member_ids.sort();
     // a term that occurs only inside personal data (李四海 → 四海 after 本人…) is dropped: the
     // sampled members' texts are masked the way the brief masks them, and a term must survive it

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use super::Groups;
+use super::{Groups, Id};
 use crate::fxhash::FastMap;
 use crate::schema::Record;
 
@@ -24,7 +24,7 @@ pub struct Previous {
 #[derive(Debug, Clone, Deserialize)]
 struct Earlier {
     id: String,
-    members: Vec<String>,
+    members: Vec<Id>,
 }
 
 impl Previous {

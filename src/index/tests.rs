@@ -961,8 +961,8 @@ proptest::proptest! {
             members: pairs
                 .iter()
                 .map(|(i, g)| crate::cluster::Member {
-                    id: i.clone(),
-                    group_id: g.clone(),
+                    id: i.as_str().into(),
+                    group_id: g.as_str().into(),
                     similarity: 0.0,
                     is_repeat: false,
                 })

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 
 use super::snapshot::Snapshot;
-use crate::cluster::{Group, Groups};
+use crate::cluster::{Group, Groups, Id};
 use crate::index::Scope;
 use crate::schema::Record;
 
@@ -74,12 +74,15 @@ fn restrict(g: &Group, recs: &[&Record]) -> Group {
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
     };
-    let mut members: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+    let mut members: Vec<Id> = recs.iter().map(|r| r.id.as_str().into()).collect();
     members.sort();
-    let representative = if members.contains(&g.representative) {
+    let representative = if members
+        .binary_search_by(|m| m.as_str().cmp(&g.representative))
+        .is_ok()
+    {
         g.representative.clone()
     } else {
-        members[0].clone()
+        members[0].to_string()
     };
     Group {
         size: recs.len(),

@@ -214,7 +214,7 @@ impl Snapshot {
             }
             if let (Ok(i), Some(&g)) = (
                 records.binary_search_by(|r| r.id.as_str().cmp(&m.id)),
-                group_at.get(&m.group_id),
+                group_at.get(m.group_id.as_str()),
             ) {
                 member_group[i] = g as u32;
             }

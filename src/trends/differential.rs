@@ -101,8 +101,8 @@ fn build(specs: &[Spec], grouped: bool) -> (Vec<Record>, Groups) {
         });
         if grouped {
             members.push(Member {
-                id,
-                group_id: g.map_or(UNCLUSTERED.to_string(), |g| format!("G{g}")),
+                id: id.into(),
+                group_id: g.map_or(UNCLUSTERED.into(), |g| format!("G{g}").into()),
                 similarity: 0.5,
                 is_repeat: *rep,
             });

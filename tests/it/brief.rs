@@ -172,7 +172,7 @@ fn fixture() -> (Vec<Record>, Groups) {
             batch_score: 0.0,
             batch_reasons: vec![],
             representative: members[0].into(),
-            members: members.iter().map(|s| s.to_string()).collect(),
+            members: members.iter().map(|&s| s.into()).collect(),
             weekly: Vec::new(),
         }
     };
@@ -201,10 +201,10 @@ fn fixture() -> (Vec<Record>, Groups) {
     for r in &v {
         let gid = [&g1, &g2, &g3]
             .iter()
-            .find(|g| g.members.contains(&r.id))
-            .map(|g| g.id.clone());
+            .find(|g| g.members.iter().any(|m| *m == r.id))
+            .map(|g| g.id.as_str().into());
         members.push(Member {
-            id: r.id.clone(),
+            id: r.id.as_str().into(),
             group_id: gid.unwrap_or_else(|| "-".into()),
             similarity: 0.5,
             is_repeat: r.id == "R07",
@@ -773,8 +773,8 @@ fn bench_1m() {
             ][(i % 3) as usize],
         );
         members.push(Member {
-            id: r.id.clone(),
-            group_id: format!("G{:04}", i % 50),
+            id: r.id.as_str().into(),
+            group_id: format!("G{:04}", i % 50).into(),
             similarity: 0.5,
             is_repeat: i % 11 == 0,
         });

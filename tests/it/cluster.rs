@@ -107,7 +107,7 @@ fn fixture() -> Vec<Record> {
 fn group_of(g: &Groups) -> BTreeMap<String, String> {
     g.members
         .iter()
-        .map(|m| (m.id.clone(), m.group_id.clone()))
+        .map(|m| (m.id.to_string(), m.group_id.to_string()))
         .collect()
 }
 
@@ -159,7 +159,7 @@ fn hard_negatives_and_problems_separate() {
     let lift = g
         .groups
         .iter()
-        .find(|x| x.members.contains(&"R0034".to_string()))
+        .find(|x| x.members.iter().any(|m| m == "R0034"))
         .unwrap();
     assert_eq!(lift.size, 7);
     assert_eq!(lift.distinct_petitioners, 5);
