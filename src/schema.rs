@@ -135,6 +135,11 @@ pub const COLLECTIVE_HEADCOUNT: u32 = 5;
 /// 不予受理): a reply on a message board closes it as 办结 closes a letter.
 const CLOSED_STATUS_WORDS: [&str; 5] = ["办结", "结案", "已答复", "已回复", "不予受理"];
 
+/// A short id held once per petition (a petitioner's id; the grouping's rows: `cluster::Id`):
+/// inline up to 24 bytes, as every id this project has seen is, instead of a heap allocation
+/// each — ten million petitions' ids are tens of millions of small strings otherwise.
+pub type Id = compact_str::CompactString;
+
 /// One petition or comment, as every stage after ingest sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -146,7 +151,7 @@ pub struct Record {
     pub content: Text,
     /// Up to three levels: city, county/district, town/street.
     pub region: [Option<Label>; 3],
-    pub petitioner: Option<String>,
+    pub petitioner: Option<Id>,
     /// People in the visit (≥ 1; [`COLLECTIVE_HEADCOUNT`] or more is a collective visit).
     pub headcount: u32,
     pub category: Option<Label>,

@@ -376,11 +376,10 @@ impl Group {
     }
 }
 
-/// A petition's or group's id in the grouping's rows: inline up to 24 bytes (every id this
-/// project has seen), so the rows of ten million petitions (two ids each, and each grouped
-/// petition's id again in its group's `members`) are not ~30 million small heap strings
-/// held from the grouping to the end of the run.
-pub type Id = compact_str::CompactString;
+/// A petition's or group's id in the grouping's rows ([`crate::schema::Id`]): the rows of ten
+/// million petitions (two ids each, and each grouped petition's id again in its group's
+/// `members`) are not ~30 million small heap strings held from the grouping to the run's end.
+pub use crate::schema::Id;
 
 /// One petition's place in the grouping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -299,7 +299,7 @@ proptest::proptest! {
                 let mut r = crate::store::tests::rec(&format!("R{i:03}"));
                 r.title = format!("{}{}", objects[o], problems[p]).into();
                 r.content = format!("反映{}的问题：{}，请尽快处理", objects[o], problems[p]).into();
-                r.petitioner = Some(format!("P{who}"));
+                r.petitioner = Some(format!("P{who}").into());
                 r
             })
             .collect();

@@ -196,7 +196,7 @@ impl Converter<'_> {
             title: title.into(),
             content: content.into(),
             region: region.map(|l| l.map(Label::from)),
-            petitioner: label_of(Field::Petitioner),
+            petitioner: label_of(Field::Petitioner).map(Into::into),
             headcount,
             category: label_of(Field::Category).map(Label::from),
             responsible_unit: label_of(Field::ResponsibleUnit).map(Label::from),

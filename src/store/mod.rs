@@ -229,7 +229,7 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
             title: title.next().unwrap_or_default(),
             content: content.next().unwrap_or_default(),
             region: [r1[i].take(), r2[i].take(), r3[i].take()],
-            petitioner: petitioner[i].take(),
+            petitioner: petitioner[i].take().map(Into::into),
             headcount: headcount[i].unwrap_or(1),
             category: category[i].take(),
             responsible_unit: unit[i].take(),

@@ -73,7 +73,7 @@ fn build(specs: &[Spec], grouped: bool) -> (Vec<Record>, Groups) {
             content: "内容".into(),
             region: [name("市", reg[0]), name("区", reg[1]), name("街", reg[2])]
                 .map(|l| l.map(Into::into)),
-            petitioner: name("P", *pet),
+            petitioner: name("P", *pet).map(Into::into),
             headcount: *head,
             category: name("类", *cat).map(Into::into),
             responsible_unit: name("单位", *unit).map(Into::into),

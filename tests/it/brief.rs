@@ -35,7 +35,7 @@ fn rec(
             Some((a, b)) => [Some(a.into()), Some(b.into()), None],
             None => [None, None, None],
         },
-        petitioner: Some(format!("P{id}")),
+        petitioner: Some(format!("P{id}").into()),
         headcount: 1,
         category: cat.map(Into::into),
         responsible_unit: unit.map(Into::into),
@@ -756,7 +756,7 @@ fn bench_1m() {
             Some(("A市", ["A1区", "A2区", "A3区"][(i % 3) as usize])),
             Some(units[(i % 5) as usize]),
         );
-        r.petitioner = Some(format!("P{}", i % 200_000));
+        r.petitioner = Some(format!("P{}", i % 200_000).into());
         r.headcount = 1 + (i % 9 == 0) as u32 * 5;
         r.accepted_at = Some(r.received_at + Duration::days((i % 8) as i64));
         if i % 3 != 0 {
@@ -861,7 +861,7 @@ fn real_bursts() {
         r.received_at = t;
         r.channel = Channel::MessageBoard;
         r.title = row[2].into();
-        r.petitioner = Some(row[1].to_string());
+        r.petitioner = Some(row[1].into());
         r.region = [
             region.as_ref().map(|_| "A市".into()),
             region.map(Into::into),

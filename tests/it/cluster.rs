@@ -581,7 +581,7 @@ fn scale() {
         for r in &base {
             let mut r = r.clone();
             r.id = format!("{k:03}-{}", r.id);
-            r.petitioner = r.petitioner.map(|p| format!("{k}-{p}"));
+            r.petitioner = r.petitioner.map(|p| format!("{k}-{p}").into());
             recs.push(r);
         }
     }

@@ -276,7 +276,7 @@ fn real_data_hit_counts_equal_substring_counts() {
             .unwrap_or_else(|e| panic!("{t}: {e}"));
         let mut r = rec(&row[0], "2019-01-01 00:00:00", &row[2], &row[4], &[]);
         r.received_at = at;
-        r.petitioner = Some(row[1].to_string());
+        r.petitioner = Some(row[1].into());
         r.likes = row[6].trim().parse().ok();
         r.cold_mut().source = format!("attachment3:{}", i + 2).into();
         recs.push(r);
