@@ -51,6 +51,15 @@ impl Named {
         &self.mentions[self.at[i]..self.at[i + 1]]
     }
 
+    /// How many petitions chose each name.
+    pub(super) fn uses(&self) -> Vec<u32> {
+        let mut uses = vec![0u32; self.names.len()];
+        for &c in self.chosen.iter().flatten() {
+            uses[c as usize] += 1;
+        }
+        uses
+    }
+
     /// The text of name `id`.
     pub(super) fn text(&self, id: u32) -> &str {
         &self.names.text[id as usize]
@@ -81,7 +90,8 @@ pub(super) fn resolve(
     word_df: impl Fn(&str) -> u32 + Sync,
     extra: &[String],
 ) -> Resolved {
-    let folded = name_map(&named.chosen, &named.names, extra);
+    let uses = named.uses();
+    let folded = name_map(&uses, &named.names, extra);
     let n_names = named.names.len();
     // An organisation or site whose name is a kind plus an everyday word (人民医院, 公交公司,
     // 火车站, 政务中心 — often what is left after a region prefix was stripped) names no one
@@ -113,26 +123,29 @@ pub(super) fn resolve(
         .collect();
     let (canon, parent) = link_anchors(&canon, &named, &to);
     let text = |id: u32| named.text(id);
-    let by_text = |ids: &mut Vec<u32>| ids.par_sort_unstable_by(|&a, &b| text(a).cmp(text(b)));
+    // every name in name order, sorted once: the lists below keep that order
+    let mut order: Vec<u32> = (0..n_names as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| text(a).cmp(text(b)));
     // the chosen objects in name order, then those only mentioned
     let mut is_anchor = vec![false; n_names];
     for &c in canon.iter().flatten() {
         is_anchor[c as usize] = true;
     }
-    let mut anchor_ids: Vec<u32> = (0..n_names as u32)
+    let mut is_mentioned = vec![false; n_names];
+    for &c in to.iter().flatten() {
+        is_mentioned[*parent.get(&c).unwrap_or(&c) as usize] = true;
+    }
+    let mut anchor_ids: Vec<u32> = order
+        .iter()
+        .copied()
         .filter(|&c| is_anchor[c as usize])
         .collect();
-    by_text(&mut anchor_ids);
-    let mut mentioned: Vec<u32> = to
-        .iter()
-        .flatten()
-        .map(|c| *parent.get(c).unwrap_or(c))
-        .filter(|&c| !is_anchor[c as usize])
-        .collect();
-    mentioned.par_sort_unstable();
-    mentioned.dedup();
-    by_text(&mut mentioned);
-    anchor_ids.extend(mentioned);
+    anchor_ids.extend(
+        order
+            .iter()
+            .copied()
+            .filter(|&c| is_mentioned[c as usize] && !is_anchor[c as usize]),
+    );
     let mut key_of: Vec<Option<u32>> = vec![None; n_names];
     for (k, &a) in anchor_ids.iter().enumerate() {
         key_of[a as usize] = Some(k as u32);
@@ -142,8 +155,6 @@ pub(super) fn resolve(
         .map(|c| c.and_then(|c| key_of[c as usize]))
         .collect();
     drop(canon);
-    let mut order: Vec<u32> = (0..n_names as u32).collect();
-    by_text(&mut order);
     let resolve: Vec<(String, Option<u32>)> = order
         .par_iter()
         .map(|&n| {
@@ -152,10 +163,6 @@ pub(super) fn resolve(
         })
         .collect();
     // each chosen name with its count, in name order, and each petition's as an index into them
-    let mut uses = vec![0u32; n_names];
-    for &c in named.chosen.iter().flatten() {
-        uses[c as usize] += 1;
-    }
     let mut at = vec![0u32; n_names];
     let mut chosen: Vec<(String, u32)> = Vec::new();
     for &n in order.iter().filter(|&&n| uses[n as usize] > 0) {
@@ -178,13 +185,10 @@ pub(super) fn resolve(
 
 /// The name every mention of an object is counted under, per name of `names` (all of them
 /// chosen or mentioned): variants folded by containment ([`contained_known`]) and by core
-/// ([`core_folds`]), over the petitions' `chosen` names (their frequencies decide).
-pub(super) fn name_map(chosen: &[Option<u32>], names: &Interner, extra: &[String]) -> Vec<u32> {
+/// ([`core_folds`]), over the names the petitions chose: `uses`, how many chose each
+/// ([`Named::uses`]), decides.
+pub(super) fn name_map(uses: &[u32], names: &Interner, extra: &[String]) -> Vec<u32> {
     let text = &names.text;
-    let mut uses = vec![0u32; names.len()];
-    for &c in chosen.iter().flatten() {
-        uses[c as usize] += 1;
-    }
     let freq: FastMap<&str, u32> = uses
         .iter()
         .zip(text)

@@ -213,7 +213,7 @@ fn anchor_normalisation() {
     // what each chosen name folds onto
     let folds = |chosen: &[Option<&str>]| {
         let n = named(chosen, &[]);
-        let m = name_map(&n.chosen, &n.names, &[]);
+        let m = name_map(&n.uses(), &n.names, &[]);
         move |name: &str| n.text(m[n.names.index[name] as usize]).to_string()
     };
     let m = folds(&[Some("丽景花园"), Some("丽景花园东区"), None]);
