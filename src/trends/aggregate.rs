@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::frames::{
-    ACCEPT, BACKLOG, BUCKET, CLOSE, CYCLE, HEAD, OVERDUE, RATED, ROW, SATISFIED, YEAR_AGO,
-};
+use super::frames::{ACCEPT, BUCKET, CLOSE, CYCLE, HEAD, RATED, ROW, SATISFIED, YEAR_AGO};
 use super::model::{Kpi, Ratio};
 use crate::error::Result;
 use crate::schema::Record;
@@ -120,6 +118,12 @@ pub(super) struct KpiSums {
 }
 
 impl KpiSums {
+    /// Adds a unit's (or every unit's) backlog and overdue petitions.
+    pub(super) fn add_backlog(&mut self, b: &super::frames::Backlog) {
+        self.backlog += b.backlog;
+        self.overdue += b.overdue;
+    }
+
     /// The KPIs; a rate is None where its denominator is 0 (unavailable, never 0%).
     pub(super) fn finish(&self, name: String) -> Kpi {
         let ratio = |k: usize| (self.ratios[k].den > 0).then_some(self.ratios[k]);
@@ -150,11 +154,6 @@ pub(super) fn period_kpi_aggs() -> Vec<Expr> {
         v.push(col(c).count().alias(format!("{c}_den")));
     }
     v
-}
-
-/// The backlog sums (over the backlog rows): records with status data, overdue ones.
-pub(super) fn backlog_kpi_aggs() -> Vec<Expr> {
-    vec![len().alias(BACKLOG), col(OVERDUE).sum().alias(OVERDUE)]
 }
 
 /// The key column of an aggregation result as strings ("" for every row when `key` is None).
@@ -192,21 +191,6 @@ pub(super) fn add_period_sums(
             r.num += num[i];
             r.den += den[i];
         }
-    }
-    Ok(())
-}
-
-/// Adds a `backlog_kpi_aggs` result (per `key`, or one total row) into `into`.
-pub(super) fn add_backlog_sums(
-    out: &DataFrame,
-    key: Option<&str>,
-    into: &mut BTreeMap<String, KpiSums>,
-) -> Result<()> {
-    let (backlog, overdue) = (u64s(out, BACKLOG)?, u64s(out, OVERDUE)?);
-    for (i, name) in names(out, key)?.into_iter().enumerate() {
-        let k = into.entry(name).or_default();
-        k.backlog += backlog[i];
-        k.overdue += overdue[i];
     }
     Ok(())
 }

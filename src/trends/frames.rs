@@ -1,6 +1,6 @@
 //! The per-record frames the aggregations read, built in one pass over the records.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
 use polars::prelude::*;
@@ -16,7 +16,6 @@ use crate::schema::{Channel, Record, Satisfaction};
 pub(super) const ROW: &str = "row";
 pub(super) const BUCKET: &str = "bucket";
 pub(super) const YEAR_AGO: &str = "year_ago";
-pub(super) const BEFORE: &str = "before";
 pub(super) const CHANNEL: &str = "channel";
 pub(super) const HEAD: &str = "headcount";
 pub(super) const CATEGORY: &str = "category";
@@ -26,8 +25,6 @@ pub(super) const GROUP: &str = "group";
 pub(super) const PETITIONER: &str = "petitioner";
 pub(super) const REPEAT: &str = "repeat";
 pub(super) const BYPASS: &str = "bypass";
-pub(super) const BACKLOG: &str = "backlog";
-pub(super) const OVERDUE: &str = "overdue";
 pub(super) const ACCEPT: &str = "timely_accept";
 pub(super) const CLOSE: &str = "on_time_close";
 pub(super) const RATED: &str = "rated";
@@ -40,16 +37,15 @@ pub(super) fn due_of(r: &Record, opts: &Options) -> NaiveDateTime {
         .unwrap_or(r.received_at + Duration::days(opts.close_days))
 }
 
-/// The frames the aggregations read. What polars could only derive with extra crate features
+/// What the aggregations read. What polars could only derive with extra crate features
 /// (period buckets, working days, region paths, group membership, status words) is computed in
 /// one pass over the records. `row` is the index into `records`, so ids and titles are looked
 /// up instead of copied.
-pub(super) struct Frames {
-    /// One row per record, with what every record matters for: `row`, `before` (received
-    /// before the period), `headcount`, `unit`, `group` (its case group; unclustered = null),
-    /// `backlog` (received by the period end and carrying status or closure data) and
-    /// `overdue` (of those, still open past its due date at the period end).
-    pub(super) all: DataFrame,
+pub(super) struct Frames<'a> {
+    /// What every record of the store matters for, tallied in the pass: a frame of one row per
+    /// record was the trends stage's whole cost in memory at scale (~1.2 GB at ten million
+    /// generated petitions, for a few counts and a set).
+    pub(super) whole: Whole<'a>,
     /// One row per record in the counted periods (the period, the trailing baseline, the same
     /// period a year earlier) with what the breakdowns read: `row`; `bucket` (0 = the period,
     /// k = k periods earlier, null = only a year ago); `year_ago`; `channel` (index into
@@ -62,28 +58,43 @@ pub(super) struct Frames {
     pub(super) win: DataFrame,
 }
 
+/// What the whole store (not only the counted periods) tells the brief.
+#[derive(Debug, Default)]
+pub(super) struct Whole<'a> {
+    /// The case groups with a petition received before the period (the others are new).
+    pub(super) groups_before: HashSet<&'a str>,
+    /// Some record counts more than one person.
+    pub(super) headcount_known: bool,
+    /// The backlog (received by the period end and carrying status or closure data) and, of it,
+    /// the overdue (still open past its due date at the period end), per responsible unit (None:
+    /// the data names none).
+    pub(super) backlog: BTreeMap<Option<&'a str>, Backlog>,
+    /// The overdue petitions, as indices into `records`, in the records' order.
+    pub(super) overdue_rows: Vec<usize>,
+}
+
+/// Backlog and overdue petitions of one unit.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Backlog {
+    pub(super) backlog: u64,
+    pub(super) overdue: u64,
+}
+
 /// Builds [`Frames`] for `period`.
-pub(super) fn frames(
-    records: &[Record],
+pub(super) fn frames<'a>(
+    records: &'a [Record],
     inferred: &Inferred,
-    groups: &Groups,
+    groups: &'a Groups,
     period: &Period,
     opts: &Options,
-) -> Result<Frames> {
+) -> Result<Frames<'a>> {
     let b = opts.baseline_weeks.max(1) as i64;
     let yago = period.year_ago();
     let end = period.to.and_hms_opt(23, 59, 59).expect("valid time");
     let membership = Membership::new(&groups.members);
-    let n = records.len();
     let strings = |name: &str, cap: usize| StringChunkedBuilder::new(name.into(), cap);
 
-    // All records.
-    let mut before = Vec::with_capacity(n);
-    let mut head: Vec<u64> = Vec::with_capacity(n);
-    let mut unit = strings(UNIT, n);
-    let mut group = strings(GROUP, n);
-    let mut backlog = Vec::with_capacity(n);
-    let mut overdue = Vec::with_capacity(n);
+    let mut whole = Whole::default();
     // Records in the counted periods.
     let mut w_row: Vec<u64> = Vec::new();
     let mut w_bucket: Vec<Option<u32>> = Vec::new();
@@ -111,16 +122,24 @@ pub(super) fn frames(
             .map(|m| m.group_id.as_str())
             .filter(|g| *g != UNCLUSTERED);
         let due = due_of(r, opts);
-        before.push(d < period.from);
-        head.push(r.headcount as u64);
-        unit.append_option(r.responsible_unit.as_deref());
-        group.append_option(grp);
+        if let Some(g) = grp.filter(|_| d < period.from) {
+            whole.groups_before.insert(g);
+        }
+        whole.headcount_known |= r.headcount > 1;
         // Overdue open petitions: the whole backlog received up to the period end, not only
         // this period's intake.
-        let bl = d <= period.to && (r.status.is_some() || r.closed_at.is_some());
-        let closed = r.is_closed_at(end);
-        backlog.push(bl);
-        overdue.push(bl && !closed && due < end);
+        if d <= period.to && (r.status.is_some() || r.closed_at.is_some()) {
+            let overdue = !r.is_closed_at(end) && due < end;
+            let unit = whole
+                .backlog
+                .entry(r.responsible_unit.as_deref())
+                .or_default();
+            unit.backlog += 1;
+            unit.overdue += u64::from(overdue);
+            if overdue {
+                whole.overdue_rows.push(i);
+            }
+        }
 
         let bucket = period.periods_back(d).filter(|k| *k <= b).map(|k| k as u32);
         let in_yago = d >= yago.from && d <= yago.to;
@@ -176,18 +195,6 @@ pub(super) fn frames(
             )
         }));
     }
-    let all = DataFrame::new(
-        n,
-        vec![
-            Column::new(ROW.into(), (0..n as u64).collect::<Vec<u64>>()),
-            Column::new(BEFORE.into(), before),
-            Column::new(HEAD.into(), head),
-            unit.finish().into_column(),
-            group.finish().into_column(),
-            Column::new(BACKLOG.into(), backlog),
-            Column::new(OVERDUE.into(), overdue),
-        ],
-    )?;
     let [region1, region2, region3] = w_region.map(|b| b.finish().into_column());
     let win = DataFrame::new(
         w_row.len(),
@@ -213,7 +220,7 @@ pub(super) fn frames(
             Column::new(CYCLE.into(), w_cycle),
         ],
     )?;
-    Ok(Frames { all, win })
+    Ok(Frames { whole, win })
 }
 
 /// A record's place in `groups.members`. The members are one per stored petition sorted by id,

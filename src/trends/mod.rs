@@ -3,16 +3,17 @@
 //! In: the store's records, the case groups and the period to brief ([`Input`]). Out:
 //! [`Trends`], in memory (the charts and the report read it; nothing is written).
 //!
-//! polars does the aggregation. One pass over the records builds two frames of per-record
-//! columns (see `Frames`): every record with its backlog and overdue flags, and the records of
-//! the counted periods with their bucket (0 = the period, 1..=baseline = the trailing periods,
-//! null = only the same period a year earlier), region path at each level, case group and KPI
-//! indicators. Each breakdown (channel, category, region level, unit, group, total) is then a
-//! lazy `group_by([dimension, bucket]).agg([len, sum(headcount), …])`, the KPIs are sums and
-//! non-null counts of the indicator columns (overall and per unit), and distinct petitioners an
-//! `n_unique`, so the cost is linear in the records whatever the number of weeks. polars' group
-//! order is not stable: rows are assembled into ordered maps and every list is sorted, so the
-//! output is deterministic.
+//! polars does the aggregation. One pass over the records tallies what the whole store tells
+//! (the backlog and overdue petitions per unit, the groups seen before the period) and builds a
+//! frame of per-record columns (see `Frames`) of the records of the counted periods, with their
+//! bucket (0 = the period, 1..=baseline = the trailing periods, null = only the same period a
+//! year earlier), region path at each level, case group and KPI indicators. Each breakdown
+//! (channel, category, region level, unit, group, total) is then a lazy
+//! `group_by([dimension, bucket]).agg([len, sum(headcount), …])`, the KPIs are sums and non-null
+//! counts of the indicator columns (overall and per unit, with the pass's backlog), and distinct
+//! petitioners an `n_unique`, so the cost is linear in the records whatever the number of weeks.
+//! polars' group order is not stable: rows are assembled into ordered maps and every list is
+//! sorted, so the output is deterministic.
 //!
 //! Rising-issue test: for a category, region or group with `k` petitions in the period and a
 //! trailing baseline mean `λ` over the previous `baseline_weeks` periods (λ floored at
@@ -24,7 +25,7 @@ mod frames;
 mod model;
 mod stats;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -35,13 +36,10 @@ use crate::cluster::{Groups, Trend};
 use crate::error::Result;
 use crate::inferred::Inferred;
 use crate::schema::{Record, COLLECTIVE_HEADCOUNT};
-use aggregate::{
-    add_backlog_sums, add_period_sums, backlog_kpi_aggs, ids_of, in_period, period_kpi_aggs, tally,
-    u64s, Acc,
-};
+use aggregate::{add_period_sums, ids_of, in_period, period_kpi_aggs, tally, u64s, Acc};
 use frames::{
-    due_of, frames, Frames, BACKLOG, BEFORE, BUCKET, BYPASS, CATEGORY, CHANNEL, GROUP, HEAD,
-    OVERDUE, PETITIONER, REGION, REPEAT, ROW, UNIT, YEAR_AGO,
+    due_of, frames, Frames, Whole, BUCKET, BYPASS, CATEGORY, CHANNEL, GROUP, HEAD, PETITIONER,
+    REGION, REPEAT, ROW, UNIT, YEAR_AGO,
 };
 pub use model::{Change, GroupRow, Kpi, Overdue, Ratio, Row, Trends, CHANNELS};
 pub use stats::poisson_upper;
@@ -136,7 +134,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     let has_prev = data_from.is_some_and(|d| d <= period.shifted(1).from);
     let has_yago = data_from.is_some_and(|d| d <= yago.from);
 
-    let Frames { all, win } = frames(records, inferred, groups, period, opts)?;
+    let Frames { whole, win } = frames(records, inferred, groups, period, opts)?;
     // The period's rows.
     let per = win.clone().lazy().filter(in_period()).collect()?;
 
@@ -147,16 +145,6 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
     let regs = REGION.map(|c| tally(&win, Some(c), nb, records));
     let units = tally(&win, Some(UNIT), nb, records)?;
     let mut grp = tally(&win, Some(GROUP), nb, records)?;
-    let grp_before: HashSet<String> = {
-        let out = all
-            .clone()
-            .lazy()
-            .filter(col(BEFORE).and(col(GROUP).is_not_null()))
-            .select([col(GROUP).unique()])
-            .collect()?;
-        let s = out.column(GROUP)?.str()?;
-        s.iter().flatten().map(str::to_string).collect()
-    };
 
     // Channel × bucket, and year-ago per channel.
     let (weekly, year_ago_ch) = channel_weeks(&win, nb)?;
@@ -203,13 +191,10 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
         u64s(&out, BYPASS)?.first().is_some_and(|n| *n > 0)
     };
     let bypass = ids_where(col(BYPASS))?;
-    let headcount_known = {
-        let out = all.clone().lazy().select([col(HEAD).max()]).collect()?;
-        u64s(&out, HEAD)?.first().is_some_and(|h| *h > 1)
-    };
+    let headcount_known = whole.headcount_known;
 
-    let (kpi, kpi_units) = kpis(&per, &all)?;
-    let overdue = overdue(&all, records, period, opts)?;
+    let (kpi, kpi_units) = kpis(&per, &whole)?;
+    let overdue = overdue(&whole, records, period, opts);
 
     let covered = covered_periods(period, data_from, b);
     let change = |a: &Acc| change_of(&a.buckets, a.year_ago, has_prev, has_yago);
@@ -277,7 +262,7 @@ pub fn run(input: Input<'_>, opts: &Options) -> Result<Trends> {
             baseline_mean,
             p_value,
             rising,
-            new: cur > 0 && !grp_before.contains(&g.id),
+            new: cur > 0 && !whole.groups_before.contains(g.id.as_str()),
             ids: a.ids,
         });
     }
@@ -429,19 +414,15 @@ fn channel_weeks(win: &DataFrame, nb: usize) -> Result<(Vec<[u64; CHANNELS]>, [u
 
 /// The KPIs: the period's petitions plus the backlog (overdue), overall and per unit. Units
 /// with backlog only still get a row (petitions = 0 this period).
-fn kpis(per: &DataFrame, all: &DataFrame) -> Result<(Kpi, Vec<Kpi>)> {
-    let backlog = all.clone().lazy().filter(col(BACKLOG));
+fn kpis(per: &DataFrame, whole: &Whole) -> Result<(Kpi, Vec<Kpi>)> {
     let mut sums = BTreeMap::new();
     add_period_sums(
         &per.clone().lazy().select(period_kpi_aggs()).collect()?,
         None,
         &mut sums,
     )?;
-    add_backlog_sums(
-        &backlog.clone().select(backlog_kpi_aggs()).collect()?,
-        None,
-        &mut sums,
-    )?;
+    let total = sums.entry(String::new()).or_default();
+    whole.backlog.values().for_each(|b| total.add_backlog(b));
     let kpi = sums.remove("").unwrap_or_default().finish("合计".into());
     let with_unit = |lf: LazyFrame, aggs: Vec<Expr>| {
         lf.filter(col(UNIT).is_not_null())
@@ -454,11 +435,11 @@ fn kpis(per: &DataFrame, all: &DataFrame) -> Result<(Kpi, Vec<Kpi>)> {
         Some(UNIT),
         &mut sums,
     )?;
-    add_backlog_sums(
-        &with_unit(backlog, backlog_kpi_aggs())?,
-        Some(UNIT),
-        &mut sums,
-    )?;
+    for (unit, b) in &whole.backlog {
+        if let Some(unit) = unit {
+            sums.entry(unit.to_string()).or_default().add_backlog(b);
+        }
+    }
     let mut kpi_units: Vec<Kpi> = sums.into_iter().map(|(u, k)| k.finish(u)).collect();
     kpi_units.sort_by(|a, b| {
         b.petitions
@@ -469,38 +450,25 @@ fn kpis(per: &DataFrame, all: &DataFrame) -> Result<(Kpi, Vec<Kpi>)> {
 }
 
 /// Open petitions past their due date at the period end, most overdue first.
-fn overdue(
-    all: &DataFrame,
-    records: &[Record],
-    period: &Period,
-    opts: &Options,
-) -> Result<Vec<Overdue>> {
-    let mut overdue: Vec<Overdue> = {
-        let out = all
-            .clone()
-            .lazy()
-            .filter(col(OVERDUE))
-            .select([col(ROW)])
-            .collect()?;
-        let end = period.to;
-        out.column(ROW)?
-            .u64()?
-            .into_no_null_iter()
-            .map(|i| {
-                let r = &records[i as usize];
-                let due = due_of(r, opts).date();
-                Overdue {
-                    id: r.id.clone(),
-                    unit: r.responsible_unit.as_deref().map(str::to_string),
-                    due,
-                    days_over: (end - due).num_days(),
-                    title: r.headline(),
-                }
-            })
-            .collect()
-    };
+fn overdue(whole: &Whole, records: &[Record], period: &Period, opts: &Options) -> Vec<Overdue> {
+    let end = period.to;
+    let mut overdue: Vec<Overdue> = whole
+        .overdue_rows
+        .iter()
+        .map(|&i| {
+            let r = &records[i];
+            let due = due_of(r, opts).date();
+            Overdue {
+                id: r.id.clone(),
+                unit: r.responsible_unit.as_deref().map(str::to_string),
+                due,
+                days_over: (end - due).num_days(),
+                title: r.headline(),
+            }
+        })
+        .collect();
     overdue.sort_by(|a, b| b.days_over.cmp(&a.days_over).then_with(|| a.id.cmp(&b.id)));
-    Ok(overdue)
+    overdue
 }
 
 #[cfg(test)]
