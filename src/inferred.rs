@@ -95,7 +95,7 @@ impl Inferred {
                     .as_ref()
                     .is_some_and(|p| p.confidence >= classified.min_confidence);
                 let mut g = Guess {
-                    id: r.id.clone(),
+                    id: r.id.to_string(),
                     category: pred.as_ref().map(|p| p.category.clone()),
                     confidence: pred
                         .as_ref()
@@ -233,7 +233,7 @@ impl Inferred {
         Ok(Inferred {
             guesses: records
                 .iter()
-                .map(|r| by_id.remove(&r.id).map(Box::new))
+                .map(|r| by_id.remove(r.id.as_str()).map(Box::new))
                 .collect(),
             notes: Vec::new(),
         })

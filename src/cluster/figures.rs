@@ -403,7 +403,7 @@ pub(super) fn figures(
         batch_score: (batch * 1000.0_f64).round() / 1000.0,
         batch_reasons: reasons,
         representative: best_rep
-            .map(|(i, _)| sorted[i].id.clone())
+            .map(|(i, _)| sorted[i].id.to_string())
             .unwrap_or_default(),
         members: member_ids,
         weekly,

@@ -252,7 +252,7 @@ impl Taggings {
     /// The stored tagging of `r`, when there is one made from its current text. Each is handed
     /// out once (a grouping tags a petition once) and its text freed.
     pub(super) fn get(&self, r: &Record) -> Option<Pass<'static>> {
-        let (hash, json) = self.by_id.get(&r.id)?.lock().ok()?.take()?;
+        let (hash, json) = self.by_id.get(r.id.as_str())?.lock().ok()?.take()?;
         if hash != text_hash(&r.title, &r.content) {
             return None;
         }

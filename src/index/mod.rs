@@ -883,7 +883,7 @@ fn build_with(
         .collect();
     let mut changed: Vec<&Record> = Vec::new();
     for (&r, &h) in picked.iter().zip(&hashes) {
-        match live.get(&r.id) {
+        match live.get(r.id.as_str()) {
             Some(&old) if old == h => summary.unchanged += 1,
             Some(_) => {
                 summary.updated += 1;
@@ -913,7 +913,7 @@ fn build_with(
         w.delete_term(Term::from_field_text(f.id, id));
     }
     for r in &changed {
-        if live.contains_key(&r.id) {
+        if live.contains_key(r.id.as_str()) {
             w.delete_term(Term::from_field_text(f.id, &r.id));
         }
     }

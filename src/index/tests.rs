@@ -129,7 +129,7 @@ fn substring_ids(recs: &[Record], words: &[&str]) -> Vec<String> {
                 .iter()
                 .all(|w| fold(&r.title).contains(&fold(w)) || fold(&r.content).contains(&fold(w)))
         })
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect();
     v.sort();
     v
@@ -695,7 +695,7 @@ fn repetitive_corpus(n: usize) -> (Vec<Record>, HashMap<String, String>) {
         .iter()
         .enumerate()
         .filter(|(i, _)| i % 4 == 0)
-        .map(|(i, r)| (r.id.clone(), format!("G{:04}", i % 3)))
+        .map(|(i, r)| (r.id.to_string(), format!("G{:04}", i % 3)))
         .collect();
     (recs, groups)
 }
@@ -830,7 +830,7 @@ fn shards_of_the_last_index_are_kept_or_updated_in_place() {
     );
     // a petition of the second third regrouped, one of the last third edited: the first
     // third's shard is kept, the others updated in place (only those petitions re-indexed)
-    let regrouped = recs[150].id.clone();
+    let regrouped = recs[150].id.to_string();
     groups.insert(regrouped.clone(), "G0002".into());
     recs[250].content = format!("{}桥洞积水严重。", recs[250].content).into();
     let (s, built) = shard_into(run.path(), &recs, &groups);
@@ -862,7 +862,7 @@ fn shards_of_the_last_index_are_kept_or_updated_in_place() {
     for q in QUERIES.into_iter().chain(["桥洞积水"]) {
         assert_eq!(found(&a, q, None), found(&b, q, None), "{q}");
     }
-    assert_eq!(found(&b, "桥洞积水", None).1, [recs[250].id.clone()]);
+    assert_eq!(found(&b, "桥洞积水", None).1, [recs[250].id.to_string()]);
     assert!(found(&b, "", Some("G0002")).1.contains(&regrouped));
     assert_eq!(found(&a, "", Some("G0002")), found(&b, "", Some("G0002")));
     // and the updated shards now carry their new petitions: nothing to do next time

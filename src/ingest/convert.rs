@@ -190,7 +190,7 @@ impl Converter<'_> {
             Some(serde_json::Value::Object(m).to_string())
         };
         Ok(Record {
-            id,
+            id: id.into(),
             received_at,
             channel,
             title: title.into(),

@@ -817,7 +817,7 @@ fn appendix(cx: &Ctx) -> Section {
                 let d = r.received_at.date();
                 d >= t.period.from && d <= t.period.to
             })
-            .map(|r| r.id.clone())
+            .map(|r| r.id.to_string())
             .collect();
         v.sort();
         v

@@ -43,7 +43,7 @@ pub const PETITION_HEADER: [&str; 14] = [
 /// A petition as a row of [`PETITION_HEADER`], masked.
 pub fn petition_row(r: &Record, group: Option<&Group>) -> Vec<String> {
     vec![
-        r.id.clone(),
+        r.id.to_string(),
         minute(&r.received_at),
         channel_zh(r.channel.code()),
         r.region_path(),

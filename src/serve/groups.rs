@@ -280,7 +280,7 @@ pub async fn page(
             .map(|r| {
                 let m = member_of(&r.id);
                 MemberRow {
-                    id: r.id.clone(),
+                    id: r.id.to_string(),
                     href: petition_href(&r.id),
                     date: day(&r.received_at),
                     region: r.region_path(),

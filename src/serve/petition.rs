@@ -56,7 +56,7 @@ struct Precedent {
 
 fn row(r: &Record) -> Row {
     Row {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         href: petition_href(&r.id),
         date: day(&r.received_at),
         title: title_segments(&r.headline(), &[]),
@@ -126,7 +126,7 @@ fn render(
             .collect::<Vec<_>>()
             .join(" · ");
             Some(Precedent {
-                id: o.id.clone(),
+                id: o.id.to_string(),
                 href: petition_href(&o.id),
                 title: title_segments(&o.headline(), &[]),
                 meta,
@@ -144,7 +144,7 @@ fn render(
         }
     });
     let fields: Vec<(&str, String)> = vec![
-        ("编号", r.id.clone()),
+        ("编号", r.id.to_string()),
         ("登记时间", minute(&r.received_at)),
         ("渠道", channel_zh(r.channel.code())),
         ("地区", r.region_path()),

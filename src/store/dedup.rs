@@ -38,7 +38,7 @@ pub fn dedup(mut records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
                     }
                 ),
                 kind: RejectKind::Duplicate,
-                id: winner.id.clone(),
+                id: winner.id.to_string(),
             });
         }
     }
@@ -187,7 +187,7 @@ mod tests {
     fn dedup_by_map(records: Vec<Record>) -> (Vec<Record>, Vec<Reject>) {
         let mut by_id: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
         for r in records {
-            by_id.entry(r.id.clone()).or_default().push(r);
+            by_id.entry(r.id.to_string()).or_default().push(r);
         }
         let mut kept = Vec::new();
         let mut dups = Vec::new();

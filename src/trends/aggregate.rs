@@ -49,7 +49,7 @@ pub(super) fn ids_of(rows: &Series, records: &[Record]) -> Result<Vec<String>> {
     let mut ids: Vec<String> = rows
         .u64()?
         .into_no_null_iter()
-        .map(|i| records[i as usize].id.clone())
+        .map(|i| records[i as usize].id.to_string())
         .collect();
     ids.sort();
     Ok(ids)

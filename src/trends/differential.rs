@@ -66,7 +66,7 @@ fn build(specs: &[Spec], grouped: bool) -> (Vec<Record>, Groups) {
         let at = |h: Option<u16>| h.map(|h| received + Duration::hours(h as i64));
         let id = format!("R{i:04}");
         records.push(Record {
-            id: id.clone(),
+            id: id.as_str().into(),
             received_at: received,
             channel: Channel::ALL[*ch],
             title: format!("标题{i}").into(),

@@ -459,7 +459,7 @@ fn overdue(whole: &Whole, records: &[Record], period: &Period, opts: &Options) -
             let r = &records[i];
             let due = due_of(r, opts).date();
             Overdue {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 unit: r.responsible_unit.as_deref().map(str::to_string),
                 due,
                 days_over: (end - due).num_days(),

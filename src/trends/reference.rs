@@ -59,7 +59,7 @@ impl Acc {
             self.head_buckets[b] += r.headcount as u64;
             if b == 0 {
                 self.headcount += r.headcount as u64;
-                self.ids.push(r.id.clone());
+                self.ids.push(r.id.to_string());
             }
         }
         if yago {
@@ -138,7 +138,7 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
             }
             if is_over {
                 overdue.push(Overdue {
-                    id: r.id.clone(),
+                    id: r.id.to_string(),
                     unit: r.responsible_unit.as_deref().map(str::to_string),
                     due: due.date(),
                     days_over: (end.date() - due.date()).num_days(),
@@ -208,17 +208,17 @@ pub fn run(records: &[Record], groups: &Groups, period: &Period, opts: &Options)
         }
         if let Some((_, rep)) = group_of.get(r.id.as_str()) {
             if *rep {
-                repeat.push(r.id.clone());
+                repeat.push(r.id.to_string());
             }
         }
         if r.is_collective() {
-            collective.push(r.id.clone());
+            collective.push(r.id.to_string());
             collective_headcount += r.headcount as u64;
         }
         if let Some(bp) = r.bypass {
             any_bypass = true;
             if bp {
-                bypass.push(r.id.clone());
+                bypass.push(r.id.to_string());
             }
         }
         let ku = r

@@ -201,7 +201,7 @@ fn fixture() -> (Vec<Record>, Groups) {
     for r in &v {
         let gid = [&g1, &g2, &g3]
             .iter()
-            .find(|g| g.members.iter().any(|m| *m == r.id))
+            .find(|g| g.members.contains(&r.id))
             .map(|g| g.id.as_str().into());
         members.push(Member {
             id: r.id.as_str().into(),

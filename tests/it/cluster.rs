@@ -484,7 +484,7 @@ fn eval_perfect_on_own_output() {
     let g = cluster::run(&recs, &TOK, &Options::default(), None).unwrap();
     let m = group_of(&g);
     for r in &mut recs {
-        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[&r.id]).into());
+        r.cold_mut().extra = Some(format!("{{\"truth_group\":\"{}\"}}", m[r.id.as_str()]).into());
     }
     let s = cluster::eval(&recs, &g, "truth_group").unwrap();
     assert!((s.bcubed_f1 - 1.0).abs() < 1e-9, "{s:?}");
@@ -580,7 +580,7 @@ fn scale() {
     for k in 0..n {
         for r in &base {
             let mut r = r.clone();
-            r.id = format!("{k:03}-{}", r.id);
+            r.id = format!("{k:03}-{}", r.id).into();
             r.petitioner = r.petitioner.map(|p| format!("{k}-{p}").into());
             recs.push(r);
         }
@@ -792,7 +792,7 @@ fn a_new_week_is_grouped_onto_the_last_grouping() {
     let new_ids: Vec<String> = all
         .iter()
         .filter(|r| !before.contains_key(r.id.as_str()))
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect();
     let full = cluster::run(&all, &TOK, &Options::default(), None).unwrap();
     let incremental_pairs = pairs_among(&g2.groups, &new_ids);
@@ -879,7 +879,10 @@ fn full_regroup_when_the_state_cannot_be_used() {
     let mut edited = all.clone();
     edited[0].content = format!("{}补充：问题仍未解决。", edited[0].content).into();
     let w = why(&edited, &grow(), &none);
-    assert!(w.contains(&edited[0].id) && w.contains("changed"), "{w}");
+    assert!(
+        w.contains(edited[0].id.as_str()) && w.contains("changed"),
+        "{w}"
+    );
     let w = why(
         &all,
         &Options {

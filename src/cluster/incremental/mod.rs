@@ -152,7 +152,7 @@ fn incremental(
     let mut kept_of: Vec<Option<usize>> = vec![None; sorted.len()];
     let mut j = 0;
     for (i, r) in sorted.iter().enumerate() {
-        if let Some(m) = st.members.get(j).filter(|m| m.id < r.id) {
+        if let Some(m) = st.members.get(j).filter(|m| m.id.as_str() < r.id.as_str()) {
             return Err(format!(
                 "petition {} of the last grouping is no longer in the store",
                 m.id
@@ -702,7 +702,7 @@ fn incremental(
         .iter()
         .enumerate()
         .map(|(i, r)| KeptMember {
-            id: r.id.clone(),
+            id: r.id.to_string(),
             fingerprint: kept_of[i].map_or_else(|| fingerprint(r), |j| old_members[j].fingerprint),
             group: group_of[i].map_or(NO_GROUP, |g| g as u32),
             similarity: sims[i],

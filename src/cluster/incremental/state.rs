@@ -115,7 +115,7 @@ impl State {
             .zip(&sims)
             .zip(prints)
             .map(|(((r, group), &similarity), fingerprint)| KeptMember {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 fingerprint,
                 group,
                 similarity,
