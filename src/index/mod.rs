@@ -27,6 +27,7 @@
 //! leaves the previous commit searchable. The tokenizer fingerprint and the schema version are
 //! the commit payload: a dictionary change re-indexes everything in one commit.
 
+mod dir;
 mod pages;
 mod query;
 mod scope;
@@ -344,79 +345,34 @@ pub(crate) fn open_index(dir: &Path) -> Result<Index> {
     Ok(index)
 }
 
-/// An index folder opened for reading only: searching an archived run on a read-only share must
-/// not need the lock file tantivy's reader creates while it opens segments. The lock is a no-op
-/// here; everything else is the plain memory-mapped folder (writes fail as the file system says).
-#[derive(Debug, Clone)]
-struct ReadOnlyDir(tantivy::directory::MmapDirectory);
-
-impl tantivy::Directory for ReadOnlyDir {
-    fn get_file_handle(
-        &self,
-        path: &Path,
-    ) -> std::result::Result<
-        std::sync::Arc<dyn tantivy::directory::FileHandle>,
-        tantivy::directory::error::OpenReadError,
-    > {
-        self.0.get_file_handle(path)
-    }
-    fn delete(
-        &self,
-        path: &Path,
-    ) -> std::result::Result<(), tantivy::directory::error::DeleteError> {
-        self.0.delete(path)
-    }
-    fn exists(
-        &self,
-        path: &Path,
-    ) -> std::result::Result<bool, tantivy::directory::error::OpenReadError> {
-        self.0.exists(path)
-    }
-    fn open_write(
-        &self,
-        path: &Path,
-    ) -> std::result::Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError>
-    {
-        self.0.open_write(path)
-    }
-    fn atomic_read(
-        &self,
-        path: &Path,
-    ) -> std::result::Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
-        self.0.atomic_read(path)
-    }
-    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
-        self.0.atomic_write(path, data)
-    }
-    fn sync_directory(&self) -> std::io::Result<()> {
-        self.0.sync_directory()
-    }
-    fn acquire_lock(
-        &self,
-        _lock: &tantivy::directory::Lock,
-    ) -> std::result::Result<tantivy::directory::DirectoryLock, tantivy::directory::error::LockError>
-    {
-        Ok(tantivy::directory::DirectoryLock::from(Box::new(())))
-    }
-    fn watch(
-        &self,
-        cb: tantivy::directory::WatchCallback,
-    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
-        self.0.watch(cb)
-    }
-}
-
-/// Opens an existing index for searching only, without lock files (see [`ReadOnlyDir`]).
+/// Opens an existing index for searching only, without lock files ([`dir::Dir::read_only`]).
 pub(crate) fn open_index_read_only(dir: &Path) -> Result<Index> {
-    let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| {
+    let folder = dir::Dir::read_only(dir).map_err(|e| {
         Error::Usage(format!(
             "cannot open the search index at `{}`: {e}",
             dir.display()
         ))
     })?;
-    let index = Index::open(ReadOnlyDir(mmap))?;
+    let index = Index::open(folder)?;
     register(&index);
     Ok(index)
+}
+
+/// Opens an existing index to update it, its segments read into buffers rather than mapped
+/// ([`dir::Dir::build`]).
+fn open_index_to_build(dir: &Path) -> Result<Index> {
+    let index = Index::open(build_dir(dir)?)?;
+    register(&index);
+    Ok(index)
+}
+
+fn build_dir(dir: &Path) -> Result<dir::Dir> {
+    dir::Dir::build(dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot open the search index at `{}`: {e}",
+            dir.display()
+        ))
+    })
 }
 
 pub(crate) fn read_payload(index: &Index) -> Option<Payload> {
@@ -833,7 +789,7 @@ fn build_with(
 
     refuse_foreign(dir)?;
     let existing = if exists(dir) {
-        match open_index(dir) {
+        match open_index_to_build(dir) {
             Ok(ix) => match (read_payload(&ix), fields_of(&ix.schema())) {
                 (Some(p), Ok(f)) if p.schema == SCHEMA_VERSION => Some((ix, f, p)),
                 _ => None,
@@ -848,7 +804,11 @@ fn build_with(
         summary.rebuilt = exists(dir);
         let stage = crate::fsutil::staging_dir(dir)?;
         let (schema, f) = schema();
-        let index = Index::create_in_dir(stage.path(), schema)?;
+        let index = Index::create(
+            build_dir(stage.path())?,
+            schema,
+            tantivy::IndexSettings::default(),
+        )?;
         register(&index);
         let w = writer(&index)?;
         add_all(&w, &f, &picked, group_of, tokenizer)?;
