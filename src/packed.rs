@@ -32,6 +32,19 @@ pub(crate) unsafe trait Plain: Copy {
             std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items))
         }
     }
+
+    /// The bytes of `items` to write to: any bytes written make valid items.
+    fn bytes_of_mut(items: &mut [Self]) -> &mut [u8] {
+        // SAFETY: no padding, so every byte is initialised; every bit pattern is a valid value
+        // (the trait's contract), so whatever is written leaves valid items; the bytes borrow
+        // `items` mutably.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                items.as_mut_ptr().cast::<u8>(),
+                std::mem::size_of_val(items),
+            )
+        }
+    }
 }
 
 // SAFETY: four bytes, any bit pattern an integer.
@@ -103,6 +116,34 @@ impl<T: Plain> Packed<T> {
             }
         }
         Ok(out)
+    }
+}
+
+impl<T: Plain + Default> Packed<T> {
+    /// The items, read from the run's text file with `pread` when they are in it, not through
+    /// its mapping. For passes that read parts at random (a group's members, an object's
+    /// petitions): a read of the mapping maps the kernel's fault-around (64 KiB) around a part
+    /// of a few hundred bytes, and such passes mapped the file's pages faster than its watcher
+    /// handed them back (`textfile`; 1.0–1.6 GB of the grouping at ten million petitions,
+    /// docs/scale.md). A failed read falls back to the mapping.
+    pub(crate) fn read(&self) -> Vec<T> {
+        let Some(Buf::File(p)) = &self.buf else {
+            return self.to_vec();
+        };
+        let mut v = vec![T::default(); self.len as usize];
+        let at = u64::from(self.start) * std::mem::size_of::<T>() as u64;
+        match p.read_exact_at(T::bytes_of_mut(&mut v), at) {
+            Ok(()) => v,
+            Err(_) => self.to_vec(),
+        }
+    }
+
+    /// A part of its own on the heap with the same items ([`Packed::read`]).
+    pub(crate) fn detached(&self) -> Packed<T> {
+        match &self.buf {
+            Some(Buf::File(_)) => self.read().into(),
+            _ => self.clone(),
+        }
     }
 }
 

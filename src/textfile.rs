@@ -112,6 +112,13 @@ impl Piece {
         self.offset
     }
 
+    /// Reads `buf.len()` bytes from `at` bytes into the piece with `pread`, not through the
+    /// mapping: the read maps nothing into the process (see `packed::Packed::read`).
+    pub fn read_exact_at(&self, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+        debug_assert!(at + buf.len() as u64 <= self.map.len() as u64);
+        self.file.read_exact_at(buf, self.offset + at)
+    }
+
     /// The text [`TextFile::put`] wrote. Panics on a piece of bytes ([`TextFile::put_bytes`]).
     pub fn as_str(&self) -> &str {
         assert!(self.text, "a piece of bytes is not text");

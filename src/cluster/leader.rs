@@ -258,11 +258,17 @@ pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> (Vec<Cen
         1
     };
     for chunk in ids.chunks(block) {
+        // An object's petitions lie all over the text file: their vectors are read from it,
+        // not through its mapping (`Doc::detached`).
+        let local: Vec<Doc> = if block > 1 {
+            chunk.par_iter().map(|&i| all[i].detached()).collect()
+        } else {
+            vec![all[chunk[0]].detached()]
+        };
         let scored: Vec<Option<(usize, f32)>> = if block > 1 {
-            chunk
+            local
                 .par_iter()
-                .map(|&i| {
-                    let d = &all[i];
+                .map(|d| {
                     let mut cand = Vec::new();
                     idx.candidates(d, &mut cand);
                     best(&cents, &cand, d, threshold(d, opts, 0) as f32)
@@ -270,14 +276,13 @@ pub(super) fn leader_run(all: &[Doc], ids: &[usize], opts: &Options) -> (Vec<Cen
                 .collect()
         } else {
             let mut cand = Vec::new();
-            idx.candidates(&all[chunk[0]], &mut cand);
-            let d = &all[chunk[0]];
+            let d = &local[0];
+            idx.candidates(d, &mut cand);
             vec![best(&cents, &cand, d, threshold(d, opts, 0) as f32)]
         };
         let fresh_from = cents.len();
         let mut fresh: Vec<usize> = Vec::new();
-        for (&i, scored) in chunk.iter().zip(scored) {
-            let d = &all[i];
+        for (d, scored) in local.iter().zip(scored) {
             if d.vec.is_empty() {
                 went.push(NO_HINT);
                 continue;

@@ -74,7 +74,8 @@ pub(super) fn apply(
     };
     let held = holding(
         &pairs,
-        &|i, j| cos(&docs[i].vec, &docs[j].vec),
+        // pairs lie all over the text file (`Packed::read`)
+        &|i, j| cos(&docs[i].vec.read(), &docs[j].vec.read()),
         &compatible,
         &|i| docs[i].key.is_some(),
         opts,

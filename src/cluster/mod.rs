@@ -500,8 +500,9 @@ pub(crate) fn run_full(
                 ..Default::default()
             };
             if members.len() >= min_size {
+                // a group's members lie all over the text file (`Packed::read`)
                 for &i in members {
-                    c.add(&docs[i].vec);
+                    c.add(&docs[i].vec.read());
                 }
             }
             SparseCentroid::from(c)
@@ -539,23 +540,29 @@ pub(crate) fn run_full(
     // Each member's similarity to its group, taken before the figures so that the members'
     // vectors and names can go: the state keeps those of the petitions in no group only, and
     // at a million rows the grouped ones were 170 MiB held through the figures and the state.
-    let mut sims = vec![0.0f32; prep.docs.len()];
-    let mut grouped = vec![false; prep.docs.len()];
-    let per_slot: Vec<Vec<f32>> = slots
-        .par_iter()
-        .map(|s| {
-            s.members
-                .iter()
-                .map(|&i| s.cent.cos_vec(&prep.docs[i].vec))
-                .collect()
-        })
-        .collect();
-    for (slot, of_slot) in slots.iter().zip(per_slot) {
-        for (&i, s) in slot.members.iter().zip(of_slot) {
-            sims[i] = s;
-            grouped[i] = true;
+    //
+    // Read in the petitions' order, the order their vectors lie in the text file: group by
+    // group, each read was one of a group's members scattered over the file, and mapped the
+    // kernel's fault-around (64 KiB) for a vector of ~0.2 KB, faster than the text file's
+    // watcher hands pages back (`textfile`).
+    const NONE: u32 = u32::MAX;
+    let mut slot_of = vec![NONE; prep.docs.len()];
+    for (k, s) in slots.iter().enumerate() {
+        for &i in &s.members {
+            slot_of[i] = k as u32;
         }
     }
+    let sims: Vec<f32> = prep
+        .docs
+        .par_iter()
+        .zip(&slot_of)
+        .map(|(d, &k)| match k {
+            NONE => 0.0,
+            k => slots[k as usize].cent.cos_vec(&d.vec),
+        })
+        .collect();
+    let grouped: Vec<bool> = slot_of.iter().map(|&k| k != NONE).collect();
+    drop(slot_of);
     // the docs share buffers a few thousand at a time: the ungrouped ones are packed anew
     prep.docs = vectors::Doc::pack_made(
         std::mem::take(&mut prep.docs)

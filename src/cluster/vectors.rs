@@ -30,6 +30,16 @@ pub(super) struct Doc {
 }
 
 impl Doc {
+    /// The doc with its vectors on the heap, read from the text file rather than its mapping
+    /// ([`Packed::detached`]): for passes that read docs at random.
+    pub(super) fn detached(&self) -> Doc {
+        Doc {
+            key: self.key,
+            vec: self.vec.detached(),
+            top: self.top.detached(),
+        }
+    }
+
     /// The docs `make` makes of `items`, in order, [`PACK_DOCS`] to a buffer ([`Packed`]): each
     /// chunk is made and packed on the thread pool, so the unpacked vectors of one chunk at a
     /// time are held beside the packed ones. With `file` (the run's text file) the buffers are
