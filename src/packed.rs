@@ -297,6 +297,16 @@ mod tests {
             Packed::from(parts[8].clone()),
             "equal wherever they are"
         );
+        // read with pread, not through the mapping: the same items, on the heap
+        for (p, want) in packed.iter().zip(&parts) {
+            assert_eq!(p.read(), *want);
+            let d = p.detached();
+            assert_eq!(&d[..], &want[..]);
+            assert!(!matches!(d.buf, Some(Buf::File(_))));
+        }
+        for (p, want) in packed_tops.iter().zip(&tops) {
+            assert_eq!(p.read(), *want);
+        }
     }
 
     #[test]

@@ -26,9 +26,12 @@
 //! The grouping's per-petition word lists and term vectors go to the same file
 //! ([`TextFile::put_bytes`], `packed::Packed`): ~0.5 KB a petition at their most, which the
 //! grouping held on the heap through its passes (and, while it runs, that much more disk).
-//! Its passes read them object by object, in no order of the file; the watcher trims them as
-//! it trims contents (10M generated petitions: the grouping's peak 12,649 → 10,465 MiB; what
-//! the reads cost is in docs/scale.md).
+//! Passes in the petitions' order read them through the mapping, trimmed as the contents are;
+//! passes that read them at random (object by object, group by group) read them with `pread`
+//! ([`Piece::read_exact_at`], `packed::Packed::read`): a read of the mapping maps the kernel's
+//! fault-around (64 KiB) around a vector of ~0.2 KB, faster than the watcher hands pages back
+//! (10M generated petitions: the grouping's file pages 0.96–1.56 GB → ≤ 122 MB,
+//! docs/scale.md, seventeenth measurement).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

@@ -136,3 +136,27 @@ impl tantivy::Directory for Dir {
         self.mmap.watch(cb)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pread_handle_reads_ranges_and_empty_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("seg.idx"), b"0123456789").unwrap();
+        std::fs::write(dir.path().join("empty.pos"), b"").unwrap();
+        let folder = Dir::build(dir.path()).unwrap();
+        let h = tantivy::Directory::get_file_handle(&folder, Path::new("seg.idx")).unwrap();
+        assert_eq!(h.len(), 10);
+        assert_eq!(h.read_bytes(2..5).unwrap().as_slice(), b"234");
+        assert!(h.read_bytes(4..4).unwrap().is_empty());
+        assert!(h.read_bytes(8..12).is_err(), "past the end");
+        let e = tantivy::Directory::get_file_handle(&folder, Path::new("empty.pos")).unwrap();
+        assert!(e.read_bytes(0..0).unwrap().is_empty());
+        assert!(matches!(
+            tantivy::Directory::get_file_handle(&folder, Path::new("gone.idx")),
+            Err(OpenReadError::FileDoesNotExist(_))
+        ));
+    }
+}
