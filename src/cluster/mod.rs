@@ -561,15 +561,13 @@ pub(crate) fn run_full(
             k => slots[k as usize].cent.cos_vec(&d.vec),
         })
         .collect();
-    let grouped: Vec<bool> = slot_of.iter().map(|&k| k != NONE).collect();
-    drop(slot_of);
     // the docs share buffers a few thousand at a time: the ungrouped ones are packed anew
     prep.docs = vectors::Doc::pack_made(
         std::mem::take(&mut prep.docs)
             .into_par_iter()
-            .zip(grouped.par_iter()),
-        |(d, &g)| {
-            if g {
+            .zip(slot_of.par_iter()),
+        |(d, &k)| {
+            if k != NONE {
                 (d.key, Vec::new(), Vec::new())
             } else {
                 (d.key, d.vec.to_vec(), d.top.to_vec())
@@ -577,7 +575,7 @@ pub(crate) fn run_full(
         },
         texts,
     )?;
-    drop(grouped);
+    drop(slot_of);
     // The state for next week, written before the groups' tables are made (`write_full`), or
     // made to be returned.
     if let Some(dir) = state_to {
