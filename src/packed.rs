@@ -55,26 +55,20 @@ unsafe impl Plain for (u32, f32) {}
 // SAFETY: eight bytes, any bit pattern an integer.
 unsafe impl Plain for u64 {}
 
-/// Where a [`Packed`]'s buffer is.
+/// Where a [`Packed`]'s buffer is. Held through one thin `Arc` ([`Packed::buf`]): a `Packed`
+/// is 16 bytes, not the 32 of an `Arc<[T]>` (a fat pointer) beside a tag, and the grouping
+/// holds two a petition from the tagging to the end (0.3 GB at ten million petitions), the
+/// pair evidence one more.
 enum Buf<T> {
-    Heap(Arc<[T]>),
+    Heap(Box<[T]>),
     /// A mapped piece of the run's text file holding `[T]` as bytes, aligned for `T`
     /// ([`TextFile::put_bytes`]); only made for `T: Plain`.
     File(Arc<Piece>),
 }
 
-impl<T> Clone for Buf<T> {
-    fn clone(&self) -> Self {
-        match self {
-            Buf::Heap(b) => Buf::Heap(b.clone()),
-            Buf::File(p) => Buf::File(p.clone()),
-        }
-    }
-}
-
 /// A `[T]` that is a range of a shared buffer (or of none, when empty).
 pub(crate) struct Packed<T> {
-    buf: Option<Buf<T>>,
+    buf: Option<Arc<Buf<T>>>,
     start: u32,
     len: u32,
 }
@@ -98,10 +92,10 @@ impl<T: Plain> Packed<T> {
             let joined: Vec<T> = these.concat();
             let buf = match (joined.is_empty(), file) {
                 (true, _) => None,
-                (false, None) => Some(Buf::Heap(Arc::from(joined))),
-                (false, Some(f)) => Some(Buf::File(
+                (false, None) => Some(Arc::new(Buf::Heap(joined.into_boxed_slice()))),
+                (false, Some(f)) => Some(Arc::new(Buf::File(
                     f.put_bytes(T::bytes_of(&joined), std::mem::align_of::<T>())?,
-                )),
+                ))),
             };
             let mut start = 0u32;
             for p in these {
@@ -127,7 +121,7 @@ impl<T: Plain + Default> Packed<T> {
     /// handed them back (`textfile`; 1.0–1.6 GB of the grouping at ten million petitions,
     /// docs/scale.md). A failed read falls back to the mapping.
     pub(crate) fn read(&self) -> Vec<T> {
-        let Some(Buf::File(p)) = &self.buf else {
+        let Some(Buf::File(p)) = self.buf.as_deref() else {
             return self.to_vec();
         };
         let mut v = vec![T::default(); self.len as usize];
@@ -140,7 +134,7 @@ impl<T: Plain + Default> Packed<T> {
 
     /// A part of its own on the heap with the same items ([`Packed::read`]).
     pub(crate) fn detached(&self) -> Packed<T> {
-        match &self.buf {
+        match self.buf.as_deref() {
             Some(Buf::File(_)) => self.read().into(),
             _ => self.clone(),
         }
@@ -190,7 +184,7 @@ impl<T> From<Vec<T>> for Packed<T> {
     fn from(v: Vec<T>) -> Self {
         let len = u32::try_from(v.len()).expect("a packed part holds fewer than 2^32 items");
         Packed {
-            buf: (len > 0).then(|| Buf::Heap(Arc::from(v))),
+            buf: (len > 0).then(|| Arc::new(Buf::Heap(v.into_boxed_slice()))),
             start: 0,
             len,
         }
@@ -206,7 +200,7 @@ impl<T> FromIterator<T> for Packed<T> {
 impl<T> std::ops::Deref for Packed<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        let all: &[T] = match &self.buf {
+        let all: &[T] = match self.buf.as_deref() {
             Some(Buf::Heap(b)) => b,
             Some(Buf::File(p)) => {
                 let bytes = p.as_bytes();
@@ -245,9 +239,9 @@ mod tests {
     use super::*;
 
     /// The heap buffer two packed parts share.
-    fn heap_of<T>(p: &Packed<T>) -> &Arc<[T]> {
+    fn heap_of<T>(p: &Packed<T>) -> &Arc<Buf<T>> {
         match &p.buf {
-            Some(Buf::Heap(b)) => b,
+            Some(b) if matches!(**b, Buf::Heap(_)) => b,
             _ => panic!("not on the heap"),
         }
     }
@@ -260,6 +254,11 @@ mod tests {
         assert_eq!(back, parts);
         assert!(Arc::ptr_eq(heap_of(&packed[0]), heap_of(&packed[3])));
         assert!(packed[1].buf.is_none(), "an empty part holds nothing");
+        assert_eq!(
+            std::mem::size_of::<Packed<(u32, f32)>>(),
+            16,
+            "a thin pointer"
+        );
         assert_eq!(Packed::from(vec![3u32]), packed[2]);
         assert!(Packed::<u32>::pack_all(std::iter::empty(), None)
             .unwrap()
@@ -284,7 +283,7 @@ mod tests {
         file.put("。").unwrap();
         let packed = Packed::pack_all(parts.iter().map(|p| &p[..]), Some(&file)).unwrap();
         let packed_tops = Packed::pack_all(tops.iter().map(|p| &p[..]), Some(&file)).unwrap();
-        assert!(matches!(packed[1].buf, Some(Buf::File(_))));
+        assert!(matches!(packed[1].buf.as_deref(), Some(Buf::File(_))));
         file.trim();
         for (p, want) in packed.iter().zip(&parts) {
             assert_eq!(&p[..], &want[..]);
@@ -302,7 +301,7 @@ mod tests {
             assert_eq!(p.read(), *want);
             let d = p.detached();
             assert_eq!(&d[..], &want[..]);
-            assert!(!matches!(d.buf, Some(Buf::File(_))));
+            assert!(!matches!(d.buf.as_deref(), Some(Buf::File(_))));
         }
         for (p, want) in packed_tops.iter().zip(&tops) {
             assert_eq!(p.read(), *want);
