@@ -80,6 +80,8 @@ pub(super) fn apply(
         &|i| docs[i].key.is_some(),
         opts,
     );
+    // tens of millions at ten million petitions; the held ones are a fraction
+    drop(pairs);
     // a name one letter alone carries may be a stray phrase of it
     let per_key = per_object(docs.iter().map(|d| d.key));
     let named = |i: usize| {
@@ -110,6 +112,19 @@ pub(super) fn apply(
         *a = g.map(|g| (g, 0.0));
     }
     Ok(())
+}
+
+/// A candidate pair `(i, j, why)`, `i < j`, by the petitions' indices. `u32`s: 12 bytes, not
+/// the 24 of two `usize`s, and a full grouping holds tens of millions of them at ten million
+/// petitions (docs/scale.md).
+pub(super) type Pair = (u32, u32, Why);
+
+/// A pair that holds, `(i, j, similarity)`, `i < j` ([`holding`]; `u32`s as in [`Pair`]).
+pub(super) type Link = (u32, u32, f32);
+
+/// A petition's index as a [`Pair`] holds it.
+fn small(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 petitions")
 }
 
 /// Why two petitions are a candidate pair.
@@ -196,13 +211,17 @@ pub(super) fn candidates(
     focus: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
     file: Option<&TextFile>,
-) -> Result<Vec<(usize, usize, Why)>> {
+) -> Result<Vec<Pair>> {
     // the same petitioner's pairs are found beside the text evidence (one core's work)
-    let (mut out, evidence) = rayon::join(
+    let (repeats, evidence) = rayon::join(
         || repeat_pairs(sorted, focus),
         || text_pairs(sorted, focus, opts, file),
     );
-    out.extend(evidence?);
+    let evidence = evidence?;
+    // one allocation of the sum: extending either list could double its capacity
+    let mut out: Vec<Pair> = Vec::with_capacity(repeats.len() + evidence.len());
+    out.extend(repeats);
+    out.extend(evidence);
     // one entry per pair; a repeat is the stronger reason (it has the lower threshold)
     out.par_sort_unstable();
     out.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
@@ -210,11 +229,8 @@ pub(super) fn candidates(
 }
 
 /// [`candidates`] of the same petitioner: each of their petitions with the next few of theirs.
-fn repeat_pairs(
-    sorted: &[&Record],
-    focus: &(dyn Fn(usize) -> bool + Sync),
-) -> Vec<(usize, usize, Why)> {
-    let mut out: Vec<(usize, usize, Why)> = Vec::new();
+fn repeat_pairs(sorted: &[&Record], focus: &(dyn Fn(usize) -> bool + Sync)) -> Vec<Pair> {
+    let mut out: Vec<Pair> = Vec::new();
     let mut by_writer: FastMap<&str, Vec<usize>> = FastMap::default();
     for (i, r) in sorted.iter().enumerate() {
         if let Some(p) = writer(r) {
@@ -226,7 +242,7 @@ fn repeat_pairs(
         for (a, &i) in list.iter().enumerate() {
             for &j in list.iter().skip(a + 1).take(REPEAT_WINDOW) {
                 if focus(i) || focus(j) {
-                    out.push((i.min(j), i.max(j), Why::Repeat));
+                    out.push((small(i.min(j)), small(i.max(j)), Why::Repeat));
                 }
             }
         }
@@ -240,8 +256,8 @@ fn text_pairs(
     focus: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
     file: Option<&TextFile>,
-) -> Result<Vec<(usize, usize, Why)>> {
-    let mut out: Vec<(usize, usize, Why)> = Vec::new();
+) -> Result<Vec<Pair>> {
+    let mut out: Vec<Pair> = Vec::new();
     // ---- rare title fragments
     if opts.rare_name_shared > 0 && opts.rare_name_max_df >= 2 {
         let grams = features(sorted, |r| title_grams(&r.title), file)?;
@@ -251,7 +267,7 @@ fn text_pairs(
                 n >= need
             })
             .into_iter()
-            .map(|(i, j, _)| (i as usize, j as usize, Why::RareName)),
+            .map(|(i, j, _)| (i, j, Why::RareName)),
         );
     }
     // ---- copies
@@ -263,7 +279,7 @@ fn text_pairs(
                 n >= 3 && n * 10 >= least * 7
             })
             .into_iter()
-            .map(|(i, j, _)| (i as usize, j as usize, Why::Copy)),
+            .map(|(i, j, _)| (i, j, Why::Copy)),
         );
     }
     Ok(out)
@@ -460,19 +476,22 @@ pub(super) fn same_writer(sorted: &[&Record], i: usize, j: usize) -> bool {
 /// and broad themes asked by different people stay apart unless they are copies. Sorted most
 /// similar first (ties: by indices), the order [`join`] takes them in.
 pub(super) fn holding(
-    pairs: &[(usize, usize, Why)],
+    pairs: &[Pair],
     sim: &(dyn Fn(usize, usize) -> f32 + Sync),
     compatible: &(dyn Fn(usize, usize) -> bool + Sync),
     has_object: &(dyn Fn(usize) -> bool + Sync),
     opts: &Options,
-) -> Vec<(usize, usize, f32)> {
-    let mut out: Vec<(usize, usize, f32)> = pairs
+) -> Vec<Link> {
+    let mut out: Vec<Link> = pairs
         .par_iter()
-        .filter(|&&(i, j, why)| match why {
-            Why::Repeat => true,
-            // the cheap test first: `compatible` cuts both titles' names into fragments
-            Why::RareName => (has_object(i) || has_object(j)) && compatible(i, j),
-            Why::Copy => compatible(i, j),
+        .filter(|&&(i, j, why)| {
+            let (i, j) = (i as usize, j as usize);
+            match why {
+                Why::Repeat => true,
+                // the cheap test first: `compatible` cuts both titles' names into fragments
+                Why::RareName => (has_object(i) || has_object(j)) && compatible(i, j),
+                Why::Copy => compatible(i, j),
+            }
         })
         .filter_map(|&(i, j, why)| {
             let th = match why {
@@ -480,7 +499,7 @@ pub(super) fn holding(
                 Why::RareName => opts.rare_name_threshold,
                 Why::Copy => 0.0,
             } as f32;
-            let s = sim(i, j);
+            let s = sim(i as usize, j as usize);
             (s >= th).then_some((i, j, s))
         })
         .collect();
@@ -545,7 +564,7 @@ pub(super) fn clash_rule<'a>(
 /// run keeps earlier members where they are); a lone petition never joins a cluster `clash`
 /// (lone, partner, the cluster's members) refuses.
 pub(super) fn join(
-    links: &[(usize, usize, f32)],
+    links: &[Link],
     group: &mut [Option<usize>],
     sizes: &mut Vec<usize>,
     fresh: &mut dyn FnMut(usize) -> usize,
@@ -553,7 +572,7 @@ pub(super) fn join(
     fixed: &dyn Fn(usize) -> bool,
     clash: &dyn Fn(usize, usize, &[usize]) -> bool,
 ) -> usize {
-    let linked: FastSet<(usize, usize)> = links.iter().map(|&(i, j, _)| (i, j)).collect();
+    let linked: FastSet<(u32, u32)> = links.iter().map(|&(i, j, _)| (i, j)).collect();
     // members of the clusters links touch, built as they are needed
     let mut members: FastMap<usize, Vec<usize>> = FastMap::default();
     for (i, g) in group.iter().enumerate() {
@@ -582,6 +601,7 @@ pub(super) fn join(
         members.entry(g).or_default().push(i);
     };
     for &(i, j, _) in links {
+        let (i, j) = (i as usize, j as usize);
         let (gi, gj) = (group[i], group[j]);
         if gi.is_some() && gi == gj {
             continue;
@@ -597,7 +617,7 @@ pub(super) fn join(
             let (ma, mb) = (members[&a].clone(), members[&b].clone());
             let across = ma
                 .iter()
-                .flat_map(|&x| mb.iter().map(move |&y| (x.min(y), x.max(y))))
+                .flat_map(|&x| mb.iter().map(move |&y| (small(x.min(y)), small(x.max(y)))))
                 .filter(|p| linked.contains(p))
                 .count();
             if across * 2 < ma.len() * mb.len() {
@@ -706,7 +726,7 @@ mod tests {
     }
 
     /// 0–1 a copy, 2–3 rare shared names, 4–5 one petitioner's repeat.
-    const PAIRS_OF_EACH_KIND: [(usize, usize, Why); 3] = [
+    const PAIRS_OF_EACH_KIND: [Pair; 3] = [
         (0, 1, Why::Copy),
         (2, 3, Why::RareName),
         (4, 5, Why::Repeat),

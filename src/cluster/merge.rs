@@ -83,22 +83,23 @@ pub(super) fn merge_groups(
     let disjoint = names_disjoint;
     let live: Vec<usize> = (0..n).filter(|&c| sizes[c] > 0).collect();
     let tops: Vec<Vec<u32>> = live.par_iter().map(|&c| cents[c].top(MERGE_TOP)).collect();
-    let mut post: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    // `u32`s, as the pairs below: half the bytes of `usize`s over every live group's top terms
+    let mut post: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (li, t) in tops.iter().enumerate() {
         for term in t {
-            post.entry(*term).or_default().push(li);
+            post.entry(*term).or_default().push(li as u32);
         }
     }
     let th = opts.merge_threshold as f32;
     let compatible = |a: Option<u32>, b: Option<u32>| a.is_none() || b.is_none() || a == b;
-    let mut pairs: Vec<(f32, usize, usize)> = (0..live.len())
+    let mut pairs: Vec<(f32, u32, u32)> = (0..live.len())
         .into_par_iter()
         .flat_map_iter(|li| {
-            let mut cand: Vec<usize> = Vec::new();
+            let mut cand: Vec<u32> = Vec::new();
             for term in &tops[li] {
                 if let Some(p) = post.get(term) {
                     if p.len() <= MERGE_MAX_POSTING {
-                        cand.extend(p.iter().copied().filter(|&o| o > li));
+                        cand.extend(p.iter().copied().filter(|&o| o as usize > li));
                     }
                 }
             }
@@ -107,6 +108,7 @@ pub(super) fn merge_groups(
             let a = &cents[live[li]];
             cand.into_iter()
                 .filter_map(|lo| {
+                    let lo = lo as usize;
                     let b = &cents[live[lo]];
                     if !compatible(a.key, b.key) || disjoint(&names[live[li]], &names[live[lo]]) {
                         return None;
@@ -120,11 +122,13 @@ pub(super) fn merge_groups(
                     } else {
                         th
                     };
-                    (s >= need).then_some((s, live[li], live[lo]))
+                    (s >= need).then_some((s, live[li] as u32, live[lo] as u32))
                 })
                 .collect::<Vec<_>>()
         })
         .collect();
+    // what found the pairs goes before they are taken
+    drop((tops, post, live));
     pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
     let mut parent: Vec<usize> = (0..n).collect();
     fn root(p: &mut [usize], mut x: usize) -> usize {
@@ -135,7 +139,7 @@ pub(super) fn merge_groups(
         x
     }
     for (_, a, b) in pairs {
-        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        let (ra, rb) = (root(&mut parent, a as usize), root(&mut parent, b as usize));
         if ra == rb
             || !compatible(cents[ra].key, cents[rb].key)
             || disjoint(&names[ra], &names[rb])

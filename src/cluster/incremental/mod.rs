@@ -534,7 +534,7 @@ fn incremental(
         }
         let mut missing: Vec<usize> = pairs
             .iter()
-            .flat_map(|&(a, b, _)| [a, b])
+            .flat_map(|&(a, b, _)| [a as usize, b as usize])
             .filter(|i| !seen.contains_key(i))
             .collect();
         missing.sort_unstable();
