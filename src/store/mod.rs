@@ -161,8 +161,12 @@ fn cold_column<'a, T>(
     }
 }
 
-/// Reads records back from a store DataFrame whose first row is row `first_row` of `path`.
-fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Record>> {
+/// The store's columns of a record's [`Cold`] fields, which no analysis reads.
+const COLD_COLUMNS: [&str; 3] = ["reply", "source", "extra"];
+
+/// Reads records back from a store DataFrame whose first row is row `first_row` of `path`;
+/// without `cold`, the frame has no [`COLD_COLUMNS`] and the records no [`Cold`] fields.
+fn from_frame(df: &DataFrame, path: &Path, first_row: usize, cold: bool) -> Result<Vec<Record>> {
     let n = df.height();
     let strs = |name: &str| -> Result<Vec<Option<String>>> {
         let c = df.column(name)?;
@@ -204,13 +208,14 @@ fn from_frame(df: &DataFrame, path: &Path, first_row: usize) -> Result<Vec<Recor
     let due = times("due_at")?;
     let closed = times("closed_at")?;
     let sat = strs("satisfaction")?;
-    let mut reply = strs("reply")?;
+    let cold_strs = |name: &str| if cold { strs(name) } else { Ok(vec![None; n]) };
+    let mut reply = cold_strs("reply")?;
     let replied = times("replied_at")?;
     let likes = u32s("likes")?;
     let dislikes = u32s("dislikes")?;
     let bypass: Vec<Option<bool>> = df.column("bypass")?.bool()?.iter().collect();
-    let mut source = strs("source")?;
-    let mut extra = strs("extra")?;
+    let mut source = cold_strs("source")?;
+    let mut extra = cold_strs("extra")?;
     let bad = |row: usize, column: &str| Error::BadCell {
         path: path.to_path_buf(),
         row: (first_row + row) as u64 + 1,
@@ -339,15 +344,31 @@ fn read_id_column(p: &Path, slice: Option<(usize, usize)>) -> Result<Vec<String>
 
 /// Rows `offset .. offset + len` of a store file (only the row groups holding them are decoded).
 pub fn read_slice(p: &Path, offset: usize, len: usize) -> Result<Vec<Record>> {
+    read_rows(p, offset, len, true)
+}
+
+/// [`read_slice`], the [`Cold`] fields read only with `cold` (their columns not decoded).
+fn read_rows(p: &Path, offset: usize, len: usize, cold: bool) -> Result<Vec<Record>> {
     if len == 0 {
         return Ok(Vec::new());
     }
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
-    let df = ParquetReader::new(f)
+    let mut reader = ParquetReader::new(f);
+    if !cold {
+        let hot: Vec<String> = reader
+            .schema()
+            .map_err(unreadable(p))?
+            .iter_names()
+            .filter(|c| !COLD_COLUMNS.contains(&c.as_str()))
+            .map(|c| c.to_string())
+            .collect();
+        reader = reader.with_columns(Some(hot));
+    }
+    let df = reader
         .with_slice(Some((offset, len)))
         .finish()
         .map_err(unreadable(p))?;
-    from_frame(&df, p, offset)
+    from_frame(&df, p, offset, cold)
 }
 
 /// Rows in each Parquet row group of a store file, in file order.
@@ -395,10 +416,12 @@ pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
     read_file_to(&existing(out_dir)?, None)
 }
 
-/// [`read`], each row group's contents moved to `texts` as soon as it is read
-/// ([`crate::schema::contents_in_order`]), so that the store's contents are never all on the
-/// heap: for the commands that analyse a store they did not import (`minqing run
-/// --from-store`, `minqing brief`).
+/// [`read`] for the commands that analyse a store they did not import (`minqing run
+/// --from-store`, `minqing brief`): each row group's contents moved to `texts` as soon as it
+/// is read ([`crate::schema::contents_in_order`]), so that the store's contents are never all
+/// on the heap, and no [`Cold`] fields (replies, source rows, unmapped columns), which no
+/// analysis reads: on the heap they were ~2.5 GB of the brief's ~9.7 GiB at ten million
+/// generated petitions (docs/scale.md).
 pub fn read_to(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Vec<Record>> {
     read_file_to(&existing(out_dir)?, Some(texts))
 }
@@ -428,7 +451,7 @@ fn read_file_to(p: &Path, texts: Option<&crate::textfile::TextFile>) -> Result<V
     let n = ParquetReader::new(f).num_rows().map_err(unreadable(p))?;
     let mut out = Vec::with_capacity(n);
     for offset in (0..n).step_by(ROW_GROUP) {
-        let mut slice = read_slice(p, offset, ROW_GROUP.min(n - offset))?;
+        let mut slice = read_rows(p, offset, ROW_GROUP.min(n - offset), texts.is_none())?;
         if let Some(texts) = texts {
             crate::schema::contents_in_order(&mut slice, texts)?;
         }
@@ -969,6 +992,40 @@ pub(crate) mod tests {
         short.pop();
         assert!(write_kept(dir.path(), &up, short).is_err());
         assert_eq!(std::fs::read(path(dir.path())).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_store_read_for_analysis_has_no_cold_fields_and_its_contents_in_the_text_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records: Vec<Record> = (0..5)
+            .map(|i| {
+                let mut r = rec(&format!("{i}"));
+                r.content = format!("内容{i}").into();
+                r.cold = Cold {
+                    reply: Some(format!("答复{i}").into()),
+                    source: format!("a.csv:{}", i + 2).into(),
+                    extra: None,
+                }
+                .boxed();
+                r
+            })
+            .collect();
+        write(dir.path(), &mut records).unwrap();
+        let texts = crate::textfile::TextFile::create_in(dir.path()).unwrap();
+        let hot = read_to(dir.path(), &texts).unwrap();
+        // everything but the replies and source rows, which no analysis reads
+        let without: Vec<Record> = records
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.cold = None;
+                r
+            })
+            .collect();
+        assert_eq!(hot, without);
+        assert!(hot.iter().all(|r| r.content.file_pos().is_some()));
+        // the whole read still has them
+        assert_eq!(read(dir.path()).unwrap(), records);
     }
 
     #[test]
