@@ -301,7 +301,23 @@ pub fn regroup(
 ) -> Result<Regrouped> {
     crate::fsutil::check_run_folder(run_dir)?;
     index::refuse_foreign(&run_dir.join("index"))?;
-    let (records, tokenizer) = with_tokenizer(cfg, || store::read(run_dir))?;
+    // Refused before the text file below makes a missing folder.
+    store::existing(run_dir)?;
+    // The store's contents and the grouping's vectors wait in a file, as in `minqing run`: on
+    // the heap with the replies, a regroup held ~1.9 GiB at a million petitions.
+    let texts = crate::textfile::TextFile::create_in(run_dir)?;
+    texts.keep_trimmed(|| regroup_stored(run_dir, cfg, show_personal_data, progress, &texts))
+}
+
+/// [`regroup`] after its checks, the store's contents read from `texts`.
+fn regroup_stored(
+    run_dir: &Path,
+    cfg: &PipelineConfig,
+    show_personal_data: bool,
+    progress: Progress,
+    texts: &crate::textfile::TextFile,
+) -> Result<Regrouped> {
+    let (records, tokenizer) = with_tokenizer(cfg, || store::read_to(run_dir, texts))?;
     let mut steps = Steps::new(progress);
     let groups_dir = run_dir.join("groups");
     let grouped = steps.step(Stage::Cluster, || {
@@ -312,7 +328,7 @@ pub fn regroup(
             regroup: cluster::Regroup::Always,
             show_personal_data,
             tagged: None,
-            texts: None,
+            texts: Some(texts),
         };
         cluster::stage(input, &cfg.cluster)
     })?;
