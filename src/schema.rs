@@ -604,7 +604,7 @@ pub fn pack_to(
 /// A chunk's replies, source rows and unmapped columns written to `file`, a field at a time
 /// (the store's writer reads them a column at a time). Only the heap's are: a `Cold` read
 /// back from the file stays where it is.
-fn cold_to(chunk: &mut [Record], file: &crate::textfile::TextFile) -> crate::Result<()> {
+pub(crate) fn cold_to(chunk: &mut [Record], file: &crate::textfile::TextFile) -> crate::Result<()> {
     type Field = fn(&mut Cold) -> Option<&mut Text>;
     let fields: [Field; 3] = [
         |c| c.reply.as_mut(),

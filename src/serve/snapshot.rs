@@ -189,7 +189,14 @@ impl Snapshot {
     pub fn load(run_dir: &Path, generation: u64) -> Result<Snapshot> {
         let stamps = stamps(run_dir);
         let mut records = if crate::store::path(run_dir).exists() {
-            crate::store::read(run_dir)?
+            // The contents, replies and source rows wait in an unnamed file in the run folder
+            // (each piece keeps its part of it, and gives its disk back when the snapshot
+            // goes), read through its mapping as pages are shown; on the heap where the folder
+            // takes no file.
+            match crate::textfile::TextFile::create_in(run_dir) {
+                Ok(texts) => crate::store::read_whole_to(run_dir, &texts)?,
+                Err(_) => crate::store::read(run_dir)?,
+            }
         } else {
             Vec::new()
         };

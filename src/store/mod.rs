@@ -413,7 +413,7 @@ pub fn write_part(p: &Path, records: &[Record]) -> Result<()> {
 
 /// Reads the store of a run folder; a missing store is an error naming the folder.
 pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
-    read_file_to(&existing(out_dir)?, None)
+    read_file_to(&existing(out_dir)?, TextsTo::Heap)
 }
 
 /// [`read`] for the commands that analyse a store they did not import (`minqing run
@@ -423,7 +423,26 @@ pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
 /// analysis reads: on the heap they were ~2.5 GB of the brief's ~9.7 GiB at ten million
 /// generated petitions (docs/scale.md).
 pub fn read_to(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Vec<Record>> {
-    read_file_to(&existing(out_dir)?, Some(texts))
+    read_file_to(&existing(out_dir)?, TextsTo::Analysis(texts))
+}
+
+/// [`read`] for `minqing serve`, whose pages show a petition's reply and source row: each row
+/// group's contents and [`Cold`] fields moved to `texts` as soon as it is read, so that the
+/// server does not hold them on the heap (at a million petitions it held 1.42 GiB with them
+/// there, 0.73 GiB without; docs/scale.md).
+pub fn read_whole_to(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Vec<Record>> {
+    read_file_to(&existing(out_dir)?, TextsTo::Whole(texts))
+}
+
+/// Where a store read puts the records' texts.
+#[derive(Clone, Copy)]
+enum TextsTo<'a> {
+    /// Everything on the heap.
+    Heap,
+    /// The contents in the text file, no [`Cold`] fields ([`read_to`]).
+    Analysis(&'a crate::textfile::TextFile),
+    /// The contents and the [`Cold`] fields in the text file ([`read_whole_to`]).
+    Whole(&'a crate::textfile::TextFile),
 }
 
 /// The store's path, or the error that says how to make one.
@@ -443,17 +462,25 @@ pub fn existing(out_dir: &Path) -> Result<PathBuf> {
 /// as columns beside the records it becomes held a million petitions twice (2.6 GiB, where
 /// the records alone are 1.6 GiB).
 pub fn read_file(p: &Path) -> Result<Vec<Record>> {
-    read_file_to(p, None)
+    read_file_to(p, TextsTo::Heap)
 }
 
-fn read_file_to(p: &Path, texts: Option<&crate::textfile::TextFile>) -> Result<Vec<Record>> {
+fn read_file_to(p: &Path, into: TextsTo) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let n = ParquetReader::new(f).num_rows().map_err(unreadable(p))?;
     let mut out = Vec::with_capacity(n);
     for offset in (0..n).step_by(ROW_GROUP) {
-        let mut slice = read_rows(p, offset, ROW_GROUP.min(n - offset), texts.is_none())?;
-        if let Some(texts) = texts {
-            crate::schema::contents_in_order(&mut slice, texts)?;
+        let cold = !matches!(into, TextsTo::Analysis(_));
+        let mut slice = read_rows(p, offset, ROW_GROUP.min(n - offset), cold)?;
+        match into {
+            TextsTo::Heap => {}
+            TextsTo::Analysis(texts) => {
+                crate::schema::contents_in_order(&mut slice, texts)?;
+            }
+            TextsTo::Whole(texts) => {
+                crate::schema::contents_in_order(&mut slice, texts)?;
+                crate::schema::cold_to(&mut slice, texts)?;
+            }
         }
         out.extend(slice);
     }
@@ -995,7 +1022,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_store_read_for_analysis_has_no_cold_fields_and_its_contents_in_the_text_file() {
+    fn a_store_read_for_analysis_has_no_cold_fields_and_the_servers_has_them_in_the_text_file() {
         let dir = tempfile::tempdir().unwrap();
         let mut records: Vec<Record> = (0..5)
             .map(|i| {
@@ -1024,8 +1051,15 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(hot, without);
         assert!(hot.iter().all(|r| r.content.file_pos().is_some()));
-        // the whole read still has them
+        // the whole read still has them, on the heap or (for the server) in the text file
         assert_eq!(read(dir.path()).unwrap(), records);
+        let whole = read_whole_to(dir.path(), &texts).unwrap();
+        assert_eq!(whole, records);
+        assert!(whole.iter().all(|r| r.content.file_pos().is_some()
+            && r.cold.as_ref().is_some_and(|c| {
+                c.reply.as_ref().is_some_and(|t| t.file_pos().is_some())
+                    && c.source.file_pos().is_some()
+            })));
     }
 
     #[test]
