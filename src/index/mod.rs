@@ -347,13 +347,7 @@ pub(crate) fn open_index(dir: &Path) -> Result<Index> {
 
 /// Opens an existing index for searching only, without lock files ([`dir::Dir::read_only`]).
 pub(crate) fn open_index_read_only(dir: &Path) -> Result<Index> {
-    let folder = dir::Dir::read_only(dir).map_err(|e| {
-        Error::Usage(format!(
-            "cannot open the search index at `{}`: {e}",
-            dir.display()
-        ))
-    })?;
-    let index = Index::open(folder)?;
+    let index = Index::open(folder(dir, dir::Dir::read_only)?)?;
     register(&index);
     Ok(index)
 }
@@ -367,7 +361,15 @@ fn open_index_to_build(dir: &Path) -> Result<Index> {
 }
 
 fn build_dir(dir: &Path) -> Result<dir::Dir> {
-    dir::Dir::build(dir).map_err(|e| {
+    folder(dir, dir::Dir::build)
+}
+
+/// The index folder `dir` opened by `open` (one of [`dir::Dir`]'s uses), its error naming it.
+fn folder(
+    dir: &Path,
+    open: fn(&Path) -> std::result::Result<dir::Dir, tantivy::directory::error::OpenDirectoryError>,
+) -> Result<dir::Dir> {
+    open(dir).map_err(|e| {
         Error::Usage(format!(
             "cannot open the search index at `{}`: {e}",
             dir.display()

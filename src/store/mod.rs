@@ -420,8 +420,8 @@ pub fn read(out_dir: &Path) -> Result<Vec<Record>> {
 /// --from-store`, `minqing brief`): each row group's contents moved to `texts` as soon as it
 /// is read ([`crate::schema::contents_in_order`]), so that the store's contents are never all
 /// on the heap, and no [`Cold`] fields (replies, source rows, unmapped columns), which no
-/// analysis reads: on the heap they were ~2.5 GB of the brief's ~9.7 GiB at ten million
-/// generated petitions (docs/scale.md).
+/// analysis reads (at ten million generated petitions the brief held 9.78 GiB with them on the
+/// heap and `groups.json` read whole, 4.81 GiB without; docs/scale.md).
 pub fn read_to(out_dir: &Path, texts: &crate::textfile::TextFile) -> Result<Vec<Record>> {
     read_file_to(&existing(out_dir)?, TextsTo::Analysis(texts))
 }
@@ -469,18 +469,14 @@ fn read_file_to(p: &Path, into: TextsTo) -> Result<Vec<Record>> {
     let f = std::fs::File::open(p).map_err(Error::io("open", p))?;
     let n = ParquetReader::new(f).num_rows().map_err(unreadable(p))?;
     let mut out = Vec::with_capacity(n);
+    let cold = !matches!(into, TextsTo::Analysis(_));
     for offset in (0..n).step_by(ROW_GROUP) {
-        let cold = !matches!(into, TextsTo::Analysis(_));
         let mut slice = read_rows(p, offset, ROW_GROUP.min(n - offset), cold)?;
-        match into {
-            TextsTo::Heap => {}
-            TextsTo::Analysis(texts) => {
-                crate::schema::contents_in_order(&mut slice, texts)?;
-            }
-            TextsTo::Whole(texts) => {
-                crate::schema::contents_in_order(&mut slice, texts)?;
-                crate::schema::cold_to(&mut slice, texts)?;
-            }
+        if let TextsTo::Analysis(texts) | TextsTo::Whole(texts) = into {
+            crate::schema::contents_in_order(&mut slice, texts)?;
+        }
+        if let TextsTo::Whole(texts) = into {
+            crate::schema::cold_to(&mut slice, texts)?;
         }
         out.extend(slice);
     }
