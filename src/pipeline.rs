@@ -119,6 +119,9 @@ pub struct RunOptions {
     /// A folder of the grouping's per-petition tagging made by a Spark map over this run
     /// folder's store (`docs/spark.md`), used instead of tagging here.
     pub tagged: Option<PathBuf>,
+    /// A distributed engine's tasks that run a full grouping's leader and reassignment
+    /// passes, one per object partition (docs/spark.md), instead of this process.
+    pub object_tasks: Option<cluster::ObjectTasks>,
     /// Analyse the run folder's store as `minqing ingest` left it (with that import's counts
     /// from its run.json) instead of importing the sources again: the Spark job's reduce.
     pub from_store: bool,
@@ -328,6 +331,7 @@ fn regroup_stored(
             regroup: cluster::Regroup::Always,
             show_personal_data,
             tagged: None,
+            objects: None,
             texts: Some(texts),
         };
         cluster::stage(input, &cfg.cluster)
@@ -862,6 +866,7 @@ fn analyse(
             regroup,
             show_personal_data: opts.show_personal_data,
             tagged: tagged.as_ref(),
+            objects: opts.object_tasks.as_ref(),
             texts: Some(texts),
         };
         cluster::stage(input, &cfg.cluster)

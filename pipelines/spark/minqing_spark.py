@@ -11,7 +11,10 @@
    the store's distinct region values (Spark SQL) go to every task with the function;
 3. reduce (driver): `minqing run ... --tagged OUT/tagged --from-store --no-index` (no second
    import) groups from the map's tagging (the grouping's global steps: object names, vectors,
-   leader pass, merge) and renders the brief over the reduced tables;
+   merge, pair evidence) and renders the brief over the reduced tables; in a full grouping its
+   leader and reassignment passes run on the executors, one task per object partition
+   (`--object-tasks`: the reduce writes the partitions to OUT/objects/, says so on stdout and
+   waits while a Spark job runs `minqing worker leader` on each, then reads their results);
 4. index map (executors): one task per row group of the store runs `minqing worker index`,
    which indexes that row group with the reduce's case groups into a tantivy shard
    OUT/shards/NNNNN (its group ids split out of groups/members.csv by `minqing worker
@@ -104,6 +107,56 @@ def index_row_group(minqing, out, shards, group_ids, pipeline):
     return run
 
 
+def lead_partition(minqing, objects):
+    """The object partitions' function: partition p of the reduce's grouping → its result."""
+
+    def run(p):
+        name = os.path.join(objects, "%05d" % p)
+        t = time.monotonic()
+        subprocess.run([minqing, "-q", "worker", "leader", "--part", name + ".part",
+                        "--result", name + ".lead"], check=True, stdout=subprocess.DEVNULL)
+        return p, time.monotonic() - t
+
+    return run
+
+
+def reduce(spark, minqing, cmd, tasks):
+    """Runs the reduce, and the Spark job its grouping asks for: `minqing run --object-tasks`
+    prints `objects<TAB>DIR<TAB>COUNT` when the partitions' files are written and waits for
+    `done` on its stdin. Returns the object tasks' seconds (none when the reduce grouped only
+    the new petitions onto the last grouping, which needs no leader pass)."""
+    proc = subprocess.Popen(cmd + ["--object-tasks", str(tasks)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    seconds, wall = [], None
+    try:
+        for line in proc.stdout:
+            fields = line.rstrip("\n").split("\t")
+            if fields[0] != "objects":
+                continue  # the run folder, printed last
+            objects, n = fields[1], int(fields[2])
+            t = time.monotonic()
+            try:
+                seconds = (
+                    spark.sparkContext.parallelize(range(n), n)
+                    .map(lead_partition(minqing, objects))
+                    .collect()
+                )
+                answer = "done\n"
+                wall = time.monotonic() - t
+            except Exception:
+                answer = "failed\n"
+                raise
+            finally:
+                proc.stdin.write(answer)
+                proc.stdin.flush()
+    finally:
+        proc.stdin.close()
+        rc = proc.wait()
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, cmd)
+    return wall, [round(s, 2) for _, s in sorted(seconds)]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minqing", required=True, help="the minqing binary (same path on every worker)")
@@ -182,8 +235,14 @@ def main():
     # is built next, by the executors
     run = [minqing, "-q", "run", *source_args(args), "--out", out, "--tagged", tagged,
            "--from-store", "--no-index"]
-    subprocess.run(run, check=True, stdout=subprocess.DEVNULL)
+    # as many object partitions as the cluster runs tasks at once: the anchor-free petitions
+    # are one run in one of them, the objects are dealt out around it
+    objects_wall, object_tasks = reduce(spark, minqing, run,
+                                        spark.sparkContext.defaultParallelism)
     seconds["reduce"] = time.monotonic() - t
+    if objects_wall is not None:
+        # within the reduce: the Spark job of its object partitions
+        seconds["reduce_object_tasks"] = objects_wall
 
     t = time.monotonic()
     # each index task reads its row group's group ids, not all of members.csv (3.5 GB at 100M)
@@ -222,6 +281,8 @@ def main():
         "shards_kept": index_note.get("kept_shards", 0),
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "index_task_seconds": [round(s, 2) for _, s in sorted(indexed)],
+        # the reduce's object partitions (leader and reassignment passes), one task each
+        "object_task_seconds": object_tasks,
     }
     with open(os.path.join(out, "spark.json.tmp"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)

@@ -245,12 +245,14 @@ pub fn run(
 
 /// The job's steps in the order they run, with their seconds (`spark.json`).
 fn steps(seconds: &BTreeMap<String, f64>) -> String {
-    const STEPS: [&str; 8] = [
+    const STEPS: [&str; 9] = [
         "import",
         "spark_start",
         "regions",
         "map",
         "reduce",
+        // within the reduce: its grouping's object partitions, one Spark task each
+        "reduce_object_tasks",
         "group_ids",
         "index_map",
         "index_install",

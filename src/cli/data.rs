@@ -44,6 +44,13 @@ pub struct RunArgs {
     /// `minqing worker index`, `minqing worker shards`).
     #[arg(long)]
     pub no_index: bool,
+    /// Have a distributed engine run a full grouping's leader and reassignment passes, one
+    /// task per object partition, at most N (the Spark job's reduce, docs/spark.md): the
+    /// partitions' files are written to OUT/objects/, the line `objects<TAB>DIR<TAB>COUNT`
+    /// goes to stdout, and the run waits for the line `done` on stdin, once `minqing worker
+    /// leader` has run on every file (any other line, or none, stops the run).
+    #[arg(long, value_name = "N")]
+    pub object_tasks: Option<usize>,
     /// Record each stage's peak memory in run.json (`stage_peak_mib`; `minqing bench` does).
     /// Linux measures it by resetting the process's peak-memory mark between stages, so a tool
     /// reading the mark from outside (`/usr/bin/time`) then sees only the last stage's peak;
@@ -156,13 +163,20 @@ impl Bars {
 
 pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
     let cfg = resolve(a.pipeline.as_deref(), &a.input)?;
+    let out_dir = cfg.out_dir(a.out.as_deref());
+    let object_tasks = a.object_tasks.map(|n| minqing::cluster::ObjectTasks {
+        dir: out_dir.join("objects"),
+        partitions: n,
+        run: std::sync::Arc::new(ask_engine),
+    });
     let opts = RunOptions {
-        out_dir: cfg.out_dir(a.out.as_deref()),
+        out_dir,
         fresh: a.fresh,
         regroup: a.regroup,
         show_personal_data: a.show_personal_data,
         spill_mb: None,
         tagged: a.tagged,
+        object_tasks,
         from_store: a.from_store,
         no_index: a.no_index,
         stage_peaks: a.stage_peaks,
@@ -173,6 +187,29 @@ pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
     // The process ends here: what the run held is the system's to take back.
     summary.leave_to_exit();
     Ok(())
+}
+
+/// `run --object-tasks`: tells the engine on stdout where the object partitions' files are and
+/// waits on stdin for it to have run their tasks.
+fn ask_engine(dir: &std::path::Path, n: usize) -> minqing::Result<()> {
+    use std::io::{BufRead, Write};
+    let stdout = std::path::Path::new("<stdout>");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "objects\t{}\t{n}", dir.display())
+        .and_then(|_| out.flush())
+        .map_err(minqing::Error::io("write to", stdout))?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(minqing::Error::io("read", std::path::Path::new("<stdin>")))?;
+    match line.trim_end() {
+        "done" => Ok(()),
+        other => Err(minqing::Error::Usage(format!(
+            "the engine did not run the object partitions' tasks in {} (it answered {other:?})",
+            dir.display()
+        ))),
+    }
 }
 
 pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
@@ -194,6 +231,7 @@ pub fn ingest(a: IngestArgs, term: &Term) -> minqing::Result<()> {
         show_personal_data: false,
         spill_mb: Some(a.spill_mb),
         tagged: None,
+        object_tasks: None,
         from_store: false,
         no_index: false,
         stage_peaks: false,

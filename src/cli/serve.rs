@@ -69,6 +69,7 @@ pub fn serve(a: ServeArgs, term: &Term) -> minqing::Result<()> {
                 tagged: None,
                 from_store: false,
                 no_index: false,
+                object_tasks: None,
                 stage_peaks: false,
             },
             term,

@@ -57,6 +57,16 @@ pub enum WorkerCommand {
         #[arg(long)]
         pipeline: Option<PathBuf>,
     },
+    /// Run the grouping's leader and reassignment passes over one object partition (a file
+    /// `minqing run --object-tasks` wrote) and write its result beside it.
+    Leader {
+        /// The partition file (`OUT/objects/NNNNN.part`).
+        #[arg(long)]
+        part: PathBuf,
+        /// The result file to write (`OUT/objects/NNNNN.lead`, which the run reads).
+        #[arg(long)]
+        result: PathBuf,
+    },
     /// Split the run's group ids by the store's row groups, one CSV per row group (`00000.csv`,
     /// …) for `minqing worker index --group-ids`: each index task then reads its row group's
     /// ids, not every petition's.
@@ -100,6 +110,19 @@ pub fn worker(a: WorkerArgs, t: &Term) -> Result<()> {
                 t0.elapsed().as_secs_f64()
             ));
             println!("{}", output.display());
+            Ok(())
+        }
+        WorkerCommand::Leader { part, result } => {
+            let t0 = std::time::Instant::now();
+            let s = minqing::cluster::lead_partition(&part, &result)?;
+            t.note(format!(
+                "{} petitions of {} objects in {} clusters in {:.1}s",
+                minqing::fmt::thousands(s.petitions as u64),
+                minqing::fmt::thousands(s.runs as u64),
+                minqing::fmt::thousands(s.clusters as u64),
+                t0.elapsed().as_secs_f64()
+            ));
+            println!("{}", result.display());
             Ok(())
         }
         WorkerCommand::Index {

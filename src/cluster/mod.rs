@@ -78,6 +78,7 @@ mod leader;
 mod links;
 mod merge;
 mod objects;
+mod partitions;
 mod tagged;
 #[cfg(test)]
 mod tests;
@@ -86,6 +87,9 @@ pub use eval::{eval, group_scores, EvalScores, GroupScores};
 pub use ids::GroupId;
 pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 pub use io::{read, read_group_id_file, read_group_ids, write, write_group_id_file};
+pub use partitions::{
+    lead_partition, part_file, result_file, run_here, ObjectTasks, RunTasks, TaskSummary,
+};
 pub use tagged::{tag_file, TagSummary, Taggings};
 
 /// What the cluster stage groups, and where it writes.
@@ -102,6 +106,9 @@ pub struct Input<'a> {
     /// The petitions' tagging made by a Spark map (`minqing run --tagged`), used instead of
     /// tagging them here (all of them in a full grouping, the new ones in an incremental one).
     pub tagged: Option<&'a Taggings>,
+    /// A distributed engine's tasks that run a full grouping's leader and reassignment
+    /// passes, one per object partition (`partitions`), instead of this process.
+    pub objects: Option<&'a ObjectTasks>,
     /// The run's text file (`minqing run`): the petitions' term vectors are kept in it, as
     /// their contents are, instead of on the heap (`packed`).
     pub texts: Option<&'a TextFile>,
@@ -117,7 +124,10 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         opts,
         input.groups_dir,
         input.regroup,
-        input.tagged,
+        Remote {
+            tagged: input.tagged,
+            objects: input.objects,
+        },
         input.texts,
     )?;
     // An incremental grouping's state is written beside the tables and let go of as soon as
@@ -142,6 +152,15 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         mode: grouped.mode,
         tagged_by_map: input.tagged.map(Taggings::used),
     })
+}
+
+/// The grouping's work that a distributed engine does (docs/spark.md).
+#[derive(Clone, Copy, Default)]
+pub struct Remote<'a> {
+    /// The petitions' tagging made by a Spark map, used instead of tagging them here.
+    pub tagged: Option<&'a Taggings>,
+    /// A full grouping's leader and reassignment passes, one task per object partition.
+    pub objects: Option<&'a ObjectTasks>,
 }
 
 /// What the cluster stage leaves the stages after it.
@@ -418,7 +437,7 @@ pub fn run(
         tokenizer,
         opts,
         previous.as_ref(),
-        None,
+        Remote::default(),
         None,
         None,
     )?
@@ -431,7 +450,7 @@ pub(crate) fn run_full(
     tokenizer: &Tokenizer,
     opts: &Options,
     previous: Option<&Previous>,
-    tagged: Option<&Taggings>,
+    remote: Remote<'_>,
     texts: Option<&TextFile>,
     state_to: Option<&Path>,
 ) -> Result<(Groups, Option<State>)> {
@@ -440,17 +459,40 @@ pub(crate) fn run_full(
     // The whole texts hashed first, for the state, while the grouping holds least: a pass this
     // fast maps a run's whole text file in before its pages can be handed back (`textfile`).
     let prints = State::fingerprints(&sorted);
-    let mut prep = prepare(&sorted, tokenizer, opts, tagged, texts)?;
+    let mut prep = prepare(&sorted, tokenizer, opts, remote.tagged, texts)?;
     let docs = &prep.docs;
     let k = opts.candidate_terms.max(1);
 
     // the category and unit of each petition (for the merge) are counted beside the leader
     // pass, whose long anchor-free run applies its blocks on one core
-    let ((cents, hints), handling) = rayon::join(|| leader(docs, opts), || handling_ids(&sorted));
+    let (passes, handling) = rayon::join(
+        || match remote.objects {
+            // by a distributed engine's tasks, one per object partition: the same result
+            Some(tasks) if !docs.is_empty() => partitions::passes(docs, opts, tasks),
+            _ => {
+                let (cents, hints) = leader(docs, opts);
+                Ok(partitions::Passes {
+                    cents,
+                    hints,
+                    first: Vec::new(),
+                })
+            }
+        },
+        || handling_ids(&sorted),
+    );
+    let partitions::Passes {
+        cents,
+        hints,
+        mut first,
+    } = passes?;
     let mut step = 0usize;
     let assign = loop {
-        // final centroids from pass 1 membership, then reassignment
-        let a = reassign(docs, &cents, &hints, opts, step, k);
+        // final centroids from pass 1 membership, then reassignment (the tasks made step 0's)
+        let a = if step == 0 && !first.is_empty() {
+            std::mem::take(&mut first)
+        } else {
+            reassign(docs, &cents, &hints, opts, step, k)
+        };
         let mut sizes = vec![0usize; cents.len()];
         for x in a.iter().flatten() {
             sizes[x.0] += 1;

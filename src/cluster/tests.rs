@@ -322,14 +322,14 @@ proptest::proptest! {
         // and then written, byte for byte
         let written = dir.path().join("written");
         let (in_file, none) = file.keep_trimmed(|| {
-            super::run_full(&records, &TOK, &Options::default(), None, None, Some(&file), Some(&written))
+            super::run_full(&records, &TOK, &Options::default(), None, Default::default(), Some(&file), Some(&written))
         }).unwrap();
         proptest::prop_assert!(none.is_none());
         proptest::prop_assert!(!file.is_empty(), "the word lists went to the file");
         file.trim();
         proptest::prop_assert_eq!(&in_file, &g);
         let (_, made) =
-            super::run_full(&records, &TOK, &Options::default(), None, None, None, None).unwrap();
+            super::run_full(&records, &TOK, &Options::default(), None, Default::default(), None, None).unwrap();
         let made_dir = dir.path().join("made");
         std::fs::create_dir_all(&made_dir).unwrap();
         made.unwrap().write(&made_dir).unwrap();

@@ -465,7 +465,7 @@ fn ids_stable_across_appended_week() {
         &opts,
         dir.path(),
         cluster::Regroup::Always,
-        None,
+        Default::default(),
         None,
     )
     .unwrap();
@@ -718,7 +718,16 @@ fn grow() -> Options {
 
 /// Groups `recs` into `dir` the way `minqing run` does, keeping the state for the next run.
 fn update_in(dir: &std::path::Path, recs: &[Record], opts: &Options) -> cluster::Grouped {
-    let g = cluster::update(recs, &TOK, opts, dir, cluster::Regroup::IfDue, None, None).unwrap();
+    let g = cluster::update(
+        recs,
+        &TOK,
+        opts,
+        dir,
+        cluster::Regroup::IfDue,
+        Default::default(),
+        None,
+    )
+    .unwrap();
     cluster::write(dir, &g.groups, recs, false).unwrap();
     // (a full grouping wrote its state into `dir` itself, before its tables)
     if let Some(state) = &g.state {
@@ -922,7 +931,7 @@ fn full_regroup_when_the_state_cannot_be_used() {
         &grow(),
         dir.path(),
         cluster::Regroup::Always,
-        None,
+        Default::default(),
         None,
     )
     .unwrap();
@@ -935,7 +944,7 @@ fn full_regroup_when_the_state_cannot_be_used() {
         &grow(),
         dir.path(),
         cluster::Regroup::FromScratch,
-        None,
+        Default::default(),
         None,
     )
     .unwrap();
@@ -964,7 +973,7 @@ fn every_truncated_state_is_refused() {
             &Options::default(),
             dir.path(),
             cluster::Regroup::IfDue,
-            None,
+            Default::default(),
             None,
         )
         .unwrap();

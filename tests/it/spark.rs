@@ -226,6 +226,17 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
         }
     };
     same(&first, &submit(&earlier), "first run");
+    // the full grouping's leader and reassignment passes ran as Spark tasks, one per object
+    // partition (as many as the two workers run at once), and left no files behind
+    let spark_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(spread.join("spark.json")).unwrap()).unwrap();
+    assert_eq!(
+        spark_json["object_task_seconds"].as_array().map(Vec::len),
+        Some(2),
+        "{spark_json}"
+    );
+    assert!(spark_json["seconds"]["reduce_object_tasks"].is_number());
+    assert!(!spread.join("objects").exists());
     // every petition was tagged by the map, none by the run
     let report = run_json(&spread);
     let cluster_note = report.stages.cluster.expect("a cluster note");

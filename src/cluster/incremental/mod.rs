@@ -40,7 +40,7 @@ use super::run_full;
 use super::vectors::{
     anchor_of, finish_doc, known_lens, place_terms, tag_record, top_terms, weigh, Doc, Lexicon,
 };
-use super::{Groups, Options, Taggings};
+use super::{Groups, Options, Remote, Taggings};
 use crate::error::Result;
 use crate::fxhash::{FastMap, FastSet};
 use crate::schema::Record;
@@ -48,6 +48,7 @@ use crate::textfile::TextFile;
 use crate::tokenize::Tokenizer;
 pub use state::State;
 use state::{fingerprint, settings, KeptGroup, KeptMember, Loose, Weights, NO_GROUP};
+pub(super) use state::{Dec, Enc};
 
 /// The file in `groups/` that holds the [`State`].
 pub const STATE_FILE: &str = "state.bin";
@@ -89,7 +90,7 @@ pub fn update(
     opts: &Options,
     groups_dir: &Path,
     how: Regroup,
-    tagged: Option<&Taggings>,
+    remote: Remote<'_>,
     texts: Option<&TextFile>,
 ) -> Result<Grouped> {
     let why = if how == Regroup::FromScratch {
@@ -101,7 +102,7 @@ pub fn update(
     } else {
         match State::read(groups_dir) {
             Ok(Some(state)) if state.settings == settings(opts, tok) => {
-                match incremental(records, tok, opts, state, tagged) {
+                match incremental(records, tok, opts, state, remote.tagged) {
                     Ok((groups, state, new)) => {
                         return Ok(Grouped {
                             groups,
@@ -127,7 +128,7 @@ pub fn update(
         tok,
         opts,
         previous.as_ref(),
-        tagged,
+        remote,
         texts,
         Some(groups_dir),
     )?;
@@ -894,7 +895,8 @@ mod tests {
             ..Default::default()
         };
         let week1 = &rows[..600];
-        let (_, state) = run_full(week1, &tok, &opts, None, None, None, None).unwrap();
+        let (_, state) =
+            run_full(week1, &tok, &opts, None, Default::default(), None, None).unwrap();
         let state = state.unwrap();
         let before: u32 = state.lex.chosen.iter().map(|c| c.1).sum();
         // the new petitions' chosen names, read the way the incremental run reads them

@@ -493,60 +493,60 @@ impl From<Slot> for KeptGroup {
 /// A petition's (term, weight) pairs.
 pub(super) type Weights = Vec<(u32, f32)>;
 
-/// Little-endian encoder of the state file.
-/// Encoder of the state file over a writer. The first write error is kept and every later
+/// Little-endian encoder of the state file (and of the object partitions' files, `partitions`)
+/// over a writer. The first write error is kept and every later
 /// write skipped, so the many small writes need no error handling each; [`Enc::finish`] says it.
-pub(super) struct Enc<'w> {
+pub(in crate::cluster) struct Enc<'w> {
     w: std::io::BufWriter<&'w mut dyn Write>,
     failed: Option<std::io::Error>,
 }
 
 impl<'w> Enc<'w> {
-    pub(super) fn new(w: &'w mut dyn Write) -> Enc<'w> {
+    pub(in crate::cluster) fn new(w: &'w mut dyn Write) -> Enc<'w> {
         Enc {
             w: std::io::BufWriter::with_capacity(1 << 20, w),
             failed: None,
         }
     }
-    pub(super) fn finish(mut self) -> std::io::Result<()> {
+    pub(in crate::cluster) fn finish(mut self) -> std::io::Result<()> {
         match self.failed.take() {
             Some(e) => Err(e),
             None => self.w.flush(),
         }
     }
-    pub(super) fn bytes(&mut self, b: &[u8]) {
+    pub(in crate::cluster) fn bytes(&mut self, b: &[u8]) {
         if self.failed.is_none() {
             if let Err(e) = self.w.write_all(b) {
                 self.failed = Some(e);
             }
         }
     }
-    pub(super) fn u32(&mut self, x: u32) {
+    pub(in crate::cluster) fn u32(&mut self, x: u32) {
         self.bytes(&x.to_le_bytes());
     }
-    pub(super) fn u64(&mut self, x: u64) {
+    pub(in crate::cluster) fn u64(&mut self, x: u64) {
         self.bytes(&x.to_le_bytes());
     }
-    pub(super) fn f32(&mut self, x: f32) {
+    pub(in crate::cluster) fn f32(&mut self, x: f32) {
         self.bytes(&x.to_le_bytes());
     }
-    pub(super) fn len(&mut self, n: usize) {
+    pub(in crate::cluster) fn len(&mut self, n: usize) {
         self.u32(n as u32);
     }
-    pub(super) fn key(&mut self, k: Option<u32>) {
+    pub(in crate::cluster) fn key(&mut self, k: Option<u32>) {
         self.u32(k.unwrap_or(u32::MAX));
     }
-    pub(super) fn str(&mut self, s: &str) {
+    pub(in crate::cluster) fn str(&mut self, s: &str) {
         self.len(s.len());
         self.bytes(s.as_bytes());
     }
-    pub(super) fn strs(&mut self, v: &[String]) {
+    pub(in crate::cluster) fn strs(&mut self, v: &[String]) {
         self.len(v.len());
         for s in v {
             self.str(s);
         }
     }
-    pub(super) fn pairs(&mut self, v: &[(u32, f32)]) {
+    pub(in crate::cluster) fn pairs(&mut self, v: &[(u32, f32)]) {
         self.len(v.len());
         for (t, w) in v {
             self.u32(*t);
@@ -557,13 +557,13 @@ impl<'w> Enc<'w> {
 
 /// Decoder of the state file; every read is bounds-checked (a damaged file is an error, never
 /// a panic or a huge allocation).
-pub(super) struct Dec<'a> {
-    pub(super) b: &'a [u8],
-    pub(super) at: usize,
+pub(in crate::cluster) struct Dec<'a> {
+    pub(in crate::cluster) b: &'a [u8],
+    pub(in crate::cluster) at: usize,
 }
 
 impl<'a> Dec<'a> {
-    pub(super) fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+    pub(in crate::cluster) fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
         let end = self
             .at
             .checked_add(n)
@@ -573,42 +573,45 @@ impl<'a> Dec<'a> {
         self.at = end;
         Ok(s)
     }
-    pub(super) fn u32(&mut self) -> std::result::Result<u32, String> {
+    pub(in crate::cluster) fn u32(&mut self) -> std::result::Result<u32, String> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().unwrap_or_default(),
         ))
     }
-    pub(super) fn u64(&mut self) -> std::result::Result<u64, String> {
+    pub(in crate::cluster) fn u64(&mut self) -> std::result::Result<u64, String> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().unwrap_or_default(),
         ))
     }
-    pub(super) fn f32(&mut self) -> std::result::Result<f32, String> {
+    pub(in crate::cluster) fn f32(&mut self) -> std::result::Result<f32, String> {
         Ok(f32::from_le_bytes(
             self.take(4)?.try_into().unwrap_or_default(),
         ))
     }
     /// A count of items of at least `min_bytes` each: never more than the bytes left allow.
-    pub(super) fn len(&mut self, min_bytes: usize) -> std::result::Result<usize, String> {
+    pub(in crate::cluster) fn len(
+        &mut self,
+        min_bytes: usize,
+    ) -> std::result::Result<usize, String> {
         let n = self.u32()? as usize;
         if n.saturating_mul(min_bytes.max(1)) > self.b.len() - self.at {
             return Err("the grouping state is truncated".into());
         }
         Ok(n)
     }
-    pub(super) fn key(&mut self) -> std::result::Result<Option<u32>, String> {
+    pub(in crate::cluster) fn key(&mut self) -> std::result::Result<Option<u32>, String> {
         Ok(Some(self.u32()?).filter(|&k| k != u32::MAX))
     }
-    pub(super) fn str(&mut self) -> std::result::Result<String, String> {
+    pub(in crate::cluster) fn str(&mut self) -> std::result::Result<String, String> {
         let n = self.len(1)?;
         String::from_utf8(self.take(n)?.to_vec())
             .map_err(|_| "the grouping state is damaged".into())
     }
-    pub(super) fn strs(&mut self) -> std::result::Result<Vec<String>, String> {
+    pub(in crate::cluster) fn strs(&mut self) -> std::result::Result<Vec<String>, String> {
         let n = self.len(4)?;
         (0..n).map(|_| self.str()).collect()
     }
-    pub(super) fn pairs(&mut self) -> std::result::Result<Vec<(u32, f32)>, String> {
+    pub(in crate::cluster) fn pairs(&mut self) -> std::result::Result<Vec<(u32, f32)>, String> {
         let n = self.len(8)?;
         (0..n).map(|_| Ok((self.u32()?, self.f32()?))).collect()
     }
