@@ -12,7 +12,8 @@
 //! of partitions. The steps that need every group at once (the merge, the pair evidence, the
 //! figures) stay with the grouping.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -86,13 +87,16 @@ fn runs_of(docs: &[Doc]) -> Vec<(Option<u32>, Vec<usize>)> {
 fn deal(sizes: &[usize], partitions: usize) -> Vec<usize> {
     let n = partitions.clamp(1, sizes.len().max(1));
     let mut order: Vec<usize> = (0..sizes.len()).collect();
-    order.sort_by_key(|&r| (std::cmp::Reverse(sizes[r]), r));
-    let mut load = vec![0usize; n];
+    order.sort_by_key(|&r| (Reverse(sizes[r]), r));
+    // the partitions by (load, number), least first: a heap, as a cluster's many tasks times
+    // an estate table's many objects would make a scan of every partition per run slow
+    let mut least: BinaryHeap<Reverse<(usize, usize)>> = (0..n).map(|p| Reverse((0, p))).collect();
     let mut to = vec![0usize; sizes.len()];
     for r in order {
-        let p = (0..n).min_by_key(|&p| (load[p], p)).unwrap_or(0);
-        load[p] += sizes[r];
-        to[r] = p;
+        if let Some(Reverse((load, p))) = least.pop() {
+            to[r] = p;
+            least.push(Reverse((load + sizes[r], p)));
+        }
     }
     to
 }
@@ -133,6 +137,10 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
     let sizes: Vec<usize> = runs.iter().map(|r| r.1.len()).collect();
     let to = deal(&sizes, tasks.partitions);
     let n = to.iter().max().map_or(0, |m| m + 1);
+    let mut of_part: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (r, &p) in to.iter().enumerate() {
+        of_part[p].push(r);
+    }
     let dir = &tasks.dir;
     std::fs::create_dir_all(dir).map_err(Error::io("create folder", dir))?;
     // A result left by an earlier run in this folder is never taken for this one's: each
@@ -141,8 +149,7 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.as_nanos() as u64)
         ^ (std::process::id() as u64) << 32;
-    (0..n).into_par_iter().try_for_each(|p| {
-        let mine: Vec<usize> = (0..runs.len()).filter(|&r| to[r] == p).collect();
+    of_part.par_iter().enumerate().try_for_each(|(p, mine)| {
         let path = part_file(dir, p);
         write_atomic_with(&path, |w| {
             let mut e = Enc::new(w);
@@ -150,7 +157,7 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
             e.u64(token);
             put_options(&mut e, opts);
             e.len(mine.len());
-            for &r in &mine {
+            for &r in mine {
                 let (key, ids) = &runs[r];
                 e.key(*key);
                 e.len(ids.len());
@@ -172,10 +179,10 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
 
     // the runs' results, by run
     let mut got: Vec<Option<RunResult>> = (0..runs.len()).map(|_| None).collect();
-    let read = (0..n)
-        .into_par_iter()
-        .map(|p| {
-            let mine: Vec<usize> = (0..runs.len()).filter(|&r| to[r] == p).collect();
+    let read = of_part
+        .par_iter()
+        .enumerate()
+        .map(|(p, mine)| {
             let path = result_file(dir, p);
             let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
             let corrupt = |message: String| Error::Corrupt {
@@ -198,7 +205,7 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
                     mine.len()
                 )));
             }
-            for &r in &mine {
+            for &r in mine {
                 let res = get_run(&mut d).map_err(corrupt)?;
                 if res.key != runs[r].0 || res.went.len() != runs[r].1.len() {
                     return Err(corrupt("its runs are not the partition's".into()));
@@ -230,20 +237,13 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
         else {
             return Err(Error::Internal("an object run has no result".into()));
         };
+        // cluster numbers within the run (checked by `get_run`) after the earlier runs'
         let base = cents.len();
-        let within = |x: u32| -> Result<usize> {
-            let x = x as usize;
-            (x < c.len())
-                .then_some(base + x)
-                .ok_or_else(|| Error::Internal("an object run's result names no cluster".into()))
-        };
         for ((&i, h), a) in ids.iter().zip(went).zip(assign) {
             if h != NO_HINT {
-                hints[i] = within(h)? as u32;
+                hints[i] = (base + h as usize) as u32;
             }
-            if let Some((x, s)) = a {
-                first[i] = Some((within(x)?, s));
-            }
+            first[i] = a.map(|(x, s)| (base + x as usize, s));
         }
         cents.extend(c);
     }
@@ -281,9 +281,17 @@ fn get_run(d: &mut Dec<'_>) -> std::result::Result<RunResult, String> {
     let m = d.len(12)?;
     let mut went = Vec::with_capacity(m);
     let mut assign = Vec::with_capacity(m);
+    // a cluster number the run does not have would be another run's cluster
+    let cluster = |c: u32| {
+        if c == NO_HINT || (c as usize) < n {
+            Ok(c)
+        } else {
+            Err("a petition's cluster is not its run's".to_string())
+        }
+    };
     for _ in 0..m {
-        went.push(d.u32()?);
-        let c = d.u32()?;
+        went.push(cluster(d.u32()?)?);
+        let c = cluster(d.u32()?)?;
         let s = d.f32()?;
         assign.push((c != NO_HINT).then_some((c, s)));
     }
