@@ -640,3 +640,86 @@ fn tag_store(run_dir: &Path, regions: &Path, out: &Path) -> std::process::Output
         regions.to_str().unwrap(),
     ])
 }
+
+/// Without Spark: `minqing run --object-tasks` asks on stdout for its object partitions'
+/// tasks and waits on stdin; tasks run here by `minqing worker leader` give the groups and
+/// brief of a run that made its own passes. An engine that answers anything but `done` stops
+/// the run with one line naming the folder (golden: `tests/fixtures/errors/object_tasks.txt`).
+#[test]
+fn object_tasks_are_asked_for_on_stdout_and_answered_on_stdin() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("corpus.csv");
+    sample(&input, "3000", "9");
+    let o = super::common::run_pipeline(&input, &dir.path().join("alone"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // the run asking for tasks, answered with `answer` once they ran (or without running them)
+    let spread = |out: &str, answer: &str| {
+        let mut child = super::common::minqing()
+            .args(["-q", "run", "--input", "corpus.csv", "--out", out])
+            .args(["--object-tasks", "3"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let asked = lines.next().unwrap().unwrap();
+        let fields: Vec<&str> = asked.split('\t').collect();
+        assert_eq!(
+            fields[..2],
+            ["objects", &format!("{out}/objects")],
+            "{asked}"
+        );
+        let n: usize = fields[2].parse().unwrap();
+        assert_eq!(n, 3, "{asked}");
+        if answer == "done" {
+            for p in 0..n {
+                let name = dir.path().join(out).join("objects").join(format!("{p:05}"));
+                let o = run(&[
+                    "-q",
+                    "worker",
+                    "leader",
+                    "--part",
+                    name.with_extension("part").to_str().unwrap(),
+                    "--result",
+                    name.with_extension("lead").to_str().unwrap(),
+                ]);
+                assert!(o.status.success(), "{}", stderr(&o));
+            }
+        }
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{answer}").unwrap();
+        drop(stdin);
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let o = child.wait_with_output().unwrap();
+        (o, rest)
+    };
+    let (o, rest) = spread("spread", "done");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(rest, ["spread"], "the run folder, as without tasks");
+    for f in [
+        "groups/groups.json",
+        "groups/members.csv",
+        "groups/state.bin",
+        "brief.md",
+    ] {
+        let read = |run: &str| std::fs::read(dir.path().join(run).join(f)).unwrap();
+        assert!(read("alone") == read("spread"), "{f} differs");
+    }
+    assert!(!dir.path().join("spread/objects").exists());
+
+    let (o, _) = spread("failed", "failed");
+    assert_eq!(o.status.code(), Some(1));
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/errors/object_tasks.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, stderr(&o)).unwrap();
+    }
+    assert_eq!(
+        stderr(&o),
+        std::fs::read_to_string(&golden).unwrap(),
+        "UPDATE_GOLDEN=1 to refresh"
+    );
+}
