@@ -123,8 +123,9 @@ def lead_partition(minqing, objects):
 def reduce(spark, minqing, cmd, tasks):
     """Runs the reduce, and the Spark job its grouping asks for: `minqing run --object-tasks`
     prints `objects<TAB>DIR<TAB>COUNT` when the partitions' files are written and waits for
-    `done` on its stdin. Returns the object tasks' seconds (none when the reduce grouped only
-    the new petitions onto the last grouping, which needs no leader pass)."""
+    `done` on its stdin. Returns the object tasks' Spark job: its wall seconds and each task's
+    (None and none when the reduce grouped only the new petitions onto the last grouping,
+    which has no leader pass)."""
     proc = subprocess.Popen(cmd + ["--object-tasks", str(tasks)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     seconds, wall = [], None

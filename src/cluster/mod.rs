@@ -87,9 +87,7 @@ pub use eval::{eval, group_scores, EvalScores, GroupScores};
 pub use ids::GroupId;
 pub use incremental::{update, Grouped, Mode, Regroup, State, STATE_FILE};
 pub use io::{read, read_group_id_file, read_group_ids, write, write_group_id_file};
-pub use partitions::{
-    lead_partition, part_file, result_file, run_here, ObjectTasks, RunTasks, TaskSummary,
-};
+pub use partitions::{lead_partition, ObjectTasks, RunTasks, TaskSummary};
 pub use tagged::{tag_file, TagSummary, Taggings};
 
 /// What the cluster stage groups, and where it writes.

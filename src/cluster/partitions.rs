@@ -52,13 +52,13 @@ impl std::fmt::Debug for ObjectTasks {
     }
 }
 
-/// Partition `p`'s input file in `dir`.
-pub fn part_file(dir: &Path, p: usize) -> PathBuf {
+/// Partition `p`'s input file in `dir` (the Spark job names it too: `%05d.part`).
+fn part_file(dir: &Path, p: usize) -> PathBuf {
     dir.join(format!("{p:05}.part"))
 }
 
-/// Partition `p`'s result file in `dir`.
-pub fn result_file(dir: &Path, p: usize) -> PathBuf {
+/// Partition `p`'s result file in `dir` (`%05d.lead`).
+fn result_file(dir: &Path, p: usize) -> PathBuf {
     dir.join(format!("{p:05}.lead"))
 }
 
@@ -406,25 +406,26 @@ pub fn lead_partition(part: &Path, result: &Path) -> Result<TaskSummary> {
     })
 }
 
-/// Runs every partition's task in this process, one after another: for tests, and what an
-/// engine's tasks do.
-pub fn run_here(dir: &Path, n: usize) -> Result<()> {
-    for p in 0..n {
-        lead_partition(&part_file(dir, p), &result_file(dir, p))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use super::{deal, result_file, run_here, ObjectTasks};
+    use std::path::Path;
+
+    use super::{deal, lead_partition, part_file, result_file, ObjectTasks};
     use crate::cluster::{run_full, Groups, Options, Remote};
     use crate::error::Error;
     use crate::schema::Record;
     use crate::tokenize::Tokenizer;
+
+    /// Every partition's task in this process, one after another, as an engine's tasks run.
+    fn run_here(dir: &Path, n: usize) -> crate::error::Result<()> {
+        for p in 0..n {
+            lead_partition(&part_file(dir, p), &result_file(dir, p))?;
+        }
+        Ok(())
+    }
 
     fn records() -> Vec<Record> {
         crate::sample::generate(&crate::sample::Options {
@@ -476,7 +477,7 @@ mod tests {
                 let tasks = ObjectTasks {
                     dir: dir.path().join(format!("objects-{partitions}")),
                     partitions,
-                    run: Arc::new(move |dir: &std::path::Path, n: usize| {
+                    run: Arc::new(move |dir: &Path, n: usize| {
                         counted.fetch_add(n, Ordering::Relaxed);
                         run_here(dir, n)
                     }),
@@ -507,7 +508,7 @@ mod tests {
         let tasks = ObjectTasks {
             dir: dir.path().join("objects"),
             partitions: 2,
-            run: Arc::new(|dir: &std::path::Path, n: usize| {
+            run: Arc::new(|dir: &Path, n: usize| {
                 run_here(dir, n)?;
                 let f = result_file(dir, 1);
                 let mut b = std::fs::read(&f).unwrap();
