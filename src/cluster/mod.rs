@@ -32,6 +32,8 @@
 //!    is most similar if the cosine reaches the threshold, else starts a group. A second pass
 //!    reassigns every petition to its best final centroid. Membership always requires similarity
 //!    to the centroid, so no hub can chain unrelated petitions; different anchors never merge.
+//!    So both passes split by anchor: a distributed engine can run them, one task per object
+//!    partition, with the same result (`partitions`, `minqing run --object-tasks`).
 //! 6. **Merge pass**: groups whose centroids are close ([`Options::merge_threshold`]) merge when
 //!    their objects agree (same anchor, or one side has none) and their names do not clash (two
 //!    groups whose top terms carry names — 宏达 vs 海纳 — none shared, stay apart). Each merge is
