@@ -120,6 +120,10 @@ pub struct ClusterNote {
     /// rest, changed or missing there, were tagged by the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tagged_by_map: Option<usize>,
+    /// With `minqing run --object-tasks`: the tasks (object partitions) the full grouping's
+    /// leader and reassignment passes ran as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_tasks: Option<usize>,
 }
 
 /// Which period the run's brief covers.

@@ -164,10 +164,12 @@ impl Bars {
 pub fn run(a: RunArgs, term: &Term) -> minqing::Result<()> {
     let cfg = resolve(a.pipeline.as_deref(), &a.input)?;
     let out_dir = cfg.out_dir(a.out.as_deref());
-    let object_tasks = a.object_tasks.map(|n| minqing::cluster::ObjectTasks {
-        dir: out_dir.join("objects"),
-        partitions: n,
-        run: std::sync::Arc::new(ask_engine),
+    let object_tasks = a.object_tasks.map(|n| {
+        minqing::cluster::ObjectTasks::new(
+            out_dir.join("objects"),
+            n,
+            std::sync::Arc::new(ask_engine),
+        )
     });
     let opts = RunOptions {
         out_dir,

@@ -151,6 +151,7 @@ pub fn stage(input: Input<'_>, opts: &Options) -> Result<Output> {
         groups: grouped.groups,
         mode: grouped.mode,
         tagged_by_map: input.tagged.map(Taggings::used),
+        object_tasks: input.objects.and_then(ObjectTasks::asked),
     })
 }
 
@@ -170,6 +171,8 @@ pub struct Output {
     pub mode: Mode,
     /// With a Spark map's tagging: how many petitions the grouping took it for.
     pub tagged_by_map: Option<usize>,
+    /// With a distributed engine's object tasks: how many the full grouping asked for.
+    pub object_tasks: Option<usize>,
 }
 
 /// `[cluster]` in a pipeline file. Every parameter has a default; unknown keys are an error.

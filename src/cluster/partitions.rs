@@ -15,6 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -36,11 +37,30 @@ pub type RunTasks = dyn Fn(&Path, usize) -> Result<()> + Send + Sync;
 pub struct ObjectTasks {
     /// The folder the partition files are written to and the results read from (created;
     /// the files are removed once read).
-    pub dir: PathBuf,
+    dir: PathBuf,
     /// How many partitions (tasks) to make at most: the anchors are dealt out biggest first
     /// onto the least loaded partition; the anchor-free petitions are one run, in one of them.
-    pub partitions: usize,
-    pub run: Arc<RunTasks>,
+    partitions: usize,
+    run: Arc<RunTasks>,
+    /// How many tasks the grouping asked for (0: none, an incremental grouping has no
+    /// leader pass), for run.json.
+    asked: Arc<AtomicUsize>,
+}
+
+impl ObjectTasks {
+    pub fn new(dir: PathBuf, partitions: usize, run: Arc<RunTasks>) -> ObjectTasks {
+        ObjectTasks {
+            dir,
+            partitions,
+            run,
+            asked: Arc::default(),
+        }
+    }
+
+    /// How many tasks the grouping asked the engine for; `None` when it asked for none.
+    pub fn asked(&self) -> Option<usize> {
+        Some(self.asked.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
 }
 
 impl std::fmt::Debug for ObjectTasks {
@@ -175,6 +195,7 @@ pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Resul
             e.finish()
         })
     })?;
+    tasks.asked.store(n, Ordering::Relaxed);
     (tasks.run)(dir, n)?;
 
     // the runs' results, by run
@@ -474,14 +495,14 @@ mod tests {
             for partitions in [1, 3, 1000] {
                 let made = Arc::new(AtomicUsize::new(0));
                 let counted = made.clone();
-                let tasks = ObjectTasks {
-                    dir: dir.path().join(format!("objects-{partitions}")),
+                let tasks = ObjectTasks::new(
+                    dir.path().join(format!("objects-{partitions}")),
                     partitions,
-                    run: Arc::new(move |dir: &Path, n: usize| {
+                    Arc::new(move |dir: &Path, n: usize| {
                         counted.fetch_add(n, Ordering::Relaxed);
                         run_here(dir, n)
                     }),
-                };
+                );
                 let spread = group(&records, &opts, Some(&tasks)).unwrap();
                 assert_eq!(
                     serde_json::to_string(&spread).unwrap(),
@@ -491,6 +512,7 @@ mod tests {
                 assert!(!tasks.dir.exists(), "the partitions' files were removed");
                 // as many tasks as asked for, or one per object when there are fewer
                 let n = made.load(Ordering::Relaxed);
+                assert_eq!(tasks.asked(), Some(n));
                 assert!(
                     n == partitions || (partitions == 1000 && (20..1000).contains(&n)),
                     "{n}"
@@ -505,10 +527,10 @@ mod tests {
     fn a_result_of_another_run_is_refused() {
         let records = records();
         let dir = tempfile::tempdir().unwrap();
-        let tasks = ObjectTasks {
-            dir: dir.path().join("objects"),
-            partitions: 2,
-            run: Arc::new(|dir: &Path, n: usize| {
+        let tasks = ObjectTasks::new(
+            dir.path().join("objects"),
+            2,
+            Arc::new(|dir: &Path, n: usize| {
                 run_here(dir, n)?;
                 let f = result_file(dir, 1);
                 let mut b = std::fs::read(&f).unwrap();
@@ -517,7 +539,7 @@ mod tests {
                 std::fs::write(&f, b).unwrap();
                 Ok(())
             }),
-        };
+        );
         let e = group(&records, &Options::default(), Some(&tasks)).unwrap_err();
         assert!(
             matches!(&e, Error::Corrupt { path, .. } if path.ends_with("00001.lead")),

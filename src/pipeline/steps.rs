@@ -101,6 +101,10 @@ impl Summary for cluster::Output {
             .tagged_by_map
             .map(|n| format!("; {} tagged by the Spark map", thousands(n as u64)))
             .unwrap_or_default()
+            + &self
+                .object_tasks
+                .map(|n| format!("; leader passes in {n} object tasks"))
+                .unwrap_or_default()
     }
 
     fn note(&self, notes: &mut StageNotes) {
@@ -116,6 +120,7 @@ impl Summary for cluster::Output {
             .into(),
             how: how_grouped(&self.mode),
             tagged_by_map: self.tagged_by_map,
+            object_tasks: self.object_tasks,
         });
     }
 }

@@ -237,6 +237,8 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
     );
     assert!(spark_json["seconds"]["reduce_object_tasks"].is_number());
     assert!(!spread.join("objects").exists());
+    let cluster_note = run_json(&spread).stages.cluster.expect("a cluster note");
+    assert_eq!(cluster_note.object_tasks, Some(2));
     // every petition was tagged by the map, none by the run
     let report = run_json(&spread);
     let cluster_note = report.stages.cluster.expect("a cluster note");
@@ -379,6 +381,8 @@ fn spark_run_on_two_workers_matches_the_single_machine_run() {
     let cluster_note = report.stages.cluster.expect("a cluster note");
     assert_eq!(cluster_note.mode, "incremental", "{}", cluster_note.how);
     assert_eq!(cluster_note.tagged_by_map, Some(added as usize));
+    // grouping only the new petitions onto the last grouping has no leader pass to spread
+    assert_eq!(cluster_note.object_tasks, None);
     let spark_json = std::fs::read_to_string(spread.join("spark.json")).unwrap();
     assert!(spark_json.contains("\"map\""), "{spark_json}");
     assert!(spark_json.contains("\"index_map\""), "{spark_json}");
@@ -709,6 +713,10 @@ fn object_tasks_are_asked_for_on_stdout_and_answered_on_stdin() {
         assert!(read("alone") == read("spread"), "{f} differs");
     }
     assert!(!dir.path().join("spread/objects").exists());
+    let note = run_json(&dir.path().join("spread")).stages.cluster.unwrap();
+    assert_eq!(note.object_tasks, Some(3));
+    let alone = run_json(&dir.path().join("alone")).stages.cluster.unwrap();
+    assert_eq!(alone.object_tasks, None);
 
     let (o, _) = spread("failed", "failed");
     assert_eq!(o.status.code(), Some(1));
