@@ -203,11 +203,7 @@ pub(super) fn leader(docs: &[Doc], opts: &Options) -> (Vec<Centroid>, Vec<u32>) 
     // Petitions only meet groups of their own anchor (or, without one, anchor-free groups), so
     // each anchor is an independent run: they go in parallel, each in id order, and their
     // groups are concatenated in anchor order — the same result on any number of cores.
-    let mut parts: BTreeMap<Option<u32>, Vec<usize>> = BTreeMap::new();
-    for (i, d) in docs.iter().enumerate() {
-        parts.entry(d.key).or_default().push(i);
-    }
-    let parts: Vec<Vec<usize>> = parts.into_values().collect();
+    let parts: Vec<Vec<usize>> = runs(docs).into_iter().map(|(_, ids)| ids).collect();
     // biggest first, so the long runs start early
     let mut order: Vec<usize> = (0..parts.len()).collect();
     order.sort_by_key(|&p| std::cmp::Reverse(parts[p].len()));
@@ -236,6 +232,16 @@ pub(super) fn leader(docs: &[Doc], opts: &Options) -> (Vec<Centroid>, Vec<u32>) 
         cents.extend(c);
     }
     (cents, hints)
+}
+
+/// The anchors' runs of [`leader`] in the order it concatenates their groups in (anchor order,
+/// anchor-free first), each its petitions in id order: also how `partitions` splits them.
+pub(super) fn runs(docs: &[Doc]) -> Vec<(Option<u32>, Vec<usize>)> {
+    let mut parts: BTreeMap<Option<u32>, Vec<usize>> = BTreeMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        parts.entry(d.key).or_default().push(i);
+    }
+    parts.into_iter().collect()
 }
 
 /// Runs longer than this are scored in parallel blocks (see [`leader_run`]).

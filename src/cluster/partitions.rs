@@ -13,7 +13,7 @@
 //! figures) stay with the grouping.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_atomic_with;
 
 use super::incremental::{Dec, Enc};
-use super::leader::{leader, reassign, Centroid, NO_HINT};
+use super::leader::{leader, reassign, runs, Centroid, NO_HINT};
 use super::vectors::Doc;
 use super::Options;
 
@@ -92,16 +92,6 @@ pub(super) struct Passes {
     pub(super) first: Vec<Option<(usize, f32)>>,
 }
 
-/// The anchors' runs in anchor order (the order [`leader`] concatenates them in), each its
-/// petitions in id order.
-fn runs_of(docs: &[Doc]) -> Vec<(Option<u32>, Vec<usize>)> {
-    let mut parts: BTreeMap<Option<u32>, Vec<usize>> = BTreeMap::new();
-    for (i, d) in docs.iter().enumerate() {
-        parts.entry(d.key).or_default().push(i);
-    }
-    parts.into_iter().collect()
-}
-
 /// Which partition each run goes to: biggest first onto the least loaded one (ties: the
 /// lower partition, then the earlier run), so the long runs are spread and the result fixed.
 fn deal(sizes: &[usize], partitions: usize) -> Vec<usize> {
@@ -153,7 +143,7 @@ fn get_options(d: &mut Dec<'_>) -> std::result::Result<Options, String> {
 /// The leader pass and the reassignment of threshold step 0 over `docs`, by the tasks of
 /// `tasks`: the same result as `leader(docs, opts)` and `reassign(…, 0, k)` here.
 pub(super) fn passes(docs: &[Doc], opts: &Options, tasks: &ObjectTasks) -> Result<Passes> {
-    let runs = runs_of(docs);
+    let runs = runs(docs);
     let sizes: Vec<usize> = runs.iter().map(|r| r.1.len()).collect();
     let to = deal(&sizes, tasks.partitions);
     let n = to.iter().max().map_or(0, |m| m + 1);
