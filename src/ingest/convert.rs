@@ -2,7 +2,9 @@
 
 use chrono::NaiveDateTime;
 
-use super::mapping::Plan;
+use super::mapping::{Converted, Plan, Raw};
+use super::read_csv::csv_cells;
+use super::read_jsonl::json_cells;
 use super::{Cell, Options, Source};
 use crate::normalize::{self, clean_label, clean_text};
 use crate::schema::{self, Channel, Cold, Field, Label, Record, Satisfaction};
@@ -16,7 +18,41 @@ pub(super) struct Converter<'a> {
 }
 
 impl Converter<'_> {
-    pub(super) fn check_and_convert(
+    /// One raw row to what it becomes (see [`Converted`]).
+    pub(super) fn convert_row(&self, plan: &Plan, row: u64, raw: Raw) -> Converted {
+        let cells = match raw {
+            Raw::Cells(cells) => cells,
+            Raw::Csv(record, encoding) => match csv_cells(&record) {
+                (cells, None) => cells,
+                (_, Some(i)) => return Converted::Broken(format!(
+                    "column {} is not valid {encoding} text; re-export the file in one encoding",
+                    i + 1
+                )),
+            },
+            Raw::Json(line, keys) => match json_cells(&line, &keys) {
+                Ok(cells) => cells,
+                Err(reason) => return Converted::Broken(reason),
+            },
+        };
+        if cells.iter().all(Cell::is_blank) {
+            return Converted::Blank;
+        }
+        match self.check_and_convert(plan, row, &cells) {
+            Ok(r) => Converted::Record(r),
+            Err((column, reason)) => Converted::Rejected {
+                column,
+                reason,
+                id: plan
+                    .fields
+                    .get(&Field::Id)
+                    .and_then(|&i| cells.get(i))
+                    .map(|c| short(&c.str()))
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    fn check_and_convert(
         &self,
         plan: &Plan,
         row: u64,
@@ -67,10 +103,10 @@ impl Converter<'_> {
         }
         let text_of = |f: Field| -> Option<String> {
             get(f)
-                .map(|c| clean_text(&c.text()))
+                .map(|c| clean_text(&c.str()))
                 .filter(|s| !s.is_empty())
         };
-        let label_of = |f: Field| -> Option<String> { get(f).and_then(|c| clean_label(&c.text())) };
+        let label_of = |f: Field| -> Option<String> { get(f).and_then(|c| clean_label(&c.str())) };
         let date_of = |f: Field| -> std::result::Result<Option<NaiveDateTime>, (String, String)> {
             match get(f) {
                 None | Some(Cell::Empty) => Ok(None),
@@ -79,7 +115,7 @@ impl Converter<'_> {
                     .map(Some)
                     .ok_or_else(|| err(f, format!("`{v}` is not a date"))),
                 Some(c) => {
-                    let t = c.text();
+                    let t = c.str();
                     if t.trim().is_empty() {
                         return Ok(None);
                     }
@@ -99,10 +135,10 @@ impl Converter<'_> {
             match get(f) {
                 None => Ok(None),
                 Some(c) if c.is_blank() => Ok(None),
-                Some(c) => normalize::parse_count(&c.text()).map(Some).ok_or_else(|| {
+                Some(c) => normalize::parse_count(&c.str()).map(Some).ok_or_else(|| {
                     err(
                         f,
-                        format!("`{}` is not a whole number ≥ 0", short(&c.text())),
+                        format!("`{}` is not a whole number ≥ 0", short(&c.str())),
                     )
                 }),
             }

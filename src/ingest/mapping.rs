@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::convert::short;
-use super::{display_name, BatchSink, Cell, Reject, RejectKind, RowSink, Source};
+use super::{display_name, Cell, Reject, RejectKind, RowSink, Source};
 use crate::error::{Error, Result};
 use crate::normalize::clean_label;
 use crate::schema::{self, Channel, Field, Record};
@@ -19,7 +18,7 @@ pub(super) struct Plan {
     pub(super) channel_default: Channel,
 }
 
-pub(super) struct Mapper<'a, 's> {
+pub(super) struct Mapper<'a> {
     src: &'a Source,
     path: &'a Path,
     file: String,
@@ -32,23 +31,49 @@ pub(super) struct Mapper<'a, 's> {
     pub(super) mapping: Vec<(String, String)>,
     pub(super) notes: Vec<String>,
     /// Rows waiting to be converted in parallel.
-    pending: Vec<(u64, Vec<Cell>)>,
+    pending: RawBatch,
     /// Rows converted into records so far.
     pub(super) accepted: u64,
-    /// Where converted batches go instead of `records`, when streaming.
-    sink: Option<BatchSink<'s>>,
-    /// The first error the sink returned: reading stops converting after it.
-    pub(super) sink_error: Option<Error>,
+    /// Where converted batches go instead of `records`, when streaming: the thread that hands
+    /// them to the caller's sink ([`super::read_source_with`]).
+    filer: Option<std::sync::mpsc::SyncSender<Vec<Record>>>,
+    /// The filer stopped (its sink failed, e.g. the disk is full): reading stops converting.
+    filer_gone: bool,
     /// The channels to and from the converter thread.
     pipe: Pipe,
     /// Batches sent to the converter and not yet filed.
     inflight: usize,
 }
 
-/// A row converted, or why it is rejected (column, reason).
-pub(super) type Converted = std::result::Result<Record, (String, String)>;
-/// A batch of raw rows as the reader produced them.
-pub(super) type RawBatch = Vec<(u64, Vec<Cell>)>;
+/// One data row as its reader gave it.
+pub(super) enum Raw {
+    /// Cells the reader made (workbooks, JSON lines, Parquet).
+    Cells(Vec<Cell>),
+    /// A CSV record with the file's encoding (named when a field is not valid text). The
+    /// converters make it cells: checking and copying every field on the reader's one thread
+    /// was half of that thread's work, and the reader is the import's one sequential part.
+    Csv(csv::ByteRecord, &'static str),
+    /// A JSON line and the header's keys: parsed by the converters, for the same reason.
+    Json(Vec<u8>, std::sync::Arc<[String]>),
+}
+
+/// What a row became.
+pub(super) enum Converted {
+    Record(Record),
+    /// Rejected at `column` for `reason`; `id` is the row's raw id, shortened.
+    Rejected {
+        column: String,
+        reason: String,
+        id: String,
+    },
+    /// The row is not readable text (no column, no id).
+    Broken(String),
+    /// Every cell is blank: counted, not read.
+    Blank,
+}
+
+/// A batch of raw rows as the reader produced them, with their row numbers.
+pub(super) type RawBatch = Vec<(u64, Raw)>;
 
 /// A batch on its way to the converter, with the plan to convert it by.
 pub(super) type ToConvert = (RawBatch, std::sync::Arc<Plan>);
@@ -56,19 +81,19 @@ pub(super) type ToConvert = (RawBatch, std::sync::Arc<Plan>);
 /// The two ends of the channel pair to the converter thread (`None` sent = stop).
 pub(super) struct Pipe {
     pub(super) to: std::sync::mpsc::SyncSender<Option<ToConvert>>,
-    pub(super) from: std::sync::mpsc::Receiver<(RawBatch, std::sync::Arc<Plan>, Vec<Converted>)>,
+    pub(super) from: std::sync::mpsc::Receiver<Vec<(u64, Converted)>>,
 }
 
 /// Rows converted per parallel batch: large enough to keep both cores busy, small enough to keep
 /// the raw cells of a batch cheap in memory.
 const BATCH: usize = 8192;
 
-impl<'a, 's> Mapper<'a, 's> {
+impl<'a> Mapper<'a> {
     pub(super) fn new(
         src: &'a Source,
         path: &'a Path,
         progress: &'a (dyn Fn(u64) + Sync),
-        sink: Option<BatchSink<'s>>,
+        filer: Option<std::sync::mpsc::SyncSender<Vec<Record>>>,
         pipe: Pipe,
     ) -> Self {
         Mapper {
@@ -85,10 +110,17 @@ impl<'a, 's> Mapper<'a, 's> {
             notes: Vec::new(),
             pending: Vec::new(),
             accepted: 0,
-            sink,
-            sink_error: None,
+            filer,
+            filer_gone: false,
             pipe,
             inflight: 0,
+        }
+    }
+
+    fn push(&mut self, row: u64, raw: Raw) {
+        self.pending.push((row, raw));
+        if self.pending.len() >= BATCH {
+            self.flush();
         }
     }
 
@@ -103,7 +135,7 @@ impl<'a, 's> Mapper<'a, 's> {
             return;
         };
         let pending = std::mem::take(&mut self.pending);
-        if self.sink_error.is_some() {
+        if self.filer_gone {
             // The run is failing (e.g. the disk is full); converting more rows is wasted work.
             return;
         }
@@ -121,18 +153,19 @@ impl<'a, 's> Mapper<'a, 's> {
         while self.inflight > 0 && self.receive() {}
     }
 
-    /// Files everything and stops the converter thread.
+    /// Files everything, stops the converter thread and lets the filer finish.
     pub(super) fn finish(&mut self) {
         self.drain();
         let _ = self.pipe.to.send(None);
+        self.filer = None;
     }
 
     /// Files the next converted batch; false when the converter is gone.
     fn receive(&mut self) -> bool {
         match self.pipe.from.recv() {
-            Ok((pending, plan, results)) => {
+            Ok(results) => {
                 self.inflight -= 1;
-                self.file_batch(&plan, pending, results);
+                self.file_batch(results);
                 true
             }
             Err(_) => {
@@ -142,31 +175,42 @@ impl<'a, 's> Mapper<'a, 's> {
         }
     }
 
+    /// Counts a row read (not blank), reporting progress every 10,000.
+    fn count_read(&mut self) {
+        self.rows_read += 1;
+        if self.rows_read % 10_000 == 0 {
+            (self.progress)(10_000);
+        }
+    }
+
     /// Files each converted row as a record or a reject, in row order.
-    fn file_batch(&mut self, plan: &Plan, pending: Vec<(u64, Vec<Cell>)>, results: Vec<Converted>) {
+    fn file_batch(&mut self, results: Vec<(u64, Converted)>) {
         let mut batch = Vec::with_capacity(results.len());
-        for ((row, cells), result) in pending.into_iter().zip(results) {
+        for (row, result) in results {
             match result {
-                Ok(r) => batch.push(r),
-                Err((column, reason)) => {
-                    let id = plan
-                        .fields
-                        .get(&Field::Id)
-                        .and_then(|&i| cells.get(i))
-                        .map(|c| short(&c.text()))
-                        .unwrap_or_default();
+                Converted::Blank => self.blank_rows += 1,
+                Converted::Record(r) => {
+                    self.count_read();
+                    batch.push(r);
+                }
+                Converted::Rejected { column, reason, id } => {
+                    self.count_read();
                     self.reject(row, &column, &id, reason);
+                }
+                Converted::Broken(reason) => {
+                    self.count_read();
+                    self.reject(row, "", "", reason);
                 }
             }
         }
-        if self.sink_error.is_some() {
+        if self.filer_gone {
             return;
         }
         self.accepted += batch.len() as u64;
-        match self.sink.as_mut() {
-            Some(sink) => {
-                if let Err(e) = sink(batch) {
-                    self.sink_error = Some(e);
+        match &self.filer {
+            Some(filer) => {
+                if filer.send(batch).is_err() {
+                    self.filer_gone = true;
                 }
             }
             None => self.records.extend(batch),
@@ -185,7 +229,7 @@ impl<'a, 's> Mapper<'a, 's> {
     }
 }
 
-impl RowSink for Mapper<'_, '_> {
+impl RowSink for Mapper<'_> {
     fn header(&mut self, header: Vec<String>) -> Result<()> {
         let headers: Vec<String> = header
             .iter()
@@ -282,18 +326,15 @@ impl RowSink for Mapper<'_, '_> {
     }
 
     fn row(&mut self, row: u64, cells: Vec<Cell>) {
-        if cells.iter().all(Cell::is_blank) {
-            self.blank_rows += 1;
-            return;
-        }
-        self.rows_read += 1;
-        if self.rows_read % 10_000 == 0 {
-            (self.progress)(10_000);
-        }
-        self.pending.push((row, cells));
-        if self.pending.len() >= BATCH {
-            self.flush();
-        }
+        self.push(row, Raw::Cells(cells));
+    }
+
+    fn csv_record(&mut self, row: u64, record: csv::ByteRecord, encoding: &'static str) {
+        self.push(row, Raw::Csv(record, encoding));
+    }
+
+    fn json_line(&mut self, line_number: u64, line: Vec<u8>, keys: std::sync::Arc<[String]>) {
+        self.push(line_number, Raw::Json(line, keys));
     }
 
     fn blank(&mut self, n: u64) {
@@ -303,7 +344,7 @@ impl RowSink for Mapper<'_, '_> {
     fn broken(&mut self, row: u64, reason: String) {
         // rejects stay in row order: everything before this row is filed first
         self.drain();
-        self.rows_read += 1;
+        self.count_read();
         self.reject(row, "", "", reason);
     }
 }

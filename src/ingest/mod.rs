@@ -8,8 +8,9 @@
 //!
 //! Layout: [`detect`](detect_format) picks the reader; one reader per format (`read_csv`,
 //! `read_xlsx`, `read_jsonl`, `read_parquet`) feeds rows to a [`RowSink`]; the mapping decides
-//! from the header which column feeds which field and converts rows on all cores (`convert`);
-//! third-party parsers run inside `contain`, so a corrupt file is that file's error, not a crash.
+//! from the header which column feeds which field and converts rows on all cores (`convert`: a
+//! CSV record's or a JSON line's fields become cells there too, so the reader's one thread only
+//! splits the file into rows, and a filer thread hands the records on); third-party parsers run inside `contain`, so a corrupt file is that file's error, not a crash.
 //! Duplicate ids are the store's to resolve ([`crate::store::dedup`]).
 
 mod contain;
@@ -74,6 +75,15 @@ impl Cell {
             Cell::Empty => true,
             Cell::Text(s) => s.trim().is_empty(),
             _ => false,
+        }
+    }
+
+    /// The cell as text, borrowed when it is text (the import reads every text cell once: a
+    /// copy of each was as much work as cleaning it).
+    pub fn str(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Text(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.text()),
         }
     }
 
@@ -239,6 +249,10 @@ trait RowSink {
     fn header(&mut self, header: Vec<String>) -> Result<()>;
     /// `row` = 1-based spreadsheet row (header is row 1) or JSONL line number.
     fn row(&mut self, row: u64, cells: Vec<Cell>);
+    /// A CSV data row (after the header), its fields not yet checked as text.
+    fn csv_record(&mut self, row: u64, record: csv::ByteRecord, encoding: &'static str);
+    /// A JSON line (1-based line number), not yet parsed; `keys` are the header's, in order.
+    fn json_line(&mut self, line_number: u64, line: Vec<u8>, keys: std::sync::Arc<[String]>);
     /// A row the reader itself could not decode.
     fn broken(&mut self, row: u64, reason: String);
     /// `n` fully empty rows a sparse format skipped without listing them.
@@ -338,11 +352,13 @@ pub fn read_source_with(
         opts,
         file: display_name(path),
     };
-    // Reading (one thread: parsing is sequential) overlaps converting (all cores): the reader
-    // hands batches to a converter thread and files what comes back, in order. The mapper lives
-    // inside the scope, so even a panic while reading drops its end of the channel and lets the
-    // converter thread stop.
-    let (mut mapper, read, sha256) = std::thread::scope(|scope| {
+    // Three things overlap: reading (one thread: parsing is sequential), converting (all
+    // cores) and filing (the caller's sink, which packs and keeps the records: one thread, in
+    // file order). The reader hands batches to a converter thread and the converted records to
+    // a filer thread, and keeps only the rejects' bookkeeping, in order. The mapper lives inside
+    // the scope, so even a panic while reading drops its ends of the channels and lets the
+    // other threads stop.
+    let (mapper, read, sha256, filed) = std::thread::scope(|scope| {
         // The file's fingerprint is taken beside the parse, not before it: hashing an 800 MB
         // export is two seconds of one core, which the reader and converters leave free.
         let sha256 = scope.spawn(|| crate::fsutil::sha256_file(path));
@@ -353,16 +369,25 @@ pub fn read_source_with(
             use rayon::prelude::*;
             // `None` (or a hung-up reader) ends the thread
             while let Ok(Some((pending, plan))) = batches.recv() {
-                let results: Vec<Converted> = pending
-                    .par_iter()
-                    .map(|(row, cells)| conv.check_and_convert(&plan, *row, cells))
+                let results: Vec<(u64, Converted)> = pending
+                    .into_par_iter()
+                    .map(|(row, raw)| (row, conv.convert_row(&plan, row, raw)))
                     .collect();
-                if done.send((pending, plan, results)).is_err() {
+                if done.send(results).is_err() {
                     break;
                 }
             }
         });
-        let mut mapper = Mapper::new(src, path, progress, sink, Pipe { to, from });
+        let (filer, filer_thread) = match sink {
+            Some(sink) => {
+                let (filer, batches) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
+                // A failing sink ends the thread, which hangs up: the mapper stops converting.
+                let thread = scope.spawn(move || batches.iter().try_for_each(&mut *sink));
+                (Some(filer), Some(thread))
+            }
+            None => (None, None),
+        };
+        let mut mapper = Mapper::new(src, path, progress, filer, Pipe { to, from });
         let read = match format {
             Format::Csv => read_csv(path, src.encoding, &mut mapper).map(Some),
             Format::Xlsx | Format::Xls => {
@@ -372,18 +397,20 @@ pub fn read_source_with(
             Format::Parquet => read_parquet(path, &mut mapper).map(|()| None),
         };
         mapper.finish();
+        let filed = filer_thread.map_or(Ok(()), |t| {
+            t.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
         let sha256 = sha256
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the hashing thread died".into())));
-        (mapper, read, sha256)
+        (mapper, read, sha256, filed)
     });
     if let Some(encoding) = read? {
         summary.encoding = Some(encoding);
     }
     summary.sha256 = sha256?;
-    if let Some(e) = mapper.sink_error.take() {
-        return Err(e);
-    }
+    filed?;
     if mapper.plan.is_none() {
         return Err(Error::BadInput {
             path: path.clone(),

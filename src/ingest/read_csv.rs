@@ -86,7 +86,7 @@ impl<R: Read> Read for DecodingReader<R> {
 fn csv_encoding(
     path: &Path,
     declared: Option<Encoding>,
-) -> Result<(&'static encoding_rs::Encoding, bool, String)> {
+) -> Result<(&'static encoding_rs::Encoding, bool, &'static str)> {
     let mut f = File::open(path).map_err(Error::io("open", path))?;
     let mut head = vec![0u8; 1 << 20];
     let n = read_up_to(&mut f, &mut head).map_err(Error::io("read", path))?;
@@ -97,10 +97,10 @@ fn csv_encoding(
             Encoding::Utf8 => encoding_rs::UTF_8,
             Encoding::Gb18030 => encoding_rs::GB18030,
         };
-        return Ok((enc, bom, d.name().to_string()));
+        return Ok((enc, bom, d.name()));
     }
     if bom {
-        return Ok((encoding_rs::UTF_8, true, "utf-8-bom".into()));
+        return Ok((encoding_rs::UTF_8, true, "utf-8-bom"));
     }
     let valid = match std::str::from_utf8(&head) {
         Ok(_) => true,
@@ -108,9 +108,9 @@ fn csv_encoding(
         Err(e) => e.error_len().is_none() && n == head.len() && e.valid_up_to() + 4 > n,
     };
     if valid {
-        Ok((encoding_rs::UTF_8, false, "utf-8".into()))
+        Ok((encoding_rs::UTF_8, false, "utf-8"))
     } else {
-        Ok((encoding_rs::GB18030, false, "gb18030".into()))
+        Ok((encoding_rs::GB18030, false, "gb18030"))
     }
 }
 
@@ -165,51 +165,50 @@ pub(super) fn read_csv(
         // Row numbers as a spreadsheet shows them: records, not physical lines (a quoted cell
         // may span several lines).
         row += 1;
-        let mut cells = Vec::with_capacity(rec.len());
-        let mut bad = None;
-        for (i, field) in rec.iter().enumerate() {
-            match std::str::from_utf8(field) {
-                Ok(s) => cells.push(if s.is_empty() {
-                    Cell::Empty
-                } else {
-                    Cell::Text(s.to_string())
-                }),
-                Err(_) => {
-                    bad = Some(i);
-                    cells.push(Cell::Empty);
-                }
-            }
+        if header_done {
+            // The next record is read into a new one of this one's size, and this one goes to
+            // the converters whole: two allocations a row on this thread instead of one a cell.
+            let next = csv::ByteRecord::with_capacity(rec.as_slice().len(), rec.len());
+            sink.csv_record(row, std::mem::replace(&mut rec, next), name);
+            continue;
         }
-        if !header_done {
-            if cells.iter().all(Cell::is_blank) {
-                continue;
-            }
-            if let Some(i) = bad {
-                return Err(Error::BadInput {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "header column {} is not valid {name}; declare `encoding` on the source",
-                        i + 1
-                    ),
-                });
-            }
-            sink.header(cells.iter().map(Cell::text).collect())?;
-            header_done = true;
+        let (cells, bad) = csv_cells(&rec);
+        if cells.iter().all(Cell::is_blank) {
             continue;
         }
         if let Some(i) = bad {
-            sink.broken(
-                row,
-                format!(
-                    "column {} is not valid {name} text; re-export the file in one encoding",
+            return Err(Error::BadInput {
+                path: path.to_path_buf(),
+                message: format!(
+                    "header column {} is not valid {name}; declare `encoding` on the source",
                     i + 1
                 ),
-            );
-            continue;
+            });
         }
-        sink.row(row, cells);
+        sink.header(cells.iter().map(Cell::text).collect())?;
+        header_done = true;
     }
-    Ok(name)
+    Ok(name.to_string())
+}
+
+/// A CSV record's fields as cells, and the last field that is not valid UTF-8 (left empty).
+pub(super) fn csv_cells(record: &csv::ByteRecord) -> (Vec<Cell>, Option<usize>) {
+    let mut cells = Vec::with_capacity(record.len());
+    let mut bad = None;
+    for (i, field) in record.iter().enumerate() {
+        match std::str::from_utf8(field) {
+            Ok(s) => cells.push(if s.is_empty() {
+                Cell::Empty
+            } else {
+                Cell::Text(s.to_string())
+            }),
+            Err(_) => {
+                bad = Some(i);
+                cells.push(Cell::Empty);
+            }
+        }
+    }
+    (cells, bad)
 }
 
 /// Comma unless the header line clearly uses tabs or semicolons.

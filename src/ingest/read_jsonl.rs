@@ -33,41 +33,39 @@ pub(super) fn read_jsonl(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
     }
     sink.header(keys.clone())?;
     reader.rewind().map_err(Error::io("read", path))?;
+    let keys: std::sync::Arc<[String]> = keys.into();
     let mut lineno = 0u64;
     while next_line(&mut reader, &mut line, path)? {
         lineno += 1;
-        let text = match std::str::from_utf8(&line) {
-            Ok(t) => t.trim_start_matches('\u{feff}'),
-            Err(_) => {
-                sink.broken(lineno, "line is not valid UTF-8".into());
-                continue;
-            }
-        };
-        if text.trim().is_empty() {
-            sink.row(lineno, vec![Cell::Empty]);
-            continue;
-        }
-        match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(m)) => {
-                let cells = keys
-                    .iter()
-                    .map(|k| match m.get(k) {
-                        None | Some(serde_json::Value::Null) => Cell::Empty,
-                        Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
-                        Some(serde_json::Value::Number(v)) => {
-                            Cell::Number(v.as_f64().unwrap_or(0.0))
-                        }
-                        Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
-                        Some(v) => Cell::Text(v.to_string()),
-                    })
-                    .collect();
-                sink.row(lineno, cells);
-            }
-            Ok(_) => sink.broken(lineno, "line is JSON but not an object".into()),
-            Err(e) => sink.broken(lineno, format!("invalid JSON: {e}")),
-        }
+        // parsed by the converters, on all cores ([`json_cells`])
+        sink.json_line(lineno, std::mem::take(&mut line), keys.clone());
     }
     Ok(())
+}
+
+/// One line's cells in `keys`' order (blank line: one empty cell), or why it is not a row.
+pub(super) fn json_cells(line: &[u8], keys: &[String]) -> std::result::Result<Vec<Cell>, String> {
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t.trim_start_matches('\u{feff}'),
+        Err(_) => return Err("line is not valid UTF-8".into()),
+    };
+    if text.trim().is_empty() {
+        return Ok(vec![Cell::Empty]);
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => Ok(keys
+            .iter()
+            .map(|k| match m.get(k) {
+                None | Some(serde_json::Value::Null) => Cell::Empty,
+                Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
+                Some(serde_json::Value::Number(v)) => Cell::Number(v.as_f64().unwrap_or(0.0)),
+                Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
+                Some(v) => Cell::Text(v.to_string()),
+            })
+            .collect()),
+        Ok(_) => Err("line is JSON but not an object".into()),
+        Err(e) => Err(format!("invalid JSON: {e}")),
+    }
 }
 
 /// Reads the next line (with its `\n`) into `line`; false at the end of the file.
