@@ -24,10 +24,12 @@ impl Converter<'_> {
             Raw::Cells(cells) => cells,
             Raw::Csv(record, encoding) => match csv_cells(&record) {
                 (cells, None) => cells,
-                (_, Some(i)) => return Converted::Broken(format!(
+                (_, Some(i)) => {
+                    return Converted::Broken(format!(
                     "column {} is not valid {encoding} text; re-export the file in one encoding",
                     i + 1
-                )),
+                ))
+                }
             },
             Raw::Json(line, keys) => match json_cells(&line, &keys) {
                 Ok(cells) => cells,

@@ -525,6 +525,98 @@ mod tests {
         assert!(err.contains("not a xlsx"), "{err}");
     }
 
+    /// 20,000 CSV rows (three batches) with rows of invalid UTF-8 and blank rows among them,
+    /// declared UTF-8 (sniffed, the invalid bytes would make the file GB18030).
+    fn mixed_csv(dir: &Path) -> Source {
+        let p = dir.join("many.csv");
+        let mut bytes = b"id,received_at,content\n".to_vec();
+        for i in 0..20_000u32 {
+            match i % 1000 {
+                7 => {
+                    bytes.extend_from_slice(format!("{i},2019-01-01,bad").as_bytes());
+                    bytes.extend_from_slice(b"\xff\n");
+                }
+                8 => bytes.extend_from_slice(b",,\n"),
+                _ => bytes.extend_from_slice(format!("{i},2019-01-01,text {i}\n").as_bytes()),
+            }
+        }
+        std::fs::write(&p, bytes).unwrap();
+        Source {
+            encoding: Some(Encoding::Utf8),
+            ..src(&p)
+        }
+    }
+
+    #[test]
+    fn a_sink_gets_every_record_in_file_order_and_rejects_stay_in_row_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = mixed_csv(dir.path());
+        let seen = std::sync::Mutex::new(Vec::new());
+        let batches = std::sync::atomic::AtomicUsize::new(0);
+        let mut sink = |batch: Vec<Record>| -> Result<()> {
+            batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            seen.lock()
+                .unwrap()
+                .extend(batch.into_iter().map(|r| r.id.to_string()));
+            Ok(())
+        };
+        let progressed = std::sync::atomic::AtomicU64::new(0);
+        let progress = |n: u64| {
+            progressed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        let (held, rej, sum) =
+            read_source_with(&source, &Options::default(), &progress, Some(&mut sink)).unwrap();
+        assert!(held.is_empty());
+        let seen = seen.into_inner().unwrap();
+        let expected: Vec<String> = (0..20_000u32)
+            .filter(|i| !matches!(i % 1000, 7 | 8))
+            .map(|i| i.to_string())
+            .collect();
+        assert!(
+            seen == expected,
+            "{} records arrived, {} expected",
+            seen.len(),
+            expected.len()
+        );
+        assert!(batches.into_inner() >= 3);
+        assert_eq!(
+            (sum.rows_read, sum.blank_rows, sum.accepted),
+            (19_980, 20, 19_960)
+        );
+        assert_eq!(rej.len(), 20);
+        // row 1 is the header: data row i is row i + 2
+        let rows: Vec<u64> = rej.iter().map(|r| r.row).collect();
+        assert_eq!(rows, (0..20).map(|k| k * 1000 + 9).collect::<Vec<u64>>());
+        assert!(
+            rej[0].reason.contains("column 3 is not valid utf-8"),
+            "{:?}",
+            rej[0]
+        );
+        assert_eq!((rej[0].column.as_str(), rej[0].id.as_str()), ("", ""));
+        assert_eq!(progressed.into_inner(), 10_000);
+    }
+
+    #[test]
+    fn a_failing_sink_fails_the_read_with_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = mixed_csv(dir.path());
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let mut sink = |_batch: Vec<Record>| -> Result<()> {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 1 {
+                return Err(Error::Usage("the disk is full".into()));
+            }
+            Ok(())
+        };
+        let err =
+            read_source_with(&source, &Options::default(), &|_| {}, Some(&mut sink)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            Error::Usage("the disk is full".into()).to_string()
+        );
+        // the filer stopped at the failure: no batch after it reached the sink
+        assert_eq!(calls.into_inner(), 2);
+    }
+
     #[test]
     fn jsonl_lines() {
         let dir = tempfile::tempdir().unwrap();
