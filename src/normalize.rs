@@ -22,11 +22,7 @@ pub fn clean_text(s: &str) -> String {
     for (i, c) in s.char_indices() {
         if stays(c) {
             if run.is_none() {
-                if let Some(nl) = pending.take() {
-                    if !out.is_empty() {
-                        out.push(if nl { '\n' } else { ' ' });
-                    }
-                }
+                flush_space(&mut pending, &mut out);
                 run = Some(i);
             }
             continue;
@@ -34,29 +30,35 @@ pub fn clean_text(s: &str) -> String {
         if let Some(start) = run.take() {
             out.push_str(&s[start..i]);
         }
-        let c = half_width(c);
-        if c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}' {
-            pending = Some(true);
-            continue;
-        }
-        if c.is_whitespace() {
-            pending = Some(pending.unwrap_or(false));
-            continue;
-        }
-        if c.is_control() || is_invisible(c) {
-            continue;
-        }
-        if let Some(nl) = pending.take() {
-            if !out.is_empty() {
-                out.push(if nl { '\n' } else { ' ' });
-            }
-        }
-        out.push(c);
+        clean_char(c, &mut pending, &mut out);
     }
     if let Some(start) = run {
         out.push_str(&s[start..]);
     }
     out
+}
+
+/// One character of [`clean_text`]: white space becomes pending, controls and invisible
+/// characters go, anything else is pushed (full-width forms narrowed) after the pending space.
+fn clean_char(c: char, pending: &mut Option<bool>, out: &mut String) {
+    let c = half_width(c);
+    if c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}' {
+        *pending = Some(true);
+    } else if c.is_whitespace() {
+        *pending = Some(pending.unwrap_or(false));
+    } else if !(c.is_control() || is_invisible(c)) {
+        flush_space(pending, out);
+        out.push(c);
+    }
+}
+
+/// The pending white space as one space or line break, unless nothing came before it.
+fn flush_space(pending: &mut Option<bool>, out: &mut String) {
+    if let Some(nl) = pending.take() {
+        if !out.is_empty() {
+            out.push(if nl { '\n' } else { ' ' });
+        }
+    }
 }
 
 /// A character [`clean_text`] keeps unchanged: not white space, a control, an invisible
@@ -372,30 +374,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// [`clean_text`] as first written, one character at a time: the definition the faster
-    /// one is checked against.
+    /// [`clean_text`] one character at a time: the definition its run copying is checked
+    /// against.
     fn clean_text_by_chars(s: &str) -> String {
         let mut out = String::with_capacity(s.len());
-        let mut pending: Option<bool> = None;
+        let mut pending = None;
         for c in s.chars() {
-            let c = half_width(c);
-            if c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}' {
-                pending = Some(true);
-                continue;
-            }
-            if c.is_whitespace() {
-                pending = Some(pending.unwrap_or(false));
-                continue;
-            }
-            if c.is_control() || is_invisible(c) {
-                continue;
-            }
-            if let Some(nl) = pending.take() {
-                if !out.is_empty() {
-                    out.push(if nl { '\n' } else { ' ' });
-                }
-            }
-            out.push(c);
+            clean_char(c, &mut pending, &mut out);
         }
         out
     }
