@@ -470,31 +470,26 @@ pub(crate) fn run_full(
     // pass, whose long anchor-free run applies its blocks on one core
     let (passes, handling) = rayon::join(
         || match remote.objects {
-            // by a distributed engine's tasks, one per object partition: the same result
-            Some(tasks) if !docs.is_empty() => partitions::passes(docs, opts, tasks),
+            // by a distributed engine's tasks, one per object partition: the same result, and
+            // step 0's reassignment with it
+            Some(tasks) if !docs.is_empty() => {
+                partitions::passes(docs, opts, tasks).map(|p| (p.cents, p.hints, Some(p.first)))
+            }
             _ => {
                 let (cents, hints) = leader(docs, opts);
-                Ok(partitions::Passes {
-                    cents,
-                    hints,
-                    first: Vec::new(),
-                })
+                Ok((cents, hints, None))
             }
         },
         || handling_ids(&sorted),
     );
-    let partitions::Passes {
-        cents,
-        hints,
-        mut first,
-    } = passes?;
+    let (cents, hints, mut first) = passes?;
     let mut step = 0usize;
     let assign = loop {
-        // final centroids from pass 1 membership, then reassignment (the tasks made step 0's)
-        let a = if step == 0 && !first.is_empty() {
-            std::mem::take(&mut first)
-        } else {
-            reassign(docs, &cents, &hints, opts, step, k)
+        // final centroids from pass 1 membership, then reassignment (the tasks' for step 0,
+        // taken on the first round)
+        let a = match first.take() {
+            Some(a) => a,
+            None => reassign(docs, &cents, &hints, opts, step, k),
         };
         let mut sizes = vec![0usize; cents.len()];
         for x in a.iter().flatten() {
